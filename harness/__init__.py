@@ -1,0 +1,1 @@
+"""salt-venv-harness: build virtualenv Salt packages and prove them on real boxes."""

@@ -1,0 +1,202 @@
+"""The `harness` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import catalog, progress, session, state
+from .errors import HarnessError
+from .providers import PROVIDERS, get_provider
+
+out = Console()
+err = Console(stderr=True)
+
+
+class HarnessGroup(click.Group):
+    """Turns every HarnessError into one line and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HarnessError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/yellow]: everything started by this command was removed")
+            sys.exit(130)
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log every step.")
+def main(verbose):
+    """Build virtualenv Salt packages and prove them on real boxes."""
+    import logging
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
+    progress.enable(err)
+    session.terminate_as_interrupt()
+
+
+provider_option = click.option("--provider", type=click.Choice(PROVIDERS),
+                               help="How to start the box (default: nspawn where it can run).")
+
+
+@main.command()
+def boxes():
+    """The box catalog and whether each box can run here."""
+    table = Table("box", "distro", "format", "init", "python", *PROVIDERS, box=None, pad_edge=False)
+    reasons: list[str] = []  # footnotes: the same reason applies to many boxes
+    for box in catalog.load_catalog().values():
+        py = box.python.version
+        if box.python.bundle_interpreter:
+            py += f" (bundles {box.python.bundled_version})"
+        cells = []
+        for name in PROVIDERS:
+            reason = get_provider(name).unavailable_reason(box) if name in box.provider_names else None
+            if name not in box.provider_names:
+                cells.append("-")
+            elif reason is None:
+                cells.append("[green]runs here[/green]")
+            else:
+                if reason not in reasons:
+                    reasons.append(reason)
+                cells.append(f"[yellow]no ({reasons.index(reason) + 1})[/yellow]")
+        table.add_row(box.name, f"{box.family} {box.release}", box.package_format, box.init, py, *cells)
+    out.print(table)
+    for n, reason in enumerate(reasons, 1):
+        out.print(f"({n}) {reason}", highlight=False)
+
+
+@main.group()
+def image():
+    """Box images."""
+
+
+@image.command("build")
+@click.argument("box_name", metavar="BOX")
+@provider_option
+@click.option("--force", is_flag=True, help="Rebuild even when the cached image is current.")
+@click.option("--mirror", help="Debian mirror URL (default: the one the host's apt uses).")
+def image_build(box_name, provider, force, mirror):
+    """Make BOX's image (cached by the box definition; an unchanged box is not rebuilt)."""
+    box = catalog.load_box(box_name)
+    chosen = session.resolve(box, provider)
+    started = time.monotonic()
+    cached = chosen.image_cached(box) and not force and not mirror
+    path = chosen.image_build(box, force=force, mirror=mirror)
+    state_word = "cached" if cached else "built"
+    out.print(f"{box.name}: image {state_word} in {time.monotonic() - started:.1f}s at {path}")
+
+
+@main.command()
+@click.argument("box_names", nargs=-1, required=True, metavar="BOX...")
+@provider_option
+def up(box_names, provider):
+    """Start BOX... (in parallel) and print each endpoint."""
+    boxes = [catalog.load_box(n) for n in dict.fromkeys(box_names)]
+    chosen = {b.name: session.resolve(b, provider) for b in boxes}
+    for b in boxes:  # images first, one at a time: they compete for the same disk and mirror
+        chosen[b.name].image_build(b)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(boxes)) as pool:
+        futures = {b.name: pool.submit(chosen[b.name].up, b, b.name, session.boot_timeout())
+                   for b in boxes}
+        failures = []
+        for name, future in futures.items():
+            try:
+                inst = future.result()
+                out.print(f"{inst.name}: up at {inst.user}@{inst.address}:{inst.port} "
+                          f"({inst.provider}); enter with: harness ssh {inst.name}")
+            except HarnessError as e:
+                failures.append(e)
+    if failures:
+        raise failures[0]
+    err.print(f"[dim]{len(boxes)} box(es) up in {time.monotonic() - started:.2f}s[/dim]")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name", metavar="BOX")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def ssh(name, command):
+    """A shell on BOX, or run COMMAND there (after --) and exit with its exit code."""
+    instance = session.find(name)
+    machine = session.machine_for(instance)
+    if not command:
+        argv = machine.endpoint.ssh_argv()
+        os.execvp(argv[0], argv)
+    machine.connect(timeout=10)
+    code = machine.run_streaming(" ".join(command), sys.stdout.buffer, sys.stderr.buffer)
+    machine.close()
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="BOX...")
+@click.option("--all", "all_", is_flag=True, help="Every box, and anything a crashed run left.")
+def down(names, all_):
+    """Stop BOX... and remove everything they used."""
+    if all_:
+        removed = session.down_all()
+        out.print(f"removed: {', '.join(removed) or 'no boxes'}; no leftovers remain")
+        return
+    if not names:
+        raise HarnessError("name the boxes to stop, or --all (see harness status)")
+    for name in names:
+        session.down(session.find(name))
+        out.print(f"{name}: down")
+
+
+@main.command()
+def status():
+    """Boxes that are up, and leftovers of crashed runs."""
+    instances = state.all_instances()
+    table = Table("box", "image", "provider", "address", "state", "snapshots", "up for")
+    for i in instances:
+        running = get_provider(i.provider).is_running(i)
+        table.add_row(i.name, i.box, i.provider, i.address,
+                      "[green]running[/green]" if running else "[red]dead[/red] (harness down)",
+                      ", ".join(i.snapshots) or "-", f"{time.time() - i.started_at:.0f}s")
+    if instances:
+        out.print(table)
+    else:
+        out.print("no boxes up")
+    leftovers = [item for name in PROVIDERS for item in get_provider(name).leftovers()]
+    if leftovers:
+        out.print("[yellow]leftovers of a crashed run[/yellow] (remove with: harness down --all):")
+        for item in leftovers:
+            out.print(f"  {item}", highlight=False)
+
+
+@main.command()
+@click.argument("name", metavar="BOX")
+@click.argument("snapshot_name", metavar="NAME")
+def snapshot(name, snapshot_name):
+    """Save BOX's state as NAME."""
+    if not snapshot_name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise HarnessError(f"bad snapshot name '{snapshot_name}' (use letters, digits, - _ .)")
+    instance = session.find(name)
+    started = time.monotonic()
+    get_provider(instance.provider).snapshot(instance, snapshot_name)
+    out.print(f"{name}: snapshot {snapshot_name} saved in {time.monotonic() - started:.2f}s")
+
+
+@main.command()
+@click.argument("name", metavar="BOX")
+@click.argument("snapshot_name", metavar="[NAME]", required=False)
+def restore(name, snapshot_name):
+    """Return BOX to snapshot NAME, or to its pristine image."""
+    instance = session.find(name)
+    started = time.monotonic()
+    get_provider(instance.provider).restore(instance, snapshot_name)
+    out.print(f"{name}: restored to {snapshot_name or 'pristine'} in {time.monotonic() - started:.2f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Errors of the harness.
+
+HarnessError is anything a user can cause or fix; the CLI and the pytest plugin print
+its message as one line, never a traceback.
+"""
+
+
+class HarnessError(Exception):
+    """A problem the user can act on; str() is one line: what is wrong, what to do."""
+
+
+class CatalogError(HarnessError):
+    pass
+
+
+class ProviderUnavailable(HarnessError):
+    pass
+
+
+class BoxTimeout(HarnessError):
+    pass
+
+
+class CommandError(HarnessError):
+    """A command on a box exited non-zero."""
+
+    def __init__(self, box, command, exit_status, stdout="", stderr=""):
+        self.box = box
+        self.command = command
+        self.exit_status = exit_status
+        self.stdout = stdout
+        self.stderr = stderr
+        super().__init__(str(self))
+
+    @staticmethod
+    def _tail(text, lines=15):
+        kept = (text or "").rstrip().splitlines()[-lines:]
+        return "\n".join("    " + line for line in kept)
+
+    def __str__(self):
+        parts = [f"on box {self.box}: `{self.command}` exited {self.exit_status}"]
+        if self.stdout and self.stdout.strip():
+            parts.append("  stdout (tail):\n" + self._tail(self.stdout))
+        if self.stderr and self.stderr.strip():
+            parts.append("  stderr (tail):\n" + self._tail(self.stderr))
+        return "\n".join(parts)

@@ -1,0 +1,73 @@
+"""Records of running instances, one JSON file each, so any later command (or a later run
+after a crash) can find, enter and remove what the harness started."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import paths
+
+
+@dataclass
+class Instance:
+    name: str              # instance name, also the box's hostname
+    box: str               # catalog entry
+    provider: str
+    address: str = ""      # where sshd answers
+    port: int = 22
+    user: str = "root"
+    key_file: str = ""
+    pid: int = 0           # nspawn: the systemd-nspawn process
+    image: str = ""
+    layers: list[str] = field(default_factory=list)            # snapshot layers under the upper dir
+    snapshots: dict[str, list[str]] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        return paths.instances_dir() / self.name
+
+    def save(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "instance.json.tmp"
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.rename(self.dir / "instance.json")
+
+    def forget(self):
+        (self.dir / "instance.json").unlink(missing_ok=True)
+
+
+def load(name: str) -> Instance | None:
+    record = paths.instances_dir() / name / "instance.json"
+    try:
+        return Instance(**json.loads(record.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def all_instances() -> list[Instance]:
+    root = paths.instances_dir()
+    if not root.is_dir():
+        return []
+    found = (load(p.name) for p in sorted(root.iterdir()) if p.is_dir())
+    return [i for i in found if i is not None]
+
+
+@contextmanager
+def locked():
+    """Serialise changes to shared state (addresses, the bridge) across processes."""
+    paths.state_dir().mkdir(parents=True, exist_ok=True)
+    fd = os.open(paths.state_dir() / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -1,0 +1,175 @@
+"""SSH transport: every box, whatever started it, is reached as root@endpoint over paramiko."""
+
+from __future__ import annotations
+
+import io
+import select
+import shlex
+import socket
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from .errors import BoxTimeout, CommandError
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    user: str
+    key_file: str
+
+    def ssh_argv(self) -> list[str]:
+        """OpenSSH client arguments for an interactive session (like `vagrant ssh`)."""
+        return ["ssh", "-i", self.key_file, "-p", str(self.port),
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", f"{self.user}@{self.host}"]
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+def wait_for_banner(host: str, port: int, deadline: float) -> bool:
+    """True once sshd answers with its banner: cheaper than a full handshake per try."""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5) as sock:
+                sock.settimeout(1.0)
+                if sock.recv(4).startswith(b"SSH-"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+class Machine:
+    """A box reached over SSH: run commands, move files."""
+
+    def __init__(self, name: str, endpoint: Endpoint, box=None):
+        self.name = name
+        self.endpoint = endpoint
+        self.box = box
+        self._client: paramiko.SSHClient | None = None
+
+    def __repr__(self):
+        return f"Machine({self.name!r}, {self.endpoint.user}@{self.endpoint.host}:{self.endpoint.port})"
+
+    def connect(self, timeout: float = 60.0) -> "Machine":
+        deadline = time.monotonic() + timeout
+        if not wait_for_banner(self.endpoint.host, self.endpoint.port, deadline):
+            raise BoxTimeout(f"box {self.name}: sshd at {self.endpoint.host}:{self.endpoint.port} "
+                             f"did not answer within {timeout:.0f}s")
+        key = paramiko.PKey.from_path(self.endpoint.key_file)
+        last_error = None
+        while time.monotonic() < deadline:
+            client = paramiko.SSHClient()
+            # Boxes are throwaway and share image host keys: there is nothing to pin.
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+            try:
+                client.connect(self.endpoint.host, port=self.endpoint.port,
+                               username=self.endpoint.user, pkey=key, timeout=5,
+                               banner_timeout=5, auth_timeout=5, allow_agent=False,
+                               look_for_keys=False)
+                self._client = client
+                return self
+            except (paramiko.SSHException, OSError) as e:
+                last_error = e
+                client.close()
+                time.sleep(0.1)
+        raise BoxTimeout(f"box {self.name}: SSH login as {self.endpoint.user} failed "
+                         f"within {timeout:.0f}s ({last_error})")
+
+    @property
+    def client(self) -> paramiko.SSHClient:
+        if self._client is None or not self._client.get_transport() or \
+                not self._client.get_transport().is_active():
+            self.connect()
+        return self._client
+
+    def close(self):
+        if self._client:
+            self._client.close()
+            self._client = None
+
+    def run(self, command: str, check: bool = True, timeout: float | None = None,
+            stdin: bytes | None = None) -> Result:
+        """Run `command` with sh on the box; raise CommandError when check and it fails."""
+        out, err = bytearray(), bytearray()
+        status = self._exec(command, out.extend, err.extend, timeout, stdin)
+        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and status != 0:
+            raise CommandError(self.name, command, status, result.stdout, result.stderr)
+        return result
+
+    def run_streaming(self, command: str, out, err, timeout: float | None = None) -> int:
+        """Run `command` copying its output to the binary file objects `out` and `err`."""
+        def writer(stream):
+            def write(data):
+                stream.write(data)
+                stream.flush()
+            return write
+        return self._exec(command, writer(out), writer(err), timeout, None)
+
+    def _exec(self, command, on_out, on_err, timeout, stdin) -> int:
+        chan = self.client.get_transport().open_session()
+        try:
+            chan.exec_command(command)
+            if stdin is not None:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            deadline = time.monotonic() + timeout if timeout else None
+            # Read both streams as they come so neither pipe fills up and stalls the command.
+            while not (chan.exit_status_ready() and chan.eof_received
+                       and not chan.recv_ready() and not chan.recv_stderr_ready()):
+                select.select([chan], [], [], 0.5)
+                while chan.recv_ready():
+                    on_out(chan.recv(65536))
+                while chan.recv_stderr_ready():
+                    on_err(chan.recv_stderr(65536))
+                if deadline and time.monotonic() > deadline:
+                    raise CommandError(self.name, command, f"no exit after {timeout:.0f}s (timed out)")
+            return chan.recv_exit_status()
+        finally:
+            chan.close()
+
+    def put_file(self, local: str | Path, remote: str, mode: int | None = None):
+        with self.client.open_sftp() as sftp:
+            sftp.put(str(local), remote)
+            if mode is not None:
+                sftp.chmod(remote, mode)
+
+    def write_text(self, remote: str, text: str, mode: int = 0o644):
+        with self.client.open_sftp() as sftp:
+            with sftp.open(remote, "w") as f:
+                f.write(text)
+            sftp.chmod(remote, mode)
+
+    def read_text(self, remote: str) -> str:
+        with self.client.open_sftp() as sftp:
+            with sftp.open(remote, "r") as f:
+                return f.read().decode(errors="replace")
+
+    def get_file(self, remote: str, local: str | Path):
+        with self.client.open_sftp() as sftp:
+            sftp.get(remote, str(local))
+
+    def put_tree(self, local_dir: str | Path, remote_dir: str):
+        """Copy a directory tree to the box as one tar stream (fast for many small files)."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(local_dir), arcname=".")
+        q = shlex.quote(remote_dir)
+        self.run(f"mkdir -p {q} && tar -x -C {q} -f -", stdin=buf.getvalue())
