@@ -1,0 +1,90 @@
+"""The pytest plugin: --box/--provider/--keep-boxes and the `box` and `host` fixtures.
+
+Every test that uses `box` (or `host`) runs once per selected box. Instances are named
+BOX-WORKER (`debian12-gw0` under pytest-xdist, `debian12-main` otherwise), so two workers
+never share an instance and a run never touches boxes a user started by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from . import catalog, session, state
+from .errors import HarnessError
+from .providers import PROVIDERS
+from .testinfra_backend import testinfra_host
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("harness", "salt-venv-harness boxes")
+    group.addoption("--box", action="append", default=[],
+                    help="box(es) to run on: repeat, comma list, or 'all' (default: debian12)")
+    group.addoption("--provider", choices=PROVIDERS, default=None,
+                    help="how to start boxes (default: nspawn where it can run)")
+    group.addoption("--keep-boxes", action="store_true",
+                    help="leave boxes up after the run and print how to enter them")
+    group.addoption("--packages", default=None,
+                    help="directory of packages to verify (default: dist/BOX/)")
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def instance_name(box_name: str) -> str:
+    return f"{box_name}-{worker_id()}"
+
+
+def pytest_configure(config):
+    config._harness_started = time.time()
+    try:
+        config._harness_boxes = catalog.select_boxes(config.getoption("--box") or None)
+    except HarnessError as e:
+        raise pytest.UsageError(str(e)) from None
+    session.terminate_as_interrupt()
+
+
+def pytest_generate_tests(metafunc):
+    if "box" in metafunc.fixturenames:
+        boxes = metafunc.config._harness_boxes
+        metafunc.parametrize("box", [b.name for b in boxes], ids=[b.name for b in boxes],
+                             indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def box(request):
+    """A fresh, connected instance (harness.transport.Machine) of the selected box."""
+    config = request.config
+    name = instance_name(request.param)
+    leftover = state.load(name)
+    if leftover:  # a kept or crashed instance of an earlier run: ours by its name
+        session.down(leftover)
+    try:
+        instance = session.up(request.param, config.getoption("--provider"), name)
+        machine = session.machine_for(instance).connect(session.boot_timeout())
+    except HarnessError as e:
+        pytest.fail(f"box {request.param} could not be started: {e}", pytrace=False)
+    yield machine
+    machine.close()
+    if not config.getoption("--keep-boxes"):
+        session.down(instance)
+
+
+@pytest.fixture(scope="session")
+def host(box):
+    """testinfra host for `box`."""
+    return testinfra_host(box)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not config.getoption("--keep-boxes") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    kept = [i for i in state.all_instances() if i.started_at >= config._harness_started]
+    if kept:
+        terminalreporter.section("boxes kept (--keep-boxes)")
+        for i in kept:
+            terminalreporter.write_line(f"{i.name}: harness ssh {i.name}   "
+                                        f"(remove: harness down {i.name})")
