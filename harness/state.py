@@ -61,10 +61,11 @@ def all_instances() -> list[Instance]:
 
 
 @contextmanager
-def locked():
+def locked(lock_file: Path | None = None):
     """Serialise changes to shared state (addresses, the bridge) across processes."""
-    paths.state_dir().mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.state_dir() / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    lock_file = lock_file or paths.state_dir() / ".lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -136,7 +136,13 @@ class NspawnProvider(Provider):
         target = self.image_dir(box, mirror)
         if (target / "image.json").exists() and not force:
             return target
-        paths.images_dir().mkdir(parents=True, exist_ok=True)
+        # Two runs wanting the same image (pytest-xdist workers) build it once.
+        with state.locked(paths.images_dir() / f".{box.name}.lock"):
+            if (target / "image.json").exists() and not force:
+                return target
+            return self._build_image(box, target, mirror)
+
+    def _build_image(self, box: Box, target: Path, mirror: str | None) -> Path:
         work = target.with_name(f".building-{target.name}-{os.getpid()}")
         log_path = paths.images_dir() / f"{box.name}.build.log"
         shutil.rmtree(work, ignore_errors=True)
