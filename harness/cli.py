@@ -98,26 +98,32 @@ def image_build(box_name, provider, force, mirror):
 @main.command()
 @click.argument("box_names", nargs=-1, required=True, metavar="BOX...")
 @provider_option
-def up(box_names, provider):
+@click.option("--name", help="Instance name (one BOX only; default: the box name).")
+def up(box_names, provider, name):
     """Start BOX... (in parallel) and print each endpoint."""
     boxes = [catalog.load_box(n) for n in dict.fromkeys(box_names)]
+    if name and len(boxes) > 1:
+        raise HarnessError("--name names one instance: start one BOX with it")
     chosen = {b.name: session.resolve(b, provider) for b in boxes}
     for b in boxes:  # images first, one at a time: they compete for the same disk and mirror
         chosen[b.name].image_build(b)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(boxes)) as pool:
-        futures = {b.name: pool.submit(chosen[b.name].up, b, b.name, session.boot_timeout())
-                   for b in boxes}
-        failures = []
-        for name, future in futures.items():
-            try:
-                inst = future.result()
-                out.print(f"{inst.name}: up at {inst.user}@{inst.address}:{inst.port} "
-                          f"({inst.provider}); enter with: harness ssh {inst.name}")
-            except HarnessError as e:
-                failures.append(e)
-    if failures:
-        raise failures[0]
+    pool = ThreadPoolExecutor(max_workers=len(boxes))
+    futures = [pool.submit(chosen[b.name].up, b, name or b.name, session.boot_timeout())
+               for b in boxes]
+    try:
+        instances = [f.result() for f in futures]
+    except BaseException:
+        # One failed or Ctrl-C: the boxes that did come up go down too.
+        pool.shutdown(wait=True)
+        for f in futures:
+            if not f.exception():
+                session.down(f.result())
+        raise
+    pool.shutdown()
+    for inst in instances:
+        out.print(f"{inst.name}: up at {inst.user}@{inst.address}:{inst.port} "
+                  f"({inst.provider}); enter with: harness ssh {inst.name}")
     err.print(f"[dim]{len(boxes)} box(es) up in {time.monotonic() - started:.2f}s[/dim]")
 
 

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 
-BRIDGE = "svh-br0"
-NETWORK = ipaddress.ip_network("10.242.17.0/24")
+# Overridable so a test run can live on a bridge of its own, next to a user's boxes.
+BRIDGE = os.environ.get("SVH_BRIDGE", "svh-br0")
+NETWORK = ipaddress.ip_network(os.environ.get("SVH_NETWORK", "10.242.17.0/24"))
 GATEWAY = NETWORK.network_address + 1
 FIRST_HOST = 10
 

@@ -54,6 +54,14 @@ def pytest_generate_tests(metafunc):
                              indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(config, items):
+    # Under `--dist loadgroup`, every test of one box goes to one worker: one instance per box.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and "box" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(callspec.params["box"]))
+
+
 @pytest.fixture(scope="session")
 def box(request):
     """A fresh, connected instance (harness.transport.Machine) of the selected box."""

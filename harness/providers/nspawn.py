@@ -357,9 +357,15 @@ class NspawnProvider(Provider):
         self._restart(instance)
 
     def _restart(self, instance: Instance):
-        self._mount(instance)
-        self._configure(instance)
-        self._boot(instance, float(os.environ.get("SVH_BOOT_TIMEOUT", 60)))
+        try:
+            self._mount(instance)
+            self._configure(instance)
+            self._boot(instance, float(os.environ.get("SVH_BOOT_TIMEOUT", 60)))
+        except BaseException:
+            # Nothing stays running; the layers stay, so snapshots are not lost.
+            self._stop(instance, graceful=False)
+            self._umount(instance)
+            raise
 
     def down(self, instance: Instance):
         self._stop(instance, graceful=False)

@@ -1,0 +1,48 @@
+"""Fixtures for the harness's own tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HARNESS = [sys.executable, "-m", "harness.cli"]
+
+
+@dataclass
+class HarnessRun:
+    """`harness` as a user runs it, in a namespace of its own (state dir, bridge, subnet), so
+    tests that tear everything down never touch boxes started outside the test run."""
+
+    env: dict[str, str]
+    state_dir: Path
+
+    def __call__(self, *args: str, check: bool = True, env: dict | None = None,
+                 timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run([*HARNESS, *args], capture_output=True, text=True, timeout=timeout,
+                              env={**self.env, **(env or {})})
+        if check and proc.returncode != 0:
+            pytest.fail(f"harness {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}",
+                        pytrace=False)
+        return proc
+
+    def address(self, up_output: str, name: str) -> str:
+        found = re.search(rf"^{re.escape(name)}: up at \w+@([\d.]+):", up_output, re.M)
+        assert found, f"no address for {name} in: {up_output}"
+        return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def harness_run(tmp_path_factory):
+    slot = os.getpid() % 200 + 20
+    state_dir = tmp_path_factory.mktemp("state")
+    env = dict(os.environ, SVH_STATE_DIR=str(state_dir), SVH_BRIDGE=f"svh-t{slot}",
+               SVH_NETWORK=f"10.243.{slot}.0/24", COLUMNS="200", NO_COLOR="1")
+    run = HarnessRun(env, state_dir)
+    yield run
+    run("down", "--all", check=False)

@@ -1,0 +1,57 @@
+"""Every selected box (--box) boots from its image and is what its catalog entry says."""
+
+import re
+
+
+
+
+def upstream_version(debian_version: str) -> str:
+    """'1:6.2.0-3+deb12u1' -> '6.2.0'; '2.28.1+dfsg-1' -> '2.28.1' (repacked tarball)."""
+    without_revision = re.sub(r"-[^-]*$", "", debian_version.split(":", 1)[-1])
+    return re.sub(r"[+~](dfsg|ds|repack)[0-9.]*$", "", without_revision)
+
+
+def test_systemd_is_pid_1_and_the_boot_finished(host):
+    assert host.run("cat /proc/1/comm").stdout.strip() == "systemd"
+    state = host.run("systemctl is-system-running --wait").stdout.strip()
+    assert state in ("running", "degraded"), f"systemd state: {state}"
+    failed = host.run("systemctl --failed --no-legend --plain").stdout.strip()
+    assert not failed, f"failed units on {host.backend.get_hostname()}: {failed}"
+
+
+def test_release_matches_the_catalog(host, box):
+    entry = box.box
+    info = host.system_info
+    assert (info.distribution, info.release.split(".")[0]) == (entry.family, entry.release)
+    assert host.file(entry.python.path).exists
+    version = host.check_output(f"{entry.python.path} -c 'import platform; print(platform.python_version())'")
+    assert version == entry.python.version
+
+
+def test_conflict_packages_are_installed_at_the_catalog_versions(host, box):
+    entry = box.box
+    found = {}
+    for lib in entry.conflicts:
+        package = host.package(lib.package)
+        assert package.is_installed, f"{lib.package} missing on {box.name}"
+        found[lib.package] = upstream_version(package.version)
+    assert found == {lib.package: lib.version for lib in entry.conflicts}
+
+
+def test_conflict_modules_import_from_the_distro(host, box):
+    entry = box.box
+    for lib in entry.conflicts:
+        where = host.check_output(f"{entry.python.path} -c 'import {lib.module}; print({lib.module}.__file__)'")
+        assert where.startswith("/usr/lib/python3/dist-packages/"), f"{lib.module}: {where}"
+
+
+def test_nothing_beyond_the_bridge_is_reachable(host):
+    assert host.run("ip route show default").stdout.strip() == ""
+    for address in ("1.1.1.1", "8.8.8.8", "192.168.1.1"):
+        probe = host.run(f"ip route get {address}")
+        assert probe.rc != 0 and "unreachable" in probe.stderr, f"route to {address}: {probe.stdout}"
+
+
+def test_the_host_reaches_the_box_as_root_by_key(box):
+    assert box.run("id -u").stdout.strip() == "0"
+    assert box.run("exit 7", check=False).exit_status == 7

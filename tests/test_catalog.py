@@ -1,0 +1,97 @@
+"""Box catalog: the shipped boxes load, and a bad box file is one line naming file and field."""
+
+from pathlib import Path
+
+import pytest
+
+from harness import catalog
+from harness.errors import CatalogError
+from harness.paths import BOXES_DIR
+
+GOOD = (BOXES_DIR / "debian12.toml").read_text()
+
+
+def write_box(tmp_path: Path, text: str, name: str = "debian12") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(CatalogError) as caught:
+        catalog.load_box_file(path)
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_shipped_catalog_has_every_target_box():
+    boxes = catalog.load_catalog()
+    assert {"debian11", "debian12", "debian13", "centos5", "centos6", "centos7"} <= set(boxes)
+    for name in ("debian11", "debian12", "debian13"):
+        assert boxes[name].provider_names == ["nspawn", "vagrant"]
+    for name in ("centos5", "centos6", "centos7"):
+        assert boxes[name].provider_names == ["vagrant"]
+        assert boxes[name].package_format == "rpm"
+    assert boxes["centos6"].init == "sysv" and boxes["centos7"].init == "systemd"
+
+
+def test_debian11_bundles_an_interpreter_and_debian12_does_not():
+    boxes = catalog.load_catalog()
+    assert boxes["debian11"].python.bundle_interpreter
+    assert boxes["debian11"].python.bundled_version == "3.11"
+    assert not boxes["debian12"].python.bundle_interpreter
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    path = write_box(tmp_path, GOOD.replace('init = "systemd"', 'init = "systemd"\ninit_system = "x"'))
+    assert load_error(path) == (f"{path}: unknown key 'init_system' "
+                                "(fix the box file; see boxes/README.md)")
+
+
+def test_missing_field_names_file_and_field(tmp_path):
+    path = write_box(tmp_path, GOOD.replace('package_format = "deb"\n', ""))
+    assert load_error(path) == (f"{path}: missing field 'package_format' "
+                                "(fix the box file; see boxes/README.md)")
+
+
+def test_nested_unknown_key_names_its_path(tmp_path):
+    path = write_box(tmp_path, GOOD.replace('suite = "bookworm"', 'suite = "bookworm"\nmirrors = []'))
+    assert "unknown key 'providers.nspawn.mirrors'" in load_error(path)
+
+
+def test_bad_value_names_field(tmp_path):
+    path = write_box(tmp_path, GOOD.replace('init = "systemd"', 'init = "upstart"'))
+    message = load_error(path)
+    assert message.startswith(f"{path}: field 'init': ")
+    assert "'systemd'" in message and "'sysv'" in message
+
+
+def test_inconsistent_package_manager_is_explained(tmp_path):
+    path = write_box(tmp_path, GOOD.replace('package_manager = "apt"', 'package_manager = "yum"'))
+    assert "does not fit package_format 'deb'" in load_error(path)
+
+
+def test_bundling_needs_a_version(tmp_path):
+    text = GOOD.replace("bundle_interpreter = false", "bundle_interpreter = true")
+    assert "bundled_version is required" in load_error(write_box(tmp_path, text))
+
+
+def test_invalid_toml_is_one_line(tmp_path):
+    assert "not valid TOML" in load_error(write_box(tmp_path, GOOD + "\n[broken"))
+
+
+def test_name_must_match_file(tmp_path):
+    assert "must match the file name" in load_error(write_box(tmp_path, 'name = "other"\n' + GOOD))
+
+
+def test_select_boxes_accepts_lists_commas_and_all(tmp_path):
+    assert [b.name for b in catalog.select_boxes(["debian11,debian12", "debian12"])] == \
+        ["debian11", "debian12"]
+    assert [b.name for b in catalog.select_boxes(None)] == ["debian12"]
+    assert len(catalog.select_boxes("all")) == len(catalog.load_catalog())
+
+
+def test_unknown_box_lists_the_known_ones():
+    with pytest.raises(CatalogError, match=r"unknown box 'debian99' \(known boxes: centos5, "):
+        catalog.select_boxes("debian99")

@@ -1,0 +1,161 @@
+"""Box lifecycle through the CLI, as a user drives it: up, reach, snapshot, restore, down,
+and the leftovers of a crashed run. Runs in a harness namespace of its own (see conftest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BOX = "debian12"
+# One worker runs the whole module: its tests share two boxes and build on each other's state.
+pytestmark = pytest.mark.xdist_group("lifecycle")
+
+
+def ssh(harness_run, name: str, command: str, check: bool = True) -> str:
+    return harness_run("ssh", name, "--", command, check=check).stdout
+
+
+def our_nspawn_pids(bridge: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and argv[0].endswith(b"systemd-nspawn") \
+                and f"--network-bridge={bridge}".encode() in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
+def mounts_under(directory: Path) -> list[str]:
+    return [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+            if line.split()[1].startswith(str(directory))]
+
+
+def bridge_exists(bridge: str) -> bool:
+    return subprocess.run(["ip", "link", "show", bridge], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def two_boxes(harness_run):
+    alpha = harness_run("up", BOX, "--name", "alpha").stdout
+    beta = harness_run("up", BOX, "--name", "beta").stdout
+    return harness_run.address(alpha, "alpha"), harness_run.address(beta, "beta")
+
+
+def test_two_boxes_reach_each_other_over_the_bridge(harness_run, two_boxes):
+    alpha, beta = two_boxes
+    probe = "exec 3<>/dev/tcp/{}/22 && head -c 4 <&3"
+    assert ssh(harness_run, "alpha", probe.format(beta)) == "SSH-"
+    assert ssh(harness_run, "beta", probe.format(alpha)) == "SSH-"
+
+
+def test_no_box_reaches_beyond_the_bridge(harness_run, two_boxes):
+    # The host's own outside address is beyond the bridge too.
+    outside = subprocess.run(["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True,
+                             text=True).stdout.split(" src ")[-1].split()[0]
+    for target in ("1.1.1.1", outside):
+        probe = harness_run("ssh", "alpha", "--", f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target}/22'",
+                            check=False)
+        assert probe.returncode != 0, f"alpha reached {target}"
+
+
+def test_snapshot_then_restore_reverts_a_file(harness_run, two_boxes):
+    ssh(harness_run, "alpha", "echo before > /root/marker")
+    harness_run("snapshot", "alpha", "one")
+    ssh(harness_run, "alpha", "echo after > /root/marker; touch /root/later")
+    harness_run("restore", "alpha", "one")
+    assert ssh(harness_run, "alpha", "cat /root/marker") == "before\n"
+    assert harness_run("ssh", "alpha", "--", "test -e /root/later", check=False).returncode == 1
+
+
+def test_restore_without_a_name_returns_to_pristine(harness_run, two_boxes):
+    ssh(harness_run, "beta", "echo x > /root/written; apt-mark hold python3-tornado >/dev/null")
+    harness_run("restore", "beta")
+    assert harness_run("ssh", "beta", "--", "test -e /root/written", check=False).returncode == 1
+    assert ssh(harness_run, "beta", "apt-mark showhold") == ""
+
+
+def test_status_lists_the_boxes(harness_run, two_boxes):
+    status = harness_run("status").stdout
+    assert "alpha" in status and "beta" in status and "running" in status
+    assert "one" in status  # alpha's snapshot
+
+
+def test_unknown_snapshot_is_one_line(harness_run, two_boxes):
+    result = harness_run("restore", "alpha", "nope", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: box alpha has no snapshot 'nope' "
+                                      "(snapshots: one; harness snapshot alpha NAME)")
+
+
+def test_box_that_never_answers_ssh_times_out_with_its_journal(harness_run):
+    harness_run("up", BOX, "--name", "mute")
+    ssh(harness_run, "mute", "systemctl mask ssh.service ssh.socket >/dev/null 2>&1")
+    result = harness_run("snapshot", "mute", "masked", check=False, env={"SVH_BOOT_TIMEOUT": "5"})
+    assert result.returncode == 1
+    first, *tail = result.stderr.strip().splitlines()
+    assert first.startswith("error: box mute: sshd at ") and "did not answer within 5s" in first
+    assert "console/journal tail" in tail[0]
+    assert "Traceback" not in result.stderr
+    record = json.loads((harness_run.state_dir / "instances/mute/instance.json").read_text())
+    assert record["pid"] not in our_nspawn_pids(harness_run.env["SVH_BRIDGE"]), "the box still runs"
+    assert "dead" in harness_run("status").stdout
+    harness_run("down", "mute")
+
+
+def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
+    bridge = harness_run.env["SVH_BRIDGE"]
+    instances = harness_run.state_dir / "instances"
+    # A crash: the harness process died and its records went with it.
+    for name in ("alpha", "beta"):
+        (instances / name / "instance.json").unlink()
+    assert len(our_nspawn_pids(bridge)) == 2
+    status = harness_run("status").stdout
+    assert "leftovers of a crashed run" in status and "process" in status
+    assert f"bridge {bridge}" in status
+    harness_run("down", "--all")
+    assert our_nspawn_pids(bridge) == []
+    assert mounts_under(harness_run.state_dir) == []
+    assert not bridge_exists(bridge)
+    assert "no boxes up" in harness_run("status").stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["up", "debian99"], "error: unknown box 'debian99' (known boxes: centos5, centos6, centos7, "
+                         "debian11, debian12, debian13; see `harness boxes`)"),
+    (["up", "centos7", "--provider", "nspawn"], "error: box centos7 has no nspawn provider (it has: vagrant)"),
+    (["ssh", "ghost", "--", "true"], "error: box ghost is not up (up now: none; start it with harness up ghost)"),
+    (["down"], "error: name the boxes to stop, or --all (see harness status)"),
+])
+def test_bad_input_is_one_line(harness_run, args, expected):
+    result = harness_run(*args, check=False)
+    assert (result.returncode, result.stderr.strip()) == (1, expected)
+
+
+def test_missing_tool_names_the_package(harness_run):
+    result = harness_run("up", BOX, "--provider", "nspawn", check=False,
+                         env={"PATH": "/nonexistent"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: provider nspawn cannot run debian12 here: systemd-nspawn is missing "
+        "(apt-get install systemd-container, or run ./run setup)")
+
+
+def test_not_root_is_one_line(harness_run):
+    # The real CLI with an unprivileged effective uid (modules are loaded first, as root,
+    # because the checkout and venv may not be readable by nobody).
+    code = ("import os, harness.cli as c; os.setegid(65534); os.seteuid(65534); "
+            "c.main(['up', 'debian12', '--provider', 'nspawn'])")
+    result = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True,
+                            env=harness_run.env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: provider nspawn cannot run debian12 here: "
+                                     "needs root (run as root, e.g. sudo harness ...)")
+    assert our_nspawn_pids(harness_run.env["SVH_BRIDGE"]) == []
