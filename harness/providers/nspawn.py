@@ -149,7 +149,8 @@ class NspawnProvider(Provider):
         work.mkdir()
         _, public_key = keys.ensure_key()
         argv = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(self.packages(box)),
-                f"--customize-hook=sh {PROVISION_SCRIPT} \"$1\" {box.name}",
+                f"--customize-hook=sh {PROVISION_SCRIPT} \"$1\" {box.name} "
+                f"'{' '.join(c.package for c in box.conflicts)}'",
                 box.providers.nspawn.suite, str(work / "rootfs"), *self._sources(box, mirror)]
         started = time.monotonic()
         try:

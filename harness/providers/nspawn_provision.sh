@@ -4,6 +4,7 @@
 set -eu
 root="$1"
 box="$2"
+conflicts="$3"   # the box's distro conflict packages, space separated
 
 # networkd brings up host0 with the static address each instance writes before boot.
 chroot "$root" systemctl enable systemd-networkd.service
@@ -18,6 +19,11 @@ chmod 600 "$root/root/.ssh/authorized_keys"
 install -d "$root/etc/ssh/sshd_config.d"
 printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n' \
     > "$root/etc/ssh/sshd_config.d/harness.conf"
+
+# The conflict packages' own .debs, so the suites can upgrade, downgrade, remove and
+# reinstall them on a box that has no network.
+install -d "$root/var/cache/salt-venv-harness/debs"
+chroot "$root" sh -c "cd /var/cache/salt-venv-harness/debs && apt-get -q -o APT::Sandbox::User=root download $conflicts"
 
 # The host's name and resolver mean nothing inside a box.
 rm -f "$root/etc/hostname"
