@@ -1,0 +1,186 @@
+"""What salt.spec becomes on each EL target, checked without an EL box.
+
+For every rpm box of the catalog (centos5/6/7) the spec is evaluated by rpmspec with
+that release's macros (rhel, dist, and the directories EL's rpm defines), and the result
+is held against the box: SysV init scripts and chkconfig where the box says init = sysv,
+systemd units and systemctl where it says systemd, Python 2.7 built from source where
+the box bundles 2.7, and the filters or hand-written Requires that each rpm version
+needs.
+
+    python -m builds.rpm_targets      # one line per target, exit 1 on a mismatch
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from .errors import BuildError
+from .rpm import SPEC
+
+DAEMONS = ["minion", "master", "syndic", "api"]
+SECTIONS = ("%package", "%description", "%prep", "%build", "%install", "%check", "%clean",
+            "%pre", "%post", "%preun", "%postun", "%files", "%changelog")
+
+
+@dataclass
+class Package:
+    name: str
+    preamble: list[str] = field(default_factory=list)
+    scripts: dict[str, str] = field(default_factory=dict)  # "%post" -> body
+    files: list[str] = field(default_factory=list)
+
+    def tag(self, name: str) -> list[str]:
+        """Values of a preamble tag (Requires, Source10, ...), comma lists split."""
+        values = []
+        for line in self.preamble:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == name.lower():
+                values += [v.strip() for v in value.split(",") if v.strip()]
+        return values
+
+
+@dataclass
+class EvaluatedSpec:
+    target: str
+    text: str
+    packages: dict[str, Package]
+    nvrs: list[str]
+
+    def script(self, package: str, which: str) -> str:
+        return self.packages[package].scripts.get(which, "")
+
+
+def target_macros(release: str) -> dict[str, str]:
+    """The macros an EL release's rpm and redhat-rpm-config define that the spec reads."""
+    macros = {"rhel": release, "dist": f".el{release}", "_initrddir": "/etc/rc.d/init.d"}
+    if int(release) >= 7:
+        macros["_unitdir"] = "/usr/lib/systemd/system"
+    return macros
+
+
+def parse_spec(text: str, main: str = "salt") -> dict[str, Package]:
+    """Packages of an evaluated spec (rpmspec -P output): preamble, scriptlets, %files."""
+    packages = {main: Package(main)}
+    section, current = "preamble", packages[main]
+    for line in text.splitlines():
+        word = line.split(" ", 1)[0].strip()
+        if word in SECTIONS:
+            section = word
+            args = line.split()[1:]
+            name = main
+            if "-n" in args:
+                name = args[args.index("-n") + 1]
+            elif args and not args[0].startswith("-"):
+                name = f"{main}-{args[0]}"
+            current = packages.setdefault(name, Package(name))
+            if section in ("%pre", "%post", "%preun", "%postun"):
+                current.scripts[section] = ""
+            continue
+        if section in ("preamble", "%package") and ":" in line and not line.startswith(("#", "%")):
+            current.preamble.append(line)
+        elif section in ("%pre", "%post", "%preun", "%postun"):
+            current.scripts[section] += line + "\n"
+        elif section == "%files" and line.strip() and not line.startswith(("%defattr", "#")):
+            current.files.append(line.strip())
+    return packages
+
+
+def _rpmspec(args: list[str], macros: dict[str, str]) -> str:
+    argv = ["rpmspec"]
+    for name, value in macros.items():
+        argv += ["--define", f"{name} {value}"]
+    try:
+        proc = subprocess.run(argv + args + [str(SPEC)], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise BuildError("rpmspec is missing: install Debian's rpm package (./run setup does)") from None
+    if proc.returncode != 0:
+        raise BuildError(f"rpmspec {' '.join(args)} failed for {macros.get('dist', 'no target')}: "
+                         f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return proc.stdout
+
+
+def evaluate(release: str, salt_version: str = "3008.4") -> EvaluatedSpec:
+    macros = {**target_macros(release), "salt_version": salt_version}
+    text = _rpmspec(["-P"], macros)
+    nvrs = _rpmspec(["-q", "--qf", "%{nvr}\\n"], macros).split()
+    return EvaluatedSpec(f"el{release}", text, parse_spec(text), nvrs)
+
+
+def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[str]:
+    """How the evaluated spec differs from what the box needs; empty when it fits."""
+    problems = []
+    main = spec.packages["salt"]
+    release = spec.target[2:]
+    if not all(nvr.endswith(f".el{release}") for nvr in spec.nvrs):
+        problems.append(f"release without the .el{release} dist tag: {spec.nvrs}")
+    for sub in [p for p in spec.packages if p != "salt"]:
+        if f"salt = {spec.nvrs[0][len('salt-'):]}" not in spec.packages[sub].tag("Requires"):
+            problems.append(f"{sub} does not require salt = its own version-release")
+    for daemon in DAEMONS:
+        pkg = f"salt-{daemon}"
+        post, preun = spec.script(pkg, "%post"), spec.script(pkg, "%preun")
+        postun = spec.script(pkg, "%postun")
+        files = spec.packages[pkg].files
+        if init == "sysv":
+            wanted = [(f"chkconfig --add salt-{daemon}", post),
+                      (f"service salt-{daemon} stop", preun), (f"chkconfig --del salt-{daemon}", preun),
+                      (f"service salt-{daemon} condrestart", postun),
+                      (f"/etc/rc.d/init.d/salt-{daemon}", "\n".join(files))]
+            unwanted = ["systemctl", ".service"]
+        else:
+            wanted = [("preset", post), (f"salt-{daemon}.service", post),
+                      ("disable", preun), ("stop", preun), ("try-restart", postun),
+                      (f"/usr/lib/systemd/system/salt-{daemon}.service", "\n".join(files))]
+            unwanted = ["chkconfig", "init.d"]
+        for needle, haystack in wanted:
+            if needle not in haystack:
+                problems.append(f"{pkg}: no '{needle}' ({init})")
+        everything = post + preun + postun + "\n".join(files)
+        problems += [f"{pkg}: '{word}' on a {init} target" for word in unwanted if word in everything]
+    # rpm 4.4 (EL5) builds no noarch subpackage of an arch package.
+    arches = {p.tag("BuildArch")[0] if p.tag("BuildArch") else "x86_64"
+              for n, p in spec.packages.items() if n != "salt"}
+    if arches != ({"x86_64"} if release == "5" else {"noarch"}):
+        problems.append(f"subpackage arches {sorted(arches)} on {spec.target}")
+    sources = " ".join(main.tag("Source10"))
+    if bundled_python == "2.7":
+        if "Python-2.7" not in sources:
+            problems.append("no Python 2.7 source for the bundled interpreter")
+        # rpm < 4.9 ignores the *_exclude_from filters: dependency generation must be off.
+        if main.tag("AutoReqProv") != ["no"] or "glibc" not in main.tag("Requires"):
+            problems.append("AutoReqProv is not off with hand-written Requires")
+    else:
+        if sources:
+            problems.append(f"a Python 2.7 source on a target that does not bundle it: {sources}")
+        # rpm >= 4.9 filters by path (the filters' effect is checked on a built RPM).
+        if main.tag("AutoReqProv"):
+            problems.append("AutoReqProv set where rpm's path filters work")
+    return problems
+
+
+def el_boxes():
+    from harness import catalog
+    return [b for b in catalog.load_catalog().values() if b.package_format == "rpm"]
+
+
+def main() -> int:
+    failed = False
+    for box in el_boxes():
+        spec = evaluate(box.release)
+        problems = check(spec, box.init, box.python.bundled_version)
+        failed |= bool(problems)
+        verdict = "ok" if not problems else "MISMATCH: " + "; ".join(problems)
+        bundled = box.python.bundled_version or "-"
+        print(f"{box.name}: {spec.target} init={box.init} bundled python={bundled} "
+              f"{spec.nvrs[0]} +{len(spec.nvrs) - 1} subpackages: {verdict}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
