@@ -57,6 +57,10 @@ class VagrantSettings(Strict):
     memory: int = Field(default=1024, ge=256)
     cpus: int = Field(default=1, ge=1)
     hypervisors: list[Literal["virtualbox", "libvirt"]] = ["virtualbox", "libvirt"]
+    # Extra settings for each hypervisor's provider block of the Vagrantfile
+    # (attribute = value, e.g. libvirt disk_bus = "sata", virtualbox linked_clone = true).
+    libvirt: dict[str, str | int | bool] = {}
+    virtualbox: dict[str, str | int | bool] = {}
 
 
 class Providers(Strict):

@@ -1,4 +1,5 @@
-"""SSH transport: every box, whatever started it, is reached as root@endpoint over paramiko."""
+"""SSH transport: every box, whatever started it, is reached over paramiko as root, or as a
+user with passwordless sudo (Vagrant boxes log in as vagrant) whose commands run as root."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Endpoint:
     port: int
     user: str
     key_file: str
+    sudo: bool = False  # commands run through `sudo -n` (a non-root login such as vagrant)
 
     def ssh_argv(self) -> list[str]:
         """OpenSSH client arguments for an interactive session (like `vagrant ssh`)."""
@@ -104,6 +106,12 @@ class Machine:
             self._client.close()
             self._client = None
 
+    def as_root(self, command: str) -> str:
+        """`command` as the box's root runs it: unchanged for root logins."""
+        if not self.endpoint.sudo:
+            return command
+        return f"sudo -n sh -c {shlex.quote(command)}"
+
     def run(self, command: str, check: bool = True, timeout: float | None = None,
             stdin: bytes | None = None) -> Result:
         """Run `command` with sh on the box; raise CommandError when check and it fails."""
@@ -126,7 +134,7 @@ class Machine:
     def _exec(self, command, on_out, on_err, timeout, stdin) -> int:
         chan = self.client.get_transport().open_session()
         try:
-            chan.exec_command(command)
+            chan.exec_command(self.as_root(command))
             if stdin is not None:
                 chan.sendall(stdin)
             chan.shutdown_write()
@@ -146,23 +154,41 @@ class Machine:
             chan.close()
 
     def put_file(self, local: str | Path, remote: str, mode: int | None = None):
+        if self.endpoint.sudo:  # sftp runs as the login user: go through root's shell
+            self.run(f"cat > {shlex.quote(remote)}", stdin=Path(local).read_bytes())
+            if mode is not None:
+                self.run(f"chmod {mode:o} {shlex.quote(remote)}")
+            return
         with self.client.open_sftp() as sftp:
             sftp.put(str(local), remote)
             if mode is not None:
                 sftp.chmod(remote, mode)
 
     def write_text(self, remote: str, text: str, mode: int = 0o644):
+        if self.endpoint.sudo:
+            q = shlex.quote(remote)
+            self.run(f"cat > {q} && chmod {mode:o} {q}", stdin=text.encode())
+            return
         with self.client.open_sftp() as sftp:
             with sftp.open(remote, "w") as f:
                 f.write(text)
             sftp.chmod(remote, mode)
 
     def read_text(self, remote: str) -> str:
+        if self.endpoint.sudo:
+            return self.run(f"cat {shlex.quote(remote)}").stdout
         with self.client.open_sftp() as sftp:
             with sftp.open(remote, "r") as f:
                 return f.read().decode(errors="replace")
 
     def get_file(self, remote: str, local: str | Path):
+        if self.endpoint.sudo:
+            data, err = bytearray(), bytearray()
+            status = self._exec(f"cat {shlex.quote(remote)}", data.extend, err.extend, None, None)
+            if status != 0:
+                raise CommandError(self.name, f"cat {remote}", status, "", err.decode(errors="replace"))
+            Path(local).write_bytes(bytes(data))
+            return
         with self.client.open_sftp() as sftp:
             sftp.get(remote, str(local))
 
