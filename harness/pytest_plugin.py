@@ -62,23 +62,47 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(callspec.params["box"]))
 
 
+class BoxFactory:
+    """Starts instances for a test session and removes them at its end (unless kept)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.started: list[tuple[state.Instance, object]] = []
+
+    def __call__(self, box_name: str, role: str = "") -> object:
+        name = instance_name(f"{box_name}-{role}" if role else box_name)
+        leftover = state.load(name)
+        if leftover:  # a kept or crashed instance of an earlier run: ours by its name
+            session.down(leftover)
+        try:
+            instance = session.up(box_name, self.config.getoption("--provider"), name)
+            self.started.append((instance, None))
+            machine = session.machine_for(instance).connect(session.boot_timeout())
+        except HarnessError as e:
+            pytest.fail(f"box {box_name} could not be started: {e}", pytrace=False)
+        self.started[-1] = (instance, machine)
+        return machine
+
+    def cleanup(self):
+        for instance, machine in reversed(self.started):
+            if machine:
+                machine.close()
+            if not self.config.getoption("--keep-boxes"):
+                session.down(instance)
+
+
 @pytest.fixture(scope="session")
-def box(request):
+def box_factory(request):
+    """box_factory(BOX, role="") -> a fresh, connected Machine of BOX for this session."""
+    factory = BoxFactory(request.config)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="session")
+def box(request, box_factory):
     """A fresh, connected instance (harness.transport.Machine) of the selected box."""
-    config = request.config
-    name = instance_name(request.param)
-    leftover = state.load(name)
-    if leftover:  # a kept or crashed instance of an earlier run: ours by its name
-        session.down(leftover)
-    try:
-        instance = session.up(request.param, config.getoption("--provider"), name)
-        machine = session.machine_for(instance).connect(session.boot_timeout())
-    except HarnessError as e:
-        pytest.fail(f"box {request.param} could not be started: {e}", pytrace=False)
-    yield machine
-    machine.close()
-    if not config.getoption("--keep-boxes"):
-        session.down(instance)
+    return box_factory(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -60,7 +60,22 @@ def find(name: str) -> state.Instance:
 
 def machine_for(instance: state.Instance) -> Machine:
     box = catalog.load_box(instance.box)
-    return Machine(instance.name, get_provider(instance.provider).endpoint(instance), box)
+    machine = Machine(instance.name, get_provider(instance.provider).endpoint(instance), box)
+    machine.instance = instance  # so snapshot() and restore() find the box behind it
+    return machine
+
+
+def snapshot(machine: Machine, name: str):
+    machine.close()
+    get_provider(machine.instance.provider).snapshot(machine.instance, name)
+    machine.connect(boot_timeout())
+
+
+def restore(machine: Machine, name: str | None = None):
+    """Back to snapshot `name` (default: pristine); the machine reconnects."""
+    machine.close()
+    get_provider(machine.instance.provider).restore(machine.instance, name)
+    machine.connect(boot_timeout())
 
 
 def down(instance: state.Instance):

@@ -1,0 +1,107 @@
+"""A built package set (a dist/ directory with its manifest.json) and installing it on a box
+with the box's own package manager."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import HarnessError
+from .transport import Machine, Result
+
+REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
+# Keep local edits of conffiles and never stop at a prompt: the box has no terminal.
+APT = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
+       "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold")
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PackageSet:
+    directory: Path
+    manifest: dict
+
+    @classmethod
+    def load(cls, directory: Path, box_name: str | None = None) -> "PackageSet":
+        manifest_file = directory / "manifest.json"
+        if not manifest_file.is_file():
+            hint = f"harness build {box_name}" if box_name else "harness build BOX"
+            raise HarnessError(f"no packages in {directory} (no manifest.json): build them with {hint}")
+        try:
+            manifest = json.loads(manifest_file.read_text())
+        except ValueError as e:
+            raise HarnessError(f"{manifest_file}: not valid JSON ({e}); rebuild the packages") from None
+        packages = cls(directory, manifest)
+        if box_name and manifest.get("box") != box_name:
+            raise HarnessError(f"{directory} holds packages for {manifest.get('box')}, not {box_name} "
+                               f"(pass --packages for the right box)")
+        for p in packages.packages:
+            path = directory / p.file
+            if not path.is_file():
+                raise HarnessError(f"{path} is listed in the manifest but missing; rebuild the packages")
+            if hashlib.sha256(path.read_bytes()).hexdigest() != p.sha256:
+                raise HarnessError(f"{path} does not match its sha256 in the manifest; rebuild the packages")
+        return packages
+
+    @property
+    def packages(self) -> list[Package]:
+        return [Package(p["name"], p["version"], p["file"], p["sha256"]) for p in self.manifest["packages"]]
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.packages]
+
+    def version(self, name: str = "salt") -> str:
+        return next(p.version for p in self.packages if p.name == name)
+
+    @property
+    def salt_version(self) -> str:
+        return self.manifest["salt_version"]
+
+    @property
+    def package_format(self) -> str:
+        return self.manifest.get("package_format", "deb")
+
+    @property
+    def bundled(self) -> dict[str, str]:
+        return self.manifest.get("bundled", {})
+
+    def copy_to(self, machine: Machine) -> list[str]:
+        """Upload the package files; returns their paths on the box."""
+        target = f"{REMOTE_DIR}/{self.salt_version}-{self.directory.name}"
+        machine.run(f"mkdir -p {shlex.quote(target)}")
+        remote = []
+        for p in self.packages:
+            machine.put_file(self.directory / p.file, f"{target}/{p.file}")
+            remote.append(f"{target}/{p.file}")
+        return remote
+
+    def install_command(self, remote_files: list[str], names: list[str] | None = None,
+                        downgrade: bool = False) -> str:
+        wanted = [f for f, p in zip(remote_files, self.packages) if names is None or p.name in names]
+        files = " ".join(shlex.quote(f) for f in wanted)
+        if self.package_format == "rpm":
+            return f"yum -y -q --disablerepo='*' {'downgrade' if downgrade else 'localinstall'} {files}"
+        return f"{APT} {'--allow-downgrades ' if downgrade else ''}install {files}"
+
+    def install(self, machine: Machine, names: list[str] | None = None,
+                downgrade: bool = False) -> Result:
+        """Install (or upgrade to) these packages with apt or yum; raises CommandError on failure."""
+        return machine.run(self.install_command(self.copy_to(machine), names, downgrade), timeout=600)
+
+
+def remove_command(package_format: str, names: list[str], purge: bool = False) -> str:
+    quoted = " ".join(shlex.quote(n) for n in names)
+    if package_format == "rpm":
+        return f"yum -y -q remove {quoted}"
+    return f"{APT} {'purge' if purge else 'remove'} {quoted}"

@@ -1,0 +1,106 @@
+"""Salt master and minion daemons on boxes, run by the packages' own service units.
+
+Readiness is waited for on the box, by a log line or a listening port, never by a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from .errors import HarnessError
+from .transport import Machine
+
+MINION_READY = "Minion is ready to receive requests"
+
+
+def log_lines(machine: Machine, log: str) -> int:
+    """How many lines `log` has now: a later wait only looks at what comes after."""
+    out = machine.run(f"test -f {log} && wc -l < {log} || echo 0").stdout.strip()
+    return int(out or 0)
+
+
+def wait_for_log(machine: Machine, log: str, text: str, after_line: int, timeout: float = 90):
+    """Block until `text` appears in `log` after line `after_line` (tail -F follows rotation)."""
+    command = (f"timeout {timeout:.0f} sh -c "
+               + shlex.quote(f"tail -n +{after_line + 1} -F {log} 2>/dev/null | grep -q -m1 -F {shlex.quote(text)}"))
+    if machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
+        tail = machine.run(f"tail -n 15 {log} 2>&1", check=False).stdout
+        raise HarnessError(f"box {machine.name}: '{text}' did not appear in {log} within "
+                           f"{timeout:.0f}s; its tail:\n{tail}")
+
+
+def wait_for_port(machine: Machine, port: int, timeout: float = 90):
+    command = (f"timeout {timeout:.0f} sh -c "
+               + shlex.quote(f"until ss -Hltn 'sport = :{port}' | grep -q .; do sleep 0.1; done"))
+    if machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
+        raise HarnessError(f"box {machine.name}: nothing listens on port {port} after {timeout:.0f}s")
+
+
+class SaltMaster:
+    """salt-master from our package, listening on the bridge."""
+
+    def __init__(self, machine: Machine, address: str):
+        self.machine = machine
+        self.address = address
+
+    def start(self):
+        self.machine.run("mkdir -p /etc/salt/master.d /srv/salt")
+        self.machine.write_text("/etc/salt/master.d/harness.conf",
+                                "interface: 0.0.0.0\nlog_level_logfile: info\n"
+                                "file_roots:\n  base:\n    - /srv/salt\n")
+        self.machine.run("systemctl enable salt-master >/dev/null 2>&1; systemctl restart salt-master")
+        wait_for_port(self.machine, 4505)
+        wait_for_port(self.machine, 4506)
+
+    def accept(self, minion_id: str, timeout: float = 90):
+        """Accept the minion's key once it is pending (the real salt-key flow)."""
+        command = (f"timeout {timeout:.0f} sh -c " + shlex.quote(
+            f"until salt-key -l un --out=json | grep -q '\"{minion_id}\"'; do sleep 0.2; done"))
+        if self.machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
+            raise HarnessError(f"box {self.machine.name}: minion {minion_id}'s key never arrived "
+                               f"(salt-key -L on {self.machine.name})")
+        self.machine.run(f"salt-key -y -a {shlex.quote(minion_id)}")
+
+    def salt(self, target: str, function: str, *args: str, timeout: int = 60) -> object:
+        """Run a function on a minion and return its result, decoded from JSON."""
+        command = self.salt_command(target, function, *args, timeout=timeout)
+        result = self.machine.run(command, check=False, timeout=timeout + 30)
+        try:
+            returned = json.loads(result.stdout)
+        except ValueError:
+            raise HarnessError(f"`{command}` on {self.machine.name} exited {result.exit_status} "
+                               f"without JSON: {(result.stdout + result.stderr)[-400:]}") from None
+        if target not in returned:
+            raise HarnessError(f"`{command}` on {self.machine.name}: no return from {target}: {returned}")
+        return returned[target]
+
+    @staticmethod
+    def salt_command(target: str, function: str, *args: str, timeout: int = 60) -> str:
+        quoted = " ".join(shlex.quote(a) for a in args)
+        return f"salt --out=json --static -t {timeout} {shlex.quote(target)} {function} {quoted}".strip()
+
+
+class SaltMinion:
+    """salt-minion from our package, pointed at a master."""
+
+    log = "/var/log/salt/minion"
+
+    def __init__(self, machine: Machine, master: SaltMaster):
+        self.machine = machine
+        self.master = master
+        self.id = machine.name
+
+    def configure(self):
+        self.machine.run("mkdir -p /etc/salt/minion.d")
+        self.machine.write_text("/etc/salt/minion.d/harness.conf",
+                                f"master: {self.master.address}\nid: {self.id}\n"
+                                "log_level_logfile: info\nacceptance_wait_time: 1\n")
+
+    def restart(self, accept: bool = False):
+        """Restart the service and wait until it is connected to its master."""
+        mark = log_lines(self.machine, self.log)
+        self.machine.run("systemctl restart salt-minion")
+        if accept:
+            self.master.accept(self.id)
+        wait_for_log(self.machine, self.log, MINION_READY, mark)
