@@ -48,8 +48,15 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    if "box" in metafunc.fixturenames:
-        boxes = metafunc.config._harness_boxes
+    if "box" not in metafunc.fixturenames:
+        return
+    boxes = metafunc.config._harness_boxes
+    if "conflict" in metafunc.fixturenames:
+        # One test per box and distro conflict library of that box (catalog [[conflicts]]).
+        pairs = [(b.name, c) for b in boxes for c in b.conflicts]
+        metafunc.parametrize(["box", "conflict"], pairs, indirect=["box"], scope="session",
+                             ids=[f"{b}-{c.module}" for b, c in pairs])
+    else:
         metafunc.parametrize("box", [b.name for b in boxes], ids=[b.name for b in boxes],
                              indirect=True, scope="session")
 

@@ -1,0 +1,75 @@
+"""Fixtures of the verification suites: the package set under test, a box with it
+installed, and a salt-master on a second box of the same release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import paths, session
+from harness.errors import HarnessError
+from harness.packages import PackageSet
+from harness.salt import SaltMaster, SaltMinion
+
+INSTALLED = "installed"  # snapshot of the box right after our packages went in
+
+
+def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
+    chosen = config.getoption("--packages")
+    if salt_version:
+        return paths.DIST_DIR / f"{box_name}-salt-{salt_version}"
+    if chosen:
+        chosen = Path(chosen)
+        return chosen if (chosen / "manifest.json").exists() else chosen / box_name
+    return paths.DIST_DIR / box_name
+
+
+def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:
+    try:
+        return PackageSet.load(packages_dir(config, box_name, salt_version), box_name)
+    except HarnessError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def packages(request, box) -> PackageSet:
+    """The package set under test, for the box under test."""
+    return load_packages(request.config, box.box.name)
+
+
+@pytest.fixture(scope="session")
+def installed(box, packages):
+    """The box with every one of our packages installed by its package manager."""
+    try:
+        packages.install(box)
+    except HarnessError as e:
+        pytest.fail(f"installing {packages.directory} on {box.name} failed: {e}", pytrace=False)
+    session.snapshot(box, INSTALLED)
+    return box
+
+
+@pytest.fixture
+def fresh(installed):
+    """The installed box, back to the moment right after install (for tests that change it)."""
+    yield installed
+    session.restore(installed, INSTALLED)
+
+
+@pytest.fixture(scope="session")
+def master(box, box_factory, packages) -> SaltMaster:
+    """salt-master from our packages on a second box of the same release."""
+    machine = box_factory(box.box.name, "master")
+    packages.install(machine, ["salt", "salt-master"])
+    salt_master = SaltMaster(machine, machine.instance.address)
+    salt_master.start()
+    return salt_master
+
+
+@pytest.fixture(scope="session")
+def minion(installed, master) -> SaltMinion:
+    """The box under test's salt-minion, its key accepted by `master`, ready."""
+    salt_minion = SaltMinion(installed, master)
+    salt_minion.configure()
+    salt_minion.restart(accept=True)
+    return salt_minion

@@ -1,0 +1,174 @@
+"""salt-minion operation: our minion, started by the init system, serves a real salt-master
+(our package, on a second box of the same release) over the bridge."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from checks import expect_none, fail, sh
+from harness.salt import SaltMaster
+
+STATE_TREE = {
+    "/srv/salt/top.sls": "base:\n  '*':\n    - harness\n",
+    "/srv/salt/harness.sls": (
+        "harness-dir:\n  file.directory:\n    - name: /var/tmp/harness-state\n    - mode: '0750'\n"
+        "harness-file:\n  file.managed:\n    - name: /var/tmp/harness-state/managed.txt\n"
+        "    - contents: managed by salt\n    - require:\n      - file: harness-dir\n"
+        "harness-once:\n  cmd.run:\n    - name: date > /var/tmp/harness-state/ran-once\n"
+        "    - creates: /var/tmp/harness-state/ran-once\n    - require:\n      - file: harness-dir\n"),
+}
+
+
+def salt(minion, function: str, *args: str, timeout: int = 60):
+    """Run a function on the minion through the master; fail with the command on error."""
+    master = minion.master
+    command = SaltMaster.salt_command(minion.id, function, *args, timeout=timeout)
+    result = master.machine.run(command, check=False, timeout=timeout + 30)
+    try:
+        return json.loads(result.stdout)[minion.id]
+    except (ValueError, KeyError):
+        fail(master.machine, f"a JSON return from {minion.id}",
+             f"exit {result.exit_status}: {(result.stdout + result.stderr).strip()[-600:]}", command)
+
+
+def main_pid(box, unit: str) -> str:
+    return sh(box, f"systemctl show -p MainPID --value {unit}").stdout.strip()
+
+
+@pytest.mark.smoke
+def test_minion_service_is_enabled_and_running(installed, packages):
+    box = installed
+    for query in ("is-enabled", "is-active"):
+        command = f"systemctl {query} salt-minion"
+        state = sh(box, command, expect_ok=False).stdout.strip()
+        if state not in ("enabled", "active"):
+            status = sh(box, "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8", expect_ok=False)
+            fail(box, f"salt-minion {query.split('-')[1]} after install (Debian policy)",
+                 f"{state}\n{status.stdout}", command)
+
+
+@pytest.mark.smoke
+def test_minion_process_runs_the_opt_salt_interpreter(installed):
+    pid = main_pid(installed, "salt-minion")
+    command = f"tr '\\0' ' ' < /proc/{pid}/cmdline; echo; tr '\\0' '\\n' < /proc/{pid}/environ | grep ^PYTHON || true"
+    argv, *python_env = sh(installed, command).stdout.splitlines()
+    if not argv.startswith("/opt/salt/bin/python"):
+        fail(installed, "the minion process running /opt/salt/bin/python", argv, command)
+    expect_none(installed, "PYTHON* variable in the minion's environment", command, python_env)
+
+
+def test_key_is_accepted_and_test_ping_answers(minion):
+    accepted = json.loads(sh(minion.master.machine, "salt-key -l acc --out=json").stdout)
+    if minion.id not in accepted.get("minions", []):
+        fail(minion.master.machine, f"{minion.id} among the accepted keys", str(accepted), "salt-key -L")
+    assert salt(minion, "test.ping") is True
+
+
+def test_grains_match_the_box(minion):
+    grains = salt(minion, "grains.item", "os_family", "osmajorrelease", "pythonexecutable", "pythonpath")
+    box = minion.machine.box
+    expected = {"os_family": "Debian", "osmajorrelease": int(box.release)}
+    found = {k: grains[k] for k in expected}
+    if found != expected:
+        fail(minion.master.machine, f"grains {expected}", str(found), f"salt {minion.id} grains.items")
+    if not grains["pythonexecutable"].startswith("/opt/salt/"):
+        fail(minion.master.machine, "the minion's pythonexecutable in /opt/salt",
+             grains["pythonexecutable"], f"salt {minion.id} grains.item pythonexecutable")
+    outside = [p for p in grains["pythonpath"] if p and not p.startswith("/opt/salt/")
+               and ("site-packages" in p or "dist-packages" in p or ".local" in p)]
+    expect_none(minion.master.machine, "site/dist-packages outside /opt/salt in the service's sys.path",
+                f"salt {minion.id} grains.item pythonpath", outside)
+
+
+def test_cmd_run_returns_output(minion):
+    assert salt(minion, "cmd.run", "echo $((6 * 7))") == "42"
+
+
+def test_pkg_functions_see_the_distro_conflict_packages(minion):
+    box = minion.machine.box
+    tornado = next(c for c in box.conflicts if c.module == "tornado")
+    installed = salt(minion, "pkg.list_pkgs")
+    if tornado.package not in installed:
+        fail(minion.master.machine, f"{tornado.package} in pkg.list_pkgs", f"{len(installed)} packages, not it",
+             f"salt {minion.id} pkg.list_pkgs")
+    version = salt(minion, "pkg.version", tornado.package)
+    if not version.split(":")[-1].startswith(tornado.version.rsplit(".0", 1)[0]):
+        fail(minion.master.machine, f"{tornado.package} {tornado.version}", version,
+             f"salt {minion.id} pkg.version {tornado.package}")
+
+
+def test_service_status_reports_the_minion_itself(minion):
+    assert salt(minion, "service.status", "salt-minion") is True
+    assert salt(minion, "service.enabled", "salt-minion") is True
+
+
+def test_state_apply_succeeds_and_is_idempotent(minion):
+    master = minion.master.machine
+    for path, text in STATE_TREE.items():
+        master.write_text(path, text)
+    first = salt(minion, "state.apply", timeout=120)
+    failed = [k for k, v in first.items() if not v["result"]] if isinstance(first, dict) else [str(first)]
+    expect_none(master, "failed state", f"salt {minion.id} state.apply", failed)
+    second = salt(minion, "state.apply", timeout=120)
+    changed = [k for k, v in second.items() if v["changes"] or not v["result"]]
+    expect_none(master, "change on the second state.apply (not idempotent)", f"salt {minion.id} state.apply",
+                changed)
+    assert sh(minion.machine, "cat /var/tmp/harness-state/managed.txt").stdout.strip() == "managed by salt"
+
+
+def test_minion_reconnects_after_a_service_restart(minion):
+    before = main_pid(minion.machine, "salt-minion")
+    minion.restart()
+    assert main_pid(minion.machine, "salt-minion") != before
+    assert salt(minion, "test.ping") is True
+
+
+@pytest.mark.parametrize("change", ["upgrade", "downgrade", "remove"])
+def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, change):
+    """python3-tornado changed under the minion: upgraded (a rebuilt higher version),
+    downgraded back, removed; the .debs come from the image (the box has no network)."""
+    box = minion.machine
+    tornado = next(c for c in box.box.conflicts if c.module == "tornado").package
+    deb = sh(box, f"ls /var/cache/salt-venv-harness/debs/{tornado}_*.deb").stdout.split()[0]
+    apt = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q --allow-downgrades "
+           "-o Dpkg::Options::=--force-confold")
+    commands = {
+        # The same files under a higher version: a real dpkg upgrade of the distro package.
+        "upgrade": (f"rm -rf /tmp/up && dpkg-deb -R {deb} /tmp/up && "
+                    "sed -i 's/^Version: .*/&+harness1/' /tmp/up/DEBIAN/control && "
+                    f"dpkg-deb -b /tmp/up /tmp/{tornado}-up.deb >/dev/null && {apt} install /tmp/{tornado}-up.deb"),
+        "downgrade": f"{apt} install {deb}",
+        "remove": f"{apt} remove {tornado}",
+    }
+    sh(box, commands[change])
+    try:
+        minion.restart()
+        assert salt(minion, "test.ping") is True
+        assert salt(minion, "cmd.run", "echo alive") == "alive"
+    finally:
+        if change == "remove":
+            sh(box, f"{apt} install {deb}")
+
+
+def test_minion_log_has_no_tracebacks(minion):
+    command = "grep -n -A3 Traceback /var/log/salt/minion || true"
+    expect_none(minion.machine, "traceback in the minion log", command,
+                sh(minion.machine, command).stdout.splitlines())
+
+
+@pytest.mark.smoke
+def test_salt_call_local_works_without_a_master(installed):
+    command = "/usr/bin/salt-call --local --out=json test.ping"
+    reply = json.loads(sh(installed, command).stdout)
+    if reply != {"local": True}:
+        fail(installed, '{"local": true}', str(reply), command)
+
+
+def test_salt_minion_version_through_the_wrapper(installed, packages):
+    command = "/usr/bin/salt-minion --version"
+    out = sh(installed, command).stdout.strip()
+    if out != f"salt-minion {packages.salt_version}":
+        fail(installed, f"salt-minion {packages.salt_version}", out, command)
