@@ -204,5 +204,30 @@ def restore(name, snapshot_name):
     out.print(f"{name}: restored to {snapshot_name or 'pristine'} in {time.monotonic() - started:.2f}s")
 
 
+@main.command()
+@click.option("--box", "box_spec", multiple=True, help="Box(es): repeat, comma list, or 'all' (default debian12).")
+@click.option("-n", "workers", type=int, default=1, help="Parallel pytest workers (one box each).")
+@provider_option
+@click.option("--packages", help="Directory of packages to verify (default: dist/BOX/).")
+@click.option("--keep-boxes", is_flag=True, help="Leave the boxes up for a look afterwards.")
+@click.option("-m", "marker", help="Only the checks with this pytest marker (e.g. smoke).")
+@click.option("-k", "keyword", help="Only the checks matching this pytest -k expression.")
+def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword):
+    """Run the suites on fresh boxes and write the sign-off report (reports/DATE/)."""
+    from .verify import verify as run_verification
+    summary, report_dir = run_verification(list(box_spec), workers, provider, packages, keep_boxes,
+                                           marker, keyword)
+    table = Table("box", "verdict", "passed", "failed", "skipped", box=None, pad_edge=False)
+    for b in summary["boxes"]:
+        colour = "green" if b["verdict"] == "PASS" else "red"
+        table.add_row(b["box"], f"[{colour}]{b['verdict']}[/{colour}]", str(b["passed"]), str(b["failed"]),
+                      str(b["skipped"]))
+    out.print(table)
+    out.print(f"report: {report_dir}/report.html (also report.md, summary.json)", soft_wrap=True)
+    colour = "green" if summary["verdict"] == "PASS" else "red"
+    out.print(f"verdict: [{colour}]{summary['verdict']}[/{colour}] in {summary['seconds']}s")
+    sys.exit(0 if summary["verdict"] == "PASS" else 1)
+
+
 if __name__ == "__main__":
     main()
