@@ -205,6 +205,28 @@ def restore(name, snapshot_name):
 
 
 @main.command()
+@click.argument("name", metavar="BOX")
+def diagnose(name):
+    """Conflict map of a running BOX: which copy of each library each Python imports."""
+    from .diagnose import conflict_map, opt_sys_path
+    machine = session.machine_for(session.find(name)).connect(timeout=10)
+    rows, has_opt = conflict_map(machine)
+    table = Table("module", "distro package", "catalog", "installed", "system python imports",
+                  "/opt/salt imports", "isolated", box=None, pad_edge=False)
+    for r in rows:
+        table.add_row(r.module, r.package, r.catalog_version, r.distro_version,
+                      f"{r.system_version} {r.system_import}", f"{r.opt_version} {r.opt_import}",
+                      "-" if not has_opt else "[green]yes[/green]" if r.isolated else "[red]no[/red]")
+    out.print(table)
+    if not has_opt:
+        out.print(f"/opt/salt is not installed on {name}: install the packages to compare "
+                  f"(harness ssh {name} -- apt-get install -y /path/to/*.deb)")
+    else:
+        out.print("/opt/salt sys.path: " + " ".join(opt_sys_path(machine)), highlight=False, soft_wrap=True)
+    machine.close()
+
+
+@main.command()
 @click.option("--box", "box_spec", multiple=True, help="Box(es): repeat, comma list, or 'all' (default debian12).")
 @click.option("-n", "workers", type=int, default=1, help="Parallel pytest workers (one box each).")
 @provider_option
