@@ -1,0 +1,130 @@
+"""libvirtd and virtlogd for vagrant-libvirt, on hosts where no init system starts them.
+
+Hosts without systemd as PID 1 (containers, CI machines) have the daemons installed but not
+running. The harness starts the ones that are missing, remembers their PIDs in its state
+dir, and stops exactly those (by PID) once its last VM is gone. Daemons that were already
+running are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .. import paths, state
+from ..errors import HarnessError
+
+# (daemon, pid file it writes when started with -d)
+DAEMONS = (("virtlogd", "/run/virtlogd.pid"), ("libvirtd", "/run/libvirtd.pid"))
+URI = "qemu:///system"
+
+
+def _record() -> Path:
+    return paths.state_dir() / "libvirt-daemons.json"
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def running_pid(daemon: str) -> int | None:
+    """PID of a running `daemon`, from its pid file or, failing that, /proc."""
+    pid_file = dict(DAEMONS)[daemon]
+    try:
+        pid = int(Path(pid_file).read_text().split()[0])
+        if _comm(pid) == daemon:
+            return pid
+    except (OSError, ValueError, IndexError):
+        pass
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _comm(int(entry.name)) == daemon:
+            return int(entry.name)
+    return None
+
+
+def started_by_us() -> dict[str, int]:
+    """Daemons the harness started that still run, by name."""
+    try:
+        recorded = json.loads(_record().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: pid for name, pid in recorded.items() if _comm(pid) == name}
+
+
+def _virsh(*args: str) -> str:
+    done = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, timeout=60)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def _answers() -> bool:
+    done = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True,
+                          timeout=20)
+    return done.returncode == 0
+
+
+def ensure_running(timeout: float = 30.0):
+    """Start virtlogd and libvirtd unless they run; wait until libvirtd answers."""
+    with state.locked(paths.state_dir() / ".libvirt.lock"):
+        ours = started_by_us()
+        for daemon, _ in DAEMONS:
+            if running_pid(daemon):
+                continue
+            exe = shutil.which(daemon) or f"/usr/sbin/{daemon}"
+            if not os.path.exists(exe):
+                raise HarnessError(f"{daemon} is not installed (./run setup vagrant, or apt-get "
+                                   "install libvirt-daemon libvirt-daemon-driver-qemu)")
+            # Normally made by the init system's units or libvirt-daemon-system.
+            for d in ("/run/libvirt", "/var/log/libvirt/qemu", "/var/lib/libvirt/qemu"):
+                Path(d).mkdir(parents=True, exist_ok=True)
+            done = subprocess.run([exe, "-d"], capture_output=True, text=True)
+            pid = None
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and pid is None:
+                pid = running_pid(daemon)
+                time.sleep(0.1)
+            if done.returncode != 0 or pid is None:
+                raise HarnessError(f"could not start {daemon} (exit {done.returncode}: "
+                                   f"{(done.stderr or done.stdout).strip()[:200]})")
+            ours[daemon] = pid
+            _record().parent.mkdir(parents=True, exist_ok=True)
+            _record().write_text(json.dumps(ours))
+        deadline = time.monotonic() + timeout
+        while not _answers():
+            if running_pid("libvirtd") is None:
+                raise HarnessError("libvirtd exited right after starting (see "
+                                   "/var/log/libvirt/libvirtd.log; ./run setup vagrant installs "
+                                   "what it needs)")
+            if time.monotonic() > deadline:
+                raise HarnessError(f"libvirtd does not answer on {URI} within {timeout:.0f}s "
+                                   "(check `virsh -c qemu:///system version`)")
+            time.sleep(0.2)
+
+
+def stop_ours(timeout: float = 15.0):
+    """Stop the daemons the harness started (libvirtd first: it logs through virtlogd)."""
+    with state.locked(paths.state_dir() / ".libvirt.lock"):
+        ours = started_by_us()
+        if "libvirtd" in ours:
+            # Networks keep their dnsmasq running after libvirtd exits: stop the ones our
+            # libvirtd started (autostarted or made by vagrant-libvirt). Definitions stay.
+            for network in _virsh("net-list", "--name").split():
+                _virsh("net-destroy", network)
+        for daemon in ("libvirtd", "virtlogd"):
+            pid = ours.get(daemon)
+            if not pid:
+                continue
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _comm(pid) == daemon and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _comm(pid) == daemon:
+                os.kill(pid, signal.SIGKILL)
+        _record().unlink(missing_ok=True)
