@@ -61,6 +61,7 @@ def pytest_generate_tests(metafunc):
                              indirect=True, scope="session")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group into the node id
 def pytest_collection_modifyitems(config, items):
     # Under `--dist loadgroup`, every test of one box goes to one worker: one instance per box.
     for item in items:
