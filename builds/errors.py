@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+from harness.errors import HarnessError
 
-class BuildError(Exception):
+
+class BuildError(HarnessError):
     """A build that cannot finish. str() is one line: what went wrong, and where the full log is."""
 
     def __init__(self, message: str, log: Path | str | None = None):

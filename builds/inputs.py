@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import BuildError
@@ -33,6 +34,22 @@ def cache_root() -> Path:
     except ImportError:  # the build module also runs without the harness
         default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "salt-venv-harness"
         return Path(os.environ.get("SVH_CACHE_DIR", default))
+
+
+@contextmanager
+def filling(final: Path):
+    """A temp dir next to `final` that becomes `final` only if the block completes."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fill-", dir=final.parent))
+    try:
+        yield tmp
+        try:
+            tmp.rename(final)
+        except OSError:  # another build filled it meanwhile
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def platform_tags(glibc: str) -> list[str]:
@@ -92,20 +109,11 @@ def fetch_inputs(lock: Path, build_lock: Path, python_minor: str, glibc: str, lo
         progress(f"inputs: cached {final}")
         return final
     progress(f"inputs: fetching {lock.name} for Python {python_minor}, glibc {glibc}")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=final.parent))
-    try:
+    with filling(final) as tmp:
         pip_download(lock, tmp / "dist", python_minor, glibc, log, f"fetching {lock.name} from the index")
         pip_download(build_lock, tmp / "build", python_minor, glibc, log, f"fetching {build_lock.name} from the index")
         shutil.copy(lock, tmp / "lock.txt")
         shutil.copy(build_lock, tmp / "build-lock.txt")
-        try:
-            tmp.rename(final)
-        except OSError:  # another build filled it meanwhile
-            if not final.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

@@ -19,7 +19,7 @@ from .locks import LOCK_DIR, lock_name, parse_lock
 SALT_LINES = ["3008.4", "3007.16"]
 PYTHONS = ["3.11", "3.13"]
 # What the sdists compiled on the box need to build: salt's in-tree backend and timelib (Cython).
-BUILD_BACKENDS = ["setuptools", "wheel", "looseversion", "packaging", "importlib-metadata", "Cython"]
+BUILD_BACKENDS = ["pip", "setuptools", "wheel", "looseversion", "packaging", "importlib-metadata", "Cython"]
 
 
 def _uv() -> str:

@@ -1,0 +1,110 @@
+"""Build a box's packages: a fresh build instance of the box, the payload staged on it,
+packed by the format module, fetched into dist/ with a manifest.
+
+Output: dist/BOX/ (default Salt), dist/BOX-salt-VERSION/, dist/BOX-defect-NAME/. Packages are
+written into a temp dir and renamed into place at the end, so a failed build never leaves a
+half-written package set in dist/. Log: dist/logs/<output name>.build.log.
+
+A format module (builds.deb, builds.rpm) offers build(runner, staged, remote_out_dir) ->
+a list of objects with name, version, arch and file (a file name in remote_out_dir).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from harness import catalog, progress, session
+from harness.paths import DIST_DIR
+
+from . import defects, manifest
+from .errors import BuildError
+from .locks import DEFAULT_SALT, salt_lock
+from .payload import python_minor, stage
+from .remote import BoxRunner
+
+REMOTE_OUT = "/var/tmp/svh-build/out"
+
+
+def output_name(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None) -> str:
+    name = box_name
+    if salt_version != DEFAULT_SALT:
+        name += f"-salt-{salt_version}"
+    if defect:
+        name += f"-defect-{defect}"
+    return name
+
+
+def output_dir(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
+               dist_dir: Path | None = None) -> Path:
+    return (dist_dir or DIST_DIR) / output_name(box_name, salt_version, defect)
+
+
+def log_path(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
+             dist_dir: Path | None = None) -> Path:
+    return (dist_dir or DIST_DIR) / "logs" / f"{output_name(box_name, salt_version, defect)}.build.log"
+
+
+def format_module(package_format: str):
+    try:
+        return importlib.import_module(f"builds.{package_format}")
+    except ImportError:
+        raise BuildError(f"no builder for package format {package_format!r} (expected module builds.{package_format})") from None
+
+
+def current_digest(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
+                   package_format: str | None = None) -> str:
+    box = catalog.load_box(box_name)
+    return manifest.inputs_digest(box, salt_version, defect, package_format or box.package_format)
+
+
+def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
+                   keep_box: bool = False, dist_dir: Path | None = None,
+                   package_format: str | None = None) -> Path:
+    """Build BOX's packages into dist; return the output directory."""
+    started = time.monotonic()
+    box = catalog.load_box(box_name)
+    defects.check(defect)
+    salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
+    package_format = package_format or box.package_format
+    builder = format_module(package_format)
+    digest_ = manifest.inputs_digest(box, salt_version, defect, package_format)
+    final = output_dir(box_name, salt_version, defect, dist_dir)
+    log = log_path(box_name, salt_version, defect, dist_dir)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n")
+    tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))
+    instance_name = f"build-{box_name}-{os.getpid()}"
+    try:
+        progress.note(f"{box_name}: build box {instance_name}, log {log}")
+        with session.box_instance(box_name, name=instance_name, keep=keep_box) as machine:
+            runner = BoxRunner(machine, log)
+            staged = stage(machine, box, salt_version, defect, runner)
+            with progress.step(f"{box_name}: building {package_format} packages"):
+                built = builder.build(runner, staged, REMOTE_OUT)
+            with progress.step(f"{box_name}: fetching {len(built)} packages"):
+                entries = []
+                for pkg in built:
+                    runner.fetch(f"{REMOTE_OUT}/{pkg.file}", tmp / pkg.file, f"fetching {pkg.file}")
+                    entries.append(manifest.package_entry(tmp / pkg.file, pkg.name, pkg.version, pkg.arch))
+        if keep_box:
+            progress.note(f"build box kept: harness ssh {instance_name}; remove it with harness down {instance_name}")
+        manifest.write(tmp, manifest.make(staged, package_format, entries, digest_, time.monotonic() - started))
+        _replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _replace(new: Path, final: Path):
+    """Swap the finished directory into place; the old one goes only once the new one is there."""
+    new.chmod(0o755)
+    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

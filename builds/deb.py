@@ -1,0 +1,178 @@
+"""DEB packages from a staged payload, with dpkg-deb on the build box.
+
+Maintainer scripts follow what dh_installsystemd generates for Debian: units are enabled
+(unless the admin disabled them) and started on install, restarted on upgrade, stopped on
+remove, masked on remove and forgotten on purge; purge also removes run-time state.
+`salt` depends on what dpkg-shlibdeps finds for the ELF files in /opt/salt (libraries
+bundled inside /opt/salt are its own and need nothing) plus, for a venv on the system
+Python, the python3.X package owning that interpreter.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from . import layout
+from .payload import StagedPackage, StagedPayload
+from .remote import BoxRunner
+
+MAINTAINER = "salt-venv-harness <salt-venv-harness@localhost>"
+HOMEPAGE = "https://saltproject.io/"
+COMPRESSION = ["-Zxz", "-z1"]  # ~9 s and 51 MB for the venv; -z6 takes ~50 s for 42 MB
+HELPER_DEPENDS = "init-system-helpers (>= 1.54~)"
+
+
+@dataclass
+class DebFile:
+    name: str
+    version: str
+    arch: str
+    file: str
+
+
+def arch_of(pkg: StagedPackage) -> str:
+    # Only the common package holds compiled code; role packages are scripts and units.
+    return "amd64" if pkg.name == layout.COMMON else "all"
+
+
+def control(pkg: StagedPackage, version: str, depends: list[str], installed_kb: int) -> str:
+    summary = pkg.summary
+    return (f"Package: {pkg.name}\nVersion: {version}\nArchitecture: {arch_of(pkg)}\n"
+            f"Maintainer: {MAINTAINER}\nInstalled-Size: {installed_kb}\n"
+            + (f"Depends: {', '.join(depends)}\n" if depends else "")
+            + f"Section: admin\nPriority: optional\nHomepage: {HOMEPAGE}\n"
+            f"Description: {summary}\n {layout.DESCRIPTION}\n")
+
+
+def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> list[str]:
+    deps = [f"{name} (= {version})" for name in pkg.requires]
+    if pkg.units:
+        deps.append(HELPER_DEPENDS)
+    if pkg.name == layout.COMMON:
+        deps += common_depends
+    return deps
+
+
+def postinst(pkg: StagedPackage) -> str | None:
+    if not (pkg.units or pkg.post_install):
+        return None
+    units = " ".join(pkg.units)
+    lines = ["#!/bin/sh", f"# {pkg.name}: enable and start its units on install, restart them on upgrade.",
+             "set -e", 'case "$1" in', "configure|abort-upgrade|abort-deconfigure|abort-remove)"]
+    if pkg.units:
+        lines += [
+            f"    for unit in {units}; do",
+            "        # Lift the mask that a remove set; enable unless the admin disabled it.",
+            '        deb-systemd-helper unmask "$unit" >/dev/null || true',
+            '        if deb-systemd-helper --quiet was-enabled "$unit"; then',
+            '            deb-systemd-helper enable "$unit" >/dev/null || true',
+            "        else",
+            '            deb-systemd-helper update-state "$unit" >/dev/null || true',
+            "        fi",
+            "    done",
+            "    if [ -d /run/systemd/system ]; then",
+            "        systemctl --system daemon-reload >/dev/null || true",
+            '        if [ -n "$2" ]; then action=restart; else action=start; fi',
+            f"        deb-systemd-invoke $action {units} >/dev/null || true",
+            "    fi"]
+    lines += [f"    {line}" for line in pkg.post_install]
+    lines += ["    ;;", "esac", "exit 0", ""]
+    return "\n".join(lines)
+
+
+def prerm(pkg: StagedPackage) -> str | None:
+    if not pkg.units:
+        return None
+    return "\n".join([
+        "#!/bin/sh", f"# {pkg.name}: stop its units when it is removed (an upgrade restarts them in postinst).",
+        "set -e",
+        'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then',
+        f"    deb-systemd-invoke stop {' '.join(pkg.units)} >/dev/null || true",
+        "fi", "exit 0", ""])
+
+
+def postrm(pkg: StagedPackage) -> str | None:
+    on_remove = []
+    on_purge = []
+    if pkg.units:
+        units = " ".join(pkg.units)
+        on_remove.append(f"[ -x /usr/bin/deb-systemd-helper ] && deb-systemd-helper mask {units} >/dev/null || true")
+        on_purge += [f"if [ -x /usr/bin/deb-systemd-helper ]; then",
+                     f"    deb-systemd-helper purge {units} >/dev/null || true",
+                     f"    deb-systemd-helper unmask {units} >/dev/null || true", "fi"]
+    if pkg.name == layout.COMMON:
+        # Bytecode Salt compiles at run time is not in the package: take /opt/salt away whole.
+        on_remove.append(f"rm -rf {layout.PREFIX}")
+    if pkg.purge:
+        on_purge.append("rm -rf " + " ".join(shlex.quote(p) for p in pkg.purge))
+    if not (on_remove or on_purge):
+        return None
+    lines = ["#!/bin/sh", f"# {pkg.name}: forget its units on remove; purge also drops run-time state.",
+             "set -e", 'case "$1" in']
+    if on_remove:
+        lines += ["remove)"] + [f"    {l}" for l in on_remove] + ["    ;;", "esac", 'case "$1" in']
+    if on_purge:
+        lines += ["purge)"] + [f"    {l}" for l in on_purge] + ["    ;;"]
+    lines += ["esac"]
+    if pkg.units:
+        lines += ["if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi"]
+    lines += ["exit 0", ""]
+    return "\n".join(lines)
+
+
+def deb_name(pkg: StagedPackage, version: str) -> str:
+    return f"{pkg.name}_{version}_{arch_of(pkg)}.deb"
+
+
+SHLIBDEPS = r"""
+work={work}
+rm -rf $work && mkdir -p $work/debian && cd $work
+printf 'Source: salt\n\nPackage: salt\nArchitecture: amd64\n' > debian/control
+find {root} -type f \( -name '*.so' -o -name '*.so.*' -o -perm -u+x \) -print0 |
+    xargs -0 -r sh -c 'for f; do if [ "$(head -c 4 "$f" | od -An -c | tr -d " ")" = "177ELF" ]; then echo "$f"; fi; done' sh > elf.txt
+libdirs=$(sed 's|/[^/]*$||' elf.txt | sort -u | sed 's/^/-l/')
+dpkg-shlibdeps -O --ignore-missing-info --warnings=0 $libdirs $(sed 's/^/-e/' elf.txt) 2>shlibdeps.err \
+    | sed -n 's/^shlibs:Depends=//p' > depends.txt || {{ cat shlibdeps.err; exit 1; }}
+cat shlibdeps.err
+"""
+
+
+def common_depends(runner: BoxRunner, staged: StagedPayload) -> list[str]:
+    work = "/var/tmp/svh-build/shlibdeps"
+    runner.run(SHLIBDEPS.format(work=work, root=staged.package_root(layout.COMMON)),
+               "dpkg-shlibdeps on the ELF files in /opt/salt")
+    text = runner.output(f"cat {work}/depends.txt", "reading the shared-library dependencies").strip()
+    deps = [d.strip() for d in text.split(",") if d.strip()]
+    if staged.system_python:
+        owner = runner.output(f"dpkg -S $(readlink -f {staged.system_python})",
+                              f"finding the package of {staged.system_python}").split(":")[0]
+        # python3.X-minimal only has the interpreter; python3.X brings the full stdlib.
+        deps.append(owner.removesuffix("-minimal"))
+    return deps
+
+
+def build(runner: BoxRunner, staged: StagedPayload, out_dir: str) -> list[DebFile]:
+    """Build one .deb per staged package into out_dir on the box."""
+    shared = common_depends(runner, staged)
+    debroot = "/var/tmp/svh-build/deb"
+    runner.run(f"rm -rf {debroot} {out_dir} && mkdir -p {debroot} {out_dir}", "preparing the DEB trees")
+    built = []
+    for pkg in staged.packages.values():
+        tree = f"{debroot}/{pkg.name}"
+        # Hard links: the DEBIAN directory must not land in the format-neutral stage.
+        runner.run(f"cp -al {staged.package_root(pkg.name)} {tree} && mkdir -m 755 {tree}/DEBIAN",
+                   f"preparing {pkg.name}'s tree")
+        kb = int(runner.output(f"du -sk {tree} | cut -f1", f"measuring {pkg.name}").strip())
+        files = {"control": control(pkg, staged.version, depends_of(pkg, staged.version, shared), kb),
+                 "conffiles": "".join(c + "\n" for c in pkg.conffiles) or None,
+                 "postinst": postinst(pkg), "prerm": prerm(pkg), "postrm": postrm(pkg)}
+        for name, text in files.items():
+            if text:
+                mode = 0o644 if name in ("control", "conffiles") else 0o755
+                runner.machine.write_text(f"{tree}/DEBIAN/{name}", text, mode)
+        deb = deb_name(pkg, staged.version)
+        runner.run(f"dpkg-deb --root-owner-group {' '.join(COMPRESSION)} --build {tree} {out_dir}/{deb}",
+                   f"dpkg-deb --build {pkg.name}")
+        built.append(DebFile(pkg.name, staged.version, arch_of(pkg), deb))
+    return built

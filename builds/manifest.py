@@ -1,0 +1,78 @@
+"""manifest.json of a build output directory: what was built from what.
+
+Other code reads these keys (a contract): box, salt_version, python_version,
+bundled_interpreter, defect, package_format, built_at, packages [{name, version, arch,
+file, sha256, size}], bundled {canonical dist name: version}. Added here: inputs_digest
+(lets a test or CI reuse an output whose inputs have not changed), package_version,
+unit_dir, system_python, build_seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .inputs import sha256_file
+from .locks import build_lock, digest, salt_lock
+
+MANIFEST = "manifest.json"
+BUILDS_DIR = Path(__file__).resolve().parent
+
+
+def inputs_digest(box, salt_version: str, defect: str | None, package_format: str) -> str:
+    """Everything that decides the packages' content: the box, the locks, the recipes."""
+    from .payload import python_minor
+    minor = python_minor(box)
+    recipe = sorted(p for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")] if p.is_file())
+    parts = [box.model_dump_json(), salt_version, defect or "", package_format,
+             salt_lock(salt_version, minor).read_text(), build_lock(minor).read_text()]
+    parts += [f"{p.relative_to(BUILDS_DIR)}\0{p.read_text(errors='replace')}" for p in recipe]
+    return digest("manifest-v1", *parts)[:32]
+
+
+def package_entry(path: Path, name: str, version: str, arch: str) -> dict:
+    return {"name": name, "version": version, "arch": arch, "file": path.name,
+            "sha256": sha256_file(path), "size": path.stat().st_size}
+
+
+def make(staged, package_format: str, packages: list[dict], digest_: str, seconds: float) -> dict:
+    return {
+        "box": staged.box,
+        "salt_version": staged.salt_version,
+        "python_version": staged.python_version,
+        "bundled_interpreter": staged.bundled_interpreter,
+        "defect": staged.defect,
+        "package_format": package_format,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "packages": packages,
+        "bundled": dict(sorted(staged.bundled.items())),
+        "package_version": staged.version,
+        "unit_dir": staged.unit_dir,
+        "system_python": staged.system_python,
+        "inputs_digest": digest_,
+        "build_seconds": round(seconds, 1),
+    }
+
+
+def write(out_dir: Path, manifest: dict):
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def read(out_dir: Path) -> dict | None:
+    try:
+        return json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(out_dir: Path, digest_: str) -> bool:
+    """True when out_dir holds a complete build of exactly these inputs."""
+    m = read(out_dir)
+    if not m or m.get("inputs_digest") != digest_:
+        return False
+    for pkg in m.get("packages", []):
+        f = out_dir / pkg["file"]
+        if not f.is_file() or f.stat().st_size != pkg["size"]:
+            return False
+    return bool(m.get("packages"))
