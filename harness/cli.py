@@ -251,5 +251,25 @@ def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword):
     sys.exit(0 if summary["verdict"] == "PASS" else 1)
 
 
+@main.command()
+@click.argument("box_name", metavar="BOX", required=False)
+@click.option("--salt", "salt_version", metavar="VERSION", help="Salt version (default: 3008.4).")
+@click.option("--defect", metavar="NAME", help="A deliberately broken variant, into dist/BOX-defect-NAME/.")
+@click.option("--list-defects", is_flag=True, help="List the defect variants, one line each.")
+@click.option("--keep-box", is_flag=True, help="Leave the build box up afterwards.")
+def build(box_name, salt_version, defect, list_defects, keep_box):
+    """Build BOX's Salt packages in a fresh build box of BOX, into dist/BOX/."""
+    from builds import defects
+    from builds.build import build_packages
+    from builds.locks import DEFAULT_SALT
+    if list_defects:
+        click.echo(defects.listing())
+        return
+    if not box_name:
+        raise HarnessError("name the box to build for (see harness boxes)")
+    path = build_packages(box_name, salt_version or DEFAULT_SALT, defect, keep_box=keep_box)
+    out.print(f"{box_name}: packages in {path}", highlight=False)
+
+
 if __name__ == "__main__":
     main()
