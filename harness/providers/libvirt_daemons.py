@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import paths, state
+from .. import state
 from ..errors import HarnessError
 
 # (daemon, pid file it writes when started with -d)
@@ -25,7 +25,13 @@ URI = "qemu:///system"
 
 
 def _record() -> Path:
-    return paths.state_dir() / "libvirt-daemons.json"
+    # Host-wide and in /run: PIDs mean nothing after a reboot, and runs with different
+    # state dirs share one libvirtd.
+    return Path(os.environ.get("SVH_RUN_DIR", "/run/salt-venv-harness")) / "libvirt-daemons.json"
+
+
+def _lock():
+    return state.locked(_record().with_name(".libvirt.lock"))
 
 
 def _comm(pid: int) -> str:
@@ -72,7 +78,7 @@ def _answers() -> bool:
 
 def ensure_running(timeout: float = 30.0):
     """Start virtlogd and libvirtd unless they run; wait until libvirtd answers."""
-    with state.locked(paths.state_dir() / ".libvirt.lock"):
+    with _lock():
         ours = started_by_us()
         for daemon, _ in DAEMONS:
             if running_pid(daemon):
@@ -109,9 +115,12 @@ def ensure_running(timeout: float = 30.0):
 
 
 def stop_ours(timeout: float = 15.0):
-    """Stop the daemons the harness started (libvirtd first: it logs through virtlogd)."""
-    with state.locked(paths.state_dir() / ".libvirt.lock"):
+    """Stop the daemons the harness started (libvirtd first: it logs through virtlogd), unless
+    a VM still runs (another run's, with its own state dir): the last one out stops them."""
+    with _lock():
         ours = started_by_us()
+        if "libvirtd" in ours and _virsh("list", "--name").split():
+            return
         if "libvirtd" in ours:
             # Networks keep their dnsmasq running after libvirtd exits: stop the ones our
             # libvirtd started (autostarted or made by vagrant-libvirt). Definitions stay.

@@ -1,0 +1,259 @@
+"""The vagrant provider: the Vagrantfile for every catalog entry, what it says when it
+cannot run, and a real VM's lifecycle (libvirt, qemu) through the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import catalog
+from harness.providers import libvirt_daemons
+from harness.providers.vagrant import (MANAGEMENT_NETWORK, VagrantProvider, _kvm_usable,
+                                       libvirt_driver, vagrant_env)
+from harness.state import Instance
+
+needs_vagrant = pytest.mark.skipif(shutil.which("vagrant") is None,
+                                   reason="vagrant is not installed (./run setup vagrant)")
+VAGRANT_BOXES = [b for b in catalog.load_catalog().values() if b.providers.vagrant]
+# One worker runs the VM tests: they share one VM and one libvirtd.
+pytestmark = pytest.mark.xdist_group("vagrant")
+
+
+def write_project(tmp_path: Path, box, hypervisor: str, offline: bool = False) -> Path:
+    """A Vagrant project for `box` as `harness up` writes it, in a throwaway state dir."""
+    instance = Instance(name=f"vg-validate-{box.name}", box=box.name, provider="vagrant",
+                        user="vagrant", image=str(tmp_path / "image"),
+                        extra={"hypervisor": hypervisor, "domain": f"svh-vg-validate-{box.name}"})
+    if offline:
+        instance.extra["vagrant_box"] = f"salt-venv-harness/{box.name}-0000000000000000"
+    VagrantProvider().write_project(box, instance, timeout=60)
+    return instance.dir
+
+
+def validate(project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["vagrant", "validate"], cwd=project, env=vagrant_env(),
+                          capture_output=True, text=True, timeout=120)
+
+
+@needs_vagrant
+@pytest.mark.parametrize("hypervisor", ["virtualbox", "libvirt"])
+@pytest.mark.parametrize("entry", VAGRANT_BOXES, ids=[b.name for b in VAGRANT_BOXES])
+def test_the_vagrantfile_validates_for_every_catalog_entry(tmp_path, monkeypatch, entry, hypervisor):
+    box = entry
+    if hypervisor not in box.providers.vagrant.hypervisors:
+        pytest.skip(f"{box.name} does not run on {hypervisor} (catalog)")
+    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
+    project = write_project(tmp_path, box, hypervisor)
+    done = validate(project)
+    assert done.returncode == 0, f"vagrant validate for {box.name}:\n{done.stdout}{done.stderr}"
+    machine = (project / "machine.json").read_text()
+    assert box.providers.vagrant.box in machine
+
+
+@needs_vagrant
+def test_the_vagrantfile_validates_the_offline_libvirt_box(tmp_path, monkeypatch):
+    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
+    box = catalog.load_box("debian12")
+    project = write_project(tmp_path, box, "libvirt", offline=True)
+    done = validate(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"kernel"' in (project / "machine.json").read_text()
+
+
+@needs_vagrant
+def test_a_bad_hypervisor_option_in_the_catalog_fails_validation(tmp_path, monkeypatch):
+    """The check above can fail: an option the provider does not know is an error."""
+    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
+    box = catalog.load_box("centos7")
+    settings = box.providers.vagrant.model_copy(update={"libvirt": {"no_such_option": 1}})
+    bad = box.model_copy(update={"providers": box.providers.model_copy(update={"vagrant": settings})})
+    done = validate(write_project(tmp_path, bad, "libvirt"))
+    assert done.returncode != 0
+    assert "no_such_option" in done.stdout + done.stderr
+
+
+def test_kvm_that_cannot_run_a_stock_kernel_means_qemu_emulation():
+    pvm = Path("/sys/module/kvm_pvm").exists()
+    if pvm:
+        assert not _kvm_usable()
+    expected = "kvm" if _kvm_usable() else "qemu"
+    assert libvirt_driver() == (os.environ.get("SVH_LIBVIRT_DRIVER") or expected)
+
+
+# ---- bad input: one line each, naming what to install or which provider to use ------------
+def harness(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "300", **(env or {})})
+
+
+def one_line_error(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+def test_vagrant_missing_names_what_to_install(tmp_path):
+    # A PATH without vagrant (the harness itself runs from the venv's python).
+    line = one_line_error(harness("up", "debian12", "--provider", "vagrant", "--name", "vg-x",
+                                  env={"PATH": str(tmp_path), "SVH_STATE_DIR": str(tmp_path)}))
+    assert "vagrant is not installed" in line and "apt-get install vagrant" in line
+
+
+@needs_vagrant
+def test_libvirt_plugin_missing_names_the_package(tmp_path):
+    # Debian's Vagrant finds system plugins in /usr/share/vagrant-plugins: hide it in a mount
+    # namespace of this command only, and Vagrant is one without vagrant-libvirt.
+    empty = tmp_path / "no-plugins"
+    empty.mkdir()
+    command = (f"mount --bind {empty} /usr/share/vagrant-plugins && exec {sys.executable} "
+               f"-m harness.cli image build debian12 --provider vagrant")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "SVH_STATE_DIR": str(tmp_path)})
+    line = one_line_error(done)
+    assert "vagrant-libvirt plugin is missing" in line and "apt-get install vagrant-libvirt" in line
+
+
+@needs_vagrant
+def test_a_box_that_needs_the_public_registry_says_where_to_run_it(tmp_path):
+    provider = VagrantProvider()
+    box = catalog.load_box("centos7")
+    if provider.hypervisor(box) is None or provider.image_cached(box):
+        pytest.skip("centos7 has no hypervisor here or its public box is already added")
+    done = harness("up", "centos7", "--provider", "vagrant", "--name", "vg-centos7",
+                   env={"SVH_STATE_DIR": str(tmp_path)})
+    line = one_line_error(done)
+    if "registry" not in line:
+        pytest.skip(f"the Vagrant registry is reachable from here: {line}")
+    assert "centos/7" in line and "workstation with VirtualBox or libvirt" in line
+
+
+@needs_vagrant
+def test_no_usable_hypervisor_names_what_to_install(tmp_path):
+    line = one_line_error(harness("up", "centos5", "--provider", "vagrant", "--name", "vg-centos5",
+                                  env={"SVH_STATE_DIR": str(tmp_path),
+                                       "SVH_VAGRANT_HYPERVISOR": "none"}))
+    assert "no hypervisor for centos5" in line and "VirtualBox" in line
+
+
+# ---- a real VM: up, ssh, snapshot/restore, down, nothing left behind -------------------------
+def virsh(*args: str) -> str:
+    return subprocess.run(["virsh", "-c", libvirt_daemons.URI, *args], capture_output=True,
+                          text=True, timeout=60).stdout
+
+
+@pytest.fixture(scope="module")
+def vm(harness_run):
+    provider = VagrantProvider()
+    box = catalog.load_box("debian12")
+    reason = provider.unavailable_reason(box)
+    if reason:
+        pytest.skip(f"vagrant cannot run debian12 here: {reason}")
+    daemons_before = {d for d, _ in libvirt_daemons.DAEMONS if libvirt_daemons.running_pid(d)}
+    harness_run("image", "build", "debian12", "--provider", "vagrant", timeout=1800)
+    up = harness_run("up", "debian12", "--provider", "vagrant", "--name", "vg-test", timeout=1200)
+    yield harness_run.address(up.stdout, "vg-test"), daemons_before
+    harness_run("down", "vg-test", check=False, timeout=600)
+
+
+def ssh(harness_run, command: str, check: bool = True):
+    return harness_run("ssh", "vg-test", "--", command, check=check, timeout=300)
+
+
+@pytest.mark.slow
+@needs_vagrant
+def test_the_vm_answers_as_root_through_sudo_with_systemd_as_pid_1(harness_run, vm):
+    out = ssh(harness_run, "id -u; cat /proc/1/comm; hostname; uname -r").stdout.split()
+    assert out[:3] == ["0", "systemd", "vg-test"]
+    assert ssh(harness_run, "exit 7", check=False).returncode == 7
+    # A real kernel of its own (not the host's), from the box's release.
+    assert out[3] != os.uname().release
+
+
+@pytest.mark.slow
+@needs_vagrant
+def test_the_vm_has_the_catalog_conflict_packages(harness_run, vm):
+    box = catalog.load_box("debian12")
+    versions = ssh(harness_run, "dpkg-query -W -f '${Package} ${Version}\\n' "
+                   + " ".join(c.package for c in box.conflicts)).stdout
+    for c in box.conflicts:
+        assert f"{c.package} {c.version}" in versions
+
+
+@pytest.mark.slow
+@needs_vagrant
+def test_the_vm_reaches_nothing_beyond_its_network(harness_run, vm):
+    # The host's own outside address: the management network is isolated.
+    outside = subprocess.run(["ip", "-4", "-o", "route", "get", "1.1.1.1"], capture_output=True,
+                             text=True).stdout.split("src ")[1].split()[0]
+    probe = ssh(harness_run, f"timeout 5 sh -c 'exec 3<>/dev/tcp/{outside}/22' && echo reached",
+                check=False)
+    assert "reached" not in probe.stdout
+
+
+@pytest.mark.slow
+@needs_vagrant
+def test_snapshot_and_restore_revert_the_vm(harness_run, vm):
+    ssh(harness_run, "echo one > /root/marker")
+    harness_run("snapshot", "vg-test", "one", timeout=300)
+    ssh(harness_run, "echo two > /root/marker; touch /root/later")
+    harness_run("restore", "vg-test", "one", timeout=300)
+    assert ssh(harness_run, "cat /root/marker").stdout.strip() == "one"
+    assert ssh(harness_run, "test -e /root/later", check=False).returncode == 1
+    harness_run("restore", "vg-test", timeout=300)  # pristine
+    assert ssh(harness_run, "test -e /root/marker", check=False).returncode == 1
+
+
+@pytest.mark.slow
+@needs_vagrant
+def test_down_leaves_no_domain_volume_network_or_daemon(harness_run, vm):
+    _, daemons_before = vm
+    status = harness_run("status").stdout
+    assert "vg-test" in status and "running" in status
+    harness_run("down", "vg-test", timeout=600)
+    if libvirt_daemons.running_pid("libvirtd"):
+        assert "svh-vg-test" not in virsh("list", "--all", "--name")
+        volumes = virsh("vol-list", "default")
+        assert "svh-vg-test" not in volumes
+    for daemon, _ in libvirt_daemons.DAEMONS:
+        if daemon not in daemons_before and not _other_vms_running():
+            assert libvirt_daemons.running_pid(daemon) is None, f"{daemon} still runs"
+    if not _other_vms_running():
+        assert not _dnsmasq_of(MANAGEMENT_NETWORK)
+    assert not (harness_run.state_dir / "instances" / "vg-test").exists()
+
+
+def _other_vms_running() -> bool:
+    return bool(libvirt_daemons.running_pid("libvirtd") and virsh("list", "--name").split())
+
+
+def _dnsmasq_of(network: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.name.isdigit() and b"dnsmasq" in argv and f"/{network}.conf".encode() in argv:
+            found.append(int(proc.name))
+    return found
+
+
+def test_vagrant_calls_keep_their_output_in_the_box_log(tmp_path):
+    """python-vagrant's out_cm/err_cm: a failing call's output is in the log the error names."""
+    if shutil.which("vagrant") is None:
+        pytest.skip("vagrant is not installed (./run setup vagrant)")
+    provider = VagrantProvider()
+    log = tmp_path / "vagrant.log"
+    (tmp_path / "Vagrantfile").write_text('raise "broken on purpose"\n')
+    v = provider._vagrant(tmp_path, log)
+    with pytest.raises(Exception) as failure:
+        with provider._checked("status", log):
+            v.status()
+    assert str(log) in str(failure.value)
+    assert "broken on purpose" in log.read_text()
