@@ -11,7 +11,6 @@ Images are built (or found cached) before anything is timed.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -23,22 +22,12 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from bench_boxes import Harness as BoxesHarness  # noqa: E402
 
 
-class Harness:
-    def __init__(self, state_dir: str):
-        slot = os.getpid() % 200 + 20
-        self.env = dict(os.environ, SVH_STATE_DIR=state_dir, SVH_BRIDGE=f"svh-v{slot}",
-                        SVH_NETWORK=f"10.245.{slot}.0/24")
-
-    def timed(self, *args: str) -> float:
-        started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "harness.cli", *args], env=self.env,
-                              capture_output=True, text=True, cwd=REPO)
-        elapsed = time.monotonic() - started
-        if proc.returncode != 0:
-            sys.exit(f"harness {' '.join(args)} failed: {proc.stderr.strip()}")
-        return elapsed
+class Harness(BoxesHarness):
+    """bench_boxes' harness runner (a state dir and bridge of its own), plus the suites."""
 
     def smoke(self, box: str, provider: str) -> tuple[float, str]:
         started = time.monotonic()
