@@ -1,6 +1,6 @@
 """Inputs fetched once on the host, then copied into the build box (which has no network).
 
-Cache layout (under ~/.cache/salt-venv-harness, or $SVH_CACHE_DIR):
+Cache layout (under ~/.cache/salt-venv-harness, $SVH_CACHE_DIR or $SVH_BUILD_CACHE_DIR):
   inputs/<key>/      wheels and sdists of a lock for one Python and glibc, plus build backends
   wheels/<key>/      wheels compiled on a box from the lock's sdists (salt, timelib, ...)
   python/<key>/      a bundled CPython built on a box, as a tarball of /opt/salt
@@ -28,12 +28,11 @@ ARCH = "x86_64"
 
 
 def cache_root() -> Path:
-    try:
-        from harness.paths import cache_dir
-        return cache_dir()
-    except ImportError:  # the build module also runs without the harness
-        default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "salt-venv-harness"
-        return Path(os.environ.get("SVH_CACHE_DIR", default))
+    """The build caches: $SVH_BUILD_CACHE_DIR, else the harness's cache dir."""
+    if os.environ.get("SVH_BUILD_CACHE_DIR"):
+        return Path(os.environ["SVH_BUILD_CACHE_DIR"])
+    from harness.paths import cache_dir
+    return cache_dir()
 
 
 @contextmanager

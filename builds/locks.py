@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,11 @@ def render_lock(pins: list[Pin]) -> str:
     return "".join(p.requirement() + "\n" for p in pins)
 
 
+def lock_dir() -> Path:
+    """builds/locks, or $SVH_LOCK_DIR (a test's own locks)."""
+    return Path(os.environ.get("SVH_LOCK_DIR", LOCK_DIR))
+
+
 def lock_name(salt_version: str, python_minor: str) -> str:
     return f"salt-{salt_version}-py{python_minor}.txt"
 
@@ -67,7 +73,7 @@ def lock_name(salt_version: str, python_minor: str) -> str:
 def available() -> dict[str, list[str]]:
     """Salt version -> Python minors that have a lock."""
     out: dict[str, list[str]] = {}
-    for p in sorted(LOCK_DIR.glob("salt-*-py*.txt")):
+    for p in sorted(lock_dir().glob("salt-*-py*.txt")):
         m = re.match(r"salt-(.+)-py(\d+\.\d+)\.txt$", p.name)
         if m:
             out.setdefault(m.group(1), []).append(m.group(2))
@@ -75,7 +81,7 @@ def available() -> dict[str, list[str]]:
 
 
 def salt_lock(salt_version: str, python_minor: str) -> Path:
-    path = LOCK_DIR / lock_name(salt_version, python_minor)
+    path = lock_dir() / lock_name(salt_version, python_minor)
     if path.exists():
         return path
     have = available()
@@ -90,7 +96,7 @@ def salt_lock(salt_version: str, python_minor: str) -> Path:
 
 def build_lock(python_minor: str) -> Path:
     """Build backends for the sdists that compile on the box (setuptools, wheel, Cython, ...)."""
-    path = LOCK_DIR / f"build-py{python_minor}.txt"
+    path = lock_dir() / f"build-py{python_minor}.txt"
     if not path.exists():
         raise BuildError(f"no build-backend lock for Python {python_minor}; "
                          f"run: python -m builds.lockgen --python {python_minor}")

@@ -1,0 +1,75 @@
+"""Shared by the build tests and the build benchmark: build outputs reused while their
+inputs are unchanged, and .deb sets compared file by file."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from builds import manifest
+from builds.build import build_packages, current_digest, log_path, output_dir
+from builds.locks import DEFAULT_SALT
+
+
+@contextmanager
+def _exclusive(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_built(box: str, salt: str = DEFAULT_SALT, defect: str | None = None) -> Path:
+    """dist/<output>/, built only when missing or built from other inputs."""
+    out = output_dir(box, salt, defect)
+    # One build per output across pytest-xdist workers.
+    with _exclusive(log_path(box, salt, defect).with_suffix(".lock")):
+        if not manifest.is_current(out, current_digest(box, salt, defect)):
+            build_packages(box, salt, defect)
+    return out
+
+
+def extract_debs(out: Path, dest: Path) -> dict[str, Path]:
+    """Each package of a dist dir unpacked with dpkg-deb -R (files plus DEBIAN/)."""
+    trees = {}
+    for pkg in manifest.read(out)["packages"]:
+        tree = dest / pkg["name"]
+        subprocess.run(["dpkg-deb", "-R", str(out / pkg["file"]), str(tree)], check=True)
+        trees[pkg["name"]] = tree
+    return trees
+
+
+def _fingerprint(path: Path) -> str:
+    if path.is_symlink():
+        return "link:" + os.readlink(path)
+    if path.is_dir():
+        return f"dir:{path.stat().st_mode & 0o7777:o}"
+    if path.suffix == ".pyc":
+        # marshal output depends on refcounts, so bytecode is not byte-reproducible.
+        return "pyc"
+    data = path.read_bytes()
+    if path.name == "control" and path.parent.name == "DEBIAN":
+        data = b"\n".join(l for l in data.splitlines() if not l.startswith(b"Installed-Size:"))
+    return f"{path.stat().st_mode & 0o7777:o}:{hashlib.sha256(data).hexdigest()}"
+
+
+def _walk(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): _fingerprint(p) for p in root.rglob("*")}
+
+
+def tree_diff(good: dict[str, Path], bad: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """package -> {path: added|removed|changed} between two unpacked package sets."""
+    diff: dict[str, dict[str, str]] = {}
+    for name in sorted(set(good) | set(bad)):
+        a = _walk(good[name]) if name in good else {}
+        b = _walk(bad[name]) if name in bad else {}
+        changes = {p: "removed" for p in a.keys() - b.keys()}
+        changes.update({p: "added" for p in b.keys() - a.keys()})
+        changes.update({p: "changed" for p in a.keys() & b.keys() if a[p] != b[p]})
+        if changes:
+            diff[name] = changes
+    return diff
