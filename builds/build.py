@@ -39,14 +39,19 @@ def output_name(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | N
     return name
 
 
+def dist_root(dist_dir: Path | None = None) -> Path:
+    """dist/ of the checkout, or $SVH_DIST_DIR (benchmarks build elsewhere)."""
+    return Path(dist_dir or os.environ.get("SVH_DIST_DIR") or DIST_DIR)
+
+
 def output_dir(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
                dist_dir: Path | None = None) -> Path:
-    return (dist_dir or DIST_DIR) / output_name(box_name, salt_version, defect)
+    return dist_root(dist_dir) / output_name(box_name, salt_version, defect)
 
 
 def log_path(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
              dist_dir: Path | None = None) -> Path:
-    return (dist_dir or DIST_DIR) / "logs" / f"{output_name(box_name, salt_version, defect)}.build.log"
+    return dist_root(dist_dir) / "logs" / f"{output_name(box_name, salt_version, defect)}.build.log"
 
 
 def format_module(package_format: str):
