@@ -216,10 +216,7 @@ def test_down_leaves_no_domain_volume_network_or_daemon(harness_run, vm):
     status = harness_run("status").stdout
     assert "vg-test" in status and "running" in status
     harness_run("down", "vg-test", timeout=600)
-    if libvirt_daemons.running_pid("libvirtd"):
-        assert "svh-vg-test" not in virsh("list", "--all", "--name")
-        volumes = virsh("vol-list", "default")
-        assert "svh-vg-test" not in volumes
+    assert_no_trace_of("vg-test", harness_run.state_dir)
     for daemon, _ in libvirt_daemons.DAEMONS:
         if daemon not in daemons_before and not _other_vms_running():
             assert libvirt_daemons.running_pid(daemon) is None, f"{daemon} still runs"
@@ -228,20 +225,32 @@ def test_down_leaves_no_domain_volume_network_or_daemon(harness_run, vm):
     assert not (harness_run.state_dir / "instances" / "vg-test").exists()
 
 
+def assert_no_trace_of(name: str, state_dir: Path):
+    """Read from disk and /proc, so it holds whether or not libvirtd still runs."""
+    domain = f"svh-{name}"
+    assert not Path(f"/etc/libvirt/qemu/{domain}.xml").exists(), "domain still defined"
+    assert not Path(f"/var/lib/libvirt/images/{domain}.img").exists(), "volume still there"
+    assert not any(f"guest={domain},".encode() in argv for argv in _cmdlines()), "qemu still runs"
+    assert not (state_dir / "instances" / name).exists(), "instance record still there"
+
+
+def _cmdlines() -> list[bytes]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                found.append((proc / "cmdline").read_bytes())
+            except OSError:
+                pass
+    return found
+
+
 def _other_vms_running() -> bool:
     return bool(libvirt_daemons.running_pid("libvirtd") and virsh("list", "--name").split())
 
 
-def _dnsmasq_of(network: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if proc.name.isdigit() and b"dnsmasq" in argv and f"/{network}.conf".encode() in argv:
-            found.append(int(proc.name))
-    return found
+def _dnsmasq_of(network: str) -> list[bytes]:
+    return [argv for argv in _cmdlines() if b"dnsmasq" in argv and f"/{network}.conf".encode() in argv]
 
 
 def test_vagrant_calls_keep_their_output_in_the_box_log(tmp_path):
@@ -257,3 +266,24 @@ def test_vagrant_calls_keep_their_output_in_the_box_log(tmp_path):
             v.status()
     assert str(log) in str(failure.value)
     assert "broken on purpose" in log.read_text()
+
+
+@pytest.mark.slow
+@needs_vagrant
+def test_ctrl_c_during_up_leaves_nothing_behind(harness_run, vm):
+    """Ctrl-C reaches the harness and Vagrant (one process group) while the VM boots."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "debian12", "--provider",
+                             "vagrant", "--name", "vg-int"], env=harness_run.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 900
+    while "svh-vg-int" not in virsh("list", "--name") and proc.poll() is None:
+        assert time.monotonic() < deadline, "the domain of vg-int never started"
+        time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err
+    assert_no_trace_of("vg-int", harness_run.state_dir)

@@ -24,10 +24,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-# python-vagrant warns at import when vagrant is missing; unavailable_reason() says it in one line.
-logging.getLogger("vagrant").setLevel(logging.ERROR)
-import vagrant  # noqa: E402
-
 from .. import paths, progress, state
 from ..catalog import Box
 from ..errors import BoxTimeout, HarnessError, ProviderUnavailable
@@ -35,6 +31,10 @@ from ..state import Instance
 from ..transport import Endpoint, wait_for_banner
 from . import libvirt_daemons, vagrant_box
 from .base import Provider
+
+# python-vagrant warns at import when vagrant is missing; unavailable_reason() says it in one line.
+logging.getLogger("vagrant").setLevel(logging.ERROR)
+import vagrant  # noqa: E402
 
 VAGRANTFILE = paths.BOXES_DIR / "Vagrantfile"
 PRISTINE = "svh-pristine"          # snapshot taken right after up: restore's default
@@ -295,8 +295,10 @@ class VagrantProvider(Provider):
         them on first boot (nspawn and offline images have them built in)."""
         packages = " ".join(c.package for c in box.conflicts)
         if box.package_manager == "apt":
-            return f"set -e; apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}"
-        epel = "yum install -y -q epel-release; " if any(c.repo == "epel" for c in box.conflicts) else ""
+            return ("set -e; apt-get update -q; "
+                    f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}")
+        needs_epel = any(c.repo == "epel" for c in box.conflicts)
+        epel = "yum install -y -q epel-release; " if needs_epel else ""
         # CentOS 5-7 are end of life: their repositories moved to vault.centos.org.
         return ("set -e; sed -i -e 's/^mirrorlist=/#mirrorlist=/' "
                 "-e 's|^#\\?baseurl=http://mirror.centos.org|baseurl=http://vault.centos.org|' "
@@ -335,6 +337,8 @@ class VagrantProvider(Provider):
             self.write_project(box, instance, timeout)
             if hv == "libvirt":
                 libvirt_daemons.ensure_running()
+                self._check_libvirt_driver(box)
+                self._prune_base_volumes(box, instance)
             v = self._project(instance)
             driver = f"/{libvirt_driver()}" if hv == "libvirt" else ""
             with progress.step(f"boot {name} (vagrant up, {hv}{driver})"), \
@@ -351,6 +355,33 @@ class VagrantProvider(Provider):
             self._destroy_quietly(instance)
             raise
         return instance
+
+    def _check_libvirt_driver(self, box: Box):
+        """The hypervisor must take the domain type we ask for, or the VM never boots."""
+        driver = libvirt_driver()
+        done = subprocess.run(["virsh", "-c", libvirt_daemons.URI, "domcapabilities",
+                               "--virttype", driver], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
+            other = " or --provider nspawn" if box.providers.nspawn else ""
+            raise ProviderUnavailable(
+                f"libvirt cannot run {driver} guests here ({why}): install qemu-system-x86 and "
+                f"libvirt-daemon-driver-qemu (./run setup vagrant){other}")
+
+    def _prune_base_volumes(self, box: Box, instance: Instance):
+        """vagrant-libvirt copies each box into the storage pool once; copies of older builds
+        of this box are dead weight once no VM is backed by them."""
+        if not instance.extra.get("vagrant_box"):
+            return
+        prefix = f"{vagrant_box.BOX_PREFIX}{box.name}-".replace("/", "-VAGRANTSLASH-")
+        current = instance.extra["vagrant_box"].replace("/", "-VAGRANTSLASH-")
+        others = [i for i in state.all_instances() if i.provider == self.name
+                  and i.name != instance.name and i.box == box.name]
+        if others:
+            return
+        for volume in self._virsh("vol-list", "default", "--name").split():
+            if volume.startswith(prefix) and not volume.startswith(current + "_"):
+                self._virsh("vol-delete", volume, "--pool", "default")
 
     def endpoint(self, instance: Instance) -> Endpoint:
         return Endpoint(instance.address, instance.port, instance.user, instance.key_file,

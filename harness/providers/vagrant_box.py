@@ -22,7 +22,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from .. import paths, progress
+from .. import progress
 from ..catalog import Box
 from ..errors import HarnessError
 
