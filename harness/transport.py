@@ -24,6 +24,9 @@ class Endpoint:
     user: str
     key_file: str
     sudo: bool = False  # commands run through `sudo -n` (a non-root login such as vagrant)
+    # Seconds one SSH handshake may take: a VM under software emulation on a busy host
+    # needs many times a container's.
+    handshake_timeout: float = 5.0
 
     def ssh_argv(self) -> list[str]:
         """OpenSSH client arguments for an interactive session (like `vagrant ssh`)."""
@@ -43,12 +46,12 @@ class Result:
         return self.exit_status == 0
 
 
-def wait_for_banner(host: str, port: int, deadline: float) -> bool:
+def wait_for_banner(host: str, port: int, deadline: float, recv_timeout: float = 1.0) -> bool:
     """True once sshd answers with its banner: cheaper than a full handshake per try."""
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((host, port), timeout=0.5) as sock:
-                sock.settimeout(1.0)
+                sock.settimeout(recv_timeout)
                 if sock.recv(4).startswith(b"SSH-"):
                     return True
         except OSError:
@@ -70,8 +73,10 @@ class Machine:
         return f"Machine({self.name!r}, {self.endpoint.user}@{self.endpoint.host}:{self.endpoint.port})"
 
     def connect(self, timeout: float = 60.0) -> "Machine":
+        patience = self.endpoint.handshake_timeout
+        timeout = max(timeout, 2 * patience)
         deadline = time.monotonic() + timeout
-        if not wait_for_banner(self.endpoint.host, self.endpoint.port, deadline):
+        if not wait_for_banner(self.endpoint.host, self.endpoint.port, deadline, patience / 5):
             raise BoxTimeout(f"box {self.name}: sshd at {self.endpoint.host}:{self.endpoint.port} "
                              f"did not answer within {timeout:.0f}s")
         key = paramiko.PKey.from_path(self.endpoint.key_file)
@@ -82,9 +87,9 @@ class Machine:
             client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
             try:
                 client.connect(self.endpoint.host, port=self.endpoint.port,
-                               username=self.endpoint.user, pkey=key, timeout=5,
-                               banner_timeout=5, auth_timeout=5, allow_agent=False,
-                               look_for_keys=False)
+                               username=self.endpoint.user, pkey=key, timeout=patience,
+                               banner_timeout=patience, auth_timeout=patience,
+                               allow_agent=False, look_for_keys=False)
                 self._client = client
                 return self
             except (paramiko.SSHException, OSError) as e:

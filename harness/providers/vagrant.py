@@ -44,6 +44,7 @@ MANAGEMENT_NETWORK = os.environ.get("SVH_VAGRANT_NETWORK", "svh-vagrant")
 MANAGEMENT_ADDRESS = os.environ.get("SVH_VAGRANT_NETWORK_ADDRESS", "10.242.18.0/24")
 # Software emulation boots a VM in about a minute; leave room for a busy machine.
 MIN_BOOT_TIMEOUT = 600.0
+EMULATED_HANDSHAKE_TIMEOUT = 60.0
 REGISTRY = ("vagrantcloud.com", 443)
 
 
@@ -320,6 +321,10 @@ class VagrantProvider(Provider):
 
     def up(self, box: Box, name: str, timeout: float = 60.0) -> Instance:
         self.require(box)
+        if self.hypervisor(box) == "libvirt" and libvirt_driver() == "qemu":
+            # Emulated VMs: every later wait of this process for the box (reconnects, the
+            # suites' settle after a snapshot) needs minutes, not a container's seconds.
+            os.environ.setdefault("SVH_BOOT_TIMEOUT", str(int(MIN_BOOT_TIMEOUT)))
         image = self.image_build(box)
         hv = self.hypervisor(box)
         with state.locked():
@@ -328,7 +333,8 @@ class VagrantProvider(Provider):
                                    f"harness down {name} to remove it)")
             instance = Instance(name=name, box=box.name, provider=self.name, user="vagrant",
                                 image=str(image),
-                                extra={"hypervisor": hv, "domain": DOMAIN_PREFIX + name})
+                                extra={"hypervisor": hv, "domain": DOMAIN_PREFIX + name,
+                                       "driver": libvirt_driver() if hv == "libvirt" else hv})
             if self.builds_offline(box):
                 instance.extra["vagrant_box"] = self._offline_info(box)["vagrant_box"]
             shutil.rmtree(instance.dir, ignore_errors=True)
@@ -385,7 +391,14 @@ class VagrantProvider(Provider):
 
     def endpoint(self, instance: Instance) -> Endpoint:
         return Endpoint(instance.address, instance.port, instance.user, instance.key_file,
-                        sudo=instance.user != "root")
+                        sudo=instance.user != "root",
+                        handshake_timeout=self._handshake_timeout(instance))
+
+    @staticmethod
+    def _handshake_timeout(instance: Instance) -> float:
+        # Under emulation sshd alone takes seconds to fork and answer on a loaded host.
+        emulated = instance.extra.get("hypervisor") == "libvirt" and instance.extra.get("driver") == "qemu"
+        return EMULATED_HANDSHAKE_TIMEOUT if emulated else 15.0
 
     def snapshot(self, instance: Instance, snapshot: str):
         v = self._project(instance)
@@ -397,6 +410,7 @@ class VagrantProvider(Provider):
             v.snapshot_save(snapshot)
         instance.snapshots[snapshot] = []
         instance.save()
+        self._wait_for_ssh(instance, f"saving snapshot {snapshot}")
 
     def restore(self, instance: Instance, snapshot: str | None = None):
         if snapshot is not None and snapshot not in instance.snapshots:
@@ -408,10 +422,15 @@ class VagrantProvider(Provider):
         with self._checked(f"snapshot restore {target}", self._log(instance)):
             self._project(instance).snapshot_restore(target)
         # Snapshots of a running VM hold its memory: it resumes, sshd included.
-        timeout = float(os.environ.get("SVH_BOOT_TIMEOUT", 60))
-        if not wait_for_banner(instance.address, instance.port, time.monotonic() + max(timeout, 120)):
-            raise BoxTimeout(f"box {instance.name}: sshd did not answer after restoring {target} "
-                             f"(log: {self._log(instance)})")
+        self._wait_for_ssh(instance, f"restoring {target}")
+
+    def _wait_for_ssh(self, instance: Instance, after: str):
+        timeout = max(float(os.environ.get("SVH_BOOT_TIMEOUT", 60)), 300)
+        patience = self._handshake_timeout(instance)
+        if not wait_for_banner(instance.address, instance.port, time.monotonic() + timeout,
+                               patience / 5):
+            raise BoxTimeout(f"box {instance.name}: sshd did not answer within {timeout:.0f}s "
+                             f"after {after} (log: {self._log(instance)})")
 
     def _ensure_daemons(self, instance: Instance):
         if instance.extra.get("hypervisor") == "libvirt":
