@@ -30,8 +30,12 @@ from .remote import BoxRunner
 REMOTE_OUT = "/var/tmp/svh-build/out"
 
 
-def output_name(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None) -> str:
+def output_name(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
+                foreign_format: str | None = None) -> str:
+    """foreign_format: a package format other than the box's own (rpm from a Debian box)."""
     name = box_name
+    if foreign_format:
+        name += f"-{foreign_format}"
     if salt_version != DEFAULT_SALT:
         name += f"-salt-{salt_version}"
     if defect:
@@ -45,13 +49,14 @@ def dist_root(dist_dir: Path | None = None) -> Path:
 
 
 def output_dir(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-               dist_dir: Path | None = None) -> Path:
-    return dist_root(dist_dir) / output_name(box_name, salt_version, defect)
+               dist_dir: Path | None = None, foreign_format: str | None = None) -> Path:
+    return dist_root(dist_dir) / output_name(box_name, salt_version, defect, foreign_format)
 
 
 def log_path(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-             dist_dir: Path | None = None) -> Path:
-    return dist_root(dist_dir) / "logs" / f"{output_name(box_name, salt_version, defect)}.build.log"
+             dist_dir: Path | None = None, foreign_format: str | None = None) -> Path:
+    name = output_name(box_name, salt_version, defect, foreign_format)
+    return dist_root(dist_dir) / "logs" / f"{name}.build.log"
 
 
 def format_module(package_format: str):
@@ -77,9 +82,12 @@ def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str 
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
     package_format = package_format or box.package_format
     builder = format_module(package_format)
+    if hasattr(builder, "check"):  # what the format refuses, before any box starts
+        builder.check(box, defect)
+    foreign = package_format if package_format != box.package_format else None
     digest_ = manifest.inputs_digest(box, salt_version, defect, package_format)
-    final = output_dir(box_name, salt_version, defect, dist_dir)
-    log = log_path(box_name, salt_version, defect, dist_dir)
+    final = output_dir(box_name, salt_version, defect, dist_dir, foreign)
+    log = log_path(box_name, salt_version, defect, dist_dir, foreign)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n")
     tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))

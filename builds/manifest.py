@@ -25,6 +25,8 @@ def inputs_digest(box, salt_version: str, defect: str | None, package_format: st
     from .payload import python_minor
     minor = python_minor(box)
     recipe = sorted(p for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")] if p.is_file())
+    if package_format == "rpm":  # the spec and its sources
+        recipe += sorted(p for p in (BUILDS_DIR / "rpm").rglob("*") if p.is_file())
     parts = [box.model_dump_json(), salt_version, defect or "", package_format,
              salt_lock(salt_version, minor).read_text(), build_lock(minor).read_text()]
     parts += [f"{p.relative_to(BUILDS_DIR)}\0{p.read_text(errors='replace')}" for p in recipe]

@@ -1,149 +1,100 @@
-"""The RPM format step: rpmbuild on the build box packs the staged payload with
-builds/rpm/salt.spec, and the RPMs come back to the host.
+"""RPM packages from a staged payload, with rpmbuild and builds/rpm/salt.spec on the build box.
 
-The build box is a Debian box with Debian's `rpm` package (it provides rpmbuild), so
-the payload is packed where it was built: nothing is copied out and back in. RPMs go
-to dist/BOX-rpm/ with their own manifest.json, so dist/BOX/ keeps the box's native
-format only.
+The build box is a Debian box with Debian's `rpm` package (it provides rpmbuild), so the
+payload is packed where it was built. The staged package trees are merged into one
+tarball (the spec's Source0) and the spec's %files splits them again, as builds/layout.py
+does. `harness build BOX --format rpm` writes the RPMs to dist/BOX-rpm/ (dist/BOX/ keeps
+the box's native format).
+
+The same spec serves EL targets: extra_defines carries an EL release's macros (see
+rpm_targets.target_macros); EL5/6 build their own Python 2.7 and so need an EL5/6 box.
 """
 
 from __future__ import annotations
 
-import json
 import shlex
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildError
-from .inputs import sha256_file
+from .payload import StagedPayload
+from .remote import BoxRunner
 
 RPM_DIR = Path(__file__).resolve().parent / "rpm"
 SPEC = RPM_DIR / "salt.spec"
 RPMLINTRC = RPM_DIR / "salt.rpmlintrc"
-# Files of RPM_DIR that rpmbuild reads as sources (Source1...).
-SPEC_SOURCES = ["salt-daemon.init"]
-SUBPACKAGES = ["salt", "salt-minion", "salt-master", "salt-syndic", "salt-api", "salt-cloud", "salt-ssh"]
+SPEC_SOURCES = ["salt-daemon.init"]  # files of RPM_DIR that the spec reads as sources
 ARCH = "x86_64"
-# xz level 2 with a thread per core: EL6 and newer read xz payloads (EL5 gets gzip in
-# the spec), and a stronger level costs minutes for a few MB.
+# xz level 2, a thread per core: EL6 and newer read xz payloads (the spec gives EL5
+# gzip); zstd would be faster but EL7's rpm 4.11 cannot read it. See bench/bench_rpm.py.
 PAYLOAD_COMPRESSION = "w2T.xzdio"
-REMOTE_TOP = "/var/tmp/salt-rpmbuild"
+RPMBUILD_TOP = "/var/tmp/svh-build/rpmbuild"
 
 
-@dataclass(frozen=True)
-class RpmBuild:
-    rpms: list[Path]
-    manifest: Path
-    seconds: float
+@dataclass
+class RpmFile:
+    name: str
+    version: str
+    arch: str
+    file: str
 
 
-def rpm_dist_dir(dist_root: Path, box_name: str) -> Path:
-    return dist_root / f"{box_name}-rpm"
+def check(box, defect: str | None):
+    """Refuse, before any box starts, what this format does not build."""
+    if defect:
+        raise BuildError(f"defect variants are built as DEBs only (--defect {defect}): "
+                         "drop --format rpm, or build the defect without it")
 
 
-def rpmbuild_argv(salt_version: str, release: str, topdir: str, staging_root: str,
-                  system_python: str | None, extra_defines: dict[str, str] | None = None) -> list[str]:
-    """The rpmbuild command line for the payload staged at `staging_root`."""
-    defines = {
+def rpmbuild_argv(staged: StagedPayload, topdir: str, defines: dict[str, str] | None = None) -> list[str]:
+    """The rpmbuild command line for a payload staged at staged.root."""
+    macros = {
         "_topdir": topdir,
-        "salt_version": salt_version,
-        "salt_release": release,
-        "staging_root": staging_root,
+        "salt_version": staged.salt_version,
+        "salt_release": staged.version.rsplit("-", 1)[1],
+        "staging_root": staged.root,
         "payload_compression": PAYLOAD_COMPRESSION,
     }
-    if system_python:
-        defines["system_python"] = system_python
-    defines.update(extra_defines or {})
-    # --nodeps: the build box's rpm database is empty (Debian installs with dpkg), so
-    # every BuildRequires would look missing; the box's build tools come from apt.
+    if staged.system_python:
+        macros["system_python"] = staged.system_python
+    macros.update(defines or {})
+    # --nodeps: the build box's rpm database is empty (Debian installs with dpkg, not rpm),
+    # so every BuildRequires would look missing; the box's build tools come from apt.
     argv = ["rpmbuild", "-bb", "--nodeps", "--target", ARCH]
-    for name, value in defines.items():
+    for name, value in macros.items():
         argv += ["--define", f"{name} {value}"]
     return argv + [f"{topdir}/SPECS/salt.spec"]
 
 
-def system_interpreter(machine, staging_root: str) -> str | None:
-    """The interpreter /opt/salt/bin/python3 resolves to when it lies outside the payload
-    (a virtualenv made from the box's python3), else None (a bundled interpreter)."""
-    link = f"{staging_root}/opt/salt/bin/python3"
-    target = machine.run(f"readlink -f {shlex.quote(link)}").stdout.strip()
-    if not target or target.startswith(staging_root.rstrip("/") + "/"):
-        return None
-    return target
+def merged_tar_command(staged: StagedPayload, tarball: str) -> str:
+    """One tar of every staged package tree, merged at / (the spec's Source0)."""
+    parts = " ".join(f"-C {shlex.quote(staged.package_root(name))} ." for name in staged.packages)
+    return f"tar -cf {shlex.quote(tarball)} {parts}"
 
 
-def _last_error(text: str) -> str:
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    errors = [l for l in lines if l.startswith("error:") or "Bad exit status" in l]
-    return (errors or lines or ["no output"])[-1][:240]
-
-
-def build_rpms(machine, staged, box, salt_version: str, out_dir: Path, log: Path,
-               release: str = "1", extra_defines: dict[str, str] | None = None) -> RpmBuild:
-    """Pack `staged` (its .root on `machine`) into the RPMs of salt.spec, in `out_dir`.
-
-    `out_dir` is replaced only once every RPM has arrived, so a failed build leaves no
-    half-written set behind. `extra_defines` are more rpmbuild macros (an EL target's
-    rhel/dist/_unitdir, say).
-    """
-    started = time.monotonic()
-    root = str(staged.root).rstrip("/")
-    top = REMOTE_TOP
-    machine.run(f"rm -rf {top} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {top}/RPMS")
-    machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
+def build(runner: BoxRunner, staged: StagedPayload, out_dir: str,
+          extra_defines: dict[str, str] | None = None) -> list[RpmFile]:
+    """Build the spec's RPMs from `staged` into out_dir on the box."""
+    check(None, staged.defect)
+    rhel = (extra_defines or {}).get("rhel")
+    if rhel and int(rhel) <= 6:
+        raise BuildError(f"EL{rhel} RPMs build Python 2.7 from source on an EL{rhel} box; here the "
+                         "EL5/6 branch of salt.spec is evaluated only (python -m builds.rpm_targets)")
+    top = RPMBUILD_TOP
+    runner.run(f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
+               "preparing the rpmbuild tree")
+    runner.machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
     for name in SPEC_SOURCES:
-        machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
-    tarball = f"{top}/SOURCES/salt-payload-{salt_version}.tar"
-    machine.run(f"tar -C {shlex.quote(root)} -cf {tarball} .")
-
-    argv = rpmbuild_argv(salt_version, release, top, root, system_interpreter(machine, root), extra_defines)
-    command = " ".join(shlex.quote(a) for a in argv)
-    with open(log, "ab") as f:
-        f.write(f"\n$ {command}\n".encode())
-        f.flush()
-        status = machine.run_streaming(command, f, f, timeout=1800)
-    if status != 0:
-        raise BuildError(f"rpmbuild on {machine.name} failed: "
-                         f"{_last_error(log.read_text(errors='replace')[-20000:])}", log)
-
-    listing = machine.run(f"cd {top}/RPMS && ls */*.rpm").stdout.split()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        rpms = []
-        for rel in listing:
-            local = tmp / Path(rel).name
-            machine.get_file(f"{top}/RPMS/{rel}", local)
-            rpms.append(local)
-        missing = set(SUBPACKAGES) - {package_name(p.name, salt_version) for p in rpms}
-        if missing:
-            raise BuildError(f"rpmbuild made no {', '.join(sorted(missing))} package", log)
-        write_manifest(tmp / "manifest.json", rpms, box, salt_version, release)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    final = sorted(out_dir / p.name for p in rpms)
-    return RpmBuild(final, out_dir / "manifest.json", time.monotonic() - started)
-
-
-def package_name(filename: str, salt_version: str) -> str:
-    """'salt-minion-3008.4-1.x86_64.rpm' -> 'salt-minion'."""
-    marker = f"-{salt_version}-"
-    if marker not in filename:
-        raise ValueError(f"{filename} is not an RPM of Salt {salt_version}")
-    return filename.split(marker, 1)[0]
-
-
-def write_manifest(path: Path, rpms: list[Path], box, salt_version: str, release: str):
-    box_name = getattr(box, "name", str(box))
-    entries = [{"name": package_name(p.name, salt_version), "file": p.name,
-                "version": f"{salt_version}-{release}", "sha256": sha256_file(p),
-                "size": p.stat().st_size} for p in sorted(rpms)]
-    path.write_text(json.dumps({"format": "rpm", "built_on": box_name, "salt_version": salt_version,
-                                "spec": str(SPEC.relative_to(RPM_DIR.parent.parent)),
-                                "packages": entries}, indent=2) + "\n")
+        runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
+    runner.run(merged_tar_command(staged, f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar"),
+               "packing the staged package trees as the spec's Source0")
+    runner.run(" ".join(shlex.quote(a) for a in rpmbuild_argv(staged, top, extra_defines)), "rpmbuild")
+    runner.run(f"mv {top}/RPMS/*/*.rpm {out_dir}/", "collecting the RPMs")
+    listing = runner.output(f"cd {out_dir} && for f in *.rpm; do "
+                            "rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE} %{ARCH} ' \"$f\"; echo \"$f\"; done",
+                            "reading the RPMs' names")
+    built = [RpmFile(*line.split()) for line in listing.splitlines() if line.strip()]
+    missing = set(staged.packages) - {r.name for r in built}
+    if missing:
+        raise BuildError(f"rpmbuild made no {', '.join(sorted(missing))} package", runner.log)
+    return built

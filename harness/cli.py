@@ -257,7 +257,9 @@ def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword):
 @click.option("--defect", metavar="NAME", help="A deliberately broken variant, into dist/BOX-defect-NAME/.")
 @click.option("--list-defects", is_flag=True, help="List the defect variants, one line each.")
 @click.option("--keep-box", is_flag=True, help="Leave the build box up afterwards.")
-def build(box_name, salt_version, defect, list_defects, keep_box):
+@click.option("--format", "package_format", type=click.Choice(["deb", "rpm"]),
+              help="Package format (default: the box's own); another format goes to dist/BOX-FORMAT/.")
+def build(box_name, salt_version, defect, list_defects, keep_box, package_format):
     """Build BOX's Salt packages in a fresh build box of BOX, into dist/BOX/."""
     from builds import defects
     from builds.build import build_packages
@@ -267,7 +269,8 @@ def build(box_name, salt_version, defect, list_defects, keep_box):
         return
     if not box_name:
         raise HarnessError("name the box to build for (see harness boxes)")
-    path = build_packages(box_name, salt_version or DEFAULT_SALT, defect, keep_box=keep_box)
+    path = build_packages(box_name, salt_version or DEFAULT_SALT, defect, keep_box=keep_box,
+                          package_format=package_format)
     out.print(f"{box_name}: packages in {path}", highlight=False)
 
 

@@ -4,18 +4,21 @@ with rpm -qp and rpmlint on the host."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shlex
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from builds import rpm_targets
-from builds.rpm import RPM_DIR, RPMLINTRC, SUBPACKAGES, build_rpms, package_name
+from builds.layout import SUBPACKAGES as LAYOUT
+from builds.rpm import RPM_DIR, RPMLINTRC
 
 DAEMONS = ["minion", "master", "syndic", "api"]
+SUBPACKAGES = [p.name for p in LAYOUT]
 SALT = "3008.4"
 
 
@@ -70,13 +73,6 @@ def test_parse_spec_splits_packages_scriptlets_and_files():
     assert packages["other"].files == ["/usr/bin/other"]
 
 
-def test_rpm_file_names_parse():
-    assert package_name("salt-minion-3008.4-1.noarch.rpm", SALT) == "salt-minion"
-    assert package_name("salt-3008.4-1.el7.x86_64.rpm", SALT) == "salt"
-    with pytest.raises(ValueError):
-        package_name("salt-minion-3007.16-1.noarch.rpm", SALT)
-
-
 @pytest.mark.parametrize("daemon", DAEMONS)
 def test_sysv_init_scripts_are_valid_sh(tmp_path, daemon):
     """The EL5/6 init template as the spec writes it out (the same sed), checked by sh -n."""
@@ -91,146 +87,185 @@ def test_sysv_init_scripts_are_valid_sh(tmp_path, daemon):
 
 
 # ---- RPMs really built on a debian12 build box -----------------------------------------
+# `harness build debian12 --format rpm`'s output, reused while its inputs are unchanged
+# (manifest inputs_digest), and the same payload packed again with EL7's macros.
 
-@dataclass
-class Built:
-    native: dict[str, Path]      # subpackage -> RPM built with the build box's own macros
-    el7: dict[str, Path]         # the same payload with EL7's macros
-    staging_root: str
-    elf_sums: dict[str, str]     # /opt/salt/... -> sha256 of the staged ELF files
-    log: Path
+pytestmark_build = pytest.mark.xdist_group("rpm-build")  # one build per run under loadgroup
 
 
-def stage_payload(machine, log: Path):
-    try:
-        from builds.payload import stage
-    except ImportError:
-        pytest.skip("builds.payload (the build core's staging step) is not in this tree")
+def ensure_rpms() -> Path:
+    from builds import manifest
+    from builds.build import build_packages, current_digest, output_dir
+    out = output_dir("debian12", SALT, foreign_format="rpm")
+    if not manifest.is_current(out, current_digest("debian12", SALT, package_format="rpm")):
+        build_packages("debian12", SALT, package_format="rpm")
+    return out
+
+
+@pytest.fixture(scope="module")
+def native() -> dict[str, Path]:
+    out = ensure_rpms()
+    return {p["name"]: out / p["file"] for p in manifest_of(out)["packages"]}
+
+
+def manifest_of(out: Path) -> dict:
+    from builds import manifest
+    return manifest.read(out)
+
+
+@pytest.fixture(scope="module")
+def el7(tmp_path_factory) -> dict[str, Path]:
+    """The debian12 payload packed with EL7's macros (rhel 7, .el7, /usr/lib/systemd/system)."""
+    from builds import rpm
+    from builds.payload import stage
+    from builds.remote import BoxRunner
     from harness import catalog
-    return stage(machine, catalog.load_box("debian12"), SALT, None, log)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Built:
     from harness.session import box_instance
-    from builds.rpm_targets import target_macros
-    out = tmp_path_factory.mktemp("rpm")
-    log = out / "build.log"
+    out = tmp_path_factory.mktemp("el7-rpm")
     with box_instance("debian12", name=f"rpm-debian12-{os.getpid()}") as machine:
-        staged = stage_payload(machine, log)
-        root = str(staged.root).rstrip("/")
-        sums = machine.run(
-            f"cd {shlex.quote(root)} && find opt/salt -type f -name '*.so*' -exec sha256sum {{}} +").stdout
-        native = build_rpms(machine, staged, "debian12", SALT, out / "debian12-rpm", log)
-        el7 = build_rpms(machine, staged, "debian12", SALT, out / "el7-rpm", log,
-                         extra_defines=target_macros("7"))
-    by_name = lambda build: {package_name(p.name, SALT): p for p in build.rpms}
-    elf_sums = {"/" + line.split(None, 1)[1]: line.split()[0] for line in sums.splitlines()}
-    return Built(by_name(native), by_name(el7), root, elf_sums, log)
+        runner = BoxRunner(machine, out / "build.log")
+        staged = stage(machine, catalog.load_box("debian12"), SALT, None, runner)
+        built = rpm.build(runner, staged, "/var/tmp/svh-build/out-el7", rpm_targets.target_macros("7"))
+        for r in built:
+            runner.fetch(f"/var/tmp/svh-build/out-el7/{r.file}", out / r.file, f"fetching {r.file}")
+    return {r.name: out / r.file for r in built}
 
 
 @pytest.fixture(scope="module")
-def extracted(built, tmp_path_factory) -> Path:
+def extracted(native, tmp_path_factory) -> Path:
     """The main RPM's payload, unpacked on the host with rpm2cpio."""
     dest = tmp_path_factory.mktemp("salt-rpm-root")
-    subprocess.run(f"rpm2cpio {shlex.quote(str(built.native['salt']))} | cpio -idm --quiet",
+    subprocess.run(f"rpm2cpio {shlex.quote(str(native['salt']))} | cpio -idm --quiet",
                    shell=True, check=True, cwd=dest)
     return dest
 
 
-def test_every_subpackage_is_built(built):
-    assert sorted(built.native) == sorted(SUBPACKAGES)
-    assert sorted(built.el7) == sorted(SUBPACKAGES)
-    assert built.native["salt"].name.endswith(".x86_64.rpm")
-    assert built.native["salt-minion"].name.endswith(".noarch.rpm")
+def layout_files(name: str) -> set[str]:
+    """What builds/layout.py puts in a package, outside /opt/salt, at RPM paths."""
+    from builds import layout
+    sub = layout.subpackage(name)
+    files = {f"/usr/bin/{t}" for t in sub.tools} | {f"/etc/salt/{c}" for c in sub.configs}
+    files |= {f"/usr/lib/systemd/system/{u}" for u in sub.units} | set(sub.dirs)
+    if name == layout.COMMON:
+        files |= {layout.LOGROTATE, layout.PREFIX}
+    return files
 
 
-def test_no_bundled_library_is_required(built):
-    assert built.elf_sums, "the staged payload has no .so files: the filter test would prove nothing"
-    for name, path in built.native.items():
+@pytestmark_build
+def test_every_subpackage_is_built(native):
+    assert sorted(native) == sorted(SUBPACKAGES)
+    assert native["salt"].name.endswith(".x86_64.rpm")
+    assert native["salt-minion"].name.endswith(".noarch.rpm")
+    assert manifest_of(native["salt"].parent)["package_format"] == "rpm"
+
+
+@pytestmark_build
+def test_no_bundled_library_is_required(native, extracted):
+    shared_objects = list(extracted.glob("opt/salt/lib/python3.11/site-packages/**/*.so*"))
+    assert shared_objects, "the payload has no .so files: the filter test would prove nothing"
+    for name, path in native.items():
         requires = rpm_q("--requires", str(path)).splitlines()
         bad = [r for r in requires if ".so" in r or "libpython" in r or "python3.11dist" in r]
         assert not bad, f"{name} requires bundled files: {bad}"
-    assert f"salt = {SALT}-1" in rpm_q("--requires", str(built.native["salt-minion"])).splitlines()
+    salt_requires = rpm_q("--requires", str(native["salt"])).splitlines()
+    assert "/usr/bin/python3.11" in salt_requires  # the venv's interpreter, by path
+    assert f"salt = {SALT}-1" in rpm_q("--requires", str(native["salt-minion"])).splitlines()
 
 
-def test_no_bundled_library_is_provided(built):
-    for build in (built.native, built.el7):
-        for name, path in build.items():
-            provides = rpm_q("--provides", str(path)).splitlines()
-            bad = [p for p in provides if ".so" in p or "python3" in p or "bundled" in p]
-            assert not bad, f"{name} provides bundled files: {bad}"
+@pytestmark_build
+def test_no_bundled_library_is_provided(native):
+    for name, path in native.items():
+        provides = rpm_q("--provides", str(path)).splitlines()
+        bad = [p for p in provides if ".so" in p or "python3" in p]
+        assert not bad, f"{name} provides bundled files: {bad}"
 
 
-def test_files_are_where_they_belong(built):
-    files = {name: set(rpm_q("-l", str(path)).split()) for name, path in built.native.items()}
-    main = files["salt"]
-    assert {"/opt/salt", "/opt/salt/bin/python3", "/etc/salt", "/etc/logrotate.d/salt",
-            "/var/log/salt", "/var/cache/salt"} <= main
-    assert any(f.startswith("/opt/salt/lib/python3.11/site-packages/salt/") for f in main)
-    for daemon in DAEMONS:
-        assert {f"/usr/bin/salt-{daemon}", f"/usr/lib/systemd/system/salt-{daemon}.service"} \
-            <= files[f"salt-{daemon}"]
-    assert "/etc/salt/minion" in files["salt-minion"]
-    assert "/etc/salt/master" in files["salt-master"]
-    assert "/usr/bin/salt-cloud" in files["salt-cloud"]
-    assert "/usr/bin/salt-ssh" in files["salt-ssh"]
+@pytestmark_build
+def test_files_are_where_the_layout_puts_them(native):
+    files = {name: set(rpm_q("-l", str(path)).splitlines()) for name, path in native.items()}
+    venv = {f for f in files["salt"] if f.startswith("/opt/salt/")}
+    assert "/opt/salt/bin/python3" in venv
+    assert any(f.startswith("/opt/salt/lib/python3.11/site-packages/salt/") for f in venv)
+    for name in SUBPACKAGES:
+        assert files[name] - venv == layout_files(name), f"{name} differs from builds/layout.py"
+    assert {"/var/log/salt", "/var/cache/salt", "/etc/logrotate.d/salt"} <= files["salt"]
     every = [f for fs in files.values() for f in fs]
     assert len(every) == len(set(every)), "a path is in two subpackages"
-    outside = [f for f in every if not f.startswith(("/opt/salt", "/usr/bin/", "/etc/salt",
-                                                     "/etc/logrotate.d/", "/usr/lib/systemd/system/",
-                                                     "/var/log/salt", "/var/cache/salt"))]
-    assert not outside, f"files outside the expected paths: {outside}"
 
 
-def test_scriptlets_follow_the_service_policy(built):
+@pytestmark_build
+def test_scriptlets_follow_the_service_policy(native):
     for daemon in DAEMONS:
-        scripts = rpm_q("--scripts", str(built.native[f"salt-{daemon}"]))
+        scripts = rpm_q("--scripts", str(native[f"salt-{daemon}"]))
         unit = f"salt-{daemon}.service"
-        assert f"systemctl --no-reload preset {unit}" in scripts.split("preuninstall")[0]
-        preun = scripts.split("preuninstall scriptlet")[1].split("postuninstall")[0]
+        post, rest = scripts.split("preuninstall scriptlet")
+        preun, postun = rest.split("postuninstall scriptlet")
+        assert f"systemctl --no-reload preset {unit}" in post
         assert f"disable {unit}" in preun and f"stop {unit}" in preun
-        assert f"try-restart {unit}" in scripts.split("postuninstall scriptlet")[1]
-    assert rpm_q("--scripts", str(built.native["salt"])).strip() == ""
+        assert f"try-restart {unit}" in postun
+    for quiet in ("salt", "salt-cloud", "salt-ssh"):
+        assert rpm_q("--scripts", str(native[quiet])).strip() == ""
 
 
-def test_configuration_is_noreplace(built):
-    config = {name: rpm_q("--configfiles", str(path)).split() for name, path in built.native.items()}
-    assert "/etc/salt/minion" in config["salt-minion"]
-    assert "/etc/salt/master" in config["salt-master"]
-    assert "/etc/logrotate.d/salt" in config["salt"]
-    flags = rpm_q("--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]", str(built.native["salt-minion"]))
+@pytestmark_build
+def test_configuration_is_noreplace(native):
+    from builds import layout
+    for name, path in native.items():
+        config = set(rpm_q("--configfiles", str(path)).splitlines())
+        assert config == set(layout.conffiles(layout.subpackage(name))), name
+    flags = rpm_q("--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]", str(native["salt-minion"]))
     assert "/etc/salt/minion cn" in flags.splitlines()  # c: config, n: noreplace
 
 
-def test_bundled_binaries_are_packed_untouched(built, extracted):
-    """No strip, no debuginfo split: every staged ELF file arrives byte for byte."""
-    changed = []
-    for path, staged_sum in built.elf_sums.items():
-        got = subprocess.run(["sha256sum", str(extracted / path.lstrip("/"))],
-                             capture_output=True, text=True, check=True).stdout.split()[0]
-        if got != staged_sum:
-            changed.append(path)
-    assert not changed, f"{len(changed)} bundled ELF files changed by rpmbuild, e.g. {changed[:3]}"
+@pytestmark_build
+def test_bundled_binaries_are_packed_untouched(extracted):
+    """No strip, no debuginfo split: every ELF file matches the hash in its wheel's RECORD."""
+    site = extracted / "opt/salt/lib/python3.11/site-packages"
+    recorded = {}
+    for record in site.glob("*.dist-info/RECORD"):
+        for line in record.read_text().splitlines():
+            path, digest, _ = line.rsplit(",", 2)
+            if digest.startswith("sha256="):
+                recorded[os.path.normpath(site / path)] = digest[len("sha256="):]
+    checked, changed = 0, []
+    for so in site.rglob("*.so*"):
+        if so.is_file() and so.read_bytes()[:4] == b"\x7fELF":
+            raw = hashlib.sha256(so.read_bytes()).digest()
+            ours = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+            checked += 1
+            if recorded.get(str(so)) != ours:
+                changed.append(str(so.relative_to(site)))
+    assert checked > 10
+    assert not changed, f"{len(changed)} ELF files differ from their wheels' RECORD, e.g. {changed[:3]}"
 
 
-def test_no_build_path_in_the_rpm(built, extracted):
-    for needle in (built.staging_root, "/var/tmp/salt-rpmbuild", "BUILDROOT"):
+@pytestmark_build
+def test_no_build_path_in_the_rpm(extracted):
+    from builds.payload import WORK
+    from builds.rpm import RPMBUILD_TOP
+    for needle in (WORK, RPMBUILD_TOP, "BUILDROOT"):
         hits = subprocess.run(["grep", "-rlF", needle, "."], cwd=extracted, capture_output=True, text=True)
         assert hits.stdout == "", f"{needle} found in: {hits.stdout.split()[:5]}"
 
 
-def test_rpmlint_finds_nothing_unexplained(built):
-    proc = subprocess.run(["rpmlint", "-r", str(RPMLINTRC), *map(str, built.native.values())],
+@pytestmark_build
+def test_rpmlint_finds_nothing_unexplained(native):
+    proc = subprocess.run(["rpmlint", "-r", str(RPMLINTRC), *map(str, native.values())],
                           capture_output=True, text=True)
+    assert "packages and 0 specfiles checked" in proc.stdout, proc.stdout[-500:] + proc.stderr[-500:]
     errors = [l for l in proc.stdout.splitlines() if ": E: " in l]
     assert errors == [], "rpmlint errors not explained in salt.rpmlintrc:\n" + "\n".join(errors)
 
 
-def test_el7_macros_build_the_el7_layout(built):
-    assert {rpm_q("--qf", "%{RELEASE}", str(p)) for p in built.el7.values()} == {"1.el7"}
-    requires = rpm_q("--requires", str(built.el7["salt"])).splitlines()
-    assert "openssl11-libs" in requires and "glibc" in requires
-    assert rpm_q("--qf", "%{PAYLOADCOMPRESSOR}", str(built.el7["salt"])) == "xz"
-    assert "/usr/lib/systemd/system/salt-minion.service" in rpm_q("-l", str(built.el7["salt-minion"])).split()
-    assert f"salt = {SALT}-1.el7" in rpm_q("--requires", str(built.el7["salt-minion"])).splitlines()
+@pytest.mark.slow
+@pytestmark_build
+def test_el7_macros_build_the_el7_layout(el7):
+    assert sorted(el7) == sorted(SUBPACKAGES)
+    assert {rpm_q("--qf", "%{RELEASE}", str(p)) for p in el7.values()} == {"1.el7"}
+    requires = rpm_q("--requires", str(el7["salt"])).splitlines()
+    assert {"openssl11-libs", "glibc", "logrotate"} <= set(requires)
+    assert not [r for r in requires if ".so" in r]
+    assert rpm_q("--qf", "%{PAYLOADCOMPRESSOR}", str(el7["salt"])) == "xz"
+    assert "/usr/lib/systemd/system/salt-minion.service" in rpm_q("-l", str(el7["salt-minion"])).split()
+    assert f"salt = {SALT}-1.el7" in rpm_q("--requires", str(el7["salt-minion"])).splitlines()
+    assert "systemctl --no-reload preset salt-minion.service" in rpm_q("--scripts", str(el7["salt-minion"]))
