@@ -86,6 +86,7 @@ class BoxFactory:
             instance = session.up(box_name, self.config.getoption("--provider"), name)
             self.started.append((instance, None))
             machine = session.machine_for(instance).connect(session.boot_timeout())
+            session.settle(machine)
         except HarnessError as e:
             pytest.fail(f"box {box_name} could not be started: {e}", pytrace=False)
         self.started[-1] = (instance, machine)

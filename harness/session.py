@@ -65,10 +65,18 @@ def machine_for(instance: state.Instance) -> Machine:
     return machine
 
 
+def settle(machine: Machine):
+    """Wait until the box's boot has finished: sshd answers early, while services that
+    packages enabled (salt-minion) may still be queued."""
+    if machine.box is not None and machine.box.init == "systemd":
+        machine.run("systemctl is-system-running --wait >/dev/null", check=False, timeout=boot_timeout())
+
+
 def snapshot(machine: Machine, name: str):
     machine.close()
     get_provider(machine.instance.provider).snapshot(machine.instance, name)
     machine.connect(boot_timeout())
+    settle(machine)
 
 
 def restore(machine: Machine, name: str | None = None):
@@ -76,6 +84,7 @@ def restore(machine: Machine, name: str | None = None):
     machine.close()
     get_provider(machine.instance.provider).restore(machine.instance, name)
     machine.connect(boot_timeout())
+    settle(machine)
 
 
 def down(instance: state.Instance):

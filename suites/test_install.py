@@ -15,7 +15,7 @@ ALLOWED = [r"/opt/salt(/.*)?", r"/usr/bin/(salt[a-z-]*|spm)", r"/(usr/)?lib/syst
            r"/var/cache/salt(/.*)?", r"/srv/salt", r"/usr/share/man/.*salt.*", r"/usr/share/doc/salt[a-z-]*(/.*)?",
            r"/usr/share/lintian/overrides/salt[a-z-]*"]
 # Directories that merely contain ours (dpkg lists every parent).
-PARENTS = {"/", "/opt", "/usr", "/usr/bin", "/usr/lib", "/lib", "/lib/systemd", "/lib/systemd/system",
+PARENTS = {"/", "/.", "/opt", "/usr", "/usr/bin", "/usr/lib", "/lib", "/lib/systemd", "/lib/systemd/system",
            "/usr/lib/systemd", "/usr/lib/systemd/system", "/etc", "/etc/init.d", "/etc/logrotate.d", "/var",
            "/var/log", "/var/cache", "/srv", "/usr/share", "/usr/share/man", "/usr/share/doc",
            "/usr/share/lintian", "/usr/share/lintian/overrides"}

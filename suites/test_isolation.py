@@ -12,8 +12,12 @@ import pytest
 from checks import expect_none, fail, lines, sh
 
 PY = "/opt/salt/bin/python3"
-# A build root, package staging dir or fetch cache left in the payload (classic failure 1).
-BUILD_PATHS = r"/var/tmp/|/build/|/builddir/|BUILDROOT|/rpmbuild/|/debian/tmp/|salt-venv-harness|/root/\.cache/|/tmp/pip-|/home/[a-z]+/"
+# A build root, staging dir or fetch cache left in the payload (classic failure 1): the build
+# module's scratch dirs on the box (/var/tmp/svh-*, /var/tmp/salt-rpmbuild), the harness's
+# caches, and the markers dpkg, rpmbuild and pip leave. (Salt's own sources mention
+# /var/tmp/... and /home/user/... in examples, so those prefixes alone prove nothing.)
+BUILD_PATHS = (r"/var/tmp/svh-|/var/tmp/salt-rpmbuild|salt-venv-harness|/root/\.cache/|BUILDROOT/|"
+               r"/rpmbuild/BUILD|/debian/tmp/|/tmp/pip-(build|req|install|wheel)-")
 # Libraries an ELF under /opt/salt may take from the system: the C runtime and the
 # distribution's base libraries, never a distro copy of something /opt/salt bundles.
 SYSTEM_LIBS = re.compile(

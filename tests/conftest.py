@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,3 +48,18 @@ def harness_run(tmp_path_factory):
     run = HarnessRun(env, state_dir)
     yield run
     run("down", "--all", check=False)
+
+
+def pytest_sessionstart(session):
+    session.config._tests_started = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The catch table of tests/test_defects.py: defect -> the suite checks that failed on it."""
+    from test_defects import CATCH_TABLE_DIR
+    rows = [(f.stem, json.loads(f.read_text())) for f in sorted(CATCH_TABLE_DIR.glob("*.json"))
+            if f.stat().st_mtime >= config._tests_started]
+    if rows:
+        terminalreporter.section("defects caught by the suites")
+        for defect, failed in rows:
+            terminalreporter.write_line(f"{defect:22} {len(failed):3} failing checks: {', '.join(failed)}")

@@ -38,6 +38,26 @@ def _run(argv, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, **kw)
 
 
+def _trash_dir() -> Path:
+    return paths.state_dir() / "trash"
+
+
+def _delete_in_background(directory: Path):
+    """Move a (large) instance dir aside at once and delete it behind our back: a box's
+    upper layer holds whole package payloads, and rm -rf of them takes seconds."""
+    if not directory.exists():
+        return
+    trash = _trash_dir() / f"{directory.name}-{time.time_ns()}"
+    trash.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.rename(trash)
+    except OSError:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    # sh exits at once, so no zombie of ours waits for the rm.
+    subprocess.run(["sh", "-c", 'rm -rf "$1" >/dev/null 2>&1 &', "_", str(trash)])
+
+
 def _cmdline(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
@@ -260,10 +280,32 @@ class NspawnProvider(Provider):
                                      f"during boot\n{self._failure_tail(instance)}")
                 if wait_for_banner(instance.address, instance.port,
                                    min(deadline, time.monotonic() + 0.5)):
+                    self._record_veth(instance)
                     return
             raise BoxTimeout(f"box {instance.name}: sshd at {instance.address} did not answer "
                              f"within {timeout:.0f}s (raise with SVH_BOOT_TIMEOUT)\n"
                              f"{self._failure_tail(instance)}")
+
+    def _record_veth(self, instance: Instance):
+        """Remember the host side of the box's veth: the kernel drops it only some time after
+        the container dies, and a quick restart (restore) must not find it still there."""
+        init = self._init_pid(instance)
+        peer = _run(["nsenter", "-t", str(init), "-n", "cat", "/sys/class/net/host0/iflink"]) if init else None
+        if peer is None or peer.returncode != 0:
+            return
+        for link in Path("/sys/class/net").iterdir():
+            try:
+                if (link / "ifindex").read_text().strip() == peer.stdout.strip():
+                    instance.extra["veth"] = link.name
+                    instance.save()
+                    return
+            except OSError:
+                continue
+
+    def _remove_veth(self, instance: Instance):
+        veth = instance.extra.get("veth")
+        if veth and Path("/sys/class/net", veth).exists():
+            _run(["ip", "link", "del", veth])  # deleting one end removes the pair
 
     def _failure_tail(self, instance: Instance) -> str:
         """Keep the console and journal of a box that failed to boot, and show their tail."""
@@ -328,6 +370,7 @@ class NspawnProvider(Provider):
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
+        self._remove_veth(instance)
 
     def snapshot(self, instance: Instance, snapshot: str):
         upper, work, _ = self._layer_dirs(instance)
@@ -351,8 +394,8 @@ class NspawnProvider(Provider):
         upper, work, _ = self._layer_dirs(instance)
         self._stop(instance, graceful=False)
         self._umount(instance)
-        shutil.rmtree(upper, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
+        _delete_in_background(upper)
+        _delete_in_background(work)
         instance.layers = list(instance.snapshots[snapshot]) if snapshot else []
         instance.save()
         self._restart(instance)
@@ -371,7 +414,7 @@ class NspawnProvider(Provider):
     def down(self, instance: Instance):
         self._stop(instance, graceful=False)
         self._umount(instance)
-        shutil.rmtree(instance.dir, ignore_errors=True)
+        _delete_in_background(instance.dir)
         with state.locked():
             instance.forget()
             if not any(i.provider == self.name for i in state.all_instances()):
@@ -413,6 +456,8 @@ class NspawnProvider(Provider):
         if paths.instances_dir().is_dir():
             for d in paths.instances_dir().iterdir():
                 if d.is_dir() and d.name not in live:
-                    shutil.rmtree(d, ignore_errors=True)
+                    _delete_in_background(d)
+        for d in _trash_dir().glob("*"):
+            _delete_in_background(d)
         if not any(i.provider == self.name for i in state.all_instances()):
             hostnet.remove_bridge()
