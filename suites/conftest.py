@@ -15,6 +15,15 @@ from harness.salt import SaltMaster, SaltMinion
 INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 
+def pytest_collection_modifyitems(items):
+    # Checks that need a second box (a master) or the older Salt line: quick runs skip them.
+    for item in items:
+        if {"minion", "master"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.needs_master)
+        if "scenario" in item.fixturenames:
+            item.add_marker(pytest.mark.lifecycle)
+
+
 def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
     chosen = config.getoption("--packages")
     if salt_version:
