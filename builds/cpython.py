@@ -27,7 +27,7 @@ PREFIX = "/opt/salt"
 WORK = "/var/tmp/svh-cpython"
 # Modules a full stdlib must have; a missing -dev package makes configure skip one silently.
 REQUIRED_MODULES = ["ssl", "hashlib", "sqlite3", "ctypes", "zlib", "bz2", "lzma", "readline",
-                    "curses", "uuid", "decimal", "_ctypes", "_decimal", "pyexpat", "_dbm",
+                    "curses", "uuid", "decimal", "_ctypes", "_decimal", "pyexpat",
                     "_gdbm", "_bz2", "_lzma", "_uuid", "_sqlite3", "_ssl", "_hashlib"]
 
 # No PGO/LTO: the build boxes have two cores. The rpath goes in LDFLAGS_NODIST so the
@@ -36,7 +36,8 @@ RECIPE = r"""
 cd {work}
 rm -rf src && mkdir src && tar -xzf python.orig.tar.gz -C src --strip-components=1
 cd src
-./configure --prefix={prefix} --enable-shared --with-ensurepip=no --without-static-libpython \
+# setup.py compiles some modules from absolute paths: __FILE__ must not keep them.
+CFLAGS_NODIST="-ffile-prefix-map=$(pwd)=." ./configure --prefix={prefix} --enable-shared --with-ensurepip=no --without-static-libpython \
     > ../configure.log 2>&1 || {{ tail -40 ../configure.log; exit 1; }}
 make -j2 LDFLAGS_NODIST='-Wl,-rpath,\$$ORIGIN/../lib'
 make install > ../install.log 2>&1 || {{ tail -40 ../install.log; exit 1; }}
@@ -55,7 +56,7 @@ left=$(grep -rl -- "$build_dir" {prefix} || true)
 
 
 def cache_key(box) -> str:
-    return digest("cpython-v1", SOURCE_SHA256, RECIPE, box.codename, "x86_64")[:20]
+    return digest("cpython-v2", SOURCE_SHA256, RECIPE, box.codename, "x86_64")[:20]
 
 
 def source_url() -> str:

@@ -11,6 +11,7 @@ Python, the python3.X package owning that interpreter.
 from __future__ import annotations
 
 import shlex
+import textwrap
 from dataclasses import dataclass
 
 from . import layout
@@ -42,7 +43,8 @@ def control(pkg: StagedPackage, version: str, depends: list[str], installed_kb: 
             f"Maintainer: {MAINTAINER}\nInstalled-Size: {installed_kb}\n"
             + (f"Depends: {', '.join(depends)}\n" if depends else "")
             + f"Section: admin\nPriority: optional\nHomepage: {HOMEPAGE}\n"
-            f"Description: {summary}\n {layout.DESCRIPTION}\n")
+            f"Description: {summary}\n"
+            + "".join(f" {line}\n" for line in textwrap.wrap(layout.DESCRIPTION, 78)))
 
 
 def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> list[str]:

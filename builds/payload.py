@@ -165,13 +165,14 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
 def _check_hygiene(runner: BoxRunner):
     """Fail the build if the venv points outside itself or kept a build path."""
     script = f"""
-bad=$(grep -rlE -- '{WORK}|/tmp/pip-' {PREFIX} || true)
+bad=$(grep -rlE -- '/var/tmp/svh-|/tmp/pip-' {PREFIX} || true)
 [ -z "$bad" ] || {{ echo "build paths left in: $bad"; exit 1; }}
 for f in {PREFIX}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
-    line=$(head -c 200 "$f" | head -n 1)
+    line=$(head -c 200 "$f" | head -n 1 | tr -d '\\0')
     case "$line" in
-        '#!'*) case "$line" in '#!{PREFIX}/'*) ;; *) echo "shebang outside {PREFIX}: $f: $line"; exit 1 ;; esac ;;
+        '#!{PREFIX}/'*|'#!/bin/sh'|'#!/bin/bash') ;;  # python3.X-config is a shell script
+        '#!'*) echo "shebang outside {PREFIX}: $f: $line"; exit 1 ;;
     esac
     grep -q "^'''exec'" "$f" && {{ echo "pip's exec trick in $f"; exit 1; }} || true
 done

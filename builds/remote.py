@@ -12,6 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import paramiko
+
 from harness import progress
 from harness.errors import HarnessError
 
@@ -59,9 +61,9 @@ class BoxRunner:
             tee = _LogTee(f)
             try:
                 status = self.machine.run_streaming(f"set -e\n{command}", tee, tee, timeout=timeout)
-            except HarnessError as e:  # lost connection, timeout
-                raise BuildError(f"{what} failed on {self.machine.name}: {str(e).splitlines()[0]}",
-                                 self.log) from None
+            except (HarnessError, EOFError, OSError, paramiko.SSHException) as e:  # lost connection, timeout
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise BuildError(f"{what} failed on {self.machine.name}: {reason}", self.log) from None
         if status != 0:
             raise BuildError(f"{what} failed on {self.machine.name} (exit {status}): "
                              f"{self._last_line()}", self.log)

@@ -33,6 +33,8 @@ from harness import catalog, paths, state
 from harness.session import box_instance
 
 BOXES = ["debian11", "debian12", "debian13"]
+# One worker runs every build: two package builds at once would fight over the 2 cores.
+pytestmark = pytest.mark.xdist_group("build")
 HARNESS = [sys.executable, "-m", "harness.cli"]
 BUILD_PATHS = "/var/tmp/svh-|/tmp/pip-"
 
@@ -162,15 +164,15 @@ def test_cli_errors_are_one_line_without_traceback():
 
 
 def test_a_version_the_index_cannot_serve_is_one_line_with_the_log(tmp_path, monkeypatch):
-    """A lock pinning a Salt release the reachable index does not have (see FACTS: 3008.5)."""
+    """A lock pinning a Salt release that the reachable index does not have."""
     monkeypatch.setenv("SVH_BUILD_CACHE_DIR", str(tmp_path / "cache"))
-    lock = tmp_path / "salt-3008.5-py3.11.txt"
-    lock.write_text("salt==3008.5 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    lock = tmp_path / "salt-3008.77-py3.11.txt"
+    lock.write_text("salt==3008.77 \\\n    --hash=sha256:" + "0" * 64 + "\n")
     log = tmp_path / "build.log"
     with pytest.raises(BuildError) as e:
         fetch_inputs(lock, salt_lock(DEFAULT_SALT, "3.11").with_name("build-py3.11.txt"), "3.11", "2.36", log,
                      progress=lambda m: None)
-    assert "fetching salt-3008.5-py3.11.txt from the index failed" in str(e.value)
+    assert "fetching salt-3008.77-py3.11.txt from the index failed" in str(e.value)
     assert str(log) in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "cache" / "inputs").exists() or not any(
         p.name[0] != "." for p in (tmp_path / "cache" / "inputs").iterdir())
@@ -275,7 +277,8 @@ def test_every_shebang_points_inside_opt_salt(installed):
                        "head -n 1 \"$f\" | grep -a '^#!' | sed \"s|^|$f: |\"; done; true")
     shebangs = [l for l in out.splitlines() if l.strip()]
     assert len(shebangs) > 10
-    bad = [l for l in shebangs if not l.split(": ", 1)[1].startswith("#!/opt/salt/bin/")]
+    # Every interpreter line names /opt/salt's Python (python3.X-config is a /bin/sh script).
+    bad = [l for l in shebangs if not l.split(": ", 1)[1].startswith(("#!/opt/salt/bin/", "#!/bin/sh"))]
     assert bad == []
     assert run(machine, "grep -l \"^'''exec'\" /opt/salt/bin/* || true").strip() == ""
 
@@ -312,7 +315,8 @@ def test_bundled_cpython_is_complete_and_self_contained(installed):
     from builds.cpython import REQUIRED_MODULES
     run(machine, "/opt/salt/bin/python3 -I -c " + shlex.quote("; ".join(f"import {x}" for x in REQUIRED_MODULES)))
     assert "$ORIGIN/../lib" in run(machine, "readelf -d /opt/salt/bin/python3.11 | grep -E 'RUNPATH|RPATH'")
-    assert "/opt/salt/lib/libpython3.11.so" in run(machine, "ldd /opt/salt/bin/python3.11")
+    assert re.search(r"libpython3\.11\.so\.1\.0 => /opt/salt/(bin/\.\./)?lib/libpython3\.11\.so\.1\.0",
+                     run(machine, "ldd /opt/salt/bin/python3.11"))
     assert run(machine, "/opt/salt/bin/python3 -c 'import sys; print(sys.base_prefix)'").strip() == "/opt/salt"
 
 
