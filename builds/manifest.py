@@ -24,7 +24,8 @@ def inputs_digest(box, salt_version: str, defect: str | None, package_format: st
     """Everything that decides the packages' content: the box, the locks, the recipes."""
     from .payload import python_minor
     minor = python_minor(box)
-    recipe = sorted(p for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")] if p.is_file())
+    recipe = sorted(p for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
+                    if p.is_file() and (package_format == "rpm" or not p.name.startswith("rpm")))
     if package_format == "rpm":  # the spec and its sources
         recipe += sorted(p for p in (BUILDS_DIR / "rpm").rglob("*") if p.is_file())
     parts = [box.model_dump_json(), salt_version, defect or "", package_format,
