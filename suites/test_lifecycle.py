@@ -40,6 +40,9 @@ def test_older_line_installs_and_runs(scenario):
     if salt_version(box) != old.salt_version:
         fail(box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version")
     sh(box, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")
+    # The minion's identity: made here, since without a master it never signs in to make it.
+    sh(box, "test -f /etc/salt/pki/minion/minion.pub || "
+            "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null")
     sh(box, "systemctl restart salt-minion")
     scenario["key"] = sh(box, "cat /etc/salt/pki/minion/minion.pub").stdout
     scenario["pid"] = minion_pid(box)
@@ -81,7 +84,7 @@ def test_downgrade_back_to_the_older_line_works(scenario):
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(scenario):
     box, old = scenario["box"], scenario["old"]
     sh(box, remove_command(old.package_format, old.names))
-    command = "pgrep -af 'salt-minion|salt-master' || true"
+    command = "pgrep -af '[s]alt-(minion|master)' || true"
     expect_none(box, "salt process after removal", command, sh(box, command).stdout.splitlines())
     command = "find /opt/salt 2>/dev/null || true"
     expect_none(box, "file left under /opt/salt after removal", command, sh(box, command).stdout.splitlines())
