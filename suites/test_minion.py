@@ -9,6 +9,7 @@ import shlex
 import pytest
 
 from checks import expect_none, fail, sh
+from harness.packages import APT
 from harness.salt import SaltMaster
 
 STATE_TREE = {
@@ -133,8 +134,7 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
     box = minion.machine
     tornado = next(c for c in box.box.conflicts if c.module == "tornado").package
     deb = sh(box, f"ls /var/cache/salt-venv-harness/debs/{tornado}_*.deb").stdout.split()[0]
-    apt = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q --allow-downgrades "
-           "-o Dpkg::Options::=--force-confold")
+    apt = f"{APT} --allow-downgrades"
     commands = {
         # The same files under a higher version: a real dpkg upgrade of the distro package.
         "upgrade": (f"rm -rf /tmp/up && dpkg-deb -R {deb} /tmp/up && "
