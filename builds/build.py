@@ -21,7 +21,7 @@ from pathlib import Path
 from harness import catalog, progress, session
 from harness.paths import DIST_DIR
 
-from . import defects, manifest
+from . import defects, manifest, package_cache
 from .errors import BuildError
 from .locks import DEFAULT_SALT, salt_lock
 from .payload import python_minor, stage
@@ -74,8 +74,9 @@ def current_digest(box_name: str, salt_version: str = DEFAULT_SALT, defect: str 
 
 def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
                    keep_box: bool = False, dist_dir: Path | None = None,
-                   package_format: str | None = None) -> Path:
-    """Build BOX's packages into dist; return the output directory."""
+                   package_format: str | None = None, force: bool = False) -> Path:
+    """Build BOX's packages into dist; return the output directory. Unless `force`, an
+    output whose inputs are unchanged is reused (from dist/ or the package cache)."""
     started = time.monotonic()
     box = catalog.load_box(box_name)
     defects.check(defect)
@@ -88,6 +89,19 @@ def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str 
     digest_ = manifest.inputs_digest(box, salt_version, defect, package_format)
     final = output_dir(box_name, salt_version, defect, dist_dir, foreign)
     log = log_path(box_name, salt_version, defect, dist_dir, foreign)
+    if not force and package_cache.is_current(final, digest_):
+        progress.note(f"{box_name}: {final} is up to date (same recipe, locks and box)")
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if not force:
+        cached = Path(tempfile.mkdtemp(prefix=f".cached-{final.name}-", dir=final.parent))
+        try:
+            if package_cache.restore(final.name, digest_, cached):
+                _replace(cached, final)
+                progress.note(f"{box_name}: {final} from the package cache (same recipe, locks and box)")
+                return final
+        finally:
+            shutil.rmtree(cached, ignore_errors=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n")
     tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))
@@ -107,6 +121,7 @@ def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str 
         if keep_box:
             progress.note(f"build box kept: harness ssh {instance_name}; remove it with harness down {instance_name}")
         manifest.write(tmp, manifest.make(staged, package_format, entries, digest_, time.monotonic() - started))
+        package_cache.store(final.name, digest_, tmp)
         _replace(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -259,7 +259,8 @@ def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword):
 @click.option("--keep-box", is_flag=True, help="Leave the build box up afterwards.")
 @click.option("--format", "package_format", type=click.Choice(["deb", "rpm"]),
               help="Package format (default: the box's own); another format goes to dist/BOX-FORMAT/.")
-def build(box_name, salt_version, defect, list_defects, keep_box, package_format):
+@click.option("--force", is_flag=True, help="Rebuild even when the output is current.")
+def build(box_name, salt_version, defect, list_defects, keep_box, package_format, force):
     """Build BOX's Salt packages in a fresh build box of BOX, into dist/BOX/."""
     from builds import defects
     from builds.build import build_packages
@@ -270,7 +271,7 @@ def build(box_name, salt_version, defect, list_defects, keep_box, package_format
     if not box_name:
         raise HarnessError("name the box to build for (see harness boxes)")
     path = build_packages(box_name, salt_version or DEFAULT_SALT, defect, keep_box=keep_box,
-                          package_format=package_format)
+                          package_format=package_format, force=force)
     out.print(f"{box_name}: packages in {path}", highlight=False)
 
 
