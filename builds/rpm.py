@@ -7,16 +7,24 @@ does. `harness build BOX --format rpm` writes the RPMs to dist/BOX-rpm/ (dist/BO
 the box's native format).
 
 The same spec serves EL targets: extra_defines carries an EL release's macros (see
-rpm_targets.target_macros); EL5/6 build their own Python 2.7 and so need an EL5/6 box.
+rpm_targets.target_macros). With EL5/6's macros the spec builds Python 2.7 and
+/opt/salt itself, from LegacySources (CPython's tarball and a Python 2.7 wheelhouse).
 """
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.aptsources import debian_mirrors
+
 from .errors import BuildError
+from .inputs import fetch_url
 from .payload import StagedPayload
 from .remote import BoxRunner
 
@@ -29,6 +37,17 @@ ARCH = "x86_64"
 # gzip); zstd would be faster but EL7's rpm 4.11 cannot read it. See bench/bench_rpm.py.
 PAYLOAD_COMPRESSION = "w2T.xzdio"
 RPMBUILD_TOP = "/var/tmp/svh-build/rpmbuild"
+PYTHON27 = "2.7.18"  # salt.spec's python27_version
+# Debian bullseye's python2.7 source package carries the upstream tarball unchanged.
+PYTHON27_SOURCE_PATH = "pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz"
+PYTHON27_SHA256 = "da3080e3b488f648a3d7a4560ddee895284c3380b11d6de75edb986526b9a814"
+
+
+@dataclass(frozen=True)
+class LegacySources:
+    """EL5/6: what salt.spec builds /opt/salt from there (the staged venv is not packed)."""
+    python_tarball: Path   # CPython PYTHON27's source tarball
+    wheelhouse: Path       # Python 2.7 wheels plus their requirements.txt
 
 
 @dataclass
@@ -66,28 +85,57 @@ def rpmbuild_argv(staged: StagedPayload, topdir: str, defines: dict[str, str] | 
     return argv + [f"{topdir}/SPECS/salt.spec"]
 
 
-def merged_tar_command(staged: StagedPayload, tarball: str) -> str:
+def merged_tar_command(staged: StagedPayload, tarball: str, without_venv: bool = False) -> str:
     """One tar of every staged package tree, merged at / (the spec's Source0)."""
     parts = " ".join(f"-C {shlex.quote(staged.package_root(name))} ." for name in staged.packages)
-    return f"tar -cf {shlex.quote(tarball)} {parts}"
+    exclude = "--exclude=./opt/salt " if without_venv else ""
+    return f"tar -cf {shlex.quote(tarball)} {exclude}{parts}"
+
+
+def python27_source(log: Path) -> Path:
+    """CPython 2.7's source tarball, fetched once from the Debian mirror into the cache."""
+    mirror = os.environ.get("SVH_DEBIAN_MIRROR") or (debian_mirrors() or [None])[0]
+    if not mirror:
+        raise BuildError("no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
+                         "the Python 2.7 source", log)
+    return fetch_url(f"{mirror.rstrip('/')}/{PYTHON27_SOURCE_PATH}", PYTHON27_SHA256, log)
+
+
+def _send_legacy_sources(runner: BoxRunner, legacy: LegacySources, salt_version: str, sources: str):
+    with tempfile.TemporaryDirectory(prefix="svh-rpm-sources-") as tmp:
+        shutil.copy(legacy.python_tarball, Path(tmp) / f"Python-{PYTHON27}.tgz")
+        with tarfile.open(Path(tmp) / f"salt-wheels-{salt_version}-py27.tar", "w") as tar:
+            tar.add(legacy.wheelhouse, arcname="wheels")
+        runner.copy_in(Path(tmp), sources, "copying Python 2.7 and its wheels in")
 
 
 def build(runner: BoxRunner, staged: StagedPayload, out_dir: str,
-          extra_defines: dict[str, str] | None = None) -> list[RpmFile]:
-    """Build the spec's RPMs from `staged` into out_dir on the box."""
+          extra_defines: dict[str, str] | None = None, legacy: LegacySources | None = None) -> list[RpmFile]:
+    """Build the spec's RPMs from `staged` into out_dir on the box.
+
+    For EL5/6 macros (rhel <= 6) the spec builds /opt/salt itself from `legacy`: the
+    staged trees give everything else (wrappers, configs; units are replaced by init
+    scripts).
+    """
     check(None, staged.defect)
     rhel = (extra_defines or {}).get("rhel")
-    if rhel and int(rhel) <= 6:
-        raise BuildError(f"EL{rhel} RPMs build Python 2.7 from source on an EL{rhel} box; here the "
-                         "EL5/6 branch of salt.spec is evaluated only (python -m builds.rpm_targets)")
+    if rhel and int(rhel) <= 6 and legacy is None:
+        raise BuildError(f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
+                         "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv")
+    if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
+        raise BuildError(f"rpmbuild is missing on the {staged.box} build box: add \"rpm\" to "
+                         f"build_packages in boxes/{staged.box}.toml", runner.log)
     top = RPMBUILD_TOP
     runner.run(f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
                "preparing the rpmbuild tree")
     runner.machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
     for name in SPEC_SOURCES:
         runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
-    runner.run(merged_tar_command(staged, f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar"),
+    runner.run(merged_tar_command(staged, f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar",
+                                  without_venv=legacy is not None),
                "packing the staged package trees as the spec's Source0")
+    if legacy:
+        _send_legacy_sources(runner, legacy, staged.salt_version, f"{top}/SOURCES")
     runner.run(" ".join(shlex.quote(a) for a in rpmbuild_argv(staged, top, extra_defines)), "rpmbuild")
     runner.run(f"mv {top}/RPMS/*/*.rpm {out_dir}/", "collecting the RPMs")
     listing = runner.output(f"cd {out_dir} && for f in *.rpm; do "

@@ -9,13 +9,15 @@ import hashlib
 import os
 import shlex
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from builds import rpm_targets
 from builds.layout import SUBPACKAGES as LAYOUT
-from builds.rpm import RPM_DIR, RPMLINTRC
+from builds.rpm import PYTHON27, RPM_DIR, RPMLINTRC
 
 DAEMONS = ["minion", "master", "syndic", "api"]
 SUBPACKAGES = [p.name for p in LAYOUT]
@@ -42,7 +44,7 @@ def test_el_targets_differ_as_intended():
     el5, el6, el7 = (rpm_targets.evaluate(r) for r in ("5", "6", "7"))
     for sysv in (el5, el6):
         assert sysv.script("salt-minion", "%post").strip() == "/sbin/chkconfig --add salt-minion || :"
-        assert "Python-2.7.18.tgz" in " ".join(sysv.packages["salt"].tag("Source10"))
+        assert f"Python-{PYTHON27}.tgz" in " ".join(sysv.packages["salt"].tag("Source10"))
         assert "/sbin/service" in sysv.packages["salt-minion"].tag("Requires(postun)")
     assert "ncurses" in el5.packages["salt"].tag("Requires")
     assert "ncurses-libs" in el6.packages["salt"].tag("Requires")
@@ -84,6 +86,17 @@ def test_sysv_init_scripts_are_valid_sh(tmp_path, daemon):
         subprocess.run([shell, "-n", str(script)], check=True)
     header = script.read_text()
     assert "# chkconfig:" in header and f"# Provides:          salt-{daemon}" in header
+
+
+def test_a_defect_variant_as_rpm_is_one_line_and_starts_nothing():
+    from builds.build import output_dir
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "build", "debian12", "--format", "rpm",
+                           "--defect", "conffile"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: defect variants are built as DEBs only (--defect conffile): drop --format rpm, "
+        "or build the defect without it"]
+    assert not output_dir("debian12", SALT, "conffile", foreign_format="rpm").exists()
 
 
 # ---- RPMs really built on a debian12 build box -----------------------------------------
@@ -269,3 +282,99 @@ def test_el7_macros_build_the_el7_layout(el7):
     assert "/usr/lib/systemd/system/salt-minion.service" in rpm_q("-l", str(el7["salt-minion"])).split()
     assert f"salt = {SALT}-1.el7" in rpm_q("--requires", str(el7["salt-minion"])).splitlines()
     assert "systemctl --no-reload preset salt-minion.service" in rpm_q("--scripts", str(el7["salt-minion"]))
+
+
+# ---- EL6's branch for real: Python 2.7 built by the spec -------------------------------
+# On debian11 (its image has the -dev libraries CPython needs). The wheelhouse is a
+# stand-in for a Salt 2019.2 lock for Python 2.7 (the project carries none): two pure
+# wheels from the input cache, enough to prove the offline pip step and its shebangs.
+
+def legacy_wheelhouse(dest: Path) -> Path:
+    from builds.inputs import cache_root
+    wheels = {}
+    for dist in (cache_root() / "inputs").glob("*/dist"):
+        for pattern in ("tzdata-*-py2.py3-none-any.whl", "looseversion-*-py2.py3-none-any.whl"):
+            wheels.update({w.name.split("-")[0]: w for w in dist.glob(pattern)})
+    if len(wheels) < 2:
+        pytest.skip("no tzdata/looseversion wheels in the input cache (harness build debian12 fills it)")
+    dest.mkdir()
+    for w in wheels.values():
+        (dest / w.name).write_bytes(w.read_bytes())
+    (dest / "requirements.txt").write_text("".join(f"{n}=={w.name.split('-')[1]}\n" for n, w in wheels.items()))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def el6(native, tmp_path_factory):
+    """EL6 RPMs built on debian11 with EL6's macros, plus what the installed payload did."""
+    from builds import layout, payload, rpm
+    from builds.remote import BoxRunner
+    from harness.session import box_instance
+    out = tmp_path_factory.mktemp("el6-rpm")
+    log = out / "build.log"
+    legacy = rpm.LegacySources(rpm.python27_source(log), legacy_wheelhouse(out / "wheels"))
+    staged = payload.StagedPayload(
+        box="debian11", root=f"{payload.WORK}/stage", salt_version="2019.2.8", version="2019.2.8-1",
+        python_version=rpm.PYTHON27, bundled_interpreter=True, system_python=None,
+        unit_dir="/lib/systemd/system", defect=None)
+    payload._describe(staged, "2.7")
+    checks = {
+        "python": "/opt/salt/bin/python2.7 -c 'import sys, zlib, bz2, ssl, sqlite3, ctypes, "
+                  "looseversion, tzdata; print(sys.version.split()[0] + \" \" + sys.prefix)'",
+        "runpath": "readelf -d /opt/salt/bin/python2.7 | grep -E 'R(UN)?PATH'",
+        "libpython": "ldd /opt/salt/bin/python2.7 | grep libpython",
+        "pip": "/opt/salt/bin/pip --version",
+        "shebang": "head -n 1 /opt/salt/bin/pip",
+        "init": "sh -n /etc/rc.d/init.d/salt-minion && grep '^# chkconfig' /etc/rc.d/init.d/salt-minion",
+        "ld.so.conf.d": "grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d || echo none",
+    }
+    with box_instance("debian11", name=f"rpm-debian11-{os.getpid()}") as machine:
+        runner = BoxRunner(machine, log)
+        with tempfile.TemporaryDirectory() as tmp:
+            payload.files_tree(staged, Path(tmp))
+            runner.copy_in(Path(tmp), staged.root, "copying the staged package trees in")
+        remote_out = f"{payload.WORK}/out-el6"
+        built = rpm.build(runner, staged, remote_out, rpm_targets.target_macros("6"), legacy)
+        for r in built:
+            runner.fetch(f"{remote_out}/{r.file}", out / r.file, f"fetching {r.file}")
+        # Unpacked at / on the build box (not installed: Debian's rpm database is empty).
+        runner.run(f"for f in {remote_out}/*.rpm; do rpm2archive - < $f | tar -xzf - -C /; done",
+                   "unpacking the EL6 RPMs at /")
+        results = {name: machine.run(cmd, check=False) for name, cmd in checks.items()}
+    assert sorted(r.name for r in built) == sorted(SUBPACKAGES)
+    return {r.name: out / r.file for r in built}, results
+
+
+@pytest.mark.slow
+@pytestmark_build
+def test_el6_bundles_a_working_python27(el6):
+    _, ran = el6
+    assert ran["python"].stdout.split() == ["2.7.18", "/opt/salt"], ran["python"].stderr
+    assert "$ORIGIN/../lib" in ran["runpath"].stdout
+    found = ran["libpython"].stdout.split("=>")[1].split()[0]
+    assert os.path.normpath(found) == "/opt/salt/lib/libpython2.7.so.1.0"  # via $ORIGIN
+    assert ran["pip"].ok and "/opt/salt/lib/python2.7/site-packages/pip" in ran["pip"].stdout
+    assert ran["shebang"].stdout.strip() == "#!/opt/salt/bin/python2.7"
+    assert ran["init"].ok and "# chkconfig:   - 99 01" in ran["init"].stdout
+    assert ran["ld.so.conf.d"].stdout.strip() == "none"
+
+
+@pytest.mark.slow
+@pytestmark_build
+def test_el6_rpms_have_sysv_scripts_and_hand_written_requires(el6):
+    rpms, _ = el6
+    requires = set(rpm_q("--requires", str(rpms["salt"])).splitlines())
+    assert {"/bin/sh", "glibc", "zlib", "bzip2-libs", "openssl", "readline", "sqlite", "ncurses-libs",
+            "logrotate"} <= requires
+    assert not [r for r in requires if ".so" in r or r.startswith("python")]
+    assert "bundled(python) = 2.7.18" in rpm_q("--provides", str(rpms["salt"])).splitlines()
+    for daemon in DAEMONS:
+        pkg = rpms[f"salt-{daemon}"]
+        files = rpm_q("-l", str(pkg)).splitlines()
+        assert f"/etc/rc.d/init.d/salt-{daemon}" in files
+        assert not [f for f in files if f.endswith(".service")]
+        scripts = rpm_q("--scripts", str(pkg))
+        assert f"/sbin/chkconfig --add salt-{daemon}" in scripts
+        assert f"/sbin/service salt-{daemon} condrestart" in scripts
+        assert "systemctl" not in scripts
+    assert {rpm_q("--qf", "%{RELEASE}", str(p)) for p in rpms.values()} == {"1.el6"}
