@@ -81,7 +81,7 @@ def test_sysv_init_scripts_are_valid_sh(tmp_path, daemon):
     script = tmp_path / f"salt-{daemon}"
     text = (RPM_DIR / "salt-daemon.init").read_text()
     script.write_text(text.replace("@DAEMON@", f"salt-{daemon}").replace("@SUMMARY@", "Salt"))
-    assert "@" not in script.read_text().split("### END INIT INFO")[0].replace("$local_fs", "")
+    assert "@" not in script.read_text()  # every placeholder filled
     for shell in ("sh", "bash"):
         subprocess.run([shell, "-n", str(script)], check=True)
     header = script.read_text()
