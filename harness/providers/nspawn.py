@@ -156,6 +156,10 @@ class NspawnProvider(Provider):
         target = self.image_dir(box, mirror)
         if (target / "image.json").exists() and not force:
             return target
+        users = [i.name for i in state.all_instances() if i.image == str(target)]
+        if users:  # their overlays read from it: replacing it would pull the floor from under them
+            raise HarnessError(f"image {target.name} is in use by {', '.join(users)}; "
+                               f"harness down them first, then rebuild it")
         # Two runs wanting the same image (pytest-xdist workers) build it once.
         with state.locked(paths.images_dir() / f".{box.name}.lock"):
             if (target / "image.json").exists() and not force:
