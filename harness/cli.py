@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from . import catalog, progress, session, state
 from .errors import HarnessError
@@ -163,7 +163,9 @@ def down(names, all_):
 def status():
     """Boxes that are up, and leftovers of crashed runs."""
     instances = state.all_instances()
-    table = Table("box", "image", "provider", "address", "state", "snapshots", "up for")
+    table = Table("image", "provider", "address", "state", "snapshots", "up for", box=None, pad_edge=False)
+    # Names are what users type next (harness ssh NAME): never cut them.
+    table.columns.insert(0, Column("box", no_wrap=True, min_width=max((len(i.name) for i in instances), default=3)))
     for i in instances:
         running = get_provider(i.provider).is_running(i)
         table.add_row(i.name, i.box, i.provider, i.address,
