@@ -431,23 +431,26 @@ def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
     pins = [p for p in parse_lock(real.read_text()) if p.key != "pyyaml"]
     (locks / real.name).write_text("".join(p.requirement() + "\n" for p in pins))
     (locks / "build-py3.11.txt").write_text(real.with_name("build-py3.11.txt").read_text())
-    before = {i.name for i in state.all_instances()}
-    proc = subprocess.run(HARNESS + ["build", "debian12"], capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, SVH_LOCK_DIR=str(locks), COLUMNS="400"))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    error = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    dist = tmp_path / "dist"
+    proc = subprocess.Popen(HARNESS + ["build", "debian12"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, SVH_LOCK_DIR=str(locks), SVH_DIST_DIR=str(dist),
+                                                COLUMNS="400"))
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 1 and "Traceback" not in err
+    error = [l for l in err.splitlines() if l.startswith("error:")]
     assert len(error) == 1 and "checking the venv's dependencies failed" in error[0]
     log = re.search(r"full build log: (\S+)\)", error[0]).group(1)
+    assert log == str(dist / "logs" / "debian12.build.log")
     assert "pyyaml" in Path(log).read_text().lower()
-    assert {i.name for i in state.all_instances()} == before
-    assert not list(paths.DIST_DIR.glob(".building-*"))
+    assert state.load(f"build-debian12-{proc.pid}") is None  # the build box is gone
+    assert sorted(p.name for p in dist.iterdir()) == ["logs"]  # no package, no half-written dir
 
 
 @pytest.mark.slow
 def test_ctrl_c_removes_the_build_box(tmp_path):
-    before = {i.name for i in state.all_instances()}
+    dist = tmp_path / "dist"
     proc = subprocess.Popen(HARNESS + ["build", "debian13", "--defect", "conffile"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, SVH_DIST_DIR=str(dist)))
     name = f"build-debian13-{proc.pid}"
     deadline = time.monotonic() + 120
     while state.load(name) is None:
@@ -458,5 +461,5 @@ def test_ctrl_c_removes_the_build_box(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert {i.name for i in state.all_instances()} == before
-    assert not list(paths.DIST_DIR.glob(".building-*"))
+    assert state.load(name) is None
+    assert sorted(p.name for p in dist.iterdir()) == ["logs"]
