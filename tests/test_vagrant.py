@@ -192,7 +192,7 @@ def test_the_vm_reaches_nothing_beyond_its_network(harness_run, vm):
     # (dnsmasq's DNS on the network's first address) answers, so the probe itself works.
     assert ssh(harness_run, "ip -4 route show default").stdout.strip() == ""
     gateway = MANAGEMENT_ADDRESS.rsplit(".", 1)[0] + ".1"
-    probe = "timeout 10 sh -c 'exec 3<>/dev/tcp/{}/{}' && echo reached"
+    probe = "timeout 10 bash -c 'exec 3<>/dev/tcp/{}/{}' && echo reached"
     assert "reached" in ssh(harness_run, probe.format(gateway, 53), check=False).stdout
     outside = subprocess.run(["ip", "-4", "-o", "route", "get", "1.1.1.1"], capture_output=True,
                              text=True).stdout.split("src ")[1].split()[0]
