@@ -339,6 +339,28 @@ def test_the_older_salt_line_builds_too():
     assert {p["version"] for p in m["packages"]} == {"3007.16-1"}
 
 
+@pytest.mark.slow
+def test_a_warm_rebuild_makes_no_network_request(tmp_path):
+    """With the caches filled, a build must not need the index: pip and every HTTP proxy
+    point at a closed port here, so any request would fail the build. (The mirror setting
+    stays: it is part of the image's cache key.)"""
+    ensure_built("debian12")  # fills the caches for the current inputs
+    dead = "http://127.0.0.1:9"
+    env = dict(os.environ, SVH_DIST_DIR=str(tmp_path / "dist"),
+               PIP_CONFIG_FILE="/dev/null", PIP_INDEX_URL=f"{dead}/simple", PIP_FIND_LINKS="",
+               http_proxy=dead, https_proxy=dead, HTTP_PROXY=dead, HTTPS_PROXY=dead, no_proxy="")
+    # The same settings do stop a fetch from the index.
+    probe = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--retries", "0", "--timeout", "3",
+                            "-d", str(tmp_path / "probe"), "six"], capture_output=True, text=True, env=env)
+    assert probe.returncode != 0
+    # --force: really build (from the caches), not restore the finished set from the package cache.
+    proc = subprocess.run(HARNESS + ["build", "debian12", "--force"], capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert manifest.read(tmp_path / "dist" / "debian12")["inputs_digest"] == \
+        manifest.read(paths.DIST_DIR / "debian12")["inputs_digest"]
+
+
 # ---- defect variants, compared with the good packages file by file -------------------------
 
 def _shebang(tree: Path, rel: str) -> str:
