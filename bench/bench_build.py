@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def main():
             table.add_row(f"{box} --format rpm", "-", f"{statistics.median(warm):.1f}", str(len(warm)),
                           f"{opt_mb:.0f}", f"{rpm_mb:.1f}", f"{roles_kb:.1f}")
     Console().print(table)
+    shutil.rmtree(dist, ignore_errors=True)
 
 
 if __name__ == "__main__":
