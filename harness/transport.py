@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import select
 import shlex
+import shutil
 import socket
+import subprocess
 import tarfile
 import time
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from pathlib import Path
 import paramiko
 
 from .errors import BoxTimeout, CommandError
+
+BULK_BYTES = 1 << 20  # files above this go through the OpenSSH client
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,9 @@ class Machine:
             chan.close()
 
     def put_file(self, local: str | Path, remote: str, mode: int | None = None):
+        if Path(local).stat().st_size > BULK_BYTES and shutil.which("ssh"):
+            self._put_bulk(Path(local), remote, mode)
+            return
         if self.endpoint.sudo:  # sftp runs as the login user: go through root's shell
             self.run(f"cat > {shlex.quote(remote)}", stdin=Path(local).read_bytes())
             if mode is not None:
@@ -168,6 +175,19 @@ class Machine:
             sftp.put(str(local), remote)
             if mode is not None:
                 sftp.chmod(remote, mode)
+
+    def _put_bulk(self, local: Path, remote: str, mode: int | None):
+        """Large files through the OpenSSH client: paramiko's pure-Python cipher moves a
+        50 MB package in ~20 s, ssh in under a second."""
+        q = shlex.quote(remote)
+        command = self.as_root(f"cat > {q}" + (f" && chmod {mode:o} {q}" if mode is not None else ""))
+        argv = self.endpoint.ssh_argv()
+        argv[1:1] = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.endpoint.handshake_timeout:.0f}"]
+        with open(local, "rb") as src:
+            proc = subprocess.run([*argv, command], stdin=src, capture_output=True)
+        if proc.returncode != 0:
+            raise CommandError(self.name, f"copy {local} -> {remote}", proc.returncode, "",
+                               proc.stderr.decode(errors="replace"))
 
     def write_text(self, remote: str, text: str, mode: int = 0o644):
         if self.endpoint.sudo:
