@@ -31,7 +31,9 @@ def pytest_addoption(parser):
 
 
 def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # SVH_INSTANCE_SUFFIX: a pytest run started from inside another one (the defect runs)
+    # inherits its worker id and must not take over that worker's boxes.
+    return os.environ.get("SVH_INSTANCE_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def instance_name(box_name: str) -> str:

@@ -9,6 +9,7 @@ table (defect -> failing checks) is printed at the end of the run.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -58,7 +59,8 @@ def test_suites_catch_the_defect(defect, tmp_path):
     junit = tmp_path / "junit.xml"
     subprocess.run([sys.executable, "-m", "pytest", *SUITES, "--box", BOX, "--packages", packages,
                     f"--junitxml={junit}", "-p", "no:cacheprovider", "-q"],
-                   cwd=paths.REPO_ROOT, capture_output=True, text=True)
+                   cwd=paths.REPO_ROOT, capture_output=True, text=True,
+                   env={**os.environ, "SVH_INSTANCE_SUFFIX": f"defect-{defect}"})
     assert junit.exists(), f"the suites did not run against {packages}"
     failed = [c.name.replace(f"[{BOX}]", "") for c in report.read_junit(junit, [BOX])
               if c.outcome in ("failed", "error")]

@@ -32,7 +32,8 @@ def packages_dir():
 
 
 def test_verify_smoke_subset_passes_and_writes_the_report(packages_dir, tmp_path):
-    result = harness("verify", "--box", BOX, "-m", "smoke")
+    result = harness("verify", "--box", BOX, "-m", "smoke",
+                     env={**os.environ, "SVH_INSTANCE_SUFFIX": "verify"})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "verdict: PASS" in result.stdout
     report_dir = Path(re.search(r"report: (\S+)/report\.html", result.stdout).group(1))
