@@ -120,7 +120,9 @@ def box_instance(box_name: str, provider: str | None = None, name: str | None = 
 
 
 def terminate_as_interrupt():
-    """Let SIGTERM unwind like Ctrl-C, so every `finally` removes what it started."""
+    """Let SIGTERM unwind like Ctrl-C, so every `finally` removes what it started. SIGINT
+    too is set explicitly: a process started in the background inherits it ignored."""
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -3,16 +3,12 @@ installed, and a salt-master on a second box of the same release."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from package_sets import INSTALLED, load_packages
 
-from harness import paths, session
+from harness import session
 from harness.errors import HarnessError
-from harness.packages import PackageSet
 from harness.salt import SaltMaster, SaltMinion
-
-INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 
 def pytest_collection_modifyitems(items):
@@ -22,23 +18,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.needs_master)
         if "scenario" in item.fixturenames:
             item.add_marker(pytest.mark.lifecycle)
-
-
-def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
-    chosen = config.getoption("--packages")
-    if salt_version:
-        return paths.DIST_DIR / f"{box_name}-salt-{salt_version}"
-    if chosen:
-        chosen = Path(chosen)
-        return chosen if (chosen / "manifest.json").exists() else chosen / box_name
-    return paths.DIST_DIR / box_name
-
-
-def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:
-    try:
-        return PackageSet.load(packages_dir(config, box_name, salt_version), box_name)
-    except HarnessError as e:
-        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")

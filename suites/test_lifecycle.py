@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from checks import expect_none, fail, sh
-from conftest import INSTALLED, load_packages
+from package_sets import INSTALLED, load_packages
 from harness import session
 from harness.packages import remove_command
 
