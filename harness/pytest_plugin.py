@@ -104,7 +104,7 @@ class BoxFactory:
 
 @pytest.fixture(scope="session")
 def box_factory(request):
-    """box_factory(BOX, role="") -> a fresh, connected Machine of BOX for this session."""
+    """box_factory(BOX, role="") -> a fresh, connected Machine of BOX for this test session."""
     factory = BoxFactory(request.config)
     yield factory
     factory.cleanup()
