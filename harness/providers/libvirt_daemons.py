@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import state
+from .. import paths, state
 from ..errors import HarnessError
 
 # (daemon, pid file it writes when started with -d)
@@ -62,7 +62,21 @@ def started_by_us() -> dict[str, int]:
         recorded = json.loads(_record().read_text())
     except (OSError, ValueError):
         return {}
-    return {name: pid for name, pid in recorded.items() if _comm(pid) == name}
+    return {name: pid for name, pid in recorded.items()
+            if name in dict(DAEMONS) and _comm(pid) == name}
+
+
+def owned_here() -> bool:
+    return _owner() in (None, str(paths.state_dir()))
+
+
+def _owner() -> str | None:
+    """The state dir of the run that started the daemons: only its boxes decide when they stop
+    (a `down --all` in another state dir, e.g. a test's, must not pull libvirtd away)."""
+    try:
+        return json.loads(_record().read_text()).get("owner")
+    except (OSError, ValueError):
+        return None
 
 
 def _virsh(*args: str) -> str:
@@ -101,7 +115,7 @@ def ensure_running(timeout: float = 30.0):
                                    f"{(done.stderr or done.stdout).strip()[:200]})")
             ours[daemon] = pid
             _record().parent.mkdir(parents=True, exist_ok=True)
-            _record().write_text(json.dumps(ours))
+            _record().write_text(json.dumps({**ours, "owner": str(paths.state_dir())}))
         deadline = time.monotonic() + timeout
         while not _answers():
             if running_pid("libvirtd") is None:
@@ -119,6 +133,8 @@ def stop_ours(timeout: float = 15.0):
     a VM still runs (another run's, with its own state dir): the last one out stops them."""
     with _lock():
         ours = started_by_us()
+        if not owned_here():
+            return
         if "libvirtd" in ours and _virsh("list", "--name").split():
             return
         if "libvirtd" in ours:

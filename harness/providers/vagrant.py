@@ -511,7 +511,8 @@ class VagrantProvider(Provider):
 
     def leftovers(self) -> list[str]:
         found = [f"libvirt domain {d}" for d in self._stray_domains()]
-        if not any(i.provider == self.name for i in state.all_instances()):
+        if libvirt_daemons.owned_here() and \
+                not any(i.provider == self.name for i in state.all_instances()):
             found += [f"{name} (pid {pid}, started by the harness)"
                       for name, pid in libvirt_daemons.started_by_us().items()]
         return found
