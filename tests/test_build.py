@@ -471,7 +471,9 @@ def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_removes_the_build_box(tmp_path):
     dist = tmp_path / "dist"
-    proc = subprocess.Popen(HARNESS + ["build", "debian13", "--defect", "conffile"], stdout=subprocess.PIPE,
+    # --force: with the package cache warm the build would finish before the interrupt.
+    proc = subprocess.Popen(HARNESS + ["build", "debian13", "--defect", "conffile", "--force"],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, SVH_DIST_DIR=str(dist)))
     name = f"build-debian13-{proc.pid}"
     deadline = time.monotonic() + 120
