@@ -19,8 +19,6 @@ from harness.errors import HarnessError
 
 from .errors import BuildError
 
-SSH_OPTIONS = ["-o", "Compression=no", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
-
 
 class _LogTee:
     """Binary sink for run_streaming: appends to the log, shows the latest line."""
@@ -90,7 +88,7 @@ class BoxRunner:
 
     # ---- bulk copies ---------------------------------------------------------------
     def _ssh(self) -> list[str]:
-        return self.machine.endpoint.ssh_argv()[:-1] + SSH_OPTIONS + [self.machine.endpoint.ssh_argv()[-1]]
+        return self.machine.endpoint.batch_ssh_argv()
 
     def copy_in(self, local_dir: Path, remote_dir: str, what: str):
         """Copy the contents of local_dir into remote_dir on the box."""

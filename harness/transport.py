@@ -38,6 +38,14 @@ class Endpoint:
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", f"{self.user}@{self.host}"]
 
+    def batch_ssh_argv(self) -> list[str]:
+        """OpenSSH client arguments for bulk copies: no prompts, no compression (payloads are
+        compressed already), a connect timeout that fits the box."""
+        argv = self.ssh_argv()
+        argv[1:1] = ["-o", "BatchMode=yes", "-o", "Compression=no",
+                     "-o", f"ConnectTimeout={max(10, self.handshake_timeout):.0f}"]
+        return argv
+
 
 @dataclass(frozen=True)
 class Result:
@@ -181,10 +189,9 @@ class Machine:
         50 MB package in ~20 s, ssh in under a second."""
         q = shlex.quote(remote)
         command = self.as_root(f"cat > {q}" + (f" && chmod {mode:o} {q}" if mode is not None else ""))
-        argv = self.endpoint.ssh_argv()
-        argv[1:1] = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.endpoint.handshake_timeout:.0f}"]
         with open(local, "rb") as src:
-            proc = subprocess.run([*argv, command], stdin=src, capture_output=True)
+            proc = subprocess.run([*self.endpoint.batch_ssh_argv(), command], stdin=src,
+                                  capture_output=True)
         if proc.returncode != 0:
             raise CommandError(self.name, f"copy {local} -> {remote}", proc.returncode, "",
                                proc.stderr.decode(errors="replace"))
