@@ -9,6 +9,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import paths
 from .errors import HarnessError
 from .transport import Machine, Result
 
@@ -18,6 +19,15 @@ REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
 APT = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
        "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
        "-o Dpkg::Options::=--force-unsafe-io")
+
+
+def package_dir(box_name: str, chosen: str | Path | None = None) -> Path:
+    """Where BOX's package set is: dist/BOX/, or a --packages DIR holding either one set
+    (its manifest.json at the top) or one subdirectory per box."""
+    if not chosen:
+        return paths.DIST_DIR / box_name
+    chosen = Path(chosen)
+    return chosen if (chosen / "manifest.json").exists() else chosen / box_name
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,14 @@ from pathlib import Path
 
 from . import catalog, paths, report
 from .errors import HarnessError
-from .packages import PackageSet
+from .packages import PackageSet, package_dir
 
 
 def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
     """The manifest of every box's package set; a missing set stops the run before any box starts."""
     found = {}
     for box in boxes:
-        directory = Path(packages) if packages else paths.DIST_DIR / box
-        if packages and not (directory / "manifest.json").exists():
-            directory = directory / box
-        found[box] = PackageSet.load(directory, box).manifest
+        found[box] = PackageSet.load(package_dir(box, packages), box).manifest
     return found
 
 

@@ -8,19 +8,15 @@ import pytest
 
 from harness import paths
 from harness.errors import HarnessError
-from harness.packages import PackageSet
+from harness.packages import PackageSet, package_dir
 
 INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 
 def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
-    chosen = config.getoption("--packages")
     if salt_version:
         return paths.DIST_DIR / f"{box_name}-salt-{salt_version}"
-    if chosen:
-        chosen = Path(chosen)
-        return chosen if (chosen / "manifest.json").exists() else chosen / box_name
-    return paths.DIST_DIR / box_name
+    return package_dir(box_name, config.getoption("--packages"))
 
 
 def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:

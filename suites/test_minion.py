@@ -9,6 +9,7 @@ import shlex
 import pytest
 
 from checks import expect_none, fail, sh
+from harness.errors import HarnessError
 from harness.packages import APT
 from harness.salt import SaltMaster
 
@@ -26,13 +27,11 @@ STATE_TREE = {
 def salt(minion, function: str, *args: str, timeout: int = 60):
     """Run a function on the minion through the master; fail with the command on error."""
     master = minion.master
-    command = SaltMaster.salt_command(minion.id, function, *args, timeout=timeout)
-    result = master.machine.run(command, check=False, timeout=timeout + 30)
     try:
-        return json.loads(result.stdout)[minion.id]
-    except (ValueError, KeyError):
-        fail(master.machine, f"a JSON return from {minion.id}",
-             f"exit {result.exit_status}: {(result.stdout + result.stderr).strip()[-600:]}", command)
+        return master.salt(minion.id, function, *args, timeout=timeout)
+    except HarnessError as e:
+        fail(master.machine, f"a JSON return from {minion.id}", str(e),
+             SaltMaster.salt_command(minion.id, function, *args, timeout=timeout))
 
 
 def main_pid(box, unit: str) -> str:
