@@ -26,13 +26,21 @@ RELEASES = ["debian11", "debian12", "debian13"]
 class Harness:
     def __init__(self, state_dir: str):
         slot = os.getpid() % 200 + 20
-        self.env = dict(os.environ, SVH_STATE_DIR=state_dir, SVH_BRIDGE=f"svh-b{slot}",
-                        SVH_NETWORK=f"10.244.{slot}.0/24")
+        self.env = dict(
+            os.environ,
+            SVH_STATE_DIR=state_dir,
+            SVH_BRIDGE=f"svh-b{slot}",
+            SVH_NETWORK=f"10.244.{slot}.0/24",
+        )
 
     def timed(self, *args: str) -> float:
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "harness.cli", *args], env=self.env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
         elapsed = time.monotonic() - started
         if proc.returncode != 0:
             sys.exit(f"harness {' '.join(args)} failed: {proc.stderr.strip()}")
@@ -54,7 +62,11 @@ def measure(h: Harness, repeats: int, cold: bool) -> list[tuple[str, str, str, i
             record(f"image build {box}, cold", "-", [h.timed("image build", box, "--force")])
     for box in RELEASES:
         h.timed("image", "build", box)  # make sure it is cached before timing the hit
-        record(f"image build {box}, cache hit", "< 1 s", [h.timed("image", "build", box) for _ in range(repeats)])
+        record(
+            f"image build {box}, cache hit",
+            "< 1 s",
+            [h.timed("image", "build", box) for _ in range(repeats)],
+        )
 
     up, down, snap, restore_snap, restore_pristine = [], [], [], [], []
     for _ in range(repeats):
@@ -78,7 +90,9 @@ def measure(h: Harness, repeats: int, cold: bool) -> list[tuple[str, str, str, i
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="also time from-scratch image builds")
     args = parser.parse_args()
@@ -87,9 +101,14 @@ def main():
         try:
             rows = measure(h, args.repeats, args.cold)
         finally:
-            subprocess.run([sys.executable, "-m", "harness.cli", "down", "--all"], env=h.env,
-                           capture_output=True)
-    table = Table("what", "median s", "target", "runs", title=f"box lifecycle, {os.cpu_count()} cores")
+            subprocess.run(
+                [sys.executable, "-m", "harness.cli", "down", "--all"],
+                env=h.env,
+                capture_output=True,
+            )
+    table = Table(
+        "what", "median s", "target", "runs", title=f"box lifecycle, {os.cpu_count()} cores"
+    )
     for row in rows:
         table.add_row(*row[:3], str(row[3]))
     Console().print(table)

@@ -31,8 +31,12 @@ RELEASES = ["debian11", "debian12", "debian13"]
 
 def timed_build(box: str, env: dict, *extra: str) -> float:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "build", box, *extra], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "build", box, *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         sys.exit(f"harness build {box} {' '.join(extra)} failed: {proc.stderr.strip()}")
     return time.monotonic() - started
@@ -44,11 +48,19 @@ def sizes(out: Path) -> tuple[float, float, float]:
     salt = next(p for p in manifest["packages"] if p["name"] == "salt")
     with tempfile.TemporaryDirectory() as tmp:
         if salt["file"].endswith(".rpm"):
-            subprocess.run(f"rpm2cpio {out / salt['file']} | cpio -idm --quiet", shell=True, cwd=tmp, check=True)
+            subprocess.run(
+                f"rpm2cpio {out / salt['file']} | cpio -idm --quiet",
+                shell=True,
+                cwd=tmp,
+                check=True,
+            )
         else:
             subprocess.run(["dpkg-deb", "-x", str(out / salt["file"]), tmp], check=True)
-        kb = int(subprocess.run(["du", "-sk", f"{tmp}/opt/salt"], capture_output=True, text=True,
-                                check=True).stdout.split()[0])
+        kb = int(
+            subprocess.run(
+                ["du", "-sk", f"{tmp}/opt/salt"], capture_output=True, text=True, check=True
+            ).stdout.split()[0]
+        )
     roles = sum(p["size"] for p in manifest["packages"] if p["name"] != "salt")
     return kb / 1024, salt["size"] / 1e6, roles / 1e3
 
@@ -57,14 +69,26 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--box", action="append", help="box (repeatable; default: debian11, 12, 13)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--cold", action="store_true", help="also one build per box with empty build caches")
-    ap.add_argument("--rpm", action="store_true", help="also warm RPM builds per box (--format rpm)")
+    ap.add_argument(
+        "--cold", action="store_true", help="also one build per box with empty build caches"
+    )
+    ap.add_argument(
+        "--rpm", action="store_true", help="also warm RPM builds per box (--format rpm)"
+    )
     args = ap.parse_args()
     boxes = args.box or RELEASES
     dist = tempfile.mkdtemp(prefix="svh-bench-dist-")
     env = dict(os.environ, SVH_DIST_DIR=dist)
-    table = Table("box", "cold s", "warm s (median)", "warm runs", "/opt/salt MB", "salt pkg MB",
-                  "6 role pkgs KB", title="harness build")
+    table = Table(
+        "box",
+        "cold s",
+        "warm s (median)",
+        "warm runs",
+        "/opt/salt MB",
+        "salt pkg MB",
+        "6 role pkgs KB",
+        title="harness build",
+    )
     for box in boxes:
         cold = "-"
         if args.cold:
@@ -75,16 +99,30 @@ def main():
         # the finished set from the package cache.
         warm = [timed_build(box, env, "--force") for _ in range(args.repeats)]
         opt_mb, deb_mb, roles_kb = sizes(Path(dist) / box)
-        table.add_row(box, cold, f"{statistics.median(warm):.1f}", str(len(warm)), f"{opt_mb:.0f}",
-                      f"{deb_mb:.1f}", f"{roles_kb:.1f}")
+        table.add_row(
+            box,
+            cold,
+            f"{statistics.median(warm):.1f}",
+            str(len(warm)),
+            f"{opt_mb:.0f}",
+            f"{deb_mb:.1f}",
+            f"{roles_kb:.1f}",
+        )
         if args.rpm:
             # --force: a real rpmbuild each time, not the finished set from the package cache.
             rpm = ("--format", "rpm", "--force")
             timed_build(box, env, *rpm)
             warm = [timed_build(box, env, *rpm) for _ in range(args.repeats)]
             opt_mb, rpm_mb, roles_kb = sizes(Path(dist) / f"{box}-rpm")
-            table.add_row(f"{box} --format rpm", "-", f"{statistics.median(warm):.1f}", str(len(warm)),
-                          f"{opt_mb:.0f}", f"{rpm_mb:.1f}", f"{roles_kb:.1f}")
+            table.add_row(
+                f"{box} --format rpm",
+                "-",
+                f"{statistics.median(warm):.1f}",
+                str(len(warm)),
+                f"{opt_mb:.0f}",
+                f"{rpm_mb:.1f}",
+                f"{roles_kb:.1f}",
+            )
     Console().print(table)
     shutil.rmtree(dist, ignore_errors=True)
 

@@ -42,8 +42,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     terminate_as_interrupt()  # SIGTERM unwinds too, so the box goes down
-    table = Table("payload compression", "rpmbuild step s (median)", "runs", "salt RPM MB",
-                  "readable by", title=f"RPM format step, debian12, Salt {DEFAULT_SALT}")
+    table = Table(
+        "payload compression",
+        "rpmbuild step s (median)",
+        "runs",
+        "salt RPM MB",
+        "readable by",
+        title=f"RPM format step, debian12, Salt {DEFAULT_SALT}",
+    )
     log = Path(tempfile.mkdtemp(prefix="svh-bench-rpm-")) / "build.log"
     with box_instance("debian12", name=f"rpm-debian12-{os.getpid()}") as machine:
         runner = BoxRunner(machine, log)
@@ -58,8 +64,13 @@ def main():
                 samples.append(time.monotonic() - started)
                 salt = next(b for b in built if b.name == "salt")
                 size = int(runner.output(f"stat -c %s {OUT}/{salt.file}", "measuring the RPM"))
-            table.add_row(setting, f"{statistics.median(samples):.1f}", str(len(samples)),
-                          f"{size / 1e6:.1f}", readers)
+            table.add_row(
+                setting,
+                f"{statistics.median(samples):.1f}",
+                str(len(samples)),
+                f"{size / 1e6:.1f}",
+                readers,
+            )
     Console().print(table)
     print(f"log: {log}")
 

@@ -20,7 +20,17 @@ from harness.paths import REPO_ROOT
 
 
 def suite_seconds(boxes: list[str], workers: int, marker: str | None) -> tuple[float, bool]:
-    argv = [sys.executable, "-m", "pytest", "suites/", "--box", ",".join(boxes), "-q", "-p", "no:cacheprovider"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/",
+        "--box",
+        ",".join(boxes),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     if workers > 1:
         argv += ["-n", str(workers), "--dist", "loadgroup"]
     if marker:
@@ -31,21 +41,35 @@ def suite_seconds(boxes: list[str], workers: int, marker: str | None) -> tuple[f
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--boxes", default="debian11,debian12,debian13")
     parser.add_argument("-m", dest="marker", help="only checks with this marker expression")
     args = parser.parse_args()
     boxes = args.boxes.split(",")
     runs = [(f"suites on {b}", [b], 1) for b in boxes]
-    runs += [(f"suites on {len(boxes)} boxes, serial", boxes, 1),
-             (f"suites on {len(boxes)} boxes, -n {len(boxes)}", boxes, len(boxes))]
-    table = Table("what", "median s", "runs", "all passed",
-                  title=f"verification wall time, {os.cpu_count()} cores" + (f", -m {args.marker}" if args.marker else ""))
+    runs += [
+        (f"suites on {len(boxes)} boxes, serial", boxes, 1),
+        (f"suites on {len(boxes)} boxes, -n {len(boxes)}", boxes, len(boxes)),
+    ]
+    table = Table(
+        "what",
+        "median s",
+        "runs",
+        "all passed",
+        title=f"verification wall time, {os.cpu_count()} cores"
+        + (f", -m {args.marker}" if args.marker else ""),
+    )
     for label, chosen, workers in runs:
         samples = [suite_seconds(chosen, workers, args.marker) for _ in range(args.repeats)]
-        table.add_row(label, f"{statistics.median(s for s, _ in samples):.0f}", str(len(samples)),
-                      "yes" if all(ok for _, ok in samples) else "no")
+        table.add_row(
+            label,
+            f"{statistics.median(s for s, _ in samples):.0f}",
+            str(len(samples)),
+            "yes" if all(ok for _, ok in samples) else "no",
+        )
     Console().print(table)
 
 

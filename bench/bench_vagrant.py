@@ -31,21 +31,48 @@ class Harness(BoxesHarness):
 
     def smoke(self, box: str, provider: str) -> tuple[float, str]:
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "suites/", "--box", box,
-                               "--provider", provider, "-m", "smoke", "-q", "-p", "no:cacheprovider"],
-                              env=self.env, capture_output=True, text=True, cwd=REPO)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites/",
+                "--box",
+                box,
+                "--provider",
+                provider,
+                "-m",
+                "smoke",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         summary = (proc.stdout.strip().splitlines() or ["no output"])[-1]
         return time.monotonic() - started, summary
 
 
 def lifecycle(h: Harness, box: str, provider: str, repeats: int) -> dict[str, list[float]]:
     name = f"vg-bench-{provider}"
-    samples: dict[str, list[float]] = {k: [] for k in
-                                       ("up to SSH ready", "snapshot", "restore to a snapshot",
-                                        "restore to pristine", "down (destroy)")}
+    samples: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "up to SSH ready",
+            "snapshot",
+            "restore to a snapshot",
+            "restore to pristine",
+            "down (destroy)",
+        )
+    }
     h.timed("image", "build", box, "--provider", provider)
     for _ in range(repeats):
-        samples["up to SSH ready"].append(h.timed("up", box, "--provider", provider, "--name", name))
+        samples["up to SSH ready"].append(
+            h.timed("up", box, "--provider", provider, "--name", name)
+        )
         samples["snapshot"].append(h.timed("snapshot", name, "s"))
         samples["restore to a snapshot"].append(h.timed("restore", name, "s"))
         samples["restore to pristine"].append(h.timed("restore", name))
@@ -64,13 +91,22 @@ def main():
         h = Harness(state_dir)
         results = {p: lifecycle(h, args.box, p, args.repeats) for p in providers}
         smoke = {p: h.smoke(args.box, p) for p in providers} if args.smoke else {}
-    table = Table("step", *(f"{p} (median s)" for p in providers), "n",
-                  title=f"{args.box}: VM (vagrant/libvirt, driver {libvirt_driver()}) vs nspawn")
+    table = Table(
+        "step",
+        *(f"{p} (median s)" for p in providers),
+        "n",
+        title=f"{args.box}: VM (vagrant/libvirt, driver {libvirt_driver()}) vs nspawn",
+    )
     for step in results["vagrant"]:
-        table.add_row(step, *(f"{statistics.median(results[p][step]):.2f}" for p in providers),
-                      str(args.repeats))
+        table.add_row(
+            step,
+            *(f"{statistics.median(results[p][step]):.2f}" for p in providers),
+            str(args.repeats),
+        )
     if smoke:
-        table.add_row("pytest suites/ -m smoke (wall)", *(f"{smoke[p][0]:.0f}" for p in providers), "1")
+        table.add_row(
+            "pytest suites/ -m smoke (wall)", *(f"{smoke[p][0]:.0f}" for p in providers), "1"
+        )
     Console().print(table)
     for p, (_, summary) in smoke.items():
         print(f"smoke on {p}: {summary}")
@@ -79,6 +115,7 @@ def main():
 def libvirt_driver() -> str:
     sys.path.insert(0, str(REPO))
     from harness.providers.vagrant import libvirt_driver as driver
+
     return driver()
 
 

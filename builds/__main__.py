@@ -13,10 +13,19 @@ from .locks import DEFAULT_SALT
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m builds", description="Build BOX's Salt packages into dist/.")
+    ap = argparse.ArgumentParser(
+        prog="python -m builds", description="Build BOX's Salt packages into dist/."
+    )
     ap.add_argument("box", nargs="?", metavar="BOX")
-    ap.add_argument("--salt", default=DEFAULT_SALT, metavar="VERSION", help=f"Salt version (default {DEFAULT_SALT})")
-    ap.add_argument("--defect", metavar="NAME", help="build a deliberately broken variant (see --list-defects)")
+    ap.add_argument(
+        "--salt",
+        default=DEFAULT_SALT,
+        metavar="VERSION",
+        help=f"Salt version (default {DEFAULT_SALT})",
+    )
+    ap.add_argument(
+        "--defect", metavar="NAME", help="build a deliberately broken variant (see --list-defects)"
+    )
     ap.add_argument("--list-defects", action="store_true", help="list the defect variants and exit")
     ap.add_argument("--keep-box", action="store_true", help="leave the build box up afterwards")
     args = ap.parse_args(argv)
@@ -26,6 +35,7 @@ def main(argv=None) -> int:
     if not args.box:
         ap.error("BOX is required (see harness boxes)")
     from .build import build_packages
+
     progress.enable()
     session.terminate_as_interrupt()
     try:

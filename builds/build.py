@@ -30,8 +30,12 @@ from .remote import BoxRunner
 REMOTE_OUT = "/var/tmp/svh-build/out"
 
 
-def output_name(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-                foreign_format: str | None = None) -> str:
+def output_name(
+    box_name: str,
+    salt_version: str = DEFAULT_SALT,
+    defect: str | None = None,
+    foreign_format: str | None = None,
+) -> str:
     """foreign_format: a package format other than the box's own (rpm from a Debian box)."""
     name = box_name
     if foreign_format:
@@ -48,13 +52,23 @@ def dist_root(dist_dir: Path | None = None) -> Path:
     return Path(dist_dir or os.environ.get("SVH_DIST_DIR") or DIST_DIR)
 
 
-def output_dir(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-               dist_dir: Path | None = None, foreign_format: str | None = None) -> Path:
+def output_dir(
+    box_name: str,
+    salt_version: str = DEFAULT_SALT,
+    defect: str | None = None,
+    dist_dir: Path | None = None,
+    foreign_format: str | None = None,
+) -> Path:
     return dist_root(dist_dir) / output_name(box_name, salt_version, defect, foreign_format)
 
 
-def log_path(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-             dist_dir: Path | None = None, foreign_format: str | None = None) -> Path:
+def log_path(
+    box_name: str,
+    salt_version: str = DEFAULT_SALT,
+    defect: str | None = None,
+    dist_dir: Path | None = None,
+    foreign_format: str | None = None,
+) -> Path:
     name = output_name(box_name, salt_version, defect, foreign_format)
     return dist_root(dist_dir) / "logs" / f"{name}.build.log"
 
@@ -63,18 +77,30 @@ def format_module(package_format: str):
     try:
         return importlib.import_module(f"builds.{package_format}")
     except ImportError:
-        raise BuildError(f"no builder for package format {package_format!r} (expected module builds.{package_format})") from None
+        raise BuildError(
+            f"no builder for package format {package_format!r} (expected module builds.{package_format})"
+        ) from None
 
 
-def current_digest(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-                   package_format: str | None = None) -> str:
+def current_digest(
+    box_name: str,
+    salt_version: str = DEFAULT_SALT,
+    defect: str | None = None,
+    package_format: str | None = None,
+) -> str:
     box = catalog.load_box(box_name)
     return manifest.inputs_digest(box, salt_version, defect, package_format or box.package_format)
 
 
-def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str | None = None,
-                   keep_box: bool = False, dist_dir: Path | None = None,
-                   package_format: str | None = None, force: bool = False) -> Path:
+def build_packages(
+    box_name: str,
+    salt_version: str = DEFAULT_SALT,
+    defect: str | None = None,
+    keep_box: bool = False,
+    dist_dir: Path | None = None,
+    package_format: str | None = None,
+    force: bool = False,
+) -> Path:
     """Build BOX's packages into dist; return the output directory. Unless `force`, an
     output whose inputs are unchanged is reused (from dist/ or the package cache)."""
     started = time.monotonic()
@@ -98,12 +124,16 @@ def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str 
         try:
             if package_cache.restore(final.name, digest_, cached):
                 _replace(cached, final)
-                progress.note(f"{box_name}: {final} from the package cache (same recipe, locks and box)")
+                progress.note(
+                    f"{box_name}: {final} from the package cache (same recipe, locks and box)"
+                )
                 return final
         finally:
             shutil.rmtree(cached, ignore_errors=True)
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n")
+    log.write_text(
+        f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n"
+    )
     tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))
     instance_name = f"build-{box_name}-{os.getpid()}"
     try:
@@ -117,10 +147,16 @@ def build_packages(box_name: str, salt_version: str = DEFAULT_SALT, defect: str 
                 entries = []
                 for pkg in built:
                     runner.fetch(f"{REMOTE_OUT}/{pkg.file}", tmp / pkg.file, f"fetching {pkg.file}")
-                    entries.append(manifest.package_entry(tmp / pkg.file, pkg.name, pkg.version, pkg.arch))
+                    entries.append(
+                        manifest.package_entry(tmp / pkg.file, pkg.name, pkg.version, pkg.arch)
+                    )
         if keep_box:
-            progress.note(f"build box kept: harness ssh {instance_name}; remove it with harness down {instance_name}")
-        manifest.write(tmp, manifest.make(staged, package_format, entries, digest_, time.monotonic() - started))
+            progress.note(
+                f"build box kept: harness ssh {instance_name}; remove it with harness down {instance_name}"
+            )
+        manifest.write(
+            tmp, manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)
+        )
         package_cache.store(final.name, digest_, tmp)
         _replace(tmp, final)
     finally:

@@ -26,9 +26,29 @@ SOURCE_SHA256 = "2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf84
 PREFIX = "/opt/salt"
 WORK = "/var/tmp/svh-cpython"
 # Modules a full stdlib must have; a missing -dev package makes configure skip one silently.
-REQUIRED_MODULES = ["ssl", "hashlib", "sqlite3", "ctypes", "zlib", "bz2", "lzma", "readline",
-                    "curses", "uuid", "decimal", "_ctypes", "_decimal", "pyexpat",
-                    "_gdbm", "_bz2", "_lzma", "_uuid", "_sqlite3", "_ssl", "_hashlib"]
+REQUIRED_MODULES = [
+    "ssl",
+    "hashlib",
+    "sqlite3",
+    "ctypes",
+    "zlib",
+    "bz2",
+    "lzma",
+    "readline",
+    "curses",
+    "uuid",
+    "decimal",
+    "_ctypes",
+    "_decimal",
+    "pyexpat",
+    "_gdbm",
+    "_bz2",
+    "_lzma",
+    "_uuid",
+    "_sqlite3",
+    "_ssl",
+    "_hashlib",
+]
 
 # No PGO/LTO: the build boxes have two cores. The rpath goes in LDFLAGS_NODIST so the
 # interpreter gets it but sysconfig does not hand it to third-party extensions.
@@ -62,15 +82,19 @@ def cache_key(box) -> str:
 def source_url() -> str:
     mirror = os.environ.get("SVH_DEBIAN_MIRROR") or debian_mirrors()[0]
     if not mirror:
-        raise BuildError("no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
-                         "the CPython source")
+        raise BuildError(
+            "no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
+            "the CPython source"
+        )
     return f"{mirror.rstrip('/')}/{SOURCE_PATH}"
 
 
 def check_stdlib(runner: BoxRunner):
     imports = "; ".join(f"import {m}" for m in REQUIRED_MODULES)
-    runner.run(f"{PREFIX}/bin/python3 -I -c {shlex.quote(imports)}",
-               f"checking the bundled CPython's stdlib ({', '.join(REQUIRED_MODULES[:11])})")
+    runner.run(
+        f"{PREFIX}/bin/python3 -I -c {shlex.quote(imports)}",
+        f"checking the bundled CPython's stdlib ({', '.join(REQUIRED_MODULES[:11])})",
+    )
 
 
 def install(runner: BoxRunner, box) -> str:
@@ -80,17 +104,29 @@ def install(runner: BoxRunner, box) -> str:
         with progress.step(f"{box.name}: bundled CPython {VERSION} (cached)"):
             runner.send_tar(cached / "python.tar", PREFIX, "unpacking the cached CPython")
     else:
-        with progress.step(f"{box.name}: building CPython {VERSION} from Debian's source (make -j2, minutes)"):
+        with progress.step(
+            f"{box.name}: building CPython {VERSION} from Debian's source (make -j2, minutes)"
+        ):
             source = fetch_url(source_url(), SOURCE_SHA256, runner.log)
             runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the CPython build")
             runner.send_file(source, f"{WORK}/python.orig.tar.gz", "copying the CPython source in")
-            runner.run(RECIPE.format(work=WORK, prefix=PREFIX), f"building CPython {VERSION}", timeout=7200)
+            runner.run(
+                RECIPE.format(work=WORK, prefix=PREFIX), f"building CPython {VERSION}", timeout=7200
+            )
             check_stdlib(runner)
-            runner.run(f"tar -C {PREFIX} -cf {WORK}/python.tar . && rm -rf {WORK}/src",
-                       "packing the built CPython")
+            runner.run(
+                f"tar -C {PREFIX} -cf {WORK}/python.tar . && rm -rf {WORK}/src",
+                "packing the built CPython",
+            )
             with filling(cached) as tmp:
-                runner.fetch(f"{WORK}/python.tar", tmp / "python.tar", "caching the built CPython on the host")
+                runner.fetch(
+                    f"{WORK}/python.tar",
+                    tmp / "python.tar",
+                    "caching the built CPython on the host",
+                )
             runner.run(f"rm -rf {WORK}", "removing the CPython build directory")
     check_stdlib(runner)
-    return runner.output(f"{PREFIX}/bin/python3 -I -c 'import platform; print(platform.python_version())'",
-                         "asking the bundled CPython its version").strip()
+    return runner.output(
+        f"{PREFIX}/bin/python3 -I -c 'import platform; print(platform.python_version())'",
+        "asking the bundled CPython its version",
+    ).strip()

@@ -39,12 +39,14 @@ def arch_of(pkg: StagedPackage) -> str:
 
 def control(pkg: StagedPackage, version: str, depends: list[str], installed_kb: int) -> str:
     summary = pkg.summary
-    return (f"Package: {pkg.name}\nVersion: {version}\nArchitecture: {arch_of(pkg)}\n"
-            f"Maintainer: {MAINTAINER}\nInstalled-Size: {installed_kb}\n"
-            + (f"Depends: {', '.join(depends)}\n" if depends else "")
-            + f"Section: admin\nPriority: optional\nHomepage: {HOMEPAGE}\n"
-            f"Description: {summary}\n"
-            + "".join(f" {line}\n" for line in textwrap.wrap(layout.DESCRIPTION, 78)))
+    return (
+        f"Package: {pkg.name}\nVersion: {version}\nArchitecture: {arch_of(pkg)}\n"
+        f"Maintainer: {MAINTAINER}\nInstalled-Size: {installed_kb}\n"
+        + (f"Depends: {', '.join(depends)}\n" if depends else "")
+        + f"Section: admin\nPriority: optional\nHomepage: {HOMEPAGE}\n"
+        f"Description: {summary}\n"
+        + "".join(f" {line}\n" for line in textwrap.wrap(layout.DESCRIPTION, 78))
+    )
 
 
 def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> list[str]:
@@ -60,8 +62,13 @@ def postinst(pkg: StagedPackage) -> str | None:
     if not (pkg.units or pkg.post_install):
         return None
     units = " ".join(pkg.units)
-    lines = ["#!/bin/sh", f"# {pkg.name}: enable and start its units on install, restart them on upgrade.",
-             "set -e", 'case "$1" in', "configure|abort-upgrade|abort-deconfigure|abort-remove)"]
+    lines = [
+        "#!/bin/sh",
+        f"# {pkg.name}: enable and start its units on install, restart them on upgrade.",
+        "set -e",
+        'case "$1" in',
+        "configure|abort-upgrade|abort-deconfigure|abort-remove)",
+    ]
     if pkg.units:
         lines += [
             f"    for unit in {units}; do",
@@ -77,7 +84,8 @@ def postinst(pkg: StagedPackage) -> str | None:
             "        systemctl --system daemon-reload >/dev/null || true",
             '        if [ -n "$2" ]; then action=restart; else action=start; fi',
             f"        deb-systemd-invoke $action {units} >/dev/null || true",
-            "    fi"]
+            "    fi",
+        ]
     lines += [f"    {line}" for line in pkg.post_install]
     lines += ["    ;;", "esac", "exit 0", ""]
     return "\n".join(lines)
@@ -86,12 +94,18 @@ def postinst(pkg: StagedPackage) -> str | None:
 def prerm(pkg: StagedPackage) -> str | None:
     if not pkg.units:
         return None
-    return "\n".join([
-        "#!/bin/sh", f"# {pkg.name}: stop its units when it is removed (an upgrade restarts them in postinst).",
-        "set -e",
-        'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then',
-        f"    deb-systemd-invoke stop {' '.join(pkg.units)} >/dev/null || true",
-        "fi", "exit 0", ""])
+    return "\n".join(
+        [
+            "#!/bin/sh",
+            f"# {pkg.name}: stop its units when it is removed (an upgrade restarts them in postinst).",
+            "set -e",
+            'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then',
+            f"    deb-systemd-invoke stop {' '.join(pkg.units)} >/dev/null || true",
+            "fi",
+            "exit 0",
+            "",
+        ]
+    )
 
 
 def postrm(pkg: StagedPackage) -> str | None:
@@ -99,10 +113,15 @@ def postrm(pkg: StagedPackage) -> str | None:
     on_purge = []
     if pkg.units:
         units = " ".join(pkg.units)
-        on_remove.append(f"[ -x /usr/bin/deb-systemd-helper ] && deb-systemd-helper mask {units} >/dev/null || true")
-        on_purge += [f"if [ -x /usr/bin/deb-systemd-helper ]; then",
-                     f"    deb-systemd-helper purge {units} >/dev/null || true",
-                     f"    deb-systemd-helper unmask {units} >/dev/null || true", "fi"]
+        on_remove.append(
+            f"[ -x /usr/bin/deb-systemd-helper ] && deb-systemd-helper mask {units} >/dev/null || true"
+        )
+        on_purge += [
+            "if [ -x /usr/bin/deb-systemd-helper ]; then",
+            f"    deb-systemd-helper purge {units} >/dev/null || true",
+            f"    deb-systemd-helper unmask {units} >/dev/null || true",
+            "fi",
+        ]
     if pkg.name == layout.COMMON:
         # Bytecode Salt compiles at run time is not in the package: take /opt/salt away whole.
         on_remove.append(f"rm -rf {layout.PREFIX}")
@@ -110,15 +129,21 @@ def postrm(pkg: StagedPackage) -> str | None:
         on_purge.append("rm -rf " + " ".join(shlex.quote(p) for p in pkg.purge))
     if not (on_remove or on_purge):
         return None
-    lines = ["#!/bin/sh", f"# {pkg.name}: forget its units on remove; purge also drops run-time state.",
-             "set -e", 'case "$1" in']
+    lines = [
+        "#!/bin/sh",
+        f"# {pkg.name}: forget its units on remove; purge also drops run-time state.",
+        "set -e",
+        'case "$1" in',
+    ]
     if on_remove:
         lines += ["remove)"] + [f"    {l}" for l in on_remove] + ["    ;;", "esac", 'case "$1" in']
     if on_purge:
         lines += ["purge)"] + [f"    {l}" for l in on_purge] + ["    ;;"]
     lines += ["esac"]
     if pkg.units:
-        lines += ["if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi"]
+        lines += [
+            "if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi"
+        ]
     lines += ["exit 0", ""]
     return "\n".join(lines)
 
@@ -142,13 +167,19 @@ cat shlibdeps.err
 
 def common_depends(runner: BoxRunner, staged: StagedPayload) -> list[str]:
     work = "/var/tmp/svh-build/shlibdeps"
-    runner.run(SHLIBDEPS.format(work=work, root=staged.package_root(layout.COMMON)),
-               "dpkg-shlibdeps on the ELF files in /opt/salt")
-    text = runner.output(f"cat {work}/depends.txt", "reading the shared-library dependencies").strip()
+    runner.run(
+        SHLIBDEPS.format(work=work, root=staged.package_root(layout.COMMON)),
+        "dpkg-shlibdeps on the ELF files in /opt/salt",
+    )
+    text = runner.output(
+        f"cat {work}/depends.txt", "reading the shared-library dependencies"
+    ).strip()
     deps = [d.strip() for d in text.split(",") if d.strip()]
     if staged.system_python:
-        owner = runner.output(f"dpkg -S $(readlink -f {staged.system_python})",
-                              f"finding the package of {staged.system_python}").split(":")[0]
+        owner = runner.output(
+            f"dpkg -S $(readlink -f {staged.system_python})",
+            f"finding the package of {staged.system_python}",
+        ).split(":")[0]
         # python3.X-minimal only has the interpreter; python3.X brings the full stdlib.
         deps.append(owner.removesuffix("-minimal"))
     return deps
@@ -158,23 +189,33 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str) -> list[DebFil
     """Build one .deb per staged package into out_dir on the box."""
     shared = common_depends(runner, staged)
     debroot = "/var/tmp/svh-build/deb"
-    runner.run(f"rm -rf {debroot} {out_dir} && mkdir -p {debroot} {out_dir}", "preparing the DEB trees")
+    runner.run(
+        f"rm -rf {debroot} {out_dir} && mkdir -p {debroot} {out_dir}", "preparing the DEB trees"
+    )
     built = []
     for pkg in staged.packages.values():
         tree = f"{debroot}/{pkg.name}"
         # Hard links: the DEBIAN directory must not land in the format-neutral stage.
-        runner.run(f"cp -al {staged.package_root(pkg.name)} {tree} && mkdir -m 755 {tree}/DEBIAN",
-                   f"preparing {pkg.name}'s tree")
+        runner.run(
+            f"cp -al {staged.package_root(pkg.name)} {tree} && mkdir -m 755 {tree}/DEBIAN",
+            f"preparing {pkg.name}'s tree",
+        )
         kb = int(runner.output(f"du -sk {tree} | cut -f1", f"measuring {pkg.name}").strip())
-        files = {"control": control(pkg, staged.version, depends_of(pkg, staged.version, shared), kb),
-                 "conffiles": "".join(c + "\n" for c in pkg.conffiles) or None,
-                 "postinst": postinst(pkg), "prerm": prerm(pkg), "postrm": postrm(pkg)}
+        files = {
+            "control": control(pkg, staged.version, depends_of(pkg, staged.version, shared), kb),
+            "conffiles": "".join(c + "\n" for c in pkg.conffiles) or None,
+            "postinst": postinst(pkg),
+            "prerm": prerm(pkg),
+            "postrm": postrm(pkg),
+        }
         for name, text in files.items():
             if text:
                 mode = 0o644 if name in ("control", "conffiles") else 0o755
                 runner.machine.write_text(f"{tree}/DEBIAN/{name}", text, mode)
         deb = deb_name(pkg, staged.version)
-        runner.run(f"dpkg-deb --root-owner-group {' '.join(COMPRESSION)} --build {tree} {out_dir}/{deb}",
-                   f"dpkg-deb --build {pkg.name}")
+        runner.run(
+            f"dpkg-deb --root-owner-group {' '.join(COMPRESSION)} --build {tree} {out_dir}/{deb}",
+            f"dpkg-deb --build {pkg.name}",
+        )
         built.append(DebFile(pkg.name, staged.version, arch_of(pkg), deb))
     return built

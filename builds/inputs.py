@@ -32,6 +32,7 @@ def cache_root() -> Path:
     if os.environ.get("SVH_BUILD_CACHE_DIR"):
         return Path(os.environ["SVH_BUILD_CACHE_DIR"])
     from harness.paths import cache_dir
+
     return cache_dir()
 
 
@@ -55,7 +56,12 @@ def platform_tags(glibc: str) -> list[str]:
     """pip --platform values a box with this glibc accepts, best first."""
     major, minor = (int(x) for x in glibc.split(".")[:2])
     tags = [f"manylinux_{major}_{m}_{ARCH}" for m in range(minor, 16, -1)]
-    return tags + [f"manylinux2014_{ARCH}", f"manylinux2010_{ARCH}", f"manylinux1_{ARCH}", f"linux_{ARCH}"]
+    return tags + [
+        f"manylinux2014_{ARCH}",
+        f"manylinux2010_{ARCH}",
+        f"manylinux1_{ARCH}",
+        f"linux_{ARCH}",
+    ]
 
 
 def inputs_key(lock_text: str, build_text: str, python_minor: str, glibc: str) -> str:
@@ -78,27 +84,52 @@ def _run_logged(cmd: list[str], log: Path, what: str):
     if proc.returncode != 0:
         tail = ""
         try:
-            lines = [l for l in log.read_text(errors="replace").splitlines()
-                     if l.startswith("ERROR") or "error" in l.lower()]
+            lines = [
+                l
+                for l in log.read_text(errors="replace").splitlines()
+                if l.startswith("ERROR") or "error" in l.lower()
+            ]
             tail = ": " + lines[-1].strip()[:200] if lines else ""
         except OSError:
             pass
         raise BuildError(f"{what} failed{tail}", log)
 
 
-def pip_download(requirements: Path, dest: Path, python_minor: str, glibc: str, log: Path, what: str):
+def pip_download(
+    requirements: Path, dest: Path, python_minor: str, glibc: str, log: Path, what: str
+):
     abi = "cp" + python_minor.replace(".", "")
-    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps",
-           "--require-hashes", "-r", str(requirements), "-d", str(dest),
-           "--python-version", python_minor, "--implementation", "cp",
-           "--abi", abi, "--abi", "abi3", "--abi", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+        str(requirements),
+        "-d",
+        str(dest),
+        "--python-version",
+        python_minor,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+    ]
     for tag in platform_tags(glibc) + ["any"]:
         cmd += ["--platform", tag]
     _run_logged(cmd, log, what)
 
 
-def fetch_inputs(lock: Path, build_lock: Path, python_minor: str, glibc: str, log: Path,
-                 progress=print) -> Path:
+def fetch_inputs(
+    lock: Path, build_lock: Path, python_minor: str, glibc: str, log: Path, progress=print
+) -> Path:
     """Wheels/sdists of `lock` (for the box's Python and glibc) plus build backends, cached."""
     lock_text, build_text = lock.read_text(), build_lock.read_text()
     parse_lock(lock_text, str(lock))
@@ -109,8 +140,17 @@ def fetch_inputs(lock: Path, build_lock: Path, python_minor: str, glibc: str, lo
         return final
     progress(f"inputs: fetching {lock.name} for Python {python_minor}, glibc {glibc}")
     with filling(final) as tmp:
-        pip_download(lock, tmp / "dist", python_minor, glibc, log, f"fetching {lock.name} from the index")
-        pip_download(build_lock, tmp / "build", python_minor, glibc, log, f"fetching {build_lock.name} from the index")
+        pip_download(
+            lock, tmp / "dist", python_minor, glibc, log, f"fetching {lock.name} from the index"
+        )
+        pip_download(
+            build_lock,
+            tmp / "build",
+            python_minor,
+            glibc,
+            log,
+            f"fetching {build_lock.name} from the index",
+        )
         shutil.copy(lock, tmp / "lock.txt")
         shutil.copy(build_lock, tmp / "build-lock.txt")
     return final
@@ -118,7 +158,9 @@ def fetch_inputs(lock: Path, build_lock: Path, python_minor: str, glibc: str, lo
 
 def sdists(inputs: Path) -> list[Path]:
     """The inputs that must be compiled on the box (no wheel for this Python/platform)."""
-    return sorted(p for p in (inputs / "dist").iterdir() if p.name.endswith((".tar.gz", ".zip", ".tar.bz2")))
+    return sorted(
+        p for p in (inputs / "dist").iterdir() if p.name.endswith((".tar.gz", ".zip", ".tar.bz2"))
+    )
 
 
 def fetch_url(url: str, sha256: str, log: Path) -> Path:

@@ -14,46 +14,85 @@ FILES_DIR = Path(__file__).resolve().parent / "files"
 PREFIX = "/opt/salt"
 COMMON = "salt"
 PACKAGE_RELEASE = "1"
-DESCRIPTION = ("Salt with every Python dependency in a virtualenv under /opt/salt, so the "
-               "distribution's own Python libraries stay untouched.")
+DESCRIPTION = (
+    "Salt with every Python dependency in a virtualenv under /opt/salt, so the "
+    "distribution's own Python libraries stay untouched."
+)
 
 
 @dataclass(frozen=True)
 class SubPackage:
     name: str
     summary: str
-    tools: tuple[str, ...] = ()     # /usr/bin wrappers exec'ing /opt/salt/bin/<tool>
-    units: tuple[str, ...] = ()     # systemd units from files/systemd, enabled and started on install
-    configs: tuple[str, ...] = ()   # /etc/salt/<name> from files/etc/salt: conffiles
-    dirs: tuple[str, ...] = ()      # empty directories the package owns
+    tools: tuple[str, ...] = ()  # /usr/bin wrappers exec'ing /opt/salt/bin/<tool>
+    units: tuple[str, ...] = ()  # systemd units from files/systemd, enabled and started on install
+    configs: tuple[str, ...] = ()  # /etc/salt/<name> from files/etc/salt: conffiles
+    dirs: tuple[str, ...] = ()  # empty directories the package owns
     requires: tuple[str, ...] = ()  # our own packages, at exactly the same version
-    purge: tuple[str, ...] = ()     # state made at run time, removed on purge
+    purge: tuple[str, ...] = ()  # state made at run time, removed on purge
 
 
 SUBPACKAGES: tuple[SubPackage, ...] = (
-    SubPackage(COMMON, "Salt in a virtualenv (/opt/salt): shared files and salt-call",
-               tools=("salt-call", "spm", "salt-pip"),
-               dirs=("/etc/salt", "/etc/salt/pki", "/var/log/salt", "/var/cache/salt", "/srv/salt"),
-               purge=("/var/cache/salt", "/var/log/salt", "/run/salt", "/etc/salt/pki")),
-    SubPackage("salt-minion", "Salt minion daemon (virtualenv Salt)",
-               tools=("salt-minion", "salt-proxy"), units=("salt-minion.service",),
-               configs=("minion",), dirs=("/etc/salt/minion.d",), requires=(COMMON,),
-               purge=("/etc/salt/pki/minion", "/etc/salt/minion_id", "/var/cache/salt/minion")),
-    SubPackage("salt-master", "Salt master daemon and its command line tools (virtualenv Salt)",
-               tools=("salt", "salt-cp", "salt-key", "salt-master", "salt-run"),
-               units=("salt-master.service",), configs=("master",), dirs=("/etc/salt/master.d",),
-               requires=(COMMON,), purge=("/etc/salt/pki/master", "/var/cache/salt/master")),
-    SubPackage("salt-syndic", "Salt syndic daemon (virtualenv Salt)",
-               tools=("salt-syndic",), units=("salt-syndic.service",),
-               requires=(COMMON, "salt-master")),
-    SubPackage("salt-api", "Salt REST API daemon (virtualenv Salt)",
-               tools=("salt-api",), units=("salt-api.service",), requires=(COMMON, "salt-master")),
-    SubPackage("salt-cloud", "Salt cloud provisioning tool (virtualenv Salt)",
-               tools=("salt-cloud",), configs=("cloud",),
-               dirs=("/etc/salt/cloud.conf.d", "/etc/salt/cloud.profiles.d", "/etc/salt/cloud.providers.d"),
-               requires=(COMMON,)),
-    SubPackage("salt-ssh", "Salt over SSH, without a minion (virtualenv Salt)",
-               tools=("salt-ssh",), configs=("roster",), requires=(COMMON,)),
+    SubPackage(
+        COMMON,
+        "Salt in a virtualenv (/opt/salt): shared files and salt-call",
+        tools=("salt-call", "spm", "salt-pip"),
+        dirs=("/etc/salt", "/etc/salt/pki", "/var/log/salt", "/var/cache/salt", "/srv/salt"),
+        purge=("/var/cache/salt", "/var/log/salt", "/run/salt", "/etc/salt/pki"),
+    ),
+    SubPackage(
+        "salt-minion",
+        "Salt minion daemon (virtualenv Salt)",
+        tools=("salt-minion", "salt-proxy"),
+        units=("salt-minion.service",),
+        configs=("minion",),
+        dirs=("/etc/salt/minion.d",),
+        requires=(COMMON,),
+        purge=("/etc/salt/pki/minion", "/etc/salt/minion_id", "/var/cache/salt/minion"),
+    ),
+    SubPackage(
+        "salt-master",
+        "Salt master daemon and its command line tools (virtualenv Salt)",
+        tools=("salt", "salt-cp", "salt-key", "salt-master", "salt-run"),
+        units=("salt-master.service",),
+        configs=("master",),
+        dirs=("/etc/salt/master.d",),
+        requires=(COMMON,),
+        purge=("/etc/salt/pki/master", "/var/cache/salt/master"),
+    ),
+    SubPackage(
+        "salt-syndic",
+        "Salt syndic daemon (virtualenv Salt)",
+        tools=("salt-syndic",),
+        units=("salt-syndic.service",),
+        requires=(COMMON, "salt-master"),
+    ),
+    SubPackage(
+        "salt-api",
+        "Salt REST API daemon (virtualenv Salt)",
+        tools=("salt-api",),
+        units=("salt-api.service",),
+        requires=(COMMON, "salt-master"),
+    ),
+    SubPackage(
+        "salt-cloud",
+        "Salt cloud provisioning tool (virtualenv Salt)",
+        tools=("salt-cloud",),
+        configs=("cloud",),
+        dirs=(
+            "/etc/salt/cloud.conf.d",
+            "/etc/salt/cloud.profiles.d",
+            "/etc/salt/cloud.providers.d",
+        ),
+        requires=(COMMON,),
+    ),
+    SubPackage(
+        "salt-ssh",
+        "Salt over SSH, without a minion (virtualenv Salt)",
+        tools=("salt-ssh",),
+        configs=("roster",),
+        requires=(COMMON,),
+    ),
 )
 
 LOGROTATE = "/etc/logrotate.d/salt"
@@ -93,4 +132,3 @@ def wrapper_text(tool: str, extra: str = "") -> str:
 
 def unit_text(unit: str, exec_dir: str = "/usr/bin") -> str:
     return (FILES_DIR / "systemd" / unit).read_text().replace("@EXEC_DIR@", exec_dir)
-

@@ -47,10 +47,14 @@ def parse_lock(text: str, source: str = "lock") -> list[Pin]:
             continue
         m = _REQ.match(line)
         if not m:
-            raise BuildError(f"{source}: cannot read line {raw.strip()[:60]!r}: expected NAME==VERSION --hash=...")
+            raise BuildError(
+                f"{source}: cannot read line {raw.strip()[:60]!r}: expected NAME==VERSION --hash=..."
+            )
         hashes = _HASH.findall(line)
         if not hashes:
-            raise BuildError(f"{source}: {m.group(1)}=={m.group(2)} has no --hash (regenerate with python -m builds.lockgen)")
+            raise BuildError(
+                f"{source}: {m.group(1)}=={m.group(2)} has no --hash (regenerate with python -m builds.lockgen)"
+            )
         pins.append(Pin(m.group(1), m.group(2), hashes))
     if not pins:
         raise BuildError(f"{source}: no pins")
@@ -86,20 +90,26 @@ def salt_lock(salt_version: str, python_minor: str) -> Path:
         return path
     have = available()
     if salt_version in have:
-        raise BuildError(f"Salt {salt_version} has no lock for Python {python_minor} "
-                         f"(locked for Python {', '.join(have[salt_version])}); "
-                         f"run: python -m builds.lockgen --salt {salt_version} --python {python_minor}")
+        raise BuildError(
+            f"Salt {salt_version} has no lock for Python {python_minor} "
+            f"(locked for Python {', '.join(have[salt_version])}); "
+            f"run: python -m builds.lockgen --salt {salt_version} --python {python_minor}"
+        )
     known = ", ".join(sorted(have)) or "none"
-    raise BuildError(f"unknown Salt version {salt_version!r} (locked: {known}); "
-                     f"run: python -m builds.lockgen --salt {salt_version} --python {python_minor}")
+    raise BuildError(
+        f"unknown Salt version {salt_version!r} (locked: {known}); "
+        f"run: python -m builds.lockgen --salt {salt_version} --python {python_minor}"
+    )
 
 
 def build_lock(python_minor: str) -> Path:
     """Build backends for the sdists that compile on the box (setuptools, wheel, Cython, ...)."""
     path = lock_dir() / f"build-py{python_minor}.txt"
     if not path.exists():
-        raise BuildError(f"no build-backend lock for Python {python_minor}; "
-                         f"run: python -m builds.lockgen --python {python_minor}")
+        raise BuildError(
+            f"no build-backend lock for Python {python_minor}; "
+            f"run: python -m builds.lockgen --python {python_minor}"
+        )
     return path
 
 

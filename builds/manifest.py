@@ -23,20 +23,36 @@ BUILDS_DIR = Path(__file__).resolve().parent
 def inputs_digest(box, salt_version: str, defect: str | None, package_format: str) -> str:
     """Everything that decides the packages' content: the box, the locks, the recipes."""
     from .payload import python_minor
+
     minor = python_minor(box)
-    recipe = sorted(p for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
-                    if p.is_file() and (package_format == "rpm" or not p.name.startswith("rpm")))
+    recipe = sorted(
+        p
+        for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
+        if p.is_file() and (package_format == "rpm" or not p.name.startswith("rpm"))
+    )
     if package_format == "rpm":  # the spec and its sources
         recipe += sorted(p for p in (BUILDS_DIR / "rpm").rglob("*") if p.is_file())
-    parts = [box.model_dump_json(), salt_version, defect or "", package_format,
-             salt_lock(salt_version, minor).read_text(), build_lock(minor).read_text()]
+    parts = [
+        box.model_dump_json(),
+        salt_version,
+        defect or "",
+        package_format,
+        salt_lock(salt_version, minor).read_text(),
+        build_lock(minor).read_text(),
+    ]
     parts += [f"{p.relative_to(BUILDS_DIR)}\0{p.read_text(errors='replace')}" for p in recipe]
     return digest("manifest-v1", *parts)[:32]
 
 
 def package_entry(path: Path, name: str, version: str, arch: str) -> dict:
-    return {"name": name, "version": version, "arch": arch, "file": path.name,
-            "sha256": sha256_file(path), "size": path.stat().st_size}
+    return {
+        "name": name,
+        "version": version,
+        "arch": arch,
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+    }
 
 
 def make(staged, package_format: str, packages: list[dict], digest_: str, seconds: float) -> dict:

@@ -48,5 +48,9 @@ def store(name: str, digest: str, built: Path):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for old in entry.parent.glob(f"{name}-*"):
-        if old != entry and old.name.removeprefix(f"{name}-").isalnum() and len(old.name) == len(entry.name):
+        if (
+            old != entry
+            and old.name.removeprefix(f"{name}-").isalnum()
+            and len(old.name) == len(entry.name)
+        ):
             shutil.rmtree(old, ignore_errors=True)

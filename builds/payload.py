@@ -43,7 +43,6 @@ from pathlib import Path
 from harness import progress
 
 from . import cpython, defects, layout, wheels
-from .errors import BuildError
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
@@ -56,22 +55,22 @@ PREFIX = layout.PREFIX
 class StagedPackage:
     name: str
     summary: str
-    requires: list[str]          # our packages, at exactly the same version
-    conffiles: list[str]         # absolute paths
-    units: list[str]             # unit names to enable and start
-    post_install: list[str]      # extra shell lines after install (defects only)
-    purge: list[str]             # run-time state to remove on purge
+    requires: list[str]  # our packages, at exactly the same version
+    conffiles: list[str]  # absolute paths
+    units: list[str]  # unit names to enable and start
+    post_install: list[str]  # extra shell lines after install (defects only)
+    purge: list[str]  # run-time state to remove on purge
 
 
 @dataclass
 class StagedPayload:
     box: str
-    root: str                    # on the box; root/<package>/<installed path>
+    root: str  # on the box; root/<package>/<installed path>
     salt_version: str
-    version: str                 # package version, e.g. 3008.4-1
-    python_version: str          # e.g. 3.11.2
+    version: str  # package version, e.g. 3008.4-1
+    python_version: str  # e.g. 3.11.2
     bundled_interpreter: bool
-    system_python: str | None    # /usr/bin/python3.X the venv links to, when not bundled
+    system_python: str | None  # /usr/bin/python3.X the venv links to, when not bundled
     unit_dir: str
     defect: str | None
     packages: dict[str, StagedPackage] = field(default_factory=dict)
@@ -87,10 +86,13 @@ def python_minor(box) -> str:
     return ".".join(box.python.version.split(".")[:2])
 
 
-def stage(machine, box, salt_version: str, defect: str | None, log: Path | BoxRunner) -> StagedPayload:
+def stage(
+    machine, box, salt_version: str, defect: str | None, log: Path | BoxRunner
+) -> StagedPayload:
     """Build /opt/salt on the box and stage every package's files under WORK/stage."""
     if isinstance(box, str):
         from harness.catalog import load_box
+
         box = load_box(box)
     defects.check(defect)
     runner = log if isinstance(log, BoxRunner) else BoxRunner(machine, log)
@@ -99,7 +101,9 @@ def stage(machine, box, salt_version: str, defect: str | None, log: Path | BoxRu
 
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the build directory")
     glibc = runner.output("getconf GNU_LIBC_VERSION", "asking the box for its glibc").split()[-1]
-    with progress.step(f"{box.name}: inputs for Salt {salt_version}, Python {minor}, glibc {glibc}"):
+    with progress.step(
+        f"{box.name}: inputs for Salt {salt_version}, Python {minor}, glibc {glibc}"
+    ):
         inputs = fetch_inputs(lock, block, minor, glibc, runner.log, progress=progress.detail)
         runner.copy_in(inputs, f"{WORK}/inputs", "copying the inputs into the box")
 
@@ -107,30 +111,47 @@ def stage(machine, box, salt_version: str, defect: str | None, log: Path | BoxRu
     if box.python.bundle_interpreter:
         python_version = cpython.install(runner, box)
         # home = our own bin: site.py then runs /opt/salt as an isolated venv of itself.
-        runner.run(f"printf 'home = {PREFIX}/bin\\ninclude-system-site-packages = false\\n"
-                   f"version = {python_version}\\n' > {PREFIX}/pyvenv.cfg",
-                   "writing pyvenv.cfg for the bundled CPython")
+        runner.run(
+            f"printf 'home = {PREFIX}/bin\\ninclude-system-site-packages = false\\n"
+            f"version = {python_version}\\n' > {PREFIX}/pyvenv.cfg",
+            "writing pyvenv.cfg for the bundled CPython",
+        )
     else:
         system_python = f"/usr/bin/python{minor}"
-        runner.run(f"{system_python} -m venv --without-pip {PREFIX}", f"creating the venv with {system_python}")
-        python_version = runner.output(f"{PREFIX}/bin/python3 -c 'import platform; print(platform.python_version())'",
-                                       "asking the venv its Python version").strip()
+        runner.run(
+            f"{system_python} -m venv --without-pip {PREFIX}",
+            f"creating the venv with {system_python}",
+        )
+        python_version = runner.output(
+            f"{PREFIX}/bin/python3 -c 'import platform; print(platform.python_version())'",
+            "asking the venv its Python version",
+        ).strip()
     python = f"{PREFIX}/bin/python3"
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
         _install(runner, box, inputs, python, python_version, defect)
-        bundled = json.loads(runner.output(
-            f"{python} -I -c 'import json, importlib.metadata as m; "
-            f"print(json.dumps({{d.metadata[\"Name\"]: d.version for d in m.distributions()}}))'",
-            "listing the distributions in the venv"))
+        bundled = json.loads(
+            runner.output(
+                f"{python} -I -c 'import json, importlib.metadata as m; "
+                f'print(json.dumps({{d.metadata["Name"]: d.version for d in m.distributions()}}))\'',
+                "listing the distributions in the venv",
+            )
+        )
         bundled = {canonical(k): v for k, v in sorted(bundled.items())}
         _check_hygiene(runner)
 
     payload = StagedPayload(
-        box=box.name, root=f"{WORK}/stage", salt_version=salt_version,
-        version=layout.package_version(salt_version), python_version=python_version,
-        bundled_interpreter=box.python.bundle_interpreter, system_python=system_python,
-        unit_dir=layout.unit_dir(box), defect=defect, bundled=bundled)
+        box=box.name,
+        root=f"{WORK}/stage",
+        salt_version=salt_version,
+        version=layout.package_version(salt_version),
+        python_version=python_version,
+        bundled_interpreter=box.python.bundle_interpreter,
+        system_python=system_python,
+        unit_dir=layout.unit_dir(box),
+        defect=defect,
+        bundled=bundled,
+    )
     with progress.step(f"{box.name}: staging the packages' files"):
         _describe(payload, minor)
         _stage_files(runner, payload, minor)
@@ -142,9 +163,11 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
     pip_pin = next(p for p in parse_lock((inputs / "build-lock.txt").read_text()) if p.key == "pip")
     pip_wheel = next((inputs / "build").glob(f"pip-{pip_pin.version}-*.whl")).name
     # pip runs from its own wheel to install itself, by name, so no direct_url.json records a path.
-    runner.run(f"{python} {wi}/build/{pip_wheel}/pip install -q --no-index --no-deps "
-               f"--disable-pip-version-check --find-links {wi}/build pip=={pip_pin.version}",
-               "installing pip into the venv")
+    runner.run(
+        f"{python} {wi}/build/{pip_wheel}/pip install -q --no-index --no-deps "
+        f"--disable-pip-version-check --find-links {wi}/build pip=={pip_pin.version}",
+        "installing pip into the venv",
+    )
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels")
     pins = parse_lock((inputs / "lock.txt").read_text())
     if defect == "missing-dep":
@@ -152,14 +175,21 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
     names = "\n".join(f"{p.name}=={p.version}" for p in pins) + "\n"
     runner.machine.write_text(f"{WORK}/requirements.txt", names)
     # Exactly the locked files: --no-deps, then pip check proves the set is complete.
-    runner.run(f"{python} -m pip install -q --no-index --no-deps --disable-pip-version-check "
-               f"--find-links {wi}/dist --find-links {WORK}/wheels -r {WORK}/requirements.txt",
-               "installing the locked distributions into the venv")
+    runner.run(
+        f"{python} -m pip install -q --no-index --no-deps --disable-pip-version-check "
+        f"--find-links {wi}/dist --find-links {WORK}/wheels -r {WORK}/requirements.txt",
+        "installing the locked distributions into the venv",
+    )
     if defect != "missing-dep":
-        runner.run(f"{python} -m pip check --disable-pip-version-check", "checking the venv's dependencies")
-    runner.run(f"{python} -I -c 'import salt.version, msgpack, zmq, tornado, cryptography, yaml, jinja2'"
-               if defect != "missing-dep" else f"{python} -I -c 'import salt.version'",
-               "importing Salt from the venv")
+        runner.run(
+            f"{python} -m pip check --disable-pip-version-check", "checking the venv's dependencies"
+        )
+    runner.run(
+        f"{python} -I -c 'import salt.version, msgpack, zmq, tornado, cryptography, yaml, jinja2'"
+        if defect != "missing-dep"
+        else f"{python} -I -c 'import salt.version'",
+        "importing Salt from the venv",
+    )
 
 
 def _check_hygiene(runner: BoxRunner):
@@ -193,17 +223,29 @@ def _describe(payload: StagedPayload, minor: str):
         if sub.name == layout.COMMON and payload.defect == "ld-export":
             post.append("ldconfig")
         if sub.name == layout.COMMON and payload.defect == "distro-clobber":
-            post.append(f"if [ -f {defects.CLOBBERED_FILE} ]; then "
-                        f"cp {site}/tornado/__init__.py {defects.CLOBBERED_FILE}; fi")
+            post.append(
+                f"if [ -f {defects.CLOBBERED_FILE} ]; then "
+                f"cp {site}/tornado/__init__.py {defects.CLOBBERED_FILE}; fi"
+            )
         payload.packages[sub.name] = StagedPackage(
-            name=sub.name, summary=sub.summary, requires=list(sub.requires), conffiles=conffiles,
-            units=list(sub.units), post_install=post, purge=list(sub.purge))
+            name=sub.name,
+            summary=sub.summary,
+            requires=list(sub.requires),
+            conffiles=conffiles,
+            units=list(sub.units),
+            post_install=post,
+            purge=list(sub.purge),
+        )
 
 
 def files_tree(payload: StagedPayload, dest: Path):
     """Write every package's non-venv files (wrappers, units, configs, dirs) under dest."""
     defect = payload.defect
-    extra = f"export PYTHONPATH={defects.DISTRO_DIST_PACKAGES}\n" if defect == "wrapper-pythonpath" else ""
+    extra = (
+        f"export PYTHONPATH={defects.DISTRO_DIST_PACKAGES}\n"
+        if defect == "wrapper-pythonpath"
+        else ""
+    )
     for sub in layout.SUBPACKAGES:
         root = dest / sub.name
         root.mkdir(parents=True)
@@ -213,13 +255,21 @@ def files_tree(payload: StagedPayload, dest: Path):
             exec_dir = "/usr/bin"
             if defect == "unit-path" and unit == "salt-minion.service":
                 exec_dir = str(Path(defects.MISSING_UNIT_EXEC).parent)
-            _write(root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit, exec_dir), 0o644)
+            _write(
+                root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit, exec_dir), 0o644
+            )
         for conf in sub.configs:
-            _write(root / "etc/salt" / conf, (layout.FILES_DIR / "etc/salt" / conf).read_text(), 0o644)
+            _write(
+                root / "etc/salt" / conf, (layout.FILES_DIR / "etc/salt" / conf).read_text(), 0o644
+            )
         for d in sub.dirs:
             (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
         if sub.name == layout.COMMON:
-            _write(root / layout.LOGROTATE.lstrip("/"), (layout.FILES_DIR / "logrotate/salt").read_text(), 0o644)
+            _write(
+                root / layout.LOGROTATE.lstrip("/"),
+                (layout.FILES_DIR / "logrotate/salt").read_text(),
+                0o644,
+            )
             if defect == "ld-export":
                 _write(root / "etc/ld.so.conf.d/salt.conf", f"{PREFIX}/lib\n", 0o644)
 
@@ -234,13 +284,18 @@ def _stage_files(runner: BoxRunner, payload: StagedPayload, minor: str):
     tmp = Path(tempfile.mkdtemp(prefix="svh-files-"))
     try:
         files_tree(payload, tmp)
-        runner.run(f"rm -rf {payload.root} && mkdir -p {payload.root}", "preparing the stage directory")
+        runner.run(
+            f"rm -rf {payload.root} && mkdir -p {payload.root}", "preparing the stage directory"
+        )
         runner.copy_in(tmp, payload.root, "copying wrappers, units and configs in")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     venv = f"{payload.root}/{layout.COMMON}{PREFIX}"
-    runner.run(f"mkdir -p {venv} && cp -a {PREFIX}/. {venv}/ && chown -R root:root {payload.root} "
-               f"&& chmod 755 {payload.root}/*", "copying the venv into the stage")
+    runner.run(
+        f"mkdir -p {venv} && cp -a {PREFIX}/. {venv}/ && chown -R root:root {payload.root} "
+        f"&& chmod 755 {payload.root}/*",
+        "copying the venv into the stage",
+    )
     _apply_venv_defect(runner, payload, venv, minor)
 
 
@@ -248,14 +303,20 @@ def _apply_venv_defect(runner: BoxRunner, payload: StagedPayload, venv: str, min
     defect = payload.defect
     if defect == "system-site-packages":
         if payload.bundled_interpreter:  # its pyvenv.cfg home is itself: point a .pth at the distro
-            runner.run(f"echo {defects.DISTRO_DIST_PACKAGES} > {venv}/lib/python{minor}/site-packages/distro-site.pth",
-                       "defect system-site-packages: a .pth to the distro's dist-packages")
+            runner.run(
+                f"echo {defects.DISTRO_DIST_PACKAGES} > {venv}/lib/python{minor}/site-packages/distro-site.pth",
+                "defect system-site-packages: a .pth to the distro's dist-packages",
+            )
         else:
-            runner.run(f"sed -i 's/^include-system-site-packages = false/include-system-site-packages = true/' "
-                       f"{venv}/pyvenv.cfg", "defect system-site-packages: pyvenv.cfg")
+            runner.run(
+                f"sed -i 's/^include-system-site-packages = false/include-system-site-packages = true/' "
+                f"{venv}/pyvenv.cfg",
+                "defect system-site-packages: pyvenv.cfg",
+            )
     elif defect == "buildroot-paths":
         fake = defects.FAKE_BUILD_ROOT + PREFIX
-        runner.run(f"""
+        runner.run(
+            f"""
 for f in {venv}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
     if head -n 1 "$f" | grep -q '^#!{PREFIX}/'; then sed -i '1s|^#!{PREFIX}/|#!{fake}/|' "$f"; fi
@@ -263,5 +324,6 @@ done
 sed -i 's|{PREFIX}|{fake}|g' {venv}/bin/activate {venv}/bin/activate.csh {venv}/bin/activate.fish 2>/dev/null || true
 if grep -q '^command' {venv}/pyvenv.cfg; then sed -i 's|{PREFIX}|{fake}|g' {venv}/pyvenv.cfg
 else echo 'command = {fake}/bin/python3 -m venv {fake}' >> {venv}/pyvenv.cfg; fi
-""", "defect buildroot-paths: shebangs, activate and pyvenv.cfg")
-
+""",
+            "defect buildroot-paths: shebangs, activate and pyvenv.cfg",
+        )

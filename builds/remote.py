@@ -59,12 +59,21 @@ class BoxRunner:
             tee = _LogTee(f)
             try:
                 status = self.machine.run_streaming(f"set -e\n{command}", tee, tee, timeout=timeout)
-            except (HarnessError, EOFError, OSError, paramiko.SSHException) as e:  # lost connection, timeout
+            except (
+                HarnessError,
+                EOFError,
+                OSError,
+                paramiko.SSHException,
+            ) as e:  # lost connection, timeout
                 reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise BuildError(f"{what} failed on {self.machine.name}: {reason}", self.log) from None
+                raise BuildError(
+                    f"{what} failed on {self.machine.name}: {reason}", self.log
+                ) from None
         if status != 0:
-            raise BuildError(f"{what} failed on {self.machine.name} (exit {status}): "
-                             f"{self._last_line()}", self.log)
+            raise BuildError(
+                f"{what} failed on {self.machine.name} (exit {status}): {self._last_line()}",
+                self.log,
+            )
 
     def output(self, command: str, what: str) -> str:
         """Run a short command and return its stdout (stderr goes to the log)."""
@@ -73,8 +82,11 @@ class BoxRunner:
         with open(self.log, "ab") as f:
             f.write(result.stderr.encode())
         if result.exit_status != 0:
-            raise BuildError(f"{what} failed on {self.machine.name} (exit {result.exit_status}): "
-                             f"{(result.stderr.strip().splitlines() or [''])[-1][:200]}", self.log)
+            raise BuildError(
+                f"{what} failed on {self.machine.name} (exit {result.exit_status}): "
+                f"{(result.stderr.strip().splitlines() or [''])[-1][:200]}",
+                self.log,
+            )
         return result.stdout
 
     def _last_line(self) -> str:
@@ -95,14 +107,21 @@ class BoxRunner:
         self.note(f"{what}: {local_dir} -> {remote_dir}")
         q = shlex.quote(remote_dir)
         with open(self.log, "ab") as f:
-            tar = subprocess.Popen(["tar", "-C", str(local_dir), "-cf", "-", "."],
-                                   stdout=subprocess.PIPE, stderr=f)
-            ssh = subprocess.run(self._ssh() + [f"mkdir -p {q} && tar -x -C {q} -f -"],
-                                 stdin=tar.stdout, stdout=f, stderr=f)
+            tar = subprocess.Popen(
+                ["tar", "-C", str(local_dir), "-cf", "-", "."], stdout=subprocess.PIPE, stderr=f
+            )
+            ssh = subprocess.run(
+                self._ssh() + [f"mkdir -p {q} && tar -x -C {q} -f -"],
+                stdin=tar.stdout,
+                stdout=f,
+                stderr=f,
+            )
             tar.stdout.close()
             tar.wait()
         if tar.returncode or ssh.returncode:
-            raise BuildError(f"{what} failed (tar exit {tar.returncode}, ssh exit {ssh.returncode})", self.log)
+            raise BuildError(
+                f"{what} failed (tar exit {tar.returncode}, ssh exit {ssh.returncode})", self.log
+            )
 
     def send_file(self, local: Path, remote_file: str, what: str):
         self._send(local, f"cat > {shlex.quote(remote_file)}", what)
@@ -124,7 +143,9 @@ class BoxRunner:
         self.note(f"{what}: {remote_file} -> {local}")
         local.parent.mkdir(parents=True, exist_ok=True)
         with open(local, "wb") as out, open(self.log, "ab") as f:
-            ssh = subprocess.run(self._ssh() + [f"cat {shlex.quote(remote_file)}"], stdout=out, stderr=f)
+            ssh = subprocess.run(
+                self._ssh() + [f"cat {shlex.quote(remote_file)}"], stdout=out, stderr=f
+            )
         if ssh.returncode:
             local.unlink(missing_ok=True)
             raise BuildError(f"{what} failed (ssh exit {ssh.returncode})", self.log)

@@ -46,8 +46,9 @@ PYTHON27_SHA256 = "da3080e3b488f648a3d7a4560ddee895284c3380b11d6de75edb986526b9a
 @dataclass(frozen=True)
 class LegacySources:
     """EL5/6: what salt.spec builds /opt/salt from there (the staged venv is not packed)."""
-    python_tarball: Path   # CPython PYTHON27's source tarball
-    wheelhouse: Path       # Python 2.7 wheels plus their requirements.txt
+
+    python_tarball: Path  # CPython PYTHON27's source tarball
+    wheelhouse: Path  # Python 2.7 wheels plus their requirements.txt
 
 
 @dataclass
@@ -61,11 +62,15 @@ class RpmFile:
 def check(box, defect: str | None):
     """Refuse, before any box starts, what this format does not build."""
     if defect:
-        raise BuildError(f"defect variants are built as DEBs only (--defect {defect}): "
-                         "drop --format rpm, or build the defect without it")
+        raise BuildError(
+            f"defect variants are built as DEBs only (--defect {defect}): "
+            "drop --format rpm, or build the defect without it"
+        )
 
 
-def rpmbuild_argv(staged: StagedPayload, topdir: str, defines: dict[str, str] | None = None) -> list[str]:
+def rpmbuild_argv(
+    staged: StagedPayload, topdir: str, defines: dict[str, str] | None = None
+) -> list[str]:
     """The rpmbuild command line for a payload staged at staged.root."""
     macros = {
         "_topdir": topdir,
@@ -96,8 +101,11 @@ def python27_source(log: Path) -> Path:
     """CPython 2.7's source tarball, fetched once from the Debian mirror into the cache."""
     mirror = os.environ.get("SVH_DEBIAN_MIRROR") or (debian_mirrors() or [None])[0]
     if not mirror:
-        raise BuildError("no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
-                         "the Python 2.7 source", log)
+        raise BuildError(
+            "no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
+            "the Python 2.7 source",
+            log,
+        )
     return fetch_url(f"{mirror.rstrip('/')}/{PYTHON27_SOURCE_PATH}", PYTHON27_SHA256, log)
 
 
@@ -109,8 +117,13 @@ def _send_legacy_sources(runner: BoxRunner, legacy: LegacySources, salt_version:
         runner.copy_in(Path(tmp), sources, "copying Python 2.7 and its wheels in")
 
 
-def build(runner: BoxRunner, staged: StagedPayload, out_dir: str,
-          extra_defines: dict[str, str] | None = None, legacy: LegacySources | None = None) -> list[RpmFile]:
+def build(
+    runner: BoxRunner,
+    staged: StagedPayload,
+    out_dir: str,
+    extra_defines: dict[str, str] | None = None,
+    legacy: LegacySources | None = None,
+) -> list[RpmFile]:
     """Build the spec's RPMs from `staged` into out_dir on the box.
 
     For EL5/6 macros (rhel <= 6) the spec builds /opt/salt itself from `legacy`: the
@@ -120,27 +133,43 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str,
     check(None, staged.defect)
     rhel = (extra_defines or {}).get("rhel")
     if rhel and int(rhel) <= 6 and legacy is None:
-        raise BuildError(f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
-                         "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv")
+        raise BuildError(
+            f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
+            "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv"
+        )
     if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
-        raise BuildError(f"rpmbuild is missing on the {staged.box} build box: add \"rpm\" to "
-                         f"build_packages in boxes/{staged.box}.toml", runner.log)
+        raise BuildError(
+            f'rpmbuild is missing on the {staged.box} build box: add "rpm" to '
+            f"build_packages in boxes/{staged.box}.toml",
+            runner.log,
+        )
     top = RPMBUILD_TOP
-    runner.run(f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
-               "preparing the rpmbuild tree")
+    runner.run(
+        f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
+        "preparing the rpmbuild tree",
+    )
     runner.machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
     for name in SPEC_SOURCES:
         runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
-    runner.run(merged_tar_command(staged, f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar",
-                                  without_venv=legacy is not None),
-               "packing the staged package trees as the spec's Source0")
+    runner.run(
+        merged_tar_command(
+            staged,
+            f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar",
+            without_venv=legacy is not None,
+        ),
+        "packing the staged package trees as the spec's Source0",
+    )
     if legacy:
         _send_legacy_sources(runner, legacy, staged.salt_version, f"{top}/SOURCES")
-    runner.run(" ".join(shlex.quote(a) for a in rpmbuild_argv(staged, top, extra_defines)), "rpmbuild")
+    runner.run(
+        " ".join(shlex.quote(a) for a in rpmbuild_argv(staged, top, extra_defines)), "rpmbuild"
+    )
     runner.run(f"mv {top}/RPMS/*/*.rpm {out_dir}/", "collecting the RPMs")
-    listing = runner.output(f"cd {out_dir} && for f in *.rpm; do "
-                            "rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE} %{ARCH} ' \"$f\"; echo \"$f\"; done",
-                            "reading the RPMs' names")
+    listing = runner.output(
+        f"cd {out_dir} && for f in *.rpm; do "
+        'rpm -qp --qf \'%{NAME} %{VERSION}-%{RELEASE} %{ARCH} \' "$f"; echo "$f"; done',
+        "reading the RPMs' names",
+    )
     built = [RpmFile(*line.split()) for line in listing.splitlines() if line.strip()]
     missing = set(staged.packages) - {r.name for r in built}
     if missing:

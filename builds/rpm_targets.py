@@ -20,8 +20,21 @@ from .errors import BuildError
 from .rpm import SPEC
 
 DAEMONS = ["minion", "master", "syndic", "api"]
-SECTIONS = ("%package", "%description", "%prep", "%build", "%install", "%check", "%clean",
-            "%pre", "%post", "%preun", "%postun", "%files", "%changelog")
+SECTIONS = (
+    "%package",
+    "%description",
+    "%prep",
+    "%build",
+    "%install",
+    "%check",
+    "%clean",
+    "%pre",
+    "%post",
+    "%preun",
+    "%postun",
+    "%files",
+    "%changelog",
+)
 
 
 @dataclass
@@ -94,10 +107,14 @@ def _rpmspec(args: list[str], macros: dict[str, str]) -> str:
     try:
         proc = subprocess.run(argv + args + [str(SPEC)], capture_output=True, text=True)
     except FileNotFoundError:
-        raise BuildError("rpmspec is missing: install Debian's rpm package (./run setup does)") from None
+        raise BuildError(
+            "rpmspec is missing: install Debian's rpm package (./run setup does)"
+        ) from None
     if proc.returncode != 0:
-        raise BuildError(f"rpmspec {' '.join(args)} failed for {macros.get('dist', 'no target')}: "
-                         f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+        raise BuildError(
+            f"rpmspec {' '.join(args)} failed for {macros.get('dist', 'no target')}: "
+            f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}"
+        )
     return proc.stdout
 
 
@@ -116,7 +133,7 @@ def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[st
     if not all(nvr.endswith(f".el{release}") for nvr in spec.nvrs):
         problems.append(f"release without the .el{release} dist tag: {spec.nvrs}")
     for sub in [p for p in spec.packages if p != "salt"]:
-        if f"salt = {spec.nvrs[0][len('salt-'):]}" not in spec.packages[sub].tag("Requires"):
+        if f"salt = {spec.nvrs[0][len('salt-') :]}" not in spec.packages[sub].tag("Requires"):
             problems.append(f"{sub} does not require salt = its own version-release")
     for daemon in DAEMONS:
         pkg = f"salt-{daemon}"
@@ -124,24 +141,37 @@ def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[st
         postun = spec.script(pkg, "%postun")
         files = spec.packages[pkg].files
         if init == "sysv":
-            wanted = [(f"chkconfig --add salt-{daemon}", post),
-                      (f"service salt-{daemon} stop", preun), (f"chkconfig --del salt-{daemon}", preun),
-                      (f"service salt-{daemon} condrestart", postun),
-                      (f"/etc/rc.d/init.d/salt-{daemon}", "\n".join(files))]
+            wanted = [
+                (f"chkconfig --add salt-{daemon}", post),
+                (f"service salt-{daemon} stop", preun),
+                (f"chkconfig --del salt-{daemon}", preun),
+                (f"service salt-{daemon} condrestart", postun),
+                (f"/etc/rc.d/init.d/salt-{daemon}", "\n".join(files)),
+            ]
             unwanted = ["systemctl", ".service"]
         else:
-            wanted = [("preset", post), (f"salt-{daemon}.service", post),
-                      ("disable", preun), ("stop", preun), ("try-restart", postun),
-                      (f"/usr/lib/systemd/system/salt-{daemon}.service", "\n".join(files))]
+            wanted = [
+                ("preset", post),
+                (f"salt-{daemon}.service", post),
+                ("disable", preun),
+                ("stop", preun),
+                ("try-restart", postun),
+                (f"/usr/lib/systemd/system/salt-{daemon}.service", "\n".join(files)),
+            ]
             unwanted = ["chkconfig", "init.d"]
         for needle, haystack in wanted:
             if needle not in haystack:
                 problems.append(f"{pkg}: no '{needle}' ({init})")
         everything = post + preun + postun + "\n".join(files)
-        problems += [f"{pkg}: '{word}' on a {init} target" for word in unwanted if word in everything]
+        problems += [
+            f"{pkg}: '{word}' on a {init} target" for word in unwanted if word in everything
+        ]
     # rpm 4.4 (EL5) builds no noarch subpackage of an arch package.
-    arches = {p.tag("BuildArch")[0] if p.tag("BuildArch") else "x86_64"
-              for n, p in spec.packages.items() if n != "salt"}
+    arches = {
+        p.tag("BuildArch")[0] if p.tag("BuildArch") else "x86_64"
+        for n, p in spec.packages.items()
+        if n != "salt"
+    }
     if arches != ({"x86_64"} if release == "5" else {"noarch"}):
         problems.append(f"subpackage arches {sorted(arches)} on {spec.target}")
     sources = " ".join(main.tag("Source10"))
@@ -162,6 +192,7 @@ def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[st
 
 def el_boxes():
     from harness import catalog
+
     return [b for b in catalog.load_catalog().values() if b.package_format == "rpm"]
 
 
@@ -173,8 +204,10 @@ def main() -> int:
         failed |= bool(problems)
         verdict = "ok" if not problems else "MISMATCH: " + "; ".join(problems)
         bundled = box.python.bundled_version or "-"
-        print(f"{box.name}: {spec.target} init={box.init} bundled python={bundled} "
-              f"{spec.nvrs[0]} +{len(spec.nvrs) - 1} subpackages: {verdict}")
+        print(
+            f"{box.name}: {spec.target} init={box.init} bundled python={bundled} "
+            f"{spec.nvrs[0]} +{len(spec.nvrs) - 1} subpackages: {verdict}"
+        )
     return 1 if failed else 0
 
 

@@ -18,12 +18,20 @@ from .remote import BoxRunner
 
 def cache_key(inputs: Path, box, python_version: str) -> str:
     parts = [f"{p.name}={sha256_file(p)}" for p in sdists(inputs)]
-    return digest("wheels-v1", *parts, (inputs / "build-lock.txt").read_text(), box.codename,
-                  python_version)[:20]
+    return digest(
+        "wheels-v1", *parts, (inputs / "build-lock.txt").read_text(), box.codename, python_version
+    )[:20]
 
 
-def provide(runner: BoxRunner, box, inputs: Path, remote_inputs: str, python: str,
-            python_version: str, remote_dir: str) -> list[str]:
+def provide(
+    runner: BoxRunner,
+    box,
+    inputs: Path,
+    remote_inputs: str,
+    python: str,
+    python_version: str,
+    remote_dir: str,
+) -> list[str]:
     """Compiled wheels of the inputs' sdists in remote_dir on the box; return their names."""
     todo = sdists(inputs)
     runner.run(f"rm -rf {remote_dir} && mkdir -p {remote_dir}", "preparing the wheel directory")
@@ -38,11 +46,15 @@ def provide(runner: BoxRunner, box, inputs: Path, remote_inputs: str, python: st
     with progress.step(f"{box.name}: compiling {', '.join(p.name for p in todo)}"):
         # Build isolation stays on: the build backends come from the build lock's wheels.
         # -g0 and the prefix map keep the build directory out of the compiled .so files.
-        runner.run(f"CFLAGS='-g0 -ffile-prefix-map=/tmp/=' {python} -m pip wheel --no-index --no-deps --disable-pip-version-check "
-                   f"--find-links {remote_inputs}/build -w {remote_dir} {names}",
-                   "compiling wheels from the lock's sdists")
+        runner.run(
+            f"CFLAGS='-g0 -ffile-prefix-map=/tmp/=' {python} -m pip wheel --no-index --no-deps --disable-pip-version-check "
+            f"--find-links {remote_inputs}/build -w {remote_dir} {names}",
+            "compiling wheels from the lock's sdists",
+        )
         built = runner.output(f"cd {remote_dir} && ls *.whl", "listing the compiled wheels").split()
         with filling(cached) as tmp:
             for name in built:
-                runner.fetch(f"{remote_dir}/{name}", tmp / name, "caching a compiled wheel on the host")
+                runner.fetch(
+                    f"{remote_dir}/{name}", tmp / name, "caching a compiled wheel on the host"
+                )
     return sorted(built)

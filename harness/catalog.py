@@ -143,8 +143,9 @@ def load_box(name: str, boxes_dir: Path | None = None) -> Box:
     return catalog[name]
 
 
-def select_boxes(spec: list[str] | str | None, default: str = "debian12",
-                 boxes_dir: Path | None = None) -> list[Box]:
+def select_boxes(
+    spec: list[str] | str | None, default: str = "debian12", boxes_dir: Path | None = None
+) -> list[Box]:
     """Boxes named by a --box option: repeatable, comma lists, or 'all'."""
     catalog = load_catalog(boxes_dir)
     if isinstance(spec, str):
@@ -155,5 +156,6 @@ def select_boxes(spec: list[str] | str | None, default: str = "debian12",
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise CatalogError(
-            f"unknown box '{unknown[0]}' (known boxes: {', '.join(catalog)}; see `harness boxes`)")
+            f"unknown box '{unknown[0]}' (known boxes: {', '.join(catalog)}; see `harness boxes`)"
+        )
     return [catalog[n] for n in dict.fromkeys(names)]

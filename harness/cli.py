@@ -29,7 +29,9 @@ class HarnessGroup(click.Group):
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/yellow]: everything started by this command was removed")
+            err.print(
+                "[yellow]interrupted[/yellow]: everything started by this command was removed"
+            )
             sys.exit(130)
 
 
@@ -38,14 +40,20 @@ class HarnessGroup(click.Group):
 def main(verbose):
     """Build virtualenv Salt packages and prove them on real boxes."""
     import logging
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     progress.enable(err)
     session.terminate_as_interrupt()
 
 
-provider_option = click.option("--provider", type=click.Choice(PROVIDERS),
-                               help="How to start the box (default: nspawn where it can run).")
+provider_option = click.option(
+    "--provider",
+    type=click.Choice(PROVIDERS),
+    help="How to start the box (default: nspawn where it can run).",
+)
 
 
 @main.command()
@@ -59,7 +67,9 @@ def boxes():
             py += f" (bundles {box.python.bundled_version})"
         cells = []
         for name in PROVIDERS:
-            reason = get_provider(name).unavailable_reason(box) if name in box.provider_names else None
+            reason = (
+                get_provider(name).unavailable_reason(box) if name in box.provider_names else None
+            )
             if name not in box.provider_names:
                 cells.append("-")
             elif reason is None:
@@ -68,7 +78,9 @@ def boxes():
                 if reason not in reasons:
                     reasons.append(reason)
                 cells.append(f"[yellow]no ({reasons.index(reason) + 1})[/yellow]")
-        table.add_row(box.name, f"{box.family} {box.release}", box.package_format, box.init, py, *cells)
+        table.add_row(
+            box.name, f"{box.family} {box.release}", box.package_format, box.init, py, *cells
+        )
     out.print(table)
     for n, reason in enumerate(reasons, 1):
         out.print(f"({n}) {reason}", highlight=False)
@@ -109,8 +121,9 @@ def up(box_names, provider, name):
         chosen[b.name].image_build(b)
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=len(boxes))
-    futures = [pool.submit(chosen[b.name].up, b, name or b.name, session.boot_timeout())
-               for b in boxes]
+    futures = [
+        pool.submit(chosen[b.name].up, b, name or b.name, session.boot_timeout()) for b in boxes
+    ]
     try:
         instances = [f.result() for f in futures]
     except BaseException:
@@ -122,8 +135,10 @@ def up(box_names, provider, name):
         raise
     pool.shutdown()
     for inst in instances:
-        out.print(f"{inst.name}: up at {inst.user}@{inst.address}:{inst.port} "
-                  f"({inst.provider}); enter with: harness ssh {inst.name}")
+        out.print(
+            f"{inst.name}: up at {inst.user}@{inst.address}:{inst.port} "
+            f"({inst.provider}); enter with: harness ssh {inst.name}"
+        )
     err.print(f"[dim]{len(boxes)} box(es) up in {time.monotonic() - started:.2f}s[/dim]")
 
 
@@ -163,14 +178,24 @@ def down(names, all_):
 def status():
     """Boxes that are up, and leftovers of crashed runs."""
     instances = state.all_instances()
-    table = Table("image", "provider", "address", "state", "snapshots", "up for", box=None, pad_edge=False)
+    table = Table(
+        "image", "provider", "address", "state", "snapshots", "up for", box=None, pad_edge=False
+    )
     # Names are what users type next (harness ssh NAME): never cut them.
-    table.columns.insert(0, Column("box", no_wrap=True, min_width=max((len(i.name) for i in instances), default=3)))
+    table.columns.insert(
+        0, Column("box", no_wrap=True, min_width=max((len(i.name) for i in instances), default=3))
+    )
     for i in instances:
         running = get_provider(i.provider).is_running(i)
-        table.add_row(i.name, i.box, i.provider, i.address,
-                      "[green]running[/green]" if running else "[red]dead[/red] (harness down)",
-                      ", ".join(i.snapshots) or "-", f"{time.time() - i.started_at:.0f}s")
+        table.add_row(
+            i.name,
+            i.box,
+            i.provider,
+            i.address,
+            "[green]running[/green]" if running else "[red]dead[/red] (harness down)",
+            ", ".join(i.snapshots) or "-",
+            f"{time.time() - i.started_at:.0f}s",
+        )
     if instances:
         out.print(table)
     else:
@@ -203,7 +228,9 @@ def restore(name, snapshot_name):
     instance = session.find(name)
     started = time.monotonic()
     get_provider(instance.provider).restore(instance, snapshot_name)
-    out.print(f"{name}: restored to {snapshot_name or 'pristine'} in {time.monotonic() - started:.2f}s")
+    out.print(
+        f"{name}: restored to {snapshot_name or 'pristine'} in {time.monotonic() - started:.2f}s"
+    )
 
 
 @main.command()
@@ -211,25 +238,52 @@ def restore(name, snapshot_name):
 def diagnose(name):
     """Conflict map of a running BOX: which copy of each library each Python imports."""
     from .diagnose import conflict_map, opt_sys_path
+
     machine = session.machine_for(session.find(name)).connect(timeout=10)
     rows, has_opt = conflict_map(machine)
-    table = Table("module", "distro package", "catalog", "installed", "system python imports",
-                  "/opt/salt imports", "isolated", box=None, pad_edge=False)
+    table = Table(
+        "module",
+        "distro package",
+        "catalog",
+        "installed",
+        "system python imports",
+        "/opt/salt imports",
+        "isolated",
+        box=None,
+        pad_edge=False,
+    )
     for r in rows:
-        table.add_row(r.module, r.package, r.catalog_version, r.distro_version,
-                      f"{r.system_version} {r.system_import}", f"{r.opt_version} {r.opt_import}",
-                      "-" if not has_opt else "[green]yes[/green]" if r.isolated else "[red]no[/red]")
+        table.add_row(
+            r.module,
+            r.package,
+            r.catalog_version,
+            r.distro_version,
+            f"{r.system_version} {r.system_import}",
+            f"{r.opt_version} {r.opt_import}",
+            "-" if not has_opt else "[green]yes[/green]" if r.isolated else "[red]no[/red]",
+        )
     out.print(table)
     if not has_opt:
-        out.print(f"/opt/salt is not installed on {name}: install the packages to compare "
-                  f"(harness ssh {name} -- apt-get install -y /path/to/*.deb)")
+        out.print(
+            f"/opt/salt is not installed on {name}: install the packages to compare "
+            f"(harness ssh {name} -- apt-get install -y /path/to/*.deb)"
+        )
     else:
-        out.print("/opt/salt sys.path: " + " ".join(opt_sys_path(machine)), highlight=False, soft_wrap=True)
+        out.print(
+            "/opt/salt sys.path: " + " ".join(opt_sys_path(machine)),
+            highlight=False,
+            soft_wrap=True,
+        )
     machine.close()
 
 
 @main.command()
-@click.option("--box", "box_spec", multiple=True, help="Box(es): repeat, comma list, or 'all' (default debian12).")
+@click.option(
+    "--box",
+    "box_spec",
+    multiple=True,
+    help="Box(es): repeat, comma list, or 'all' (default debian12).",
+)
 @click.option("-n", "workers", type=int, default=1, help="Parallel pytest workers (one box each).")
 @provider_option
 @click.option("--packages", help="Directory of packages to verify (default: dist/BOX/).")
@@ -239,13 +293,20 @@ def diagnose(name):
 def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword):
     """Run the suites on fresh boxes and write the sign-off report (reports/DATE/)."""
     from .verify import verify as run_verification
-    summary, report_dir = run_verification(list(box_spec), workers, provider, packages, keep_boxes,
-                                           marker, keyword)
+
+    summary, report_dir = run_verification(
+        list(box_spec), workers, provider, packages, keep_boxes, marker, keyword
+    )
     table = Table("box", "verdict", "passed", "failed", "skipped", box=None, pad_edge=False)
     for b in summary["boxes"]:
         colour = "green" if b["verdict"] == "PASS" else "red"
-        table.add_row(b["box"], f"[{colour}]{b['verdict']}[/{colour}]", str(b["passed"]), str(b["failed"]),
-                      str(b["skipped"]))
+        table.add_row(
+            b["box"],
+            f"[{colour}]{b['verdict']}[/{colour}]",
+            str(b["passed"]),
+            str(b["failed"]),
+            str(b["skipped"]),
+        )
     out.print(table)
     out.print(f"report: {report_dir}/report.html (also report.md, summary.json)", soft_wrap=True)
     colour = "green" if summary["verdict"] == "PASS" else "red"
@@ -256,24 +317,37 @@ def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword):
 @main.command()
 @click.argument("box_name", metavar="BOX", required=False)
 @click.option("--salt", "salt_version", metavar="VERSION", help="Salt version (default: 3008.4).")
-@click.option("--defect", metavar="NAME", help="A deliberately broken variant, into dist/BOX-defect-NAME/.")
+@click.option(
+    "--defect", metavar="NAME", help="A deliberately broken variant, into dist/BOX-defect-NAME/."
+)
 @click.option("--list-defects", is_flag=True, help="List the defect variants, one line each.")
 @click.option("--keep-box", is_flag=True, help="Leave the build box up afterwards.")
-@click.option("--format", "package_format", type=click.Choice(["deb", "rpm"]),
-              help="Package format (default: the box's own); another format goes to dist/BOX-FORMAT/.")
+@click.option(
+    "--format",
+    "package_format",
+    type=click.Choice(["deb", "rpm"]),
+    help="Package format (default: the box's own); another format goes to dist/BOX-FORMAT/.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even when the output is current.")
 def build(box_name, salt_version, defect, list_defects, keep_box, package_format, force):
     """Build BOX's Salt packages in a fresh build box of BOX, into dist/BOX/."""
     from builds import defects
     from builds.build import build_packages
     from builds.locks import DEFAULT_SALT
+
     if list_defects:
         click.echo(defects.listing())
         return
     if not box_name:
         raise HarnessError("name the box to build for (see harness boxes)")
-    path = build_packages(box_name, salt_version or DEFAULT_SALT, defect, keep_box=keep_box,
-                          package_format=package_format, force=force)
+    path = build_packages(
+        box_name,
+        salt_version or DEFAULT_SALT,
+        defect,
+        keep_box=keep_box,
+        package_format=package_format,
+        force=force,
+    )
     out.print(f"{box_name}: packages in {path}", highlight=False)
 
 

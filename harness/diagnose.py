@@ -11,12 +11,14 @@ from .transport import Machine
 
 OPT_PYTHON = "/opt/salt/bin/python3"
 # Prints [file, version] of a module, or [null, error] when it does not import.
-PROBE = ("import json, sys\n"
-         "try:\n"
-         "    m = __import__(sys.argv[1]); v = getattr(m, '__version__', None) or getattr(m, 'version', None)\n"
-         "    print(json.dumps([m.__file__, str(v)]))\n"
-         "except Exception as e:\n"
-         "    print(json.dumps([None, '%s: %s' % (type(e).__name__, e)]))\n")
+PROBE = (
+    "import json, sys\n"
+    "try:\n"
+    "    m = __import__(sys.argv[1]); v = getattr(m, '__version__', None) or getattr(m, 'version', None)\n"
+    "    print(json.dumps([m.__file__, str(v)]))\n"
+    "except Exception as e:\n"
+    "    print(json.dumps([None, '%s: %s' % (type(e).__name__, e)]))\n"
+)
 
 
 @dataclass
@@ -32,7 +34,9 @@ class Row:
 
     @property
     def isolated(self) -> bool:
-        return self.system_import.startswith("/usr/lib/python3") and self.opt_import.startswith("/opt/salt/")
+        return self.system_import.startswith("/usr/lib/python3") and self.opt_import.startswith(
+            "/opt/salt/"
+        )
 
 
 def _probe(machine: Machine, python: str, module: str) -> tuple[str, str]:
@@ -50,16 +54,33 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
     has_opt = machine.run(f"test -x {OPT_PYTHON}", check=False).ok
     rows = []
     for lib in machine.box.conflicts:
-        distro = machine.run(f"dpkg-query -W -f '${{Version}}' {lib.package} 2>/dev/null || "
-                             f"rpm -q --qf '%{{VERSION}}-%{{RELEASE}}' {lib.package} 2>/dev/null",
-                             check=False).stdout.strip() or "not installed"
+        distro = (
+            machine.run(
+                f"dpkg-query -W -f '${{Version}}' {lib.package} 2>/dev/null || "
+                f"rpm -q --qf '%{{VERSION}}-%{{RELEASE}}' {lib.package} 2>/dev/null",
+                check=False,
+            ).stdout.strip()
+            or "not installed"
+        )
         sys_where, sys_version = _probe(machine, machine.box.python.path, lib.module)
         opt_where, opt_version = _probe(machine, OPT_PYTHON, lib.module) if has_opt else ("-", "-")
-        rows.append(Row(lib.module, lib.package, lib.version, distro, sys_where, sys_version,
-                        opt_where, opt_version))
+        rows.append(
+            Row(
+                lib.module,
+                lib.package,
+                lib.version,
+                distro,
+                sys_where,
+                sys_version,
+                opt_where,
+                opt_version,
+            )
+        )
     return rows, has_opt
 
 
 def opt_sys_path(machine: Machine) -> list[str]:
-    result = machine.run(f"{OPT_PYTHON} -c 'import sys, json; print(json.dumps(sys.path))'", check=False)
+    result = machine.run(
+        f"{OPT_PYTHON} -c 'import sys, json; print(json.dumps(sys.path))'", check=False
+    )
     return json.loads(result.stdout) if result.ok else []

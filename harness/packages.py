@@ -16,9 +16,11 @@ from .transport import Machine, Result
 REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
 # Keep local edits of conffiles and never stop at a prompt: the box has no terminal.
 # Unsafe I/O (no fsync per file) halves the unpack of our payload; boxes are throwaway.
-APT = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
-       "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
-       "-o Dpkg::Options::=--force-unsafe-io")
+APT = (
+    "DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
+    "-o Dpkg::Options::=--force-unsafe-io"
+)
 
 
 def package_dir(box_name: str, chosen: str | Path | None = None) -> Path:
@@ -44,30 +46,43 @@ class PackageSet:
     manifest: dict
 
     @classmethod
-    def load(cls, directory: Path, box_name: str | None = None) -> "PackageSet":
+    def load(cls, directory: Path, box_name: str | None = None) -> PackageSet:
         manifest_file = directory / "manifest.json"
         if not manifest_file.is_file():
             hint = f"harness build {box_name}" if box_name else "harness build BOX"
-            raise HarnessError(f"no packages in {directory} (no manifest.json): build them with {hint}")
+            raise HarnessError(
+                f"no packages in {directory} (no manifest.json): build them with {hint}"
+            )
         try:
             manifest = json.loads(manifest_file.read_text())
         except ValueError as e:
-            raise HarnessError(f"{manifest_file}: not valid JSON ({e}); rebuild the packages") from None
+            raise HarnessError(
+                f"{manifest_file}: not valid JSON ({e}); rebuild the packages"
+            ) from None
         packages = cls(directory, manifest)
         if box_name and manifest.get("box") != box_name:
-            raise HarnessError(f"{directory} holds packages for {manifest.get('box')}, not {box_name} "
-                               f"(pass --packages for the right box)")
+            raise HarnessError(
+                f"{directory} holds packages for {manifest.get('box')}, not {box_name} "
+                f"(pass --packages for the right box)"
+            )
         for p in packages.packages:
             path = directory / p.file
             if not path.is_file():
-                raise HarnessError(f"{path} is listed in the manifest but missing; rebuild the packages")
+                raise HarnessError(
+                    f"{path} is listed in the manifest but missing; rebuild the packages"
+                )
             if hashlib.sha256(path.read_bytes()).hexdigest() != p.sha256:
-                raise HarnessError(f"{path} does not match its sha256 in the manifest; rebuild the packages")
+                raise HarnessError(
+                    f"{path} does not match its sha256 in the manifest; rebuild the packages"
+                )
         return packages
 
     @property
     def packages(self) -> list[Package]:
-        return [Package(p["name"], p["version"], p["file"], p["sha256"]) for p in self.manifest["packages"]]
+        return [
+            Package(p["name"], p["version"], p["file"], p["sha256"])
+            for p in self.manifest["packages"]
+        ]
 
     @property
     def names(self) -> list[str]:
@@ -98,18 +113,24 @@ class PackageSet:
             remote.append(f"{target}/{p.file}")
         return remote
 
-    def install_command(self, remote_files: list[str], names: list[str] | None = None,
-                        downgrade: bool = False) -> str:
-        wanted = [f for f, p in zip(remote_files, self.packages) if names is None or p.name in names]
+    def install_command(
+        self, remote_files: list[str], names: list[str] | None = None, downgrade: bool = False
+    ) -> str:
+        wanted = [
+            f for f, p in zip(remote_files, self.packages) if names is None or p.name in names
+        ]
         files = " ".join(shlex.quote(f) for f in wanted)
         if self.package_format == "rpm":
             return f"yum -y -q --disablerepo='*' {'downgrade' if downgrade else 'localinstall'} {files}"
         return f"{APT} {'--allow-downgrades ' if downgrade else ''}install {files}"
 
-    def install(self, machine: Machine, names: list[str] | None = None,
-                downgrade: bool = False) -> Result:
+    def install(
+        self, machine: Machine, names: list[str] | None = None, downgrade: bool = False
+    ) -> Result:
         """Install (or upgrade to) these packages with apt or yum; raises CommandError on failure."""
-        return machine.run(self.install_command(self.copy_to(machine), names, downgrade), timeout=600)
+        return machine.run(
+            self.install_command(self.copy_to(machine), names, downgrade), timeout=600
+        )
 
 
 def remove_command(package_format: str, names: list[str], purge: bool = False) -> str:

@@ -20,14 +20,26 @@ from .testinfra_backend import testinfra_host
 
 def pytest_addoption(parser):
     group = parser.getgroup("harness", "salt-venv-harness boxes")
-    group.addoption("--box", action="append", default=[],
-                    help="box(es) to run on: repeat, comma list, or 'all' (default: debian12)")
-    group.addoption("--provider", choices=PROVIDERS, default=None,
-                    help="how to start boxes (default: nspawn where it can run)")
-    group.addoption("--keep-boxes", action="store_true",
-                    help="leave boxes up after the run and print how to enter them")
-    group.addoption("--packages", default=None,
-                    help="directory of packages to verify (default: dist/BOX/)")
+    group.addoption(
+        "--box",
+        action="append",
+        default=[],
+        help="box(es) to run on: repeat, comma list, or 'all' (default: debian12)",
+    )
+    group.addoption(
+        "--provider",
+        choices=PROVIDERS,
+        default=None,
+        help="how to start boxes (default: nspawn where it can run)",
+    )
+    group.addoption(
+        "--keep-boxes",
+        action="store_true",
+        help="leave boxes up after the run and print how to enter them",
+    )
+    group.addoption(
+        "--packages", default=None, help="directory of packages to verify (default: dist/BOX/)"
+    )
 
 
 def worker_id() -> str:
@@ -56,11 +68,21 @@ def pytest_generate_tests(metafunc):
     if "conflict" in metafunc.fixturenames:
         # One test per box and distro conflict library of that box (catalog [[conflicts]]).
         pairs = [(b.name, c) for b in boxes for c in b.conflicts]
-        metafunc.parametrize(["box", "conflict"], pairs, indirect=["box"], scope="session",
-                             ids=[f"{b}-{c.module}" for b, c in pairs])
+        metafunc.parametrize(
+            ["box", "conflict"],
+            pairs,
+            indirect=["box"],
+            scope="session",
+            ids=[f"{b}-{c.module}" for b, c in pairs],
+        )
     else:
-        metafunc.parametrize("box", [b.name for b in boxes], ids=[b.name for b in boxes],
-                             indirect=True, scope="session")
+        metafunc.parametrize(
+            "box",
+            [b.name for b in boxes],
+            ids=[b.name for b in boxes],
+            indirect=True,
+            scope="session",
+        )
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group into the node id
@@ -129,5 +151,6 @@ def pytest_terminal_summary(terminalreporter, config):
     if kept:
         terminalreporter.section("boxes kept (--keep-boxes)")
         for i in kept:
-            terminalreporter.write_line(f"{i.name}: harness ssh {i.name}   "
-                                        f"(remove: harness down {i.name})")
+            terminalreporter.write_line(
+                f"{i.name}: harness ssh {i.name}   (remove: harness down {i.name})"
+            )

@@ -23,7 +23,7 @@ class Check:
     suite: str
     name: str
     box: str
-    outcome: str          # passed, failed, error, skipped
+    outcome: str  # passed, failed, error, skipped
     seconds: float
     message: str = ""
 
@@ -46,8 +46,14 @@ class BoxResult:
 def _box_of(test_name: str, boxes: list[str]) -> str:
     """'test_x[debian12-tornado]' -> 'debian12' (the box id starts every parameter id)."""
     param = test_name.partition("[")[2].rstrip("]")
-    return next((b for b in sorted(boxes, key=len, reverse=True) if param == b or param.startswith(b + "-")),
-                "(no box)")
+    return next(
+        (
+            b
+            for b in sorted(boxes, key=len, reverse=True)
+            if param == b or param.startswith(b + "-")
+        ),
+        "(no box)",
+    )
 
 
 def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
@@ -61,8 +67,16 @@ def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
                 message = (node.get("message") or node.text or "").strip()
                 break
         name = case.get("name", "")
-        checks.append(Check(case.get("classname", "").rpartition(".")[2], name, _box_of(name, boxes),
-                            outcome, float(case.get("time", 0)), message))
+        checks.append(
+            Check(
+                case.get("classname", "").rpartition(".")[2],
+                name,
+                _box_of(name, boxes),
+                outcome,
+                float(case.get("time", 0)),
+                message,
+            )
+        )
     return checks
 
 
@@ -74,8 +88,11 @@ def collect(junit: Path, manifests: dict[str, dict]) -> list[BoxResult]:
 
 
 def _git_commit() -> str:
-    proc = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "describe", "--always", "--dirty"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "-C", str(paths.REPO_ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+    )
     return proc.stdout.strip() or "unknown"
 
 
@@ -88,12 +105,25 @@ def write(report_dir: Path, results: list[BoxResult], started: float, command: s
         "command": command,
         "harness_commit": _git_commit(),
         "host": f"{platform.node()} {platform.platform()}",
-        "boxes": [{"box": r.box, "verdict": r.verdict, "passed": r.count("passed"),
-                   "failed": r.count("failed") + r.count("error"), "skipped": r.count("skipped"),
-                   "manifest": r.manifest, "checks": [asdict(c) for c in r.checks]} for r in results],
+        "boxes": [
+            {
+                "box": r.box,
+                "verdict": r.verdict,
+                "passed": r.count("passed"),
+                "failed": r.count("failed") + r.count("error"),
+                "skipped": r.count("skipped"),
+                "manifest": r.manifest,
+                "checks": [asdict(c) for c in r.checks],
+            }
+            for r in results
+        ],
     }
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html"]),
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     for name in ("report.md", "report.html"):
         (report_dir / name).write_text(env.get_template(name + ".j2").render(**summary))
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))

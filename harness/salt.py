@@ -22,19 +22,25 @@ def log_lines(machine: Machine, log: str) -> int:
 
 def wait_for_log(machine: Machine, log: str, text: str, after_line: int, timeout: float = 90):
     """Block until `text` appears in `log` after line `after_line` (tail -F follows rotation)."""
-    command = (f"timeout {timeout:.0f} sh -c "
-               + shlex.quote(f"tail -n +{after_line + 1} -F {log} 2>/dev/null | grep -q -m1 -F {shlex.quote(text)}"))
+    command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
+        f"tail -n +{after_line + 1} -F {log} 2>/dev/null | grep -q -m1 -F {shlex.quote(text)}"
+    )
     if machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
         tail = machine.run(f"tail -n 15 {log} 2>&1", check=False).stdout
-        raise HarnessError(f"box {machine.name}: '{text}' did not appear in {log} within "
-                           f"{timeout:.0f}s; its tail:\n{tail}")
+        raise HarnessError(
+            f"box {machine.name}: '{text}' did not appear in {log} within "
+            f"{timeout:.0f}s; its tail:\n{tail}"
+        )
 
 
 def wait_for_port(machine: Machine, port: int, timeout: float = 90):
-    command = (f"timeout {timeout:.0f} sh -c "
-               + shlex.quote(f"until ss -Hltn 'sport = :{port}' | grep -q .; do sleep 0.1; done"))
+    command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
+        f"until ss -Hltn 'sport = :{port}' | grep -q .; do sleep 0.1; done"
+    )
     if machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
-        raise HarnessError(f"box {machine.name}: nothing listens on port {port} after {timeout:.0f}s")
+        raise HarnessError(
+            f"box {machine.name}: nothing listens on port {port} after {timeout:.0f}s"
+        )
 
 
 class SaltMaster:
@@ -46,20 +52,26 @@ class SaltMaster:
 
     def start(self):
         self.machine.run("mkdir -p /etc/salt/master.d /srv/salt")
-        self.machine.write_text("/etc/salt/master.d/harness.conf",
-                                "interface: 0.0.0.0\nlog_level_logfile: info\n"
-                                "file_roots:\n  base:\n    - /srv/salt\n")
-        self.machine.run("systemctl enable salt-master >/dev/null 2>&1; systemctl restart salt-master")
+        self.machine.write_text(
+            "/etc/salt/master.d/harness.conf",
+            "interface: 0.0.0.0\nlog_level_logfile: info\nfile_roots:\n  base:\n    - /srv/salt\n",
+        )
+        self.machine.run(
+            "systemctl enable salt-master >/dev/null 2>&1; systemctl restart salt-master"
+        )
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
 
     def accept(self, minion_id: str, timeout: float = 90):
         """Accept the minion's key once it is pending (the real salt-key flow)."""
-        command = (f"timeout {timeout:.0f} sh -c " + shlex.quote(
-            f"until salt-key -l un --out=json | grep -q '\"{minion_id}\"'; do sleep 0.2; done"))
+        command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
+            f"until salt-key -l un --out=json | grep -q '\"{minion_id}\"'; do sleep 0.2; done"
+        )
         if self.machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
-            raise HarnessError(f"box {self.machine.name}: minion {minion_id}'s key never arrived "
-                               f"(salt-key -L on {self.machine.name})")
+            raise HarnessError(
+                f"box {self.machine.name}: minion {minion_id}'s key never arrived "
+                f"(salt-key -L on {self.machine.name})"
+            )
         self.machine.run(f"salt-key -y -a {shlex.quote(minion_id)}")
 
     def salt(self, target: str, function: str, *args: str, timeout: int = 60) -> object:
@@ -69,10 +81,14 @@ class SaltMaster:
         try:
             returned = json.loads(result.stdout)
         except ValueError:
-            raise HarnessError(f"`{command}` on {self.machine.name} exited {result.exit_status} "
-                               f"without JSON: {(result.stdout + result.stderr)[-400:]}") from None
+            raise HarnessError(
+                f"`{command}` on {self.machine.name} exited {result.exit_status} "
+                f"without JSON: {(result.stdout + result.stderr)[-400:]}"
+            ) from None
         if target not in returned:
-            raise HarnessError(f"`{command}` on {self.machine.name}: no return from {target}: {returned}")
+            raise HarnessError(
+                f"`{command}` on {self.machine.name}: no return from {target}: {returned}"
+            )
         return returned[target]
 
     @staticmethod
@@ -93,9 +109,11 @@ class SaltMinion:
 
     def configure(self):
         self.machine.run("mkdir -p /etc/salt/minion.d")
-        self.machine.write_text("/etc/salt/minion.d/harness.conf",
-                                f"master: {self.master.address}\nid: {self.id}\n"
-                                "log_level_logfile: info\nacceptance_wait_time: 1\n")
+        self.machine.write_text(
+            "/etc/salt/minion.d/harness.conf",
+            f"master: {self.master.address}\nid: {self.id}\n"
+            "log_level_logfile: info\nacceptance_wait_time: 1\n",
+        )
 
     def restart(self, accept: bool = False):
         """Restart the service and wait until it is connected to its master."""

@@ -36,8 +36,9 @@ def resolve(box: Box, provider: str | None) -> Provider:
     if provider not in PROVIDERS:
         raise HarnessError(f"unknown provider '{provider}' (known: {', '.join(PROVIDERS)})")
     if provider not in box.provider_names:
-        raise HarnessError(f"box {box.name} has no {provider} provider "
-                           f"(it has: {', '.join(box.provider_names)})")
+        raise HarnessError(
+            f"box {box.name} has no {provider} provider (it has: {', '.join(box.provider_names)})"
+        )
     chosen = get_provider(provider)
     reason = chosen.unavailable_reason(box)
     if reason:
@@ -54,7 +55,9 @@ def find(name: str) -> state.Instance:
     instance = state.load(name)
     if instance is None:
         running = ", ".join(i.name for i in state.all_instances()) or "none"
-        raise HarnessError(f"box {name} is not up (up now: {running}; start it with harness up {name})")
+        raise HarnessError(
+            f"box {name} is not up (up now: {running}; start it with harness up {name})"
+        )
     return instance
 
 
@@ -69,7 +72,9 @@ def settle(machine: Machine):
     """Wait until the box's boot has finished: sshd answers early, while services that
     packages enabled (salt-minion) may still be queued."""
     if machine.box is not None and machine.box.init == "systemd":
-        machine.run("systemctl is-system-running --wait >/dev/null", check=False, timeout=boot_timeout())
+        machine.run(
+            "systemctl is-system-running --wait >/dev/null", check=False, timeout=boot_timeout()
+        )
 
 
 def snapshot(machine: Machine, name: str):
@@ -102,8 +107,9 @@ def down_all() -> list[str]:
 
 
 @contextmanager
-def box_instance(box_name: str, provider: str | None = None, name: str | None = None,
-                 keep: bool = False):
+def box_instance(
+    box_name: str, provider: str | None = None, name: str | None = None, keep: bool = False
+):
     """A fresh instance of `box_name`, connected; removed on exit unless `keep`."""
     box = catalog.load_box(box_name)
     chosen = resolve(box, provider)
@@ -122,7 +128,9 @@ def box_instance(box_name: str, provider: str | None = None, name: str | None = 
 def terminate_as_interrupt():
     """Let SIGTERM unwind like Ctrl-C, so every `finally` removes what it started. SIGINT
     too is set explicitly: a process started in the background inherits it ignored."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)

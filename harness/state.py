@@ -16,16 +16,16 @@ from . import paths
 
 @dataclass
 class Instance:
-    name: str              # instance name, also the box's hostname
-    box: str               # catalog entry
+    name: str  # instance name, also the box's hostname
+    box: str  # catalog entry
     provider: str
-    address: str = ""      # where sshd answers
+    address: str = ""  # where sshd answers
     port: int = 22
     user: str = "root"
     key_file: str = ""
-    pid: int = 0           # nspawn: the systemd-nspawn process
+    pid: int = 0  # nspawn: the systemd-nspawn process
     image: str = ""
-    layers: list[str] = field(default_factory=list)            # snapshot layers under the upper dir
+    layers: list[str] = field(default_factory=list)  # snapshot layers under the upper dir
     snapshots: dict[str, list[str]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     extra: dict = field(default_factory=dict)

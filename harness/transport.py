@@ -34,16 +34,33 @@ class Endpoint:
 
     def ssh_argv(self) -> list[str]:
         """OpenSSH client arguments for an interactive session (like `vagrant ssh`)."""
-        return ["ssh", "-i", self.key_file, "-p", str(self.port),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "LogLevel=ERROR", f"{self.user}@{self.host}"]
+        return [
+            "ssh",
+            "-i",
+            self.key_file,
+            "-p",
+            str(self.port),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            f"{self.user}@{self.host}",
+        ]
 
     def batch_ssh_argv(self) -> list[str]:
         """OpenSSH client arguments for bulk copies: no prompts, no compression (payloads are
         compressed already), a connect timeout that fits the box."""
         argv = self.ssh_argv()
-        argv[1:1] = ["-o", "BatchMode=yes", "-o", "Compression=no",
-                     "-o", f"ConnectTimeout={max(10, self.handshake_timeout):.0f}"]
+        argv[1:1] = [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "Compression=no",
+            "-o",
+            f"ConnectTimeout={max(10, self.handshake_timeout):.0f}",
+        ]
         return argv
 
 
@@ -84,13 +101,15 @@ class Machine:
     def __repr__(self):
         return f"Machine({self.name!r}, {self.endpoint.user}@{self.endpoint.host}:{self.endpoint.port})"
 
-    def connect(self, timeout: float = 60.0) -> "Machine":
+    def connect(self, timeout: float = 60.0) -> Machine:
         patience = self.endpoint.handshake_timeout
         timeout = max(timeout, 2 * patience)
         deadline = time.monotonic() + timeout
         if not wait_for_banner(self.endpoint.host, self.endpoint.port, deadline, patience / 5):
-            raise BoxTimeout(f"box {self.name}: sshd at {self.endpoint.host}:{self.endpoint.port} "
-                             f"did not answer within {timeout:.0f}s")
+            raise BoxTimeout(
+                f"box {self.name}: sshd at {self.endpoint.host}:{self.endpoint.port} "
+                f"did not answer within {timeout:.0f}s"
+            )
         key = paramiko.PKey.from_path(self.endpoint.key_file)
         last_error = None
         while time.monotonic() < deadline:
@@ -98,23 +117,35 @@ class Machine:
             # Boxes are throwaway and share image host keys: there is nothing to pin.
             client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
             try:
-                client.connect(self.endpoint.host, port=self.endpoint.port,
-                               username=self.endpoint.user, pkey=key, timeout=patience,
-                               banner_timeout=patience, auth_timeout=patience,
-                               allow_agent=False, look_for_keys=False)
+                client.connect(
+                    self.endpoint.host,
+                    port=self.endpoint.port,
+                    username=self.endpoint.user,
+                    pkey=key,
+                    timeout=patience,
+                    banner_timeout=patience,
+                    auth_timeout=patience,
+                    allow_agent=False,
+                    look_for_keys=False,
+                )
                 self._client = client
                 return self
             except (paramiko.SSHException, OSError) as e:
                 last_error = e
                 client.close()
                 time.sleep(0.1)
-        raise BoxTimeout(f"box {self.name}: SSH login as {self.endpoint.user} failed "
-                         f"within {timeout:.0f}s ({last_error})")
+        raise BoxTimeout(
+            f"box {self.name}: SSH login as {self.endpoint.user} failed "
+            f"within {timeout:.0f}s ({last_error})"
+        )
 
     @property
     def client(self) -> paramiko.SSHClient:
-        if self._client is None or not self._client.get_transport() or \
-                not self._client.get_transport().is_active():
+        if (
+            self._client is None
+            or not self._client.get_transport()
+            or not self._client.get_transport().is_active()
+        ):
             self.connect()
         return self._client
 
@@ -129,8 +160,13 @@ class Machine:
             return command
         return f"sudo -n sh -c {shlex.quote(command)}"
 
-    def run(self, command: str, check: bool = True, timeout: float | None = None,
-            stdin: bytes | None = None) -> Result:
+    def run(
+        self,
+        command: str,
+        check: bool = True,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+    ) -> Result:
         """Run `command` with sh on the box; raise CommandError when check and it fails."""
         out, err = bytearray(), bytearray()
         status = self._exec(command, out.extend, err.extend, timeout, stdin)
@@ -141,11 +177,14 @@ class Machine:
 
     def run_streaming(self, command: str, out, err, timeout: float | None = None) -> int:
         """Run `command` copying its output to the binary file objects `out` and `err`."""
+
         def writer(stream):
             def write(data):
                 stream.write(data)
                 stream.flush()
+
             return write
+
         return self._exec(command, writer(out), writer(err), timeout, None)
 
     def _exec(self, command, on_out, on_err, timeout, stdin) -> int:
@@ -157,15 +196,21 @@ class Machine:
             chan.shutdown_write()
             deadline = time.monotonic() + timeout if timeout else None
             # Read both streams as they come so neither pipe fills up and stalls the command.
-            while not (chan.exit_status_ready() and chan.eof_received
-                       and not chan.recv_ready() and not chan.recv_stderr_ready()):
+            while not (
+                chan.exit_status_ready()
+                and chan.eof_received
+                and not chan.recv_ready()
+                and not chan.recv_stderr_ready()
+            ):
                 select.select([chan], [], [], 0.5)
                 while chan.recv_ready():
                     on_out(chan.recv(65536))
                 while chan.recv_stderr_ready():
                     on_err(chan.recv_stderr(65536))
                 if deadline and time.monotonic() > deadline:
-                    raise CommandError(self.name, command, f"no exit after {timeout:.0f}s (timed out)")
+                    raise CommandError(
+                        self.name, command, f"no exit after {timeout:.0f}s (timed out)"
+                    )
             return chan.recv_exit_status()
         finally:
             chan.close()
@@ -188,13 +233,21 @@ class Machine:
         """Large files through the OpenSSH client: paramiko's pure-Python cipher moves a
         50 MB package in ~20 s, ssh in under a second."""
         q = shlex.quote(remote)
-        command = self.as_root(f"cat > {q}" + (f" && chmod {mode:o} {q}" if mode is not None else ""))
+        command = self.as_root(
+            f"cat > {q}" + (f" && chmod {mode:o} {q}" if mode is not None else "")
+        )
         with open(local, "rb") as src:
-            proc = subprocess.run([*self.endpoint.batch_ssh_argv(), command], stdin=src,
-                                  capture_output=True)
+            proc = subprocess.run(
+                [*self.endpoint.batch_ssh_argv(), command], stdin=src, capture_output=True
+            )
         if proc.returncode != 0:
-            raise CommandError(self.name, f"copy {local} -> {remote}", proc.returncode, "",
-                               proc.stderr.decode(errors="replace"))
+            raise CommandError(
+                self.name,
+                f"copy {local} -> {remote}",
+                proc.returncode,
+                "",
+                proc.stderr.decode(errors="replace"),
+            )
 
     def write_text(self, remote: str, text: str, mode: int = 0o644):
         if self.endpoint.sudo:
@@ -209,16 +262,17 @@ class Machine:
     def read_text(self, remote: str) -> str:
         if self.endpoint.sudo:
             return self.run(f"cat {shlex.quote(remote)}").stdout
-        with self.client.open_sftp() as sftp:
-            with sftp.open(remote, "r") as f:
-                return f.read().decode(errors="replace")
+        with self.client.open_sftp() as sftp, sftp.open(remote, "r") as f:
+            return f.read().decode(errors="replace")
 
     def get_file(self, remote: str, local: str | Path):
         if self.endpoint.sudo:
             data, err = bytearray(), bytearray()
             status = self._exec(f"cat {shlex.quote(remote)}", data.extend, err.extend, None, None)
             if status != 0:
-                raise CommandError(self.name, f"cat {remote}", status, "", err.decode(errors="replace"))
+                raise CommandError(
+                    self.name, f"cat {remote}", status, "", err.decode(errors="replace")
+                )
             Path(local).write_bytes(bytes(data))
             return
         with self.client.open_sftp() as sftp:

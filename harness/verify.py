@@ -21,13 +21,36 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
     return found
 
 
-def pytest_argv(boxes: list[str], junit: Path, workers: int, provider: str | None, packages: str | None,
-                keep_boxes: bool, marker: str | None, keyword: str | None) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", "suites/", "--box", ",".join(boxes), f"--junitxml={junit}",
-            "-p", "no:cacheprovider", "-q"]
+def pytest_argv(
+    boxes: list[str],
+    junit: Path,
+    workers: int,
+    provider: str | None,
+    packages: str | None,
+    keep_boxes: bool,
+    marker: str | None,
+    keyword: str | None,
+) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/",
+        "--box",
+        ",".join(boxes),
+        f"--junitxml={junit}",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
     if workers > 1:
         argv += ["-n", str(workers), "--dist", "loadgroup"]
-    for flag, value in (("--provider", provider), ("--packages", packages), ("-m", marker), ("-k", keyword)):
+    for flag, value in (
+        ("--provider", provider),
+        ("--packages", packages),
+        ("-m", marker),
+        ("-k", keyword),
+    ):
         if value:
             argv += [flag, value]
     if keep_boxes:
@@ -35,29 +58,44 @@ def pytest_argv(boxes: list[str], junit: Path, workers: int, provider: str | Non
     return argv
 
 
-def verify(box_spec: list[str] | None, workers: int = 1, provider: str | None = None,
-           packages: str | None = None, keep_boxes: bool = False, marker: str | None = None,
-           keyword: str | None = None, reports_dir: Path | None = None) -> tuple[dict, Path]:
+def verify(
+    box_spec: list[str] | None,
+    workers: int = 1,
+    provider: str | None = None,
+    packages: str | None = None,
+    keep_boxes: bool = False,
+    marker: str | None = None,
+    keyword: str | None = None,
+    reports_dir: Path | None = None,
+) -> tuple[dict, Path]:
     boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
     if packages and len(boxes) > 1 and (Path(packages) / "manifest.json").exists():
-        raise HarnessError(f"--packages {packages} holds one box's packages; with several boxes "
-                           "give a directory with one subdirectory per box")
+        raise HarnessError(
+            f"--packages {packages} holds one box's packages; with several boxes "
+            "give a directory with one subdirectory per box"
+        )
     found = manifests(boxes, packages)
     started = time.time()
     report_dir = (reports_dir or paths.REPO_ROOT / "reports") / time.strftime("%Y%m%d-%H%M%S")
     report_dir.mkdir(parents=True, exist_ok=True)
-    argv = pytest_argv(boxes, report_dir / "junit.xml", workers, provider, packages, keep_boxes,
-                       marker, keyword)
+    argv = pytest_argv(
+        boxes, report_dir / "junit.xml", workers, provider, packages, keep_boxes, marker, keyword
+    )
     with open(report_dir / "pytest.log", "w") as log:
-        proc = subprocess.Popen(argv, cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+        proc = subprocess.Popen(
+            argv, cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         for line in proc.stdout:
             sys.stdout.write(line)
             log.write(line)
         proc.wait()
     if not (report_dir / "junit.xml").exists():
-        raise HarnessError(f"the suites did not run (pytest exited {proc.returncode}); "
-                           f"see {report_dir / 'pytest.log'}")
+        raise HarnessError(
+            f"the suites did not run (pytest exited {proc.returncode}); "
+            f"see {report_dir / 'pytest.log'}"
+        )
     command = " ".join(shlex.quote(a) for a in ["pytest", *argv[3:]])
-    summary = report.write(report_dir, report.collect(report_dir / "junit.xml", found), started, command)
+    summary = report.write(
+        report_dir, report.collect(report_dir / "junit.xml", found), started, command
+    )
     return summary, report_dir

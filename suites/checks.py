@@ -15,8 +15,11 @@ def reproduce(box: Machine, command: str) -> str:
 
 
 def fail(box: Machine, expected: str, found: str, command: str):
-    pytest.fail(f"expected {expected}\n  found: {found}\n  box: {box.name}\n"
-                f"  see: {reproduce(box, command)}  (keep the box with --keep-boxes)", pytrace=False)
+    pytest.fail(
+        f"expected {expected}\n  found: {found}\n  box: {box.name}\n"
+        f"  see: {reproduce(box, command)}  (keep the box with --keep-boxes)",
+        pytrace=False,
+    )
 
 
 def sh(box: Machine, command: str, expect_ok: bool = True, timeout: float = 300) -> Result:
@@ -35,5 +38,7 @@ def lines(box: Machine, command: str) -> list[str]:
 def expect_none(box: Machine, what: str, command: str, found: list[str], limit: int = 15):
     """Fail when `found` (the output lines of `command`) is not empty."""
     if found:
-        shown = "\n    ".join(found[:limit]) + (f"\n    ... {len(found) - limit} more" if len(found) > limit else "")
+        shown = "\n    ".join(found[:limit]) + (
+            f"\n    ... {len(found) - limit} more" if len(found) > limit else ""
+        )
         fail(box, f"no {what}", f"{len(found)}:\n    {shown}", command)

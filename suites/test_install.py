@@ -6,24 +6,57 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from checks import expect_none, fail, lines, sh
 
 # Where our packages may put files, besides /opt/salt.
-ALLOWED = [r"/opt/salt(/.*)?", r"/usr/bin/(salt[a-z-]*|spm)", r"/(usr/)?lib/systemd/system/salt-[a-z]+\.service",
-           r"/etc/init\.d/salt-[a-z]+", r"/etc/salt(/.*)?", r"/etc/logrotate\.d/salt", r"/var/log/salt",
-           r"/var/cache/salt(/.*)?", r"/srv/salt", r"/usr/share/man/.*salt.*", r"/usr/share/doc/salt[a-z-]*(/.*)?",
-           r"/usr/share/lintian/overrides/salt[a-z-]*"]
+ALLOWED = [
+    r"/opt/salt(/.*)?",
+    r"/usr/bin/(salt[a-z-]*|spm)",
+    r"/(usr/)?lib/systemd/system/salt-[a-z]+\.service",
+    r"/etc/init\.d/salt-[a-z]+",
+    r"/etc/salt(/.*)?",
+    r"/etc/logrotate\.d/salt",
+    r"/var/log/salt",
+    r"/var/cache/salt(/.*)?",
+    r"/srv/salt",
+    r"/usr/share/man/.*salt.*",
+    r"/usr/share/doc/salt[a-z-]*(/.*)?",
+    r"/usr/share/lintian/overrides/salt[a-z-]*",
+]
 # Directories that merely contain ours (dpkg lists every parent).
-PARENTS = {"/", "/.", "/opt", "/usr", "/usr/bin", "/usr/lib", "/lib", "/lib/systemd", "/lib/systemd/system",
-           "/usr/lib/systemd", "/usr/lib/systemd/system", "/etc", "/etc/init.d", "/etc/logrotate.d", "/var",
-           "/var/log", "/var/cache", "/srv", "/usr/share", "/usr/share/man", "/usr/share/doc",
-           "/usr/share/lintian", "/usr/share/lintian/overrides"}
+PARENTS = {
+    "/",
+    "/.",
+    "/opt",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/lib",
+    "/lib/systemd",
+    "/lib/systemd/system",
+    "/usr/lib/systemd",
+    "/usr/lib/systemd/system",
+    "/etc",
+    "/etc/init.d",
+    "/etc/logrotate.d",
+    "/var",
+    "/var/log",
+    "/var/cache",
+    "/srv",
+    "/usr/share",
+    "/usr/share/man",
+    "/usr/share/doc",
+    "/usr/share/lintian",
+    "/usr/share/lintian/overrides",
+}
 
 
 def owned_files(box, packages) -> tuple[str, list[str]]:
-    command = f"dpkg-query -L {' '.join(packages.names)}" if packages.package_format == "deb" \
+    command = (
+        f"dpkg-query -L {' '.join(packages.names)}"
+        if packages.package_format == "deb"
         else f"rpm -ql {' '.join(packages.names)}"
+    )
     return command, lines(box, command)
 
 
@@ -52,27 +85,45 @@ def test_every_file_we_own_lives_under_opt_salt_or_the_allow_list(installed, pac
 
 def test_nothing_lands_in_the_distro_python_directories(installed, packages):
     command, files = owned_files(installed, packages)
-    python_dirs = re.compile(r"/usr(/local)?/lib/python[23][^/]*/.+|/usr/lib/python3/dist-packages/.+")
-    expect_none(installed, "file of ours in the distribution's Python directories", command,
-                [f for f in files if python_dirs.fullmatch(f)])
+    python_dirs = re.compile(
+        r"/usr(/local)?/lib/python[23][^/]*/.+|/usr/lib/python3/dist-packages/.+"
+    )
+    expect_none(
+        installed,
+        "file of ours in the distribution's Python directories",
+        command,
+        [f for f in files if python_dirs.fullmatch(f)],
+    )
 
 
 def test_distro_conflict_packages_verify_clean(installed):
     names = [c.package for c in installed.box.conflicts]
     command = f"dpkg --verify {' '.join(names)}"
-    expect_none(installed, "changed file of a distro conflict package", command,
-                sh(installed, command, expect_ok=False).stdout.splitlines())
+    expect_none(
+        installed,
+        "changed file of a distro conflict package",
+        command,
+        sh(installed, command, expect_ok=False).stdout.splitlines(),
+    )
 
 
 def test_our_dependencies_are_all_satisfied_by_the_distribution(installed, packages):
     sh(installed, "apt-get check -q")
     ours = set(packages.names)
     command = "dpkg-query -W -f '${Depends}\\n' " + " ".join(packages.names)
-    depends = {re.split(r"[\s(:]", alt.strip())[0] for line in lines(installed, command)
-               for dep in line.split(",") for alt in dep.split("|") if alt.strip()}
-    foreign = sorted(d for d in depends - ours
-                     if sh(installed, f"dpkg-query -W -f '${{Status}}' {d} 2>/dev/null", expect_ok=False)
-                     .stdout != "install ok installed")
+    depends = {
+        re.split(r"[\s(:]", alt.strip())[0]
+        for line in lines(installed, command)
+        for dep in line.split(",")
+        for alt in dep.split("|")
+        if alt.strip()
+    }
+    foreign = sorted(
+        d
+        for d in depends - ours
+        if sh(installed, f"dpkg-query -W -f '${{Status}}' {d} 2>/dev/null", expect_ok=False).stdout
+        != "install ok installed"
+    )
     expect_none(installed, "dependency the distribution does not provide", command, foreign)
 
 

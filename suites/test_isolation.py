@@ -8,7 +8,6 @@ import re
 import shlex
 
 import pytest
-
 from checks import expect_none, fail, lines, sh
 
 PY = "/opt/salt/bin/python3"
@@ -16,8 +15,10 @@ PY = "/opt/salt/bin/python3"
 # module's scratch dirs on the box (/var/tmp/svh-*, /var/tmp/salt-rpmbuild), the harness's
 # caches, and the markers dpkg, rpmbuild and pip leave. (Salt's own sources mention
 # /var/tmp/... and /home/user/... in examples, so those prefixes alone prove nothing.)
-BUILD_PATHS = (r"/var/tmp/svh-|/var/tmp/salt-rpmbuild|salt-venv-harness|/root/\.cache/|BUILDROOT/|"
-               r"/rpmbuild/BUILD|/debian/tmp/|/tmp/pip-(build|req|install|wheel)-")
+BUILD_PATHS = (
+    r"/var/tmp/svh-|/var/tmp/salt-rpmbuild|salt-venv-harness|/root/\.cache/|BUILDROOT/|"
+    r"/rpmbuild/BUILD|/debian/tmp/|/tmp/pip-(build|req|install|wheel)-"
+)
 # Libraries an ELF under /opt/salt may take from the system: the C runtime and the
 # distribution's base libraries, never a distro copy of something /opt/salt bundles.
 SYSTEM_LIBS = re.compile(
@@ -25,9 +26,21 @@ SYSTEM_LIBS = re.compile(
     r"libgcc_s|libstdc\+\+|libz|libbz2|liblzma|libffi|libssl|libcrypto|libsqlite3|libreadline|"
     r"libncursesw|libncurses|libtinfo|libpanelw|libuuid|libexpat|libmpdec|libgdbm|libgdbm_compat|"
     r"libdb-5\.3|libtirpc|libgssapi_krb5|libkrb5|libk5crypto|libcom_err|libkrb5support|libkeyutils|"
-    r"libzstd|libsystemd|libcap|libgcrypt|liblz4|libgpg-error|libpython3\.\d+)\.so(\.[\d.]+)?")
-STDLIB_MODULES = ["ssl", "hashlib", "sqlite3", "ctypes", "zlib", "bz2", "lzma", "readline", "curses",
-                  "uuid", "decimal"]
+    r"libzstd|libsystemd|libcap|libgcrypt|liblz4|libgpg-error|libpython3\.\d+)\.so(\.[\d.]+)?"
+)
+STDLIB_MODULES = [
+    "ssl",
+    "hashlib",
+    "sqlite3",
+    "ctypes",
+    "zlib",
+    "bz2",
+    "lzma",
+    "readline",
+    "curses",
+    "uuid",
+    "decimal",
+]
 
 
 def python_json(box, code: str, python: str = PY, env: str = "") -> tuple[object, str]:
@@ -41,8 +54,11 @@ def foreign_entries(box, sys_path: list[str], base_prefix: str) -> list[str]:
     stdlib = set()
     if major_minor:
         v = major_minor.group(1)
-        stdlib = {f"{base_prefix}/lib/python{v}", f"{base_prefix}/lib/python{v}/lib-dynload",
-                  f"{base_prefix}/lib/python{v.replace('.', '')}.zip"}
+        stdlib = {
+            f"{base_prefix}/lib/python{v}",
+            f"{base_prefix}/lib/python{v}/lib-dynload",
+            f"{base_prefix}/lib/python{v.replace('.', '')}.zip",
+        }
     return [p for p in sys_path if p and not p.startswith("/opt/salt/") and p not in stdlib]
 
 
@@ -53,11 +69,14 @@ def salt_call_sys_path(box, env: str = "") -> tuple[list[str], str]:
 
 # ---- the conflicting libraries, both ways ---------------------------------------------
 
+
 @pytest.mark.smoke
 def test_opt_salt_imports_its_own_copy_at_the_locked_version(installed, packages, conflict):
     module, top = conflict.module, conflict.module.split(".")[0]
-    code = (f"import json, importlib.metadata as m, {module}; d = m.packages_distributions()[{top!r}][0]; "
-            f"print(json.dumps([{module}.__file__, d, m.version(d)]))")
+    code = (
+        f"import json, importlib.metadata as m, {module}; d = m.packages_distributions()[{top!r}][0]; "
+        f"print(json.dumps([{module}.__file__, d, m.version(d)]))"
+    )
     (where, dist, version), command = python_json(installed, code)
     if not where.startswith("/opt/salt/"):
         fail(installed, f"{module} imported from /opt/salt", where, command)
@@ -69,21 +88,33 @@ def test_opt_salt_imports_its_own_copy_at_the_locked_version(installed, packages
 @pytest.mark.smoke
 def test_system_python_imports_the_distro_copy(installed, conflict):
     python = installed.box.python.path
-    command = f"{python} -c {shlex.quote(f'import {conflict.module}; print({conflict.module}.__file__)')}"
+    command = (
+        f"{python} -c {shlex.quote(f'import {conflict.module}; print({conflict.module}.__file__)')}"
+    )
     where = sh(installed, command).stdout.strip()
     owner = sh(installed, f"dpkg -S {shlex.quote(where)}", expect_ok=False).stdout.split(":")[0]
     if owner != conflict.package:
-        fail(installed, f"{conflict.module} from the distro's {conflict.package}",
-             f"{where} (owned by {owner or 'no package'})", command)
+        fail(
+            installed,
+            f"{conflict.module} from the distro's {conflict.package}",
+            f"{where} (owned by {owner or 'no package'})",
+            command,
+        )
 
 
 # ---- sys.path -------------------------------------------------------------------------
 
+
 def test_opt_salt_python_sees_only_opt_salt_and_its_stdlib(installed):
     (sys_path, base_prefix), command = python_json(
-        installed, "import sys, json; print(json.dumps([sys.path, sys.base_prefix]))")
-    expect_none(installed, "sys.path entry outside /opt/salt and the interpreter's stdlib", command,
-                foreign_entries(installed, sys_path, base_prefix))
+        installed, "import sys, json; print(json.dumps([sys.path, sys.base_prefix]))"
+    )
+    expect_none(
+        installed,
+        "sys.path entry outside /opt/salt and the interpreter's stdlib",
+        command,
+        foreign_entries(installed, sys_path, base_prefix),
+    )
 
 
 def test_venv_does_not_include_system_site_packages(installed):
@@ -95,54 +126,86 @@ def test_venv_does_not_include_system_site_packages(installed):
 def test_wrappers_keep_sys_path_inside_opt_salt(installed):
     base_prefix = python_json(installed, "import sys, json; print(json.dumps(sys.base_prefix))")[0]
     sys_path, command = salt_call_sys_path(installed)
-    expect_none(installed, "sys.path entry of salt-call outside /opt/salt", command,
-                foreign_entries(installed, sys_path, base_prefix))
+    expect_none(
+        installed,
+        "sys.path entry of salt-call outside /opt/salt",
+        command,
+        foreign_entries(installed, sys_path, base_prefix),
+    )
 
 
 def test_wrappers_resist_a_hostile_python_environment(installed):
     base_prefix, version = python_json(
-        installed, "import sys, json; print(json.dumps([sys.base_prefix, '%d.%d' % sys.version_info[:2]]))")[0]
+        installed,
+        "import sys, json; print(json.dumps([sys.base_prefix, '%d.%d' % sys.version_info[:2]]))",
+    )[0]
     # A user site dir with a fake tornado, and the distro's dirs on PYTHONPATH/PYTHONHOME.
     fake = f"/root/.local/lib/python{version}/site-packages/tornado"
     sh(installed, f"mkdir -p {fake} && echo 'version = \"0.0-fake\"' > {fake}/__init__.py")
     try:
-        env = "PYTHONPATH=/usr/lib/python3/dist-packages PYTHONHOME=/usr PYTHONUSERBASE=/root/.local "
+        env = (
+            "PYTHONPATH=/usr/lib/python3/dist-packages PYTHONHOME=/usr PYTHONUSERBASE=/root/.local "
+        )
         sys_path, command = salt_call_sys_path(installed, env)
-        expect_none(installed, "sys.path entry of salt-call outside /opt/salt under a hostile environment",
-                    command, foreign_entries(installed, sys_path, base_prefix))
+        expect_none(
+            installed,
+            "sys.path entry of salt-call outside /opt/salt under a hostile environment",
+            command,
+            foreign_entries(installed, sys_path, base_prefix),
+        )
     finally:
         sh(installed, "rm -rf /root/.local")
 
 
 # ---- the payload ----------------------------------------------------------------------
 
+
 def test_no_build_root_paths_in_the_payload(installed):
     command = f"grep -r -a -l -E {shlex.quote(BUILD_PATHS)} /opt/salt || true"
-    expect_none(installed, "file under /opt/salt naming a build root or cache path", command,
-                lines(installed, command))
+    expect_none(
+        installed,
+        "file under /opt/salt naming a build root or cache path",
+        command,
+        lines(installed, command),
+    )
 
 
 def test_every_shebang_points_inside_opt_salt(installed):
-    command = ("for f in /opt/salt/bin/*; do [ -f \"$f\" ] && head -c 2 \"$f\" | grep -q '#!' "
-               "&& echo \"$f $(head -n 1 \"$f\" | cut -c3-)\"; done; true")
-    bad = [line for line in lines(installed, command)
-           if not line.split(" ", 1)[1].strip().startswith("/opt/salt/bin/")
-           and not line.split(" ", 1)[1].strip().startswith("/bin/sh")]
+    command = (
+        'for f in /opt/salt/bin/*; do [ -f "$f" ] && head -c 2 "$f" | grep -q \'#!\' '
+        '&& echo "$f $(head -n 1 "$f" | cut -c3-)"; done; true'
+    )
+    bad = [
+        line
+        for line in lines(installed, command)
+        if not line.split(" ", 1)[1].strip().startswith("/opt/salt/bin/")
+        and not line.split(" ", 1)[1].strip().startswith("/bin/sh")
+    ]
     expect_none(installed, "shebang pointing outside /opt/salt", command, bad)
     trick = "grep -l \"^'''exec'\" /opt/salt/bin/* || true"
-    expect_none(installed, "script using pip's '''exec' shebang trick", trick, lines(installed, trick))
+    expect_none(
+        installed, "script using pip's '''exec' shebang trick", trick, lines(installed, trick)
+    )
 
 
 def test_no_absolute_pth_or_egg_link_outside_opt_salt(installed):
-    command = ("find /opt/salt \\( -name '*.pth' -o -name '*.egg-link' \\) -exec grep -H '^/' {} + "
-               "| grep -v ':/opt/salt/' || true")
-    expect_none(installed, ".pth/.egg-link entry pointing outside /opt/salt", command,
-                lines(installed, command))
+    command = (
+        "find /opt/salt \\( -name '*.pth' -o -name '*.egg-link' \\) -exec grep -H '^/' {} + "
+        "| grep -v ':/opt/salt/' || true"
+    )
+    expect_none(
+        installed,
+        ".pth/.egg-link entry pointing outside /opt/salt",
+        command,
+        lines(installed, command),
+    )
 
 
 def test_every_elf_resolves_its_libraries_inside_opt_salt_or_the_system_allow_list(installed):
-    command = ("find /opt/salt -type f \\( -name '*.so' -o -name '*.so.*' -o -perm -u+x \\) "
-               "-exec sh -c 'head -c 4 \"$1\" | grep -q ELF && echo \"== $1\" && ldd \"$1\"' _ {} \\; 2>&1")
+    command = (
+        "find /opt/salt -type f \\( -name '*.so' -o -name '*.so.*' -o -perm -u+x \\) "
+        '-exec sh -c \'head -c 4 "$1" | grep -q ELF && echo "== $1" && ldd "$1"\' _ {} \\; 2>&1'
+    )
     bundled = set(lines(installed, "find /opt/salt -name '*.so*' -printf '%f\\n'"))
     bad, current = [], None
     for line in lines(installed, command):
@@ -156,35 +219,52 @@ def test_every_elf_resolves_its_libraries_inside_opt_salt_or_the_system_allow_li
         elif target.startswith("/opt/salt/") or not target or soname in ("statically", "not"):
             continue
         elif soname in bundled:
-            bad.append(f"{current}: {soname} from the distro ({target}) though /opt/salt bundles it")
+            bad.append(
+                f"{current}: {soname} from the distro ({target}) though /opt/salt bundles it"
+            )
         elif not SYSTEM_LIBS.fullmatch(soname):
             bad.append(f"{current}: {soname} from {target} (not in the system allow-list)")
     expect_none(installed, "library resolved outside /opt/salt and the allow-list", command, bad)
 
 
 def test_elf_rpaths_stay_inside_opt_salt(installed):
-    command = ("find /opt/salt -type f -name '*.so*' -exec sh -c "
-               "'objdump -p \"$1\" 2>/dev/null | grep -E \"R(UN)?PATH\" | sed \"s|^|$1 |\"' _ {} \\; "
-               "| grep -v -E 'PATH +(\\$ORIGIN|/opt/salt)[^ ]*$' || true")
+    command = (
+        "find /opt/salt -type f -name '*.so*' -exec sh -c "
+        '\'objdump -p "$1" 2>/dev/null | grep -E "R(UN)?PATH" | sed "s|^|$1 |"\' _ {} \\; '
+        "| grep -v -E 'PATH +(\\$ORIGIN|/opt/salt)[^ ]*$' || true"
+    )
     if sh(installed, "command -v objdump", expect_ok=False).exit_status != 0:
         pytest.skip("objdump (binutils) is not on this box")
-    expect_none(installed, "RPATH/RUNPATH outside /opt/salt and $ORIGIN", command, lines(installed, command))
+    expect_none(
+        installed, "RPATH/RUNPATH outside /opt/salt and $ORIGIN", command, lines(installed, command)
+    )
 
 
 # ---- the rest of the system -----------------------------------------------------------
 
+
 def test_nothing_is_exported_to_the_system(installed):
-    command = ("grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d /etc/profile /etc/profile.d "
-               "/etc/environment 2>/dev/null; ldconfig -p | grep /opt/salt; true")
-    expect_none(installed, "system-wide export of /opt/salt (ld.so.conf.d, profile.d, environment)",
-                command, lines(installed, command))
+    command = (
+        "grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d /etc/profile /etc/profile.d "
+        "/etc/environment 2>/dev/null; ldconfig -p | grep /opt/salt; true"
+    )
+    expect_none(
+        installed,
+        "system-wide export of /opt/salt (ld.so.conf.d, profile.d, environment)",
+        command,
+        lines(installed, command),
+    )
 
 
 def test_the_distribution_python_is_unchanged(installed):
     version = installed.box.python.version.rsplit(".", 1)[0]
     command = f"dpkg --verify python3 python{version} python3-minimal libpython{version}-stdlib"
-    expect_none(installed, "changed file of the distribution's Python", command,
-                sh(installed, command, expect_ok=False).stdout.splitlines())
+    expect_none(
+        installed,
+        "changed file of the distribution's Python",
+        command,
+        sh(installed, command, expect_ok=False).stdout.splitlines(),
+    )
 
 
 @pytest.mark.smoke
@@ -202,7 +282,8 @@ def test_distro_programs_using_the_conflicting_libraries_still_work(installed):
         "    port = list(server._sockets.values())[0].getsockname()[1]\n"
         "    reply = await tornado.httpclient.AsyncHTTPClient().fetch(f'http://127.0.0.1:{port}/')\n"
         "    print(reply.body.decode())\n"
-        "tornado.ioloop.IOLoop.current().run_sync(main)\n")
+        "tornado.ioloop.IOLoop.current().run_sync(main)\n"
+    )
     command = f"{python} -c {shlex.quote(program)}"
     out = sh(installed, command).stdout.strip()
     tornado = next(c for c in installed.box.conflicts if c.module == "tornado")
@@ -217,9 +298,12 @@ def short_version(version: str) -> str:
 
 # ---- a bundled interpreter ------------------------------------------------------------
 
+
 def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
     if not packages.manifest.get("bundled_interpreter"):
-        pytest.skip(f"{installed.box.name}'s packages use the system Python; nothing bundled to check")
+        pytest.skip(
+            f"{installed.box.name}'s packages use the system Python; nothing bundled to check"
+        )
     code = "import importlib\nfor m in %r: importlib.import_module(m)\nprint('ok')" % STDLIB_MODULES
     command = f"{PY} -c {shlex.quote(code)}"
     sh(installed, command)
@@ -227,7 +311,9 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
 
 def test_bundled_interpreter_loads_libpython_from_opt_salt(installed, packages):
     if not packages.manifest.get("bundled_interpreter"):
-        pytest.skip(f"{installed.box.name}'s packages use the system Python; nothing bundled to check")
+        pytest.skip(
+            f"{installed.box.name}'s packages use the system Python; nothing bundled to check"
+        )
     command = f"ldd $(readlink -f {PY}) | grep libpython"
     found = sh(installed, command).stdout.strip()
     if "=> /opt/salt/" not in found:

@@ -5,9 +5,9 @@ Each step is a test; they run in order on the same box (from pristine)."""
 from __future__ import annotations
 
 import pytest
-
 from checks import expect_none, fail, sh
 from package_sets import INSTALLED, load_packages
+
 from harness import session
 from harness.packages import remove_command
 
@@ -38,11 +38,16 @@ def salt_version(box) -> str:
 def test_older_line_installs_and_runs(scenario):
     box, old = scenario["box"], scenario["old"]
     if salt_version(box) != old.salt_version:
-        fail(box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version")
+        fail(
+            box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version"
+        )
     sh(box, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")
     # The minion's identity: made here, since without a master it never signs in to make it.
-    sh(box, "test -f /etc/salt/pki/minion/minion.pub || "
-            "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null")
+    sh(
+        box,
+        "test -f /etc/salt/pki/minion/minion.pub || "
+        "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
+    )
     sh(box, "systemctl restart salt-minion")
     scenario["key"] = sh(box, "cat /etc/salt/pki/minion/minion.pub").stdout
     scenario["pid"] = minion_pid(box)
@@ -52,7 +57,9 @@ def test_upgrade_keeps_edits_keys_and_enabled_state(scenario):
     box, new = scenario["box"], scenario["new"]
     new.install(box)
     if salt_version(box) != new.salt_version:
-        fail(box, f"salt-call {new.salt_version}", salt_version(box), "/usr/bin/salt-call --version")
+        fail(
+            box, f"salt-call {new.salt_version}", salt_version(box), "/usr/bin/salt-call --version"
+        )
     command = "tail -n 1 /etc/salt/minion"
     if sh(box, command).stdout.strip() != LOCAL_EDIT:
         fail(box, "the local edit of /etc/salt/minion kept", sh(box, command).stdout, command)
@@ -65,19 +72,30 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(scenario):
     box = scenario["box"]
     pid = minion_pid(box)
     if pid in ("0", scenario["pid"]):
-        fail(box, "a new salt-minion process after the upgrade", f"MainPID {pid}",
-             "systemctl show -p MainPID salt-minion")
+        fail(
+            box,
+            "a new salt-minion process after the upgrade",
+            f"MainPID {pid}",
+            "systemctl show -p MainPID salt-minion",
+        )
     command = f"readlink /proc/{pid}/exe; grep -c ' (deleted)' /proc/{pid}/maps || true"
     exe, deleted = sh(box, command).stdout.split()
     if deleted != "0" or "(deleted)" in exe:
-        fail(box, "the minion running files of the new package only", f"{deleted} deleted mappings", command)
+        fail(
+            box,
+            "the minion running files of the new package only",
+            f"{deleted} deleted mappings",
+            command,
+        )
 
 
 def test_downgrade_back_to_the_older_line_works(scenario):
     box, old = scenario["box"], scenario["old"]
     old.install(box, downgrade=True)
     if salt_version(box) != old.salt_version:
-        fail(box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version")
+        fail(
+            box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version"
+        )
     sh(box, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
 
 
@@ -87,11 +105,20 @@ def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(scenario):
     command = "pgrep -af '[s]alt-(minion|master)' || true"
     expect_none(box, "salt process after removal", command, sh(box, command).stdout.splitlines())
     command = "find /opt/salt 2>/dev/null || true"
-    expect_none(box, "file left under /opt/salt after removal", command, sh(box, command).stdout.splitlines())
+    expect_none(
+        box,
+        "file left under /opt/salt after removal",
+        command,
+        sh(box, command).stdout.splitlines(),
+    )
     conflicts = " ".join(c.package for c in box.box.conflicts)
     command = f"dpkg --verify {conflicts}"
-    expect_none(box, "changed file of a distro conflict package after removal", command,
-                sh(box, command, expect_ok=False).stdout.splitlines())
+    expect_none(
+        box,
+        "changed file of a distro conflict package after removal",
+        command,
+        sh(box, command, expect_ok=False).stdout.splitlines(),
+    )
     sh(box, "test -f /etc/salt/minion")  # removed, not purged: configs stay
 
 

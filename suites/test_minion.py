@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import json
-import shlex
 
 import pytest
-
 from checks import expect_none, fail, sh
+
 from harness.errors import HarnessError
 from harness.packages import APT
 from harness.salt import SaltMaster
@@ -20,7 +19,8 @@ STATE_TREE = {
         "harness-file:\n  file.managed:\n    - name: /var/tmp/harness-state/managed.txt\n"
         "    - contents: managed by salt\n    - require:\n      - file: harness-dir\n"
         "harness-once:\n  cmd.run:\n    - name: date > /var/tmp/harness-state/ran-once\n"
-        "    - creates: /var/tmp/harness-state/ran-once\n    - require:\n      - file: harness-dir\n"),
+        "    - creates: /var/tmp/harness-state/ran-once\n    - require:\n      - file: harness-dir\n"
+    ),
 }
 
 
@@ -30,8 +30,12 @@ def salt(minion, function: str, *args: str, timeout: int = 60):
     try:
         return master.salt(minion.id, function, *args, timeout=timeout)
     except HarnessError as e:
-        fail(master.machine, f"a JSON return from {minion.id}", str(e),
-             SaltMaster.salt_command(minion.id, function, *args, timeout=timeout))
+        fail(
+            master.machine,
+            f"a JSON return from {minion.id}",
+            str(e),
+            SaltMaster.salt_command(minion.id, function, *args, timeout=timeout),
+        )
 
 
 def main_pid(box, unit: str) -> str:
@@ -45,9 +49,15 @@ def test_minion_service_is_enabled_and_running(installed, packages):
         command = f"systemctl {query} salt-minion"
         state = sh(box, command, expect_ok=False).stdout.strip()
         if state not in ("enabled", "active"):
-            status = sh(box, "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8", expect_ok=False)
-            fail(box, f"salt-minion {query.split('-')[1]} after install (Debian policy)",
-                 f"{state}\n{status.stdout}", command)
+            status = sh(
+                box, "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8", expect_ok=False
+            )
+            fail(
+                box,
+                f"salt-minion {query.split('-')[1]} after install (Debian policy)",
+                f"{state}\n{status.stdout}",
+                command,
+            )
 
 
 @pytest.mark.smoke
@@ -63,24 +73,49 @@ def test_minion_process_runs_the_opt_salt_interpreter(installed):
 def test_key_is_accepted_and_test_ping_answers(minion):
     accepted = json.loads(sh(minion.master.machine, "salt-key -l acc --out=json").stdout)
     if minion.id not in accepted.get("minions", []):
-        fail(minion.master.machine, f"{minion.id} among the accepted keys", str(accepted), "salt-key -L")
+        fail(
+            minion.master.machine,
+            f"{minion.id} among the accepted keys",
+            str(accepted),
+            "salt-key -L",
+        )
     assert salt(minion, "test.ping") is True
 
 
 def test_grains_match_the_box(minion):
-    grains = salt(minion, "grains.item", "os_family", "osmajorrelease", "pythonexecutable", "pythonpath")
+    grains = salt(
+        minion, "grains.item", "os_family", "osmajorrelease", "pythonexecutable", "pythonpath"
+    )
     box = minion.machine.box
     expected = {"os_family": "Debian", "osmajorrelease": int(box.release)}
     found = {k: grains[k] for k in expected}
     if found != expected:
-        fail(minion.master.machine, f"grains {expected}", str(found), f"salt {minion.id} grains.items")
+        fail(
+            minion.master.machine,
+            f"grains {expected}",
+            str(found),
+            f"salt {minion.id} grains.items",
+        )
     if not grains["pythonexecutable"].startswith("/opt/salt/"):
-        fail(minion.master.machine, "the minion's pythonexecutable in /opt/salt",
-             grains["pythonexecutable"], f"salt {minion.id} grains.item pythonexecutable")
-    outside = [p for p in grains["pythonpath"] if p and not p.startswith("/opt/salt/")
-               and ("site-packages" in p or "dist-packages" in p or ".local" in p)]
-    expect_none(minion.master.machine, "site/dist-packages outside /opt/salt in the service's sys.path",
-                f"salt {minion.id} grains.item pythonpath", outside)
+        fail(
+            minion.master.machine,
+            "the minion's pythonexecutable in /opt/salt",
+            grains["pythonexecutable"],
+            f"salt {minion.id} grains.item pythonexecutable",
+        )
+    outside = [
+        p
+        for p in grains["pythonpath"]
+        if p
+        and not p.startswith("/opt/salt/")
+        and ("site-packages" in p or "dist-packages" in p or ".local" in p)
+    ]
+    expect_none(
+        minion.master.machine,
+        "site/dist-packages outside /opt/salt in the service's sys.path",
+        f"salt {minion.id} grains.item pythonpath",
+        outside,
+    )
 
 
 def test_cmd_run_returns_output(minion):
@@ -92,12 +127,20 @@ def test_pkg_functions_see_the_distro_conflict_packages(minion):
     tornado = next(c for c in box.conflicts if c.module == "tornado")
     installed = salt(minion, "pkg.list_pkgs")
     if tornado.package not in installed:
-        fail(minion.master.machine, f"{tornado.package} in pkg.list_pkgs", f"{len(installed)} packages, not it",
-             f"salt {minion.id} pkg.list_pkgs")
+        fail(
+            minion.master.machine,
+            f"{tornado.package} in pkg.list_pkgs",
+            f"{len(installed)} packages, not it",
+            f"salt {minion.id} pkg.list_pkgs",
+        )
     version = salt(minion, "pkg.version", tornado.package)
     if not version.split(":")[-1].startswith(tornado.version.rsplit(".0", 1)[0]):
-        fail(minion.master.machine, f"{tornado.package} {tornado.version}", version,
-             f"salt {minion.id} pkg.version {tornado.package}")
+        fail(
+            minion.master.machine,
+            f"{tornado.package} {tornado.version}",
+            version,
+            f"salt {minion.id} pkg.version {tornado.package}",
+        )
 
 
 def test_service_status_reports_the_minion_itself(minion):
@@ -110,13 +153,24 @@ def test_state_apply_succeeds_and_is_idempotent(minion):
     for path, text in STATE_TREE.items():
         master.write_text(path, text)
     first = salt(minion, "state.apply", timeout=120)
-    failed = [k for k, v in first.items() if not v["result"]] if isinstance(first, dict) else [str(first)]
+    failed = (
+        [k for k, v in first.items() if not v["result"]]
+        if isinstance(first, dict)
+        else [str(first)]
+    )
     expect_none(master, "failed state", f"salt {minion.id} state.apply", failed)
     second = salt(minion, "state.apply", timeout=120)
     changed = [k for k, v in second.items() if v["changes"] or not v["result"]]
-    expect_none(master, "change on the second state.apply (not idempotent)", f"salt {minion.id} state.apply",
-                changed)
-    assert sh(minion.machine, "cat /var/tmp/harness-state/managed.txt").stdout.strip() == "managed by salt"
+    expect_none(
+        master,
+        "change on the second state.apply (not idempotent)",
+        f"salt {minion.id} state.apply",
+        changed,
+    )
+    assert (
+        sh(minion.machine, "cat /var/tmp/harness-state/managed.txt").stdout.strip()
+        == "managed by salt"
+    )
 
 
 def test_minion_reconnects_after_a_service_restart(minion):
@@ -136,9 +190,11 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
     apt = f"{APT} --allow-downgrades"
     commands = {
         # The same files under a higher version: a real dpkg upgrade of the distro package.
-        "upgrade": (f"rm -rf /tmp/up && dpkg-deb -R {deb} /tmp/up && "
-                    "sed -i 's/^Version: .*/&+harness1/' /tmp/up/DEBIAN/control && "
-                    f"dpkg-deb -b /tmp/up /tmp/{tornado}-up.deb >/dev/null && {apt} install /tmp/{tornado}-up.deb"),
+        "upgrade": (
+            f"rm -rf /tmp/up && dpkg-deb -R {deb} /tmp/up && "
+            "sed -i 's/^Version: .*/&+harness1/' /tmp/up/DEBIAN/control && "
+            f"dpkg-deb -b /tmp/up /tmp/{tornado}-up.deb >/dev/null && {apt} install /tmp/{tornado}-up.deb"
+        ),
         "downgrade": f"{apt} install {deb}",
         "remove": f"{apt} remove {tornado}",
     }
@@ -154,8 +210,12 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
 
 def test_minion_log_has_no_tracebacks(minion):
     command = "grep -n -A3 Traceback /var/log/salt/minion || true"
-    expect_none(minion.machine, "traceback in the minion log", command,
-                sh(minion.machine, command).stdout.splitlines())
+    expect_none(
+        minion.machine,
+        "traceback in the minion log",
+        command,
+        sh(minion.machine, command).stdout.splitlines(),
+    )
 
 
 @pytest.mark.smoke

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +24,21 @@ class HarnessRun:
     env: dict[str, str]
     state_dir: Path
 
-    def __call__(self, *args: str, check: bool = True, env: dict | None = None,
-                 timeout: float = 300) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*HARNESS, *args], capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env or {})})
+    def __call__(
+        self, *args: str, check: bool = True, env: dict | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [*HARNESS, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+        )
         if check and proc.returncode != 0:
-            pytest.fail(f"harness {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}",
-                        pytrace=False)
+            pytest.fail(
+                f"harness {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}",
+                pytrace=False,
+            )
         return proc
 
     def address(self, up_output: str, name: str) -> str:
@@ -43,8 +51,14 @@ class HarnessRun:
 def harness_run(tmp_path_factory):
     slot = os.getpid() % 200 + 20
     state_dir = tmp_path_factory.mktemp("state")
-    env = dict(os.environ, SVH_STATE_DIR=str(state_dir), SVH_BRIDGE=f"svh-t{slot}",
-               SVH_NETWORK=f"10.243.{slot}.0/24", COLUMNS="200", NO_COLOR="1")
+    env = dict(
+        os.environ,
+        SVH_STATE_DIR=str(state_dir),
+        SVH_BRIDGE=f"svh-t{slot}",
+        SVH_NETWORK=f"10.243.{slot}.0/24",
+        COLUMNS="200",
+        NO_COLOR="1",
+    )
     run = HarnessRun(env, state_dir)
     yield run
     run("down", "--all", check=False)
@@ -57,9 +71,15 @@ def pytest_sessionstart(session):
 def pytest_terminal_summary(terminalreporter, config):
     """The catch table of tests/test_defects.py: defect -> the suite checks that failed on it."""
     from test_defects import CATCH_TABLE_DIR
-    rows = [(f.stem, json.loads(f.read_text())) for f in sorted(CATCH_TABLE_DIR.glob("*.json"))
-            if f.stat().st_mtime >= config._tests_started]
+
+    rows = [
+        (f.stem, json.loads(f.read_text()))
+        for f in sorted(CATCH_TABLE_DIR.glob("*.json"))
+        if f.stat().st_mtime >= config._tests_started
+    ]
     if rows:
         terminalreporter.section("defects caught by the suites")
         for defect, failed in rows:
-            terminalreporter.write_line(f"{defect:22} {len(failed):3} failing checks: {', '.join(failed)}")
+            terminalreporter.write_line(
+                f"{defect:22} {len(failed):3} failing checks: {', '.join(failed)}"
+            )

@@ -12,24 +12,38 @@ def apt_dir(tmp_path, sources_list="", **parts):
 
 
 def test_one_line_format_with_options(tmp_path):
-    d = apt_dir(tmp_path, "# comment\n"
-                "deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example/debian bookworm main\n"
-                "deb-src http://src.example/debian bookworm main\n"
-                "deb http://security.example/debian-security bookworm-security main\n")
-    assert debian_mirrors(d) == ("http://mirror.example/debian", "http://security.example/debian-security")
+    d = apt_dir(
+        tmp_path,
+        "# comment\n"
+        "deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example/debian bookworm main\n"
+        "deb-src http://src.example/debian bookworm main\n"
+        "deb http://security.example/debian-security bookworm-security main\n",
+    )
+    assert debian_mirrors(d) == (
+        "http://mirror.example/debian",
+        "http://security.example/debian-security",
+    )
 
 
 def test_deb822_format(tmp_path):
-    d = apt_dir(tmp_path, debian_sources=(
-        "Types: deb deb-src\nURIs: http://deb.example/debian/\nSuites: bookworm bookworm-updates\n"
-        "Components: main\n\n"
-        "Types: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n"
-        "Components: main\n"))
+    d = apt_dir(
+        tmp_path,
+        debian_sources=(
+            "Types: deb deb-src\nURIs: http://deb.example/debian/\nSuites: bookworm bookworm-updates\n"
+            "Components: main\n\n"
+            "Types: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n"
+            "Components: main\n"
+        ),
+    )
     assert debian_mirrors(d) == ("http://deb.example/debian", "http://deb.example/debian-security")
 
 
 def test_disabled_and_source_only_entries_are_ignored(tmp_path):
-    d = apt_dir(tmp_path, other_sources=(
-        "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\n"
-        "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n"))
+    d = apt_dir(
+        tmp_path,
+        other_sources=(
+            "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\n"
+            "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n"
+        ),
+    )
     assert debian_mirrors(d) == (None, None)

@@ -27,15 +27,21 @@ def our_nspawn_pids(bridge: str) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if proc.name.isdigit() and argv[0].endswith(b"systemd-nspawn") \
-                and f"--network-bridge={bridge}".encode() in argv:
+        if (
+            proc.name.isdigit()
+            and argv[0].endswith(b"systemd-nspawn")
+            and f"--network-bridge={bridge}".encode() in argv
+        ):
             pids.append(int(proc.name))
     return pids
 
 
 def mounts_under(directory: Path) -> list[str]:
-    return [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-            if line.split()[1].startswith(str(directory))]
+    return [
+        line.split()[1]
+        for line in Path("/proc/mounts").read_text().splitlines()
+        if line.split()[1].startswith(str(directory))
+    ]
 
 
 def bridge_exists(bridge: str) -> bool:
@@ -58,11 +64,15 @@ def test_two_boxes_reach_each_other_over_the_bridge(harness_run, two_boxes):
 
 def test_no_box_reaches_beyond_the_bridge(harness_run, two_boxes):
     # The host's own outside address is beyond the bridge too.
-    outside = subprocess.run(["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True,
-                             text=True).stdout.split(" src ")[-1].split()[0]
+    outside = (
+        subprocess.run(["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True, text=True)
+        .stdout.split(" src ")[-1]
+        .split()[0]
+    )
     for target in ("1.1.1.1", outside):
-        probe = harness_run("ssh", "alpha", "--", f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target}/22'",
-                            check=False)
+        probe = harness_run(
+            "ssh", "alpha", "--", f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target}/22'", check=False
+        )
         assert probe.returncode != 0, f"alpha reached {target}"
 
 
@@ -91,8 +101,9 @@ def test_status_lists_the_boxes(harness_run, two_boxes):
 def test_unknown_snapshot_is_one_line(harness_run, two_boxes):
     result = harness_run("restore", "alpha", "nope", check=False)
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: box alpha has no snapshot 'nope' "
-                                      "(snapshots: one; harness snapshot alpha NAME)")
+    assert result.stderr.strip() == (
+        "error: box alpha has no snapshot 'nope' (snapshots: one; harness snapshot alpha NAME)"
+    )
 
 
 def test_box_that_never_answers_ssh_times_out_with_its_journal(harness_run):
@@ -127,12 +138,21 @@ def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
     assert "no boxes up" in harness_run("status").stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["up", "debian99"], "error: unknown box 'debian99' (known boxes: centos5, centos6, centos7, "
-                         "debian11, debian12, debian13; see `harness boxes`)"),
-    (["up", "centos7", "--provider", "nspawn"], "error: box centos7 has no nspawn provider (it has: vagrant)"),
-    (["down"], "error: name the boxes to stop, or --all (see harness status)"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["up", "debian99"],
+            "error: unknown box 'debian99' (known boxes: centos5, centos6, centos7, "
+            "debian11, debian12, debian13; see `harness boxes`)",
+        ),
+        (
+            ["up", "centos7", "--provider", "nspawn"],
+            "error: box centos7 has no nspawn provider (it has: vagrant)",
+        ),
+        (["down"], "error: name the boxes to stop, or --all (see harness status)"),
+    ],
+)
 def test_bad_input_is_one_line(harness_run, args, expected):
     result = harness_run(*args, check=False)
     assert (result.returncode, result.stderr.strip()) == (1, expected)
@@ -141,28 +161,37 @@ def test_bad_input_is_one_line(harness_run, args, expected):
 def test_ssh_to_a_box_that_is_not_up_is_one_line(harness_run):
     result = harness_run("ssh", "ghost", "--", "true", check=False)
     assert result.returncode == 1
-    assert re.fullmatch(r"error: box ghost is not up \(up now: [a-z, ]+; start it with harness up ghost\)",
-                        result.stderr.strip()), result.stderr
+    assert re.fullmatch(
+        r"error: box ghost is not up \(up now: [a-z, ]+; start it with harness up ghost\)",
+        result.stderr.strip(),
+    ), result.stderr
 
 
 def test_missing_tool_names_the_package(harness_run):
-    result = harness_run("up", BOX, "--provider", "nspawn", check=False,
-                         env={"PATH": "/nonexistent"})
+    result = harness_run(
+        "up", BOX, "--provider", "nspawn", check=False, env={"PATH": "/nonexistent"}
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "error: provider nspawn cannot run debian12 here: systemd-nspawn is missing "
-        "(apt-get install systemd-container, or run ./run setup)")
+        "(apt-get install systemd-container, or run ./run setup)"
+    )
 
 
 def test_not_root_is_one_line(harness_run):
     # The real CLI with an unprivileged effective uid (modules are loaded first, as root,
     # because the checkout and venv may not be readable by nobody).
-    code = ("import os, harness.cli as c; os.setegid(65534); os.seteuid(65534); "
-            "c.main(['up', 'debian12', '--provider', 'nspawn'])")
+    code = (
+        "import os, harness.cli as c; os.setegid(65534); os.seteuid(65534); "
+        "c.main(['up', 'debian12', '--provider', 'nspawn'])"
+    )
     before = set(our_nspawn_pids(harness_run.env["SVH_BRIDGE"]))
-    result = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True,
-                            env=harness_run.env)
+    result = subprocess.run(
+        [os.sys.executable, "-c", code], capture_output=True, text=True, env=harness_run.env
+    )
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: provider nspawn cannot run debian12 here: "
-                                     "needs root (run as root, e.g. sudo harness ...)")
+    assert result.stderr.strip() == (
+        "error: provider nspawn cannot run debian12 here: "
+        "needs root (run as root, e.g. sudo harness ...)"
+    )
     assert set(our_nspawn_pids(harness_run.env["SVH_BRIDGE"])) <= before, "a box was started"

@@ -3,8 +3,6 @@
 import re
 
 
-
-
 def upstream_version(debian_version: str) -> str:
     """'1:6.2.0-3+deb12u1' -> '6.2.0'; '2.28.1+dfsg-1' -> '2.28.1' (repacked tarball)."""
     without_revision = re.sub(r"-[^-]*$", "", debian_version.split(":", 1)[-1])
@@ -24,7 +22,9 @@ def test_release_matches_the_catalog(host, box):
     info = host.system_info
     assert (info.distribution, info.release.split(".")[0]) == (entry.family, entry.release)
     assert host.file(entry.python.path).exists
-    version = host.check_output(f"{entry.python.path} -c 'import platform; print(platform.python_version())'")
+    version = host.check_output(
+        f"{entry.python.path} -c 'import platform; print(platform.python_version())'"
+    )
     assert version == entry.python.version
 
 
@@ -41,7 +41,9 @@ def test_conflict_packages_are_installed_at_the_catalog_versions(host, box):
 def test_conflict_modules_import_from_the_distro(host, box):
     entry = box.box
     for lib in entry.conflicts:
-        where = host.check_output(f"{entry.python.path} -c 'import {lib.module}; print({lib.module}.__file__)'")
+        where = host.check_output(
+            f"{entry.python.path} -c 'import {lib.module}; print({lib.module}.__file__)'"
+        )
         assert where.startswith("/usr/lib/python3/dist-packages/"), f"{lib.module}: {where}"
 
 
@@ -49,7 +51,9 @@ def test_nothing_beyond_the_bridge_is_reachable(host):
     assert host.run("ip route show default").stdout.strip() == ""
     for address in ("1.1.1.1", "8.8.8.8", "192.168.1.1"):
         probe = host.run(f"ip route get {address}")
-        assert probe.rc != 0 and "unreachable" in probe.stderr, f"route to {address}: {probe.stdout}"
+        assert probe.rc != 0 and "unreachable" in probe.stderr, (
+            f"route to {address}: {probe.stdout}"
+        )
 
 
 def test_the_host_reaches_the_box_as_root_by_key(box):

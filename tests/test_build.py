@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from build_helpers import ensure_built, extract_debs, tree_diff
-from builds import defects, deb, layout, manifest
+
+from builds import deb, defects, layout, manifest
 from builds.build import output_name
 from builds.errors import BuildError
 from builds.inputs import fetch_inputs
@@ -41,6 +41,7 @@ BUILD_PATHS = "/var/tmp/svh-|/tmp/pip-"
 
 # ---- pure logic ---------------------------------------------------------------------------
 
+
 def test_output_names_never_clash_with_the_good_packages():
     assert output_name("debian12") == "debian12"
     assert output_name("debian12", "3007.16") == "debian12-salt-3007.16"
@@ -52,9 +53,16 @@ def test_output_names_never_clash_with_the_good_packages():
 def test_defect_list_has_one_line_each():
     lines = defects.listing().splitlines()
     assert [l.split()[0] for l in lines] == list(defects.DEFECTS)
-    assert set(defects.DEFECTS) == {"system-site-packages", "buildroot-paths", "ld-export",
-                                    "wrapper-pythonpath", "missing-dep", "unit-path", "conffile",
-                                    "distro-clobber"}
+    assert set(defects.DEFECTS) == {
+        "system-site-packages",
+        "buildroot-paths",
+        "ld-export",
+        "wrapper-pythonpath",
+        "missing-dep",
+        "unit-path",
+        "conffile",
+        "distro-clobber",
+    }
     with pytest.raises(BuildError, match="unknown defect 'nope'"):
         defects.check("nope")
 
@@ -69,16 +77,26 @@ def test_unknown_salt_version_names_the_known_ones():
 def test_every_lock_pins_with_hashes():
     for salt in ("3008.4", "3007.16"):
         for py in ("3.11", "3.13"):
-            pins = {p.key: p for p in parse_lock(salt_lock(salt, py).read_text(), lock_name(salt, py))}
+            pins = {
+                p.key: p for p in parse_lock(salt_lock(salt, py).read_text(), lock_name(salt, py))
+            }
             assert pins["salt"].version == salt
             assert "msgpack" in pins and all(p.hashes for p in pins.values())
 
 
 def staged(defect=None, box="debian12") -> StagedPayload:
     b = catalog.load_box(box)
-    p = StagedPayload(box=box, root="/stage", salt_version="3008.4", version="3008.4-1",
-                      python_version="3.11.2", bundled_interpreter=False,
-                      system_python="/usr/bin/python3.11", unit_dir=layout.unit_dir(b), defect=defect)
+    p = StagedPayload(
+        box=box,
+        root="/stage",
+        salt_version="3008.4",
+        version="3008.4-1",
+        python_version="3.11.2",
+        bundled_interpreter=False,
+        system_python="/usr/bin/python3.11",
+        unit_dir=layout.unit_dir(b),
+        defect=defect,
+    )
     _describe(p, "3.11")
     return p
 
@@ -92,16 +110,24 @@ def test_units_go_where_each_release_puts_them():
 def test_maintainer_scripts_follow_debian_policy():
     minion = staged().packages["salt-minion"]
     post = deb.postinst(minion)
-    assert "deb-systemd-helper enable" in post and "deb-systemd-invoke $action salt-minion.service" in post
+    assert (
+        "deb-systemd-helper enable" in post
+        and "deb-systemd-invoke $action salt-minion.service" in post
+    )
     assert 'if [ -n "$2" ]; then action=restart; else action=start; fi' in post
     assert "deb-systemd-invoke stop salt-minion.service" in deb.prerm(minion)
     postrm = deb.postrm(minion)
-    assert "deb-systemd-helper purge salt-minion.service" in postrm and "/etc/salt/pki/minion" in postrm
+    assert (
+        "deb-systemd-helper purge salt-minion.service" in postrm
+        and "/etc/salt/pki/minion" in postrm
+    )
     for script in (post, deb.prerm(minion), postrm):
         subprocess.run(["sh", "-n"], input=script, text=True, check=True)
     assert deb.postinst(staged().packages["salt-cloud"]) is None  # no unit, nothing to start
     assert deb.depends_of(minion, "3008.4-1", []) == ["salt (= 3008.4-1)", deb.HELPER_DEPENDS]
-    assert "salt-master (= 3008.4-1)" in deb.depends_of(staged().packages["salt-api"], "3008.4-1", [])
+    assert "salt-master (= 3008.4-1)" in deb.depends_of(
+        staged().packages["salt-api"], "3008.4-1", []
+    )
 
 
 def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
@@ -120,23 +146,32 @@ def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
     trees = {}
     for d in (None, "wrapper-pythonpath", "unit-path", "ld-export"):
         files_tree(staged(d), tmp_path / str(d))
-        trees[d] = {str(p.relative_to(tmp_path / str(d))): p.read_text() if p.is_file() else "<dir>"
-                    for p in (tmp_path / str(d)).rglob("*")}
+        trees[d] = {
+            str(p.relative_to(tmp_path / str(d))): p.read_text() if p.is_file() else "<dir>"
+            for p in (tmp_path / str(d)).rglob("*")
+        }
     good = trees[None]
     wrapper = good["salt-minion/usr/bin/salt-minion"]
     assert "unset" in wrapper and wrapper.rstrip().endswith('exec /opt/salt/bin/salt-minion "$@"')
     changed = lambda d: {k for k in good.keys() | trees[d].keys() if good.get(k) != trees[d].get(k)}
     assert changed("wrapper-pythonpath") == {k for k in good if "/usr/bin/" in k}
     assert changed("unit-path") == {"salt-minion/lib/systemd/system/salt-minion.service"}
-    assert "ExecStart=/usr/local/bin/salt-minion" in trees["unit-path"]["salt-minion/lib/systemd/system/salt-minion.service"]
+    assert (
+        "ExecStart=/usr/local/bin/salt-minion"
+        in trees["unit-path"]["salt-minion/lib/systemd/system/salt-minion.service"]
+    )
     assert changed("ld-export") == {"salt/etc/ld.so.conf.d", "salt/etc/ld.so.conf.d/salt.conf"}
 
 
 def test_wrapper_drops_the_callers_python_settings(tmp_path):
     wrapper = tmp_path / "w"
     wrapper.write_text(layout.wrapper_text("x").replace("exec /opt/salt/bin/x", "exec env"))
-    env = dict(os.environ, PYTHONPATH="/evil", PYTHONHOME="/evil", PYTHONSTARTUP="/evil", KEEP="yes")
-    out = subprocess.run(["sh", str(wrapper)], env=env, capture_output=True, text=True, check=True).stdout
+    env = dict(
+        os.environ, PYTHONPATH="/evil", PYTHONHOME="/evil", PYTHONSTARTUP="/evil", KEEP="yes"
+    )
+    out = subprocess.run(
+        ["sh", str(wrapper)], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert "KEEP=yes" in out and not re.search(r"^PYTHON", out, re.M)
 
 
@@ -149,15 +184,23 @@ def test_manifest_reuse_needs_the_same_inputs_and_intact_files(tmp_path):
     (tmp_path / "salt_1_amd64.deb").write_bytes(b"x")
     assert not manifest.is_current(tmp_path, "abc")
     box = catalog.load_box("debian12")
-    assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(box, "3007.16", None, "deb")
-    assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(box, "3008.4", "conffile", "deb")
+    assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(
+        box, "3007.16", None, "deb"
+    )
+    assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(
+        box, "3008.4", "conffile", "deb"
+    )
 
 
 def test_cli_errors_are_one_line_without_traceback():
-    for args, expected in ((["build", "debian12", "--salt", "2999.1"], "unknown Salt version '2999.1'"),
-                           (["build", "debian12", "--defect", "nope"], "unknown defect 'nope'"),
-                           (["build", "nobox"], "unknown box 'nobox'")):
-        proc = subprocess.run(HARNESS + args, capture_output=True, text=True, env=dict(os.environ, COLUMNS="300"))
+    for args, expected in (
+        (["build", "debian12", "--salt", "2999.1"], "unknown Salt version '2999.1'"),
+        (["build", "debian12", "--defect", "nope"], "unknown defect 'nope'"),
+        (["build", "nobox"], "unknown box 'nobox'"),
+    ):
+        proc = subprocess.run(
+            HARNESS + args, capture_output=True, text=True, env=dict(os.environ, COLUMNS="300")
+        )
         assert proc.returncode == 1, args
         assert expected in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -170,15 +213,23 @@ def test_a_version_the_index_cannot_serve_is_one_line_with_the_log(tmp_path, mon
     lock.write_text("salt==3008.77 \\\n    --hash=sha256:" + "0" * 64 + "\n")
     log = tmp_path / "build.log"
     with pytest.raises(BuildError) as e:
-        fetch_inputs(lock, salt_lock(DEFAULT_SALT, "3.11").with_name("build-py3.11.txt"), "3.11", "2.36", log,
-                     progress=lambda m: None)
+        fetch_inputs(
+            lock,
+            salt_lock(DEFAULT_SALT, "3.11").with_name("build-py3.11.txt"),
+            "3.11",
+            "2.36",
+            log,
+            progress=lambda m: None,
+        )
     assert "fetching salt-3008.77-py3.11.txt from the index failed" in str(e.value)
     assert str(log) in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "cache" / "inputs").exists() or not any(
-        p.name[0] != "." for p in (tmp_path / "cache" / "inputs").iterdir())
+        p.name[0] != "." for p in (tmp_path / "cache" / "inputs").iterdir()
+    )
 
 
 # ---- real builds and installs -------------------------------------------------------------
+
 
 def run(machine, cmd, timeout=300) -> str:
     return machine.run(cmd, timeout=timeout).stdout
@@ -197,23 +248,48 @@ def installed(request, tmp_path_factory):
         runner = BoxRunner(machine, tmp_path_factory.mktemp("install") / "copy.log")
         machine.run("mkdir -p /tmp/pkgs")
         for pkg in m["packages"]:
-            runner.send_file(out / pkg["file"], f"/tmp/pkgs/{pkg['file']}", f"copying {pkg['file']}")
-        machine.run("DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/pkgs/*.deb", timeout=600)
+            runner.send_file(
+                out / pkg["file"], f"/tmp/pkgs/{pkg['file']}", f"copying {pkg['file']}"
+            )
+        machine.run(
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/pkgs/*.deb", timeout=600
+        )
         yield machine, m, catalog.load_box(box)
 
 
 @pytest.mark.slow
 def test_manifest_describes_the_build(installed):
     _, m, box = installed
-    assert {"box", "salt_version", "python_version", "bundled_interpreter", "defect", "package_format",
-            "built_at", "packages", "bundled"} <= m.keys()
-    assert (m["box"], m["salt_version"], m["defect"], m["package_format"]) == (box.name, DEFAULT_SALT, None, "deb")
+    assert {
+        "box",
+        "salt_version",
+        "python_version",
+        "bundled_interpreter",
+        "defect",
+        "package_format",
+        "built_at",
+        "packages",
+        "bundled",
+    } <= m.keys()
+    assert (m["box"], m["salt_version"], m["defect"], m["package_format"]) == (
+        box.name,
+        DEFAULT_SALT,
+        None,
+        "deb",
+    )
     assert m["bundled_interpreter"] == box.python.bundle_interpreter
-    expected_python = box.python.bundled_version if box.python.bundle_interpreter else box.python.version
+    expected_python = (
+        box.python.bundled_version if box.python.bundle_interpreter else box.python.version
+    )
     assert m["python_version"].startswith(expected_python)
     assert sorted(p["name"] for p in m["packages"]) == sorted(s.name for s in layout.SUBPACKAGES)
-    pins = {p.key: p.version for p in parse_lock(salt_lock(DEFAULT_SALT, expected_python[:4]).read_text())}
-    assert {k: v for k, v in m["bundled"].items() if k in pins} == pins  # every locked dist, at its version
+    pins = {
+        p.key: p.version
+        for p in parse_lock(salt_lock(DEFAULT_SALT, expected_python[:4]).read_text())
+    }
+    assert {
+        k: v for k, v in m["bundled"].items() if k in pins
+    } == pins  # every locked dist, at its version
     assert set(m["bundled"]) - set(pins) == {"pip"}
 
 
@@ -237,34 +313,51 @@ def test_salt_call_test_ping_is_true(installed):
 @pytest.mark.slow
 def test_salt_minion_version_through_the_wrapper(installed):
     machine, m, _ = installed
-    assert run(machine, "/usr/bin/salt-minion --version").strip().startswith(f"salt-minion {m['salt_version']}")
+    assert (
+        run(machine, "/usr/bin/salt-minion --version")
+        .strip()
+        .startswith(f"salt-minion {m['salt_version']}")
+    )
 
 
 @pytest.mark.slow
 def test_minion_and_master_run_as_services(installed):
     machine, _, box = installed
-    assert run(machine, "systemctl is-enabled salt-minion salt-master").split() == ["enabled", "enabled"]
+    assert run(machine, "systemctl is-enabled salt-minion salt-master").split() == [
+        "enabled",
+        "enabled",
+    ]
     unit_dir = layout.unit_dir(box)
     run(machine, f"test -f {unit_dir}/salt-minion.service")
     deadline = time.monotonic() + 30
-    while run(machine, "systemctl is-active salt-minion salt-master || true").split() != ["active", "active"]:
-        assert time.monotonic() < deadline, run(machine, "systemctl status salt-minion salt-master --no-pager || true")
+    while run(machine, "systemctl is-active salt-minion salt-master || true").split() != [
+        "active",
+        "active",
+    ]:
+        assert time.monotonic() < deadline, run(
+            machine, "systemctl status salt-minion salt-master --no-pager || true"
+        )
         time.sleep(1)
 
 
 @pytest.mark.slow
 def test_configs_are_conffiles(installed):
     machine, _, _ = installed
-    for pkg, path in (("salt-minion", "/etc/salt/minion"), ("salt-master", "/etc/salt/master"),
-                      ("salt", "/etc/logrotate.d/salt")):
+    for pkg, path in (
+        ("salt-minion", "/etc/salt/minion"),
+        ("salt-master", "/etc/salt/master"),
+        ("salt", "/etc/logrotate.d/salt"),
+    ):
         assert f" {path} " in run(machine, f"dpkg-query -W -f='${{Conffiles}}\\n' {pkg}")
 
 
 @pytest.mark.slow
 def test_no_build_path_anywhere_in_the_installed_payload(installed):
     machine, _, _ = installed
-    listed = ("dpkg -L salt salt-minion salt-master salt-syndic salt-api salt-cloud salt-ssh | sort -u"
-              " | while read -r f; do if [ -f \"$f\" ]; then printf '%s\\0' \"$f\"; fi; done")
+    listed = (
+        "dpkg -L salt salt-minion salt-master salt-syndic salt-api salt-cloud salt-ssh | sort -u"
+        ' | while read -r f; do if [ -f "$f" ]; then printf \'%s\\0\' "$f"; fi; done'
+    )
     assert int(run(machine, f"{listed} | tr -cd '\\0' | wc -c")) > 1000
     found = run(machine, f"{listed} | xargs -0 grep -laE '{BUILD_PATHS}' || true")
     assert found.strip() == ""
@@ -273,12 +366,17 @@ def test_no_build_path_anywhere_in_the_installed_payload(installed):
 @pytest.mark.slow
 def test_every_shebang_points_inside_opt_salt(installed):
     machine, _, _ = installed
-    out = run(machine, "for f in /opt/salt/bin/*; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && "
-                       "head -n 1 \"$f\" | grep -a '^#!' | sed \"s|^|$f: |\"; done; true")
+    out = run(
+        machine,
+        'for f in /opt/salt/bin/*; do [ -f "$f" ] && [ ! -L "$f" ] && '
+        'head -n 1 "$f" | grep -a \'^#!\' | sed "s|^|$f: |"; done; true',
+    )
     shebangs = [l for l in out.splitlines() if l.strip()]
     assert len(shebangs) > 10
     # Every interpreter line names /opt/salt's Python (python3.X-config is a /bin/sh script).
-    bad = [l for l in shebangs if not l.split(": ", 1)[1].startswith(("#!/opt/salt/bin/", "#!/bin/sh"))]
+    bad = [
+        l for l in shebangs if not l.split(": ", 1)[1].startswith(("#!/opt/salt/bin/", "#!/bin/sh"))
+    ]
     assert bad == []
     assert run(machine, "grep -l \"^'''exec'\" /opt/salt/bin/* || true").strip() == ""
 
@@ -286,9 +384,14 @@ def test_every_shebang_points_inside_opt_salt(installed):
 @pytest.mark.slow
 def test_sys_path_stays_in_opt_salt_with_a_hostile_environment(installed):
     machine, m, _ = installed
-    hostile = ("PYTHONPATH=/usr/lib/python3/dist-packages PYTHONHOME=/usr PYTHONUSERBASE=/root/.local "
-               "PYTHONSTARTUP=/etc/passwd")
-    run(machine, "mkdir -p /root/.local/lib/python3.11/site-packages /root/.local/lib/python3.13/site-packages")
+    hostile = (
+        "PYTHONPATH=/usr/lib/python3/dist-packages PYTHONHOME=/usr PYTHONUSERBASE=/root/.local "
+        "PYTHONSTARTUP=/etc/passwd"
+    )
+    run(
+        machine,
+        "mkdir -p /root/.local/lib/python3.11/site-packages /root/.local/lib/python3.13/site-packages",
+    )
     out = run(machine, f"env {hostile} /usr/bin/salt-call --local grains.get pythonpath --out json")
     path = json.loads(out)["local"]
     assert "/opt/salt/bin" in path and any(p.endswith("/site-packages") for p in path)
@@ -296,14 +399,21 @@ def test_sys_path_stays_in_opt_salt_with_a_hostile_environment(installed):
         if m["bundled_interpreter"]:
             assert p.startswith("/opt/salt/"), p
         else:  # a venv on the system Python: /opt/salt plus that Python's own stdlib
-            assert p.startswith("/opt/salt/") or re.fullmatch(r"/usr/lib/python3\.?\d+(\.zip|/lib-dynload)?", p), p
+            assert p.startswith("/opt/salt/") or re.fullmatch(
+                r"/usr/lib/python3\.?\d+(\.zip|/lib-dynload)?", p
+            ), p
     assert not any("dist-packages" in p or "/.local/" in p for p in path)
 
 
 @pytest.mark.slow
 def test_nothing_is_exported_to_the_system(installed):
     machine, _, _ = installed
-    assert run(machine, "grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d /etc/profile.d || true").strip() == ""
+    assert (
+        run(
+            machine, "grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d /etc/profile.d || true"
+        ).strip()
+        == ""
+    )
     assert run(machine, "ldconfig -p | grep /opt/salt || true").strip() == ""
 
 
@@ -313,11 +423,23 @@ def test_bundled_cpython_is_complete_and_self_contained(installed):
     if not m["bundled_interpreter"]:
         pytest.skip("this box's venv uses the system Python; only debian11 bundles CPython")
     from builds.cpython import REQUIRED_MODULES
-    run(machine, "/opt/salt/bin/python3 -I -c " + shlex.quote("; ".join(f"import {x}" for x in REQUIRED_MODULES)))
-    assert "$ORIGIN/../lib" in run(machine, "readelf -d /opt/salt/bin/python3.11 | grep -E 'RUNPATH|RPATH'")
-    assert re.search(r"libpython3\.11\.so\.1\.0 => /opt/salt/(bin/\.\./)?lib/libpython3\.11\.so\.1\.0",
-                     run(machine, "ldd /opt/salt/bin/python3.11"))
-    assert run(machine, "/opt/salt/bin/python3 -c 'import sys; print(sys.base_prefix)'").strip() == "/opt/salt"
+
+    run(
+        machine,
+        "/opt/salt/bin/python3 -I -c "
+        + shlex.quote("; ".join(f"import {x}" for x in REQUIRED_MODULES)),
+    )
+    assert "$ORIGIN/../lib" in run(
+        machine, "readelf -d /opt/salt/bin/python3.11 | grep -E 'RUNPATH|RPATH'"
+    )
+    assert re.search(
+        r"libpython3\.11\.so\.1\.0 => /opt/salt/(bin/\.\./)?lib/libpython3\.11\.so\.1\.0",
+        run(machine, "ldd /opt/salt/bin/python3.11"),
+    )
+    assert (
+        run(machine, "/opt/salt/bin/python3 -c 'import sys; print(sys.base_prefix)'").strip()
+        == "/opt/salt"
+    )
 
 
 @pytest.mark.slow
@@ -325,9 +447,17 @@ def test_purge_removes_everything(installed):
     machine, _, _ = installed
     names = " ".join(s.name for s in layout.SUBPACKAGES)
     run(machine, f"DEBIAN_FRONTEND=noninteractive apt-get purge -y {names}", timeout=300)
-    assert run(machine, "ls -d /opt/salt /etc/salt/minion /var/cache/salt /usr/bin/salt-minion 2>&1 || true").count(
-        "No such file") == 4
-    assert run(machine, "systemctl is-active salt-minion || true").strip() in ("inactive", "unknown")
+    assert (
+        run(
+            machine,
+            "ls -d /opt/salt /etc/salt/minion /var/cache/salt /usr/bin/salt-minion 2>&1 || true",
+        ).count("No such file")
+        == 4
+    )
+    assert run(machine, "systemctl is-active salt-minion || true").strip() in (
+        "inactive",
+        "unknown",
+    )
 
 
 @pytest.mark.slow
@@ -346,22 +476,56 @@ def test_a_warm_rebuild_makes_no_network_request(tmp_path):
     stays: it is part of the image's cache key.)"""
     ensure_built("debian12")  # fills the caches for the current inputs
     dead = "http://127.0.0.1:9"
-    env = dict(os.environ, SVH_DIST_DIR=str(tmp_path / "dist"),
-               PIP_CONFIG_FILE="/dev/null", PIP_INDEX_URL=f"{dead}/simple", PIP_FIND_LINKS="",
-               http_proxy=dead, https_proxy=dead, HTTP_PROXY=dead, HTTPS_PROXY=dead, no_proxy="")
+    env = dict(
+        os.environ,
+        SVH_DIST_DIR=str(tmp_path / "dist"),
+        PIP_CONFIG_FILE="/dev/null",
+        PIP_INDEX_URL=f"{dead}/simple",
+        PIP_FIND_LINKS="",
+        http_proxy=dead,
+        https_proxy=dead,
+        HTTP_PROXY=dead,
+        HTTPS_PROXY=dead,
+        no_proxy="",
+    )
     # The same settings do stop a fetch from the index.
-    probe = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--retries", "0", "--timeout", "3",
-                            "-d", str(tmp_path / "probe"), "six"], capture_output=True, text=True, env=env)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--retries",
+            "0",
+            "--timeout",
+            "3",
+            "-d",
+            str(tmp_path / "probe"),
+            "six",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert probe.returncode != 0
     # --force: really build (from the caches), not restore the finished set from the package cache.
-    proc = subprocess.run(HARNESS + ["build", "debian12", "--force"], capture_output=True, text=True, env=env,
-                          timeout=900)
+    proc = subprocess.run(
+        HARNESS + ["build", "debian12", "--force"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert manifest.read(tmp_path / "dist" / "debian12")["inputs_digest"] == \
-        manifest.read(paths.DIST_DIR / "debian12")["inputs_digest"]
+    assert (
+        manifest.read(tmp_path / "dist" / "debian12")["inputs_digest"]
+        == manifest.read(paths.DIST_DIR / "debian12")["inputs_digest"]
+    )
 
 
 # ---- defect variants, compared with the good packages file by file -------------------------
+
 
 def _shebang(tree: Path, rel: str) -> str:
     return (tree / rel).read_bytes().split(b"\n", 1)[0].decode()
@@ -369,7 +533,9 @@ def _shebang(tree: Path, rel: str) -> str:
 
 def check_system_site_packages(diff, trees):
     assert diff == {"salt": {"opt/salt/pyvenv.cfg": "changed"}}
-    assert "include-system-site-packages = true" in (trees["salt"] / "opt/salt/pyvenv.cfg").read_text()
+    assert (
+        "include-system-site-packages = true" in (trees["salt"] / "opt/salt/pyvenv.cfg").read_text()
+    )
 
 
 def check_buildroot_paths(diff, trees):
@@ -385,8 +551,13 @@ def check_buildroot_paths(diff, trees):
 
 
 def check_ld_export(diff, trees):
-    assert diff == {"salt": {"etc/ld.so.conf.d": "added", "etc/ld.so.conf.d/salt.conf": "added",
-                             "DEBIAN/postinst": "added"}}
+    assert diff == {
+        "salt": {
+            "etc/ld.so.conf.d": "added",
+            "etc/ld.so.conf.d/salt.conf": "added",
+            "DEBIAN/postinst": "added",
+        }
+    }
     assert (trees["salt"] / "etc/ld.so.conf.d/salt.conf").read_text().strip() == "/opt/salt/lib"
     assert "ldconfig" in (trees["salt"] / "DEBIAN/postinst").read_text()
 
@@ -395,12 +566,16 @@ def check_wrapper_pythonpath(diff, trees):
     wrappers = {(s.name, f"usr/bin/{t}") for s in layout.SUBPACKAGES for t in s.tools}
     assert {(n, p) for n, changes in diff.items() for p in changes} == wrappers
     for name, path in wrappers:
-        assert f"export PYTHONPATH={defects.DISTRO_DIST_PACKAGES}" in (trees[name] / path).read_text()
+        assert (
+            f"export PYTHONPATH={defects.DISTRO_DIST_PACKAGES}" in (trees[name] / path).read_text()
+        )
 
 
 def check_missing_dep(diff, trees):
     assert list(diff) == ["salt"] and set(diff["salt"].values()) == {"removed"}
-    assert all(re.match(r"opt/salt/lib/python3\.\d+/site-packages/msgpack", p) for p in diff["salt"])
+    assert all(
+        re.match(r"opt/salt/lib/python3\.\d+/site-packages/msgpack", p) for p in diff["salt"]
+    )
     assert any(p.endswith("msgpack/__init__.py") for p in diff["salt"])
 
 
@@ -444,6 +619,7 @@ def test_defect_variant_differs_exactly_as_named(defect, good_debian12, tmp_path
 
 # ---- failures: one line, log path, nothing left behind -------------------------------------
 
+
 @pytest.mark.slow
 def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
     """A lock that lacks one of Salt's dependencies: the box's `pip check` fails."""
@@ -454,9 +630,13 @@ def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
     (locks / real.name).write_text("".join(p.requirement() + "\n" for p in pins))
     (locks / "build-py3.11.txt").write_text(real.with_name("build-py3.11.txt").read_text())
     dist = tmp_path / "dist"
-    proc = subprocess.Popen(HARNESS + ["build", "debian12"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, SVH_LOCK_DIR=str(locks), SVH_DIST_DIR=str(dist),
-                                                COLUMNS="400"))
+    proc = subprocess.Popen(
+        HARNESS + ["build", "debian12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, SVH_LOCK_DIR=str(locks), SVH_DIST_DIR=str(dist), COLUMNS="400"),
+    )
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 1 and "Traceback" not in err
     error = [l for l in err.splitlines() if l.startswith("error:")]
@@ -472,9 +652,13 @@ def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
 def test_ctrl_c_removes_the_build_box(tmp_path):
     dist = tmp_path / "dist"
     # --force: with the package cache warm the build would finish before the interrupt.
-    proc = subprocess.Popen(HARNESS + ["build", "debian13", "--defect", "conffile", "--force"],
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, SVH_DIST_DIR=str(dist)))
+    proc = subprocess.Popen(
+        HARNESS + ["build", "debian13", "--defect", "conffile", "--force"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, SVH_DIST_DIR=str(dist)),
+    )
     name = f"build-debian13-{proc.pid}"
     deadline = time.monotonic() + 120
     while state.load(name) is None:

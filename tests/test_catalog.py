@@ -44,19 +44,25 @@ def test_debian11_bundles_an_interpreter_and_debian12_does_not():
 
 
 def test_unknown_key_names_file_and_key(tmp_path):
-    path = write_box(tmp_path, GOOD.replace('init = "systemd"', 'init = "systemd"\ninit_system = "x"'))
-    assert load_error(path) == (f"{path}: unknown key 'init_system' "
-                                "(fix the box file; see boxes/README.md)")
+    path = write_box(
+        tmp_path, GOOD.replace('init = "systemd"', 'init = "systemd"\ninit_system = "x"')
+    )
+    assert load_error(path) == (
+        f"{path}: unknown key 'init_system' (fix the box file; see boxes/README.md)"
+    )
 
 
 def test_missing_field_names_file_and_field(tmp_path):
     path = write_box(tmp_path, GOOD.replace('package_format = "deb"\n', ""))
-    assert load_error(path) == (f"{path}: missing field 'package_format' "
-                                "(fix the box file; see boxes/README.md)")
+    assert load_error(path) == (
+        f"{path}: missing field 'package_format' (fix the box file; see boxes/README.md)"
+    )
 
 
 def test_nested_unknown_key_names_its_path(tmp_path):
-    path = write_box(tmp_path, GOOD.replace('suite = "bookworm"', 'suite = "bookworm"\nmirrors = []'))
+    path = write_box(
+        tmp_path, GOOD.replace('suite = "bookworm"', 'suite = "bookworm"\nmirrors = []')
+    )
     assert "unknown key 'providers.nspawn.mirrors'" in load_error(path)
 
 
@@ -86,8 +92,10 @@ def test_name_must_match_file(tmp_path):
 
 
 def test_select_boxes_accepts_lists_commas_and_all(tmp_path):
-    assert [b.name for b in catalog.select_boxes(["debian11,debian12", "debian12"])] == \
-        ["debian11", "debian12"]
+    assert [b.name for b in catalog.select_boxes(["debian11,debian12", "debian12"])] == [
+        "debian11",
+        "debian12",
+    ]
     assert [b.name for b in catalog.select_boxes(None)] == ["debian12"]
     assert len(catalog.select_boxes("all")) == len(catalog.load_catalog())
 

@@ -40,30 +40,60 @@ pytestmark = pytest.mark.slow
 
 def built(defect: str) -> str:
     """The defect variant's packages: built, or taken as they are when current."""
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "build", BOX, "--defect", defect],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "build", BOX, "--defect", defect],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         pytest.fail(f"building the {defect} variant failed: {proc.stderr.strip()}", pytrace=False)
     return str(paths.DIST_DIR / f"{BOX}-defect-{defect}")
 
 
 def test_the_build_module_lists_exactly_these_defects():
-    listing = subprocess.run([sys.executable, "-m", "harness.cli", "build", "--list-defects"],
-                             capture_output=True, text=True, check=True).stdout
-    assert sorted(line.split()[0] for line in listing.splitlines() if line.strip()) == sorted(CAUGHT_BY)
+    listing = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "build", "--list-defects"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert sorted(line.split()[0] for line in listing.splitlines() if line.strip()) == sorted(
+        CAUGHT_BY
+    )
 
 
 @pytest.mark.parametrize("defect", sorted(CAUGHT_BY))
 def test_suites_catch_the_defect(defect, tmp_path):
     packages = built(defect)
     junit = tmp_path / "junit.xml"
-    subprocess.run([sys.executable, "-m", "pytest", *SUITES, "--box", BOX, "--packages", packages,
-                    f"--junitxml={junit}", "-p", "no:cacheprovider", "-q"],
-                   cwd=paths.REPO_ROOT, capture_output=True, text=True,
-                   env={**os.environ, "SVH_INSTANCE_SUFFIX": f"defect-{defect}"})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *SUITES,
+            "--box",
+            BOX,
+            "--packages",
+            packages,
+            f"--junitxml={junit}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=paths.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SVH_INSTANCE_SUFFIX": f"defect-{defect}"},
+    )
     assert junit.exists(), f"the suites did not run against {packages}"
-    failed = [c.name.replace(f"[{BOX}]", "") for c in report.read_junit(junit, [BOX])
-              if c.outcome in ("failed", "error")]
+    failed = [
+        c.name.replace(f"[{BOX}]", "")
+        for c in report.read_junit(junit, [BOX])
+        if c.outcome in ("failed", "error")
+    ]
     CATCH_TABLE_DIR.mkdir(parents=True, exist_ok=True)
     (CATCH_TABLE_DIR / f"{defect}.json").write_text(json.dumps(failed))
-    assert CAUGHT_BY[defect] in failed, f"{defect} not caught by {CAUGHT_BY[defect]}; failing: {failed}"
+    assert CAUGHT_BY[defect] in failed, (
+        f"{defect} not caught by {CAUGHT_BY[defect]}; failing: {failed}"
+    )

@@ -23,15 +23,25 @@ def test_checks_are_grouped_per_box_with_their_outcome(tmp_path):
     assert results["debian12"].verdict == "FAIL" and results["debian11"].verdict == "PASS"
     failed = [c for c in results["debian12"].checks if c.outcome == "failed"]
     assert [(c.suite, c.name, c.message) for c in failed] == [
-        ("test_isolation", "test_b[debian12-Cryptodome]", "expected Cryptodome imported from /opt/salt")]
+        (
+            "test_isolation",
+            "test_b[debian12-Cryptodome]",
+            "expected Cryptodome imported from /opt/salt",
+        )
+    ]
     assert results["debian11"].count("skipped") == 1
 
 
 def test_report_files_are_written(tmp_path):
     junit = tmp_path / "junit.xml"
     junit.write_text(JUNIT)
-    manifest = {"salt_version": "3008.4", "python_version": "3.11.2",
-                "packages": [{"name": "salt", "version": "3008.4-1", "file": "salt.deb", "sha256": "ab" * 32}]}
+    manifest = {
+        "salt_version": "3008.4",
+        "python_version": "3.11.2",
+        "packages": [
+            {"name": "salt", "version": "3008.4-1", "file": "salt.deb", "sha256": "ab" * 32}
+        ],
+    }
     results = report.collect(junit, {"debian12": manifest, "debian11": {}})
     summary = report.write(tmp_path, results, started=0, command="pytest suites/")
     assert summary["verdict"] == "FAIL"
@@ -39,10 +49,12 @@ def test_report_files_are_written(tmp_path):
     markdown = (tmp_path / "report.md").read_text()
     assert "| debian12 | **FAIL** | 1 | 1 | 0 | 3008.4 |" in markdown
     assert "expected Cryptodome imported from /opt/salt" in markdown
-    assert "<td class=\"FAIL\">FAIL</td>" in (tmp_path / "report.html").read_text()
+    assert '<td class="FAIL">FAIL</td>' in (tmp_path / "report.html").read_text()
 
 
 def test_a_run_without_checks_is_not_a_pass(tmp_path):
     junit = tmp_path / "junit.xml"
     junit.write_text('<testsuites><testsuite name="pytest"></testsuite></testsuites>')
-    assert report.write(tmp_path, report.collect(junit, {"debian12": {}}), 0, "x")["verdict"] == "FAIL"
+    assert (
+        report.write(tmp_path, report.collect(junit, {"debian12": {}}), 0, "x")["verdict"] == "FAIL"
+    )

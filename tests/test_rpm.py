@@ -43,7 +43,9 @@ def test_spec_fits_each_el_target(el_box):
 def test_el_targets_differ_as_intended():
     el5, el6, el7 = (rpm_targets.evaluate(r) for r in ("5", "6", "7"))
     for sysv in (el5, el6):
-        assert sysv.script("salt-minion", "%post").strip() == "/sbin/chkconfig --add salt-minion || :"
+        assert (
+            sysv.script("salt-minion", "%post").strip() == "/sbin/chkconfig --add salt-minion || :"
+        )
         assert f"Python-{PYTHON27}.tgz" in " ".join(sysv.packages["salt"].tag("Source10"))
         assert "/sbin/service" in sysv.packages["salt-minion"].tag("Requires(postun)")
     assert "ncurses" in el5.packages["salt"].tag("Requires")
@@ -64,9 +66,11 @@ def test_the_target_check_catches_a_spec_that_does_not_fit():
 
 
 def test_parse_spec_splits_packages_scriptlets_and_files():
-    text = ("Name: salt\nRequires: a, b\n%package minion\nRequires: salt = 1-1\n"
-            "%description minion\nx\n%post minion\necho hi\n%files\n%defattr(-,root,root,-)\n/opt/salt\n"
-            "%files -n other\n/usr/bin/other\n")
+    text = (
+        "Name: salt\nRequires: a, b\n%package minion\nRequires: salt = 1-1\n"
+        "%description minion\nx\n%post minion\necho hi\n%files\n%defattr(-,root,root,-)\n/opt/salt\n"
+        "%files -n other\n/usr/bin/other\n"
+    )
     packages = rpm_targets.parse_spec(text)
     assert packages["salt"].tag("Requires") == ["a", "b"]
     assert packages["salt-minion"].tag("requires") == ["salt = 1-1"]
@@ -90,12 +94,28 @@ def test_sysv_init_scripts_are_valid_sh(tmp_path, daemon):
 
 def test_a_defect_variant_as_rpm_is_one_line_and_starts_nothing():
     from builds.build import output_dir
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "build", "debian12", "--format", "rpm",
-                           "--defect", "conffile"], capture_output=True, text=True, timeout=60)
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "build",
+            "debian12",
+            "--format",
+            "rpm",
+            "--defect",
+            "conffile",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "error: defect variants are built as DEBs only (--defect conffile): drop --format rpm, "
-        "or build the defect without it"]
+        "or build the defect without it"
+    ]
     assert not output_dir("debian12", SALT, "conffile", foreign_format="rpm").exists()
 
 
@@ -109,6 +129,7 @@ pytestmark_build = pytest.mark.xdist_group("rpm-build")  # one build per run und
 def ensure_rpms() -> Path:
     from builds import manifest
     from builds.build import build_packages, current_digest, output_dir
+
     out = output_dir("debian12", SALT, foreign_format="rpm")
     if not manifest.is_current(out, current_digest("debian12", SALT, package_format="rpm")):
         build_packages("debian12", SALT, package_format="rpm")
@@ -123,6 +144,7 @@ def native() -> dict[str, Path]:
 
 def manifest_of(out: Path) -> dict:
     from builds import manifest
+
     return manifest.read(out)
 
 
@@ -134,11 +156,14 @@ def el7(tmp_path_factory) -> dict[str, Path]:
     from builds.remote import BoxRunner
     from harness import catalog
     from harness.session import box_instance
+
     out = tmp_path_factory.mktemp("el7-rpm")
     with box_instance("debian12", name=f"rpm-debian12-{os.getpid()}") as machine:
         runner = BoxRunner(machine, out / "build.log")
         staged = stage(machine, catalog.load_box("debian12"), SALT, None, runner)
-        built = rpm.build(runner, staged, "/var/tmp/svh-build/out-el7", rpm_targets.target_macros("7"))
+        built = rpm.build(
+            runner, staged, "/var/tmp/svh-build/out-el7", rpm_targets.target_macros("7")
+        )
         for r in built:
             runner.fetch(f"/var/tmp/svh-build/out-el7/{r.file}", out / r.file, f"fetching {r.file}")
     return {r.name: out / r.file for r in built}
@@ -148,14 +173,19 @@ def el7(tmp_path_factory) -> dict[str, Path]:
 def extracted(native, tmp_path_factory) -> Path:
     """The main RPM's payload, unpacked on the host with rpm2cpio."""
     dest = tmp_path_factory.mktemp("salt-rpm-root")
-    subprocess.run(f"rpm2cpio {shlex.quote(str(native['salt']))} | cpio -idm --quiet",
-                   shell=True, check=True, cwd=dest)
+    subprocess.run(
+        f"rpm2cpio {shlex.quote(str(native['salt']))} | cpio -idm --quiet",
+        shell=True,
+        check=True,
+        cwd=dest,
+    )
     return dest
 
 
 def layout_files(name: str) -> set[str]:
     """What builds/layout.py puts in a package, outside /opt/salt, at RPM paths."""
     from builds import layout
+
     sub = layout.subpackage(name)
     files = {f"/usr/bin/{t}" for t in sub.tools} | {f"/etc/salt/{c}" for c in sub.configs}
     files |= {f"/usr/lib/systemd/system/{u}" for u in sub.units} | set(sub.dirs)
@@ -223,6 +253,7 @@ def test_scriptlets_follow_the_service_policy(native):
 @pytestmark_build
 def test_configuration_is_noreplace(native):
     from builds import layout
+
     for name, path in native.items():
         config = set(rpm_q("--configfiles", str(path)).splitlines())
         assert config == set(layout.conffiles(layout.subpackage(name))), name
@@ -239,7 +270,7 @@ def test_bundled_binaries_are_packed_untouched(extracted):
         for line in record.read_text().splitlines():
             path, digest, _ = line.rsplit(",", 2)
             if digest.startswith("sha256="):
-                recorded[os.path.normpath(site / path)] = digest[len("sha256="):]
+                recorded[os.path.normpath(site / path)] = digest[len("sha256=") :]
     checked, changed = 0, []
     for so in site.rglob("*.so*"):
         if so.is_file() and so.read_bytes()[:4] == b"\x7fELF":
@@ -249,23 +280,34 @@ def test_bundled_binaries_are_packed_untouched(extracted):
             if recorded.get(str(so)) != ours:
                 changed.append(str(so.relative_to(site)))
     assert checked > 10
-    assert not changed, f"{len(changed)} ELF files differ from their wheels' RECORD, e.g. {changed[:3]}"
+    assert not changed, (
+        f"{len(changed)} ELF files differ from their wheels' RECORD, e.g. {changed[:3]}"
+    )
 
 
 @pytestmark_build
 def test_no_build_path_in_the_rpm(extracted):
     from builds.payload import WORK
     from builds.rpm import RPMBUILD_TOP
+
     for needle in (WORK, RPMBUILD_TOP, "BUILDROOT"):
-        hits = subprocess.run(["grep", "-rlF", needle, "."], cwd=extracted, capture_output=True, text=True)
+        hits = subprocess.run(
+            ["grep", "-rlF", needle, "."], cwd=extracted, capture_output=True, text=True
+        )
         assert hits.stdout == "", f"{needle} found in: {hits.stdout.split()[:5]}"
 
 
 def rpmlint_errors(rpms) -> list[str]:
-    proc = subprocess.run(["rpmlint", "-r", str(RPMLINTRC), *map(str, rpms)], capture_output=True, text=True)
-    assert " packages and 0 specfiles checked" in proc.stdout, proc.stdout[-500:] + proc.stderr[-500:]
+    proc = subprocess.run(
+        ["rpmlint", "-r", str(RPMLINTRC), *map(str, rpms)], capture_output=True, text=True
+    )
+    assert " packages and 0 specfiles checked" in proc.stdout, (
+        proc.stdout[-500:] + proc.stderr[-500:]
+    )
     # One filter file serves every target: EL6's filters go unused on debian12's RPMs.
-    return [l for l in proc.stdout.splitlines() if ": E: " in l and "unused-rpmlintrc-filter" not in l]
+    return [
+        l for l in proc.stdout.splitlines() if ": E: " in l and "unused-rpmlintrc-filter" not in l
+    ]
 
 
 @pytestmark_build
@@ -283,9 +325,14 @@ def test_el7_macros_build_the_el7_layout(el7):
     assert {"openssl11-libs", "glibc", "logrotate"} <= set(requires)
     assert not [r for r in requires if ".so" in r]
     assert rpm_q("--qf", "%{PAYLOADCOMPRESSOR}", str(el7["salt"])) == "xz"
-    assert "/usr/lib/systemd/system/salt-minion.service" in rpm_q("-l", str(el7["salt-minion"])).split()
+    assert (
+        "/usr/lib/systemd/system/salt-minion.service"
+        in rpm_q("-l", str(el7["salt-minion"])).split()
+    )
     assert f"salt = {SALT}-1.el7" in rpm_q("--requires", str(el7["salt-minion"])).splitlines()
-    assert "systemctl --no-reload preset salt-minion.service" in rpm_q("--scripts", str(el7["salt-minion"]))
+    assert "systemctl --no-reload preset salt-minion.service" in rpm_q(
+        "--scripts", str(el7["salt-minion"])
+    )
 
 
 # ---- EL6's branch for real: Python 2.7 built by the spec -------------------------------
@@ -293,38 +340,52 @@ def test_el7_macros_build_the_el7_layout(el7):
 # stand-in for a Salt 2019.2 lock for Python 2.7 (the project carries none): two pure
 # wheels from the input cache, enough to prove the offline pip step and its shebangs.
 
+
 def legacy_wheelhouse(dest: Path) -> Path:
     from builds.inputs import cache_root
+
     wheels = {}
     for dist in (cache_root() / "inputs").glob("*/dist"):
         for pattern in ("tzdata-*-py2.py3-none-any.whl", "looseversion-*-py2.py3-none-any.whl"):
             wheels.update({w.name.split("-")[0]: w for w in dist.glob(pattern)})
     if len(wheels) < 2:
-        pytest.skip("no tzdata/looseversion wheels in the input cache (harness build debian12 fills it)")
+        pytest.skip(
+            "no tzdata/looseversion wheels in the input cache (harness build debian12 fills it)"
+        )
     dest.mkdir()
     for w in wheels.values():
         (dest / w.name).write_bytes(w.read_bytes())
-    (dest / "requirements.txt").write_text("".join(f"{n}=={w.name.split('-')[1]}\n" for n, w in wheels.items()))
+    (dest / "requirements.txt").write_text(
+        "".join(f"{n}=={w.name.split('-')[1]}\n" for n, w in wheels.items())
+    )
     return dest
 
 
 @pytest.fixture(scope="module")
 def el6(native, tmp_path_factory):
     """EL6 RPMs built on debian11 with EL6's macros, plus what the installed payload did."""
-    from builds import layout, payload, rpm
+    from builds import payload, rpm
     from builds.remote import BoxRunner
     from harness.session import box_instance
+
     out = tmp_path_factory.mktemp("el6-rpm")
     log = out / "build.log"
     legacy = rpm.LegacySources(rpm.python27_source(log), legacy_wheelhouse(out / "wheels"))
     staged = payload.StagedPayload(
-        box="debian11", root=f"{payload.WORK}/stage", salt_version="2019.2.8", version="2019.2.8-1",
-        python_version=rpm.PYTHON27, bundled_interpreter=True, system_python=None,
-        unit_dir="/lib/systemd/system", defect=None)
+        box="debian11",
+        root=f"{payload.WORK}/stage",
+        salt_version="2019.2.8",
+        version="2019.2.8-1",
+        python_version=rpm.PYTHON27,
+        bundled_interpreter=True,
+        system_python=None,
+        unit_dir="/lib/systemd/system",
+        defect=None,
+    )
     payload._describe(staged, "2.7")
     checks = {
         "python": "/opt/salt/bin/python2.7 -c 'import sys, zlib, bz2, ssl, sqlite3, ctypes, "
-                  "looseversion, tzdata; print(sys.version.split()[0] + \" \" + sys.prefix)'",
+        'looseversion, tzdata; print(sys.version.split()[0] + " " + sys.prefix)\'',
         "runpath": "readelf -d /opt/salt/bin/python2.7 | grep -E 'R(UN)?PATH'",
         "libpython": "ldd /opt/salt/bin/python2.7 | grep libpython",
         "pip": "/opt/salt/bin/pip --version",
@@ -342,8 +403,10 @@ def el6(native, tmp_path_factory):
         for r in built:
             runner.fetch(f"{remote_out}/{r.file}", out / r.file, f"fetching {r.file}")
         # Unpacked at / on the build box (not installed: Debian's rpm database is empty).
-        runner.run(f"for f in {remote_out}/*.rpm; do rpm2archive - < $f | tar -xzf - -C /; done",
-                   "unpacking the EL6 RPMs at /")
+        runner.run(
+            f"for f in {remote_out}/*.rpm; do rpm2archive - < $f | tar -xzf - -C /; done",
+            "unpacking the EL6 RPMs at /",
+        )
         results = {name: machine.run(cmd, check=False) for name, cmd in checks.items()}
     assert sorted(r.name for r in built) == sorted(SUBPACKAGES)
     return {r.name: out / r.file for r in built}, results
@@ -368,8 +431,17 @@ def test_el6_bundles_a_working_python27(el6):
 def test_el6_rpms_have_sysv_scripts_and_hand_written_requires(el6):
     rpms, _ = el6
     requires = set(rpm_q("--requires", str(rpms["salt"])).splitlines())
-    assert {"/bin/sh", "glibc", "zlib", "bzip2-libs", "openssl", "readline", "sqlite", "ncurses-libs",
-            "logrotate"} <= requires
+    assert {
+        "/bin/sh",
+        "glibc",
+        "zlib",
+        "bzip2-libs",
+        "openssl",
+        "readline",
+        "sqlite",
+        "ncurses-libs",
+        "logrotate",
+    } <= requires
     assert not [r for r in requires if ".so" in r or r.startswith("python")]
     assert "bundled(python) = 2.7.18" in rpm_q("--provides", str(rpms["salt"])).splitlines()
     for daemon in DAEMONS:

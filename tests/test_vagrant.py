@@ -13,12 +13,19 @@ import pytest
 
 from harness import catalog
 from harness.providers import libvirt_daemons
-from harness.providers.vagrant import (MANAGEMENT_ADDRESS, MANAGEMENT_NETWORK, VagrantProvider, _kvm_usable,
-                                       libvirt_driver, vagrant_env)
+from harness.providers.vagrant import (
+    MANAGEMENT_ADDRESS,
+    MANAGEMENT_NETWORK,
+    VagrantProvider,
+    _kvm_usable,
+    libvirt_driver,
+    vagrant_env,
+)
 from harness.state import Instance
 
-needs_vagrant = pytest.mark.skipif(shutil.which("vagrant") is None,
-                                   reason="vagrant is not installed (./run setup vagrant)")
+needs_vagrant = pytest.mark.skipif(
+    shutil.which("vagrant") is None, reason="vagrant is not installed (./run setup vagrant)"
+)
 VAGRANT_BOXES = [b for b in catalog.load_catalog().values() if b.providers.vagrant]
 # One worker runs the VM tests: they share one VM and one libvirtd.
 pytestmark = pytest.mark.xdist_group("vagrant")
@@ -26,9 +33,14 @@ pytestmark = pytest.mark.xdist_group("vagrant")
 
 def write_project(tmp_path: Path, box, hypervisor: str, offline: bool = False) -> Path:
     """A Vagrant project for `box` as `harness up` writes it, in a throwaway state dir."""
-    instance = Instance(name=f"vg-validate-{box.name}", box=box.name, provider="vagrant",
-                        user="vagrant", image=str(tmp_path / "image"),
-                        extra={"hypervisor": hypervisor, "domain": f"svh-vg-validate-{box.name}"})
+    instance = Instance(
+        name=f"vg-validate-{box.name}",
+        box=box.name,
+        provider="vagrant",
+        user="vagrant",
+        image=str(tmp_path / "image"),
+        extra={"hypervisor": hypervisor, "domain": f"svh-vg-validate-{box.name}"},
+    )
     if offline:
         instance.extra["vagrant_box"] = f"salt-venv-harness/{box.name}-0000000000000000"
     VagrantProvider().write_project(box, instance, timeout=60)
@@ -36,14 +48,22 @@ def write_project(tmp_path: Path, box, hypervisor: str, offline: bool = False) -
 
 
 def validate(project: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["vagrant", "validate"], cwd=project, env=vagrant_env(),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["vagrant", "validate"],
+        cwd=project,
+        env=vagrant_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @needs_vagrant
 @pytest.mark.parametrize("hypervisor", ["virtualbox", "libvirt"])
 @pytest.mark.parametrize("entry", VAGRANT_BOXES, ids=[b.name for b in VAGRANT_BOXES])
-def test_the_vagrantfile_validates_for_every_catalog_entry(tmp_path, monkeypatch, entry, hypervisor):
+def test_the_vagrantfile_validates_for_every_catalog_entry(
+    tmp_path, monkeypatch, entry, hypervisor
+):
     box = entry
     if hypervisor not in box.providers.vagrant.hypervisors:
         pytest.skip(f"{box.name} does not run on {hypervisor} (catalog)")
@@ -71,7 +91,9 @@ def test_a_bad_hypervisor_option_in_the_catalog_fails_validation(tmp_path, monke
     monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
     box = catalog.load_box("centos7")
     settings = box.providers.vagrant.model_copy(update={"libvirt": {"no_such_option": 1}})
-    bad = box.model_copy(update={"providers": box.providers.model_copy(update={"vagrant": settings})})
+    bad = box.model_copy(
+        update={"providers": box.providers.model_copy(update={"vagrant": settings})}
+    )
     done = validate(write_project(tmp_path, bad, "libvirt"))
     assert done.returncode != 0
     assert "no_such_option" in done.stdout + done.stderr
@@ -87,8 +109,13 @@ def test_kvm_that_cannot_run_a_stock_kernel_means_qemu_emulation():
 
 # ---- bad input: one line each, naming what to install or which provider to use ------------
 def harness(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": "300", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "300", **(env or {})},
+    )
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
@@ -100,8 +127,17 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
 
 def test_vagrant_missing_names_what_to_install(tmp_path):
     # A PATH without vagrant (the harness itself runs from the venv's python).
-    line = one_line_error(harness("up", "debian12", "--provider", "vagrant", "--name", "vg-x",
-                                  env={"PATH": str(tmp_path), "SVH_STATE_DIR": str(tmp_path)}))
+    line = one_line_error(
+        harness(
+            "up",
+            "debian12",
+            "--provider",
+            "vagrant",
+            "--name",
+            "vg-x",
+            env={"PATH": str(tmp_path), "SVH_STATE_DIR": str(tmp_path)},
+        )
+    )
     assert "vagrant is not installed" in line and "apt-get install vagrant" in line
 
 
@@ -111,10 +147,17 @@ def test_libvirt_plugin_missing_names_the_package(tmp_path):
     # namespace of this command only, and Vagrant is one without vagrant-libvirt.
     empty = tmp_path / "no-plugins"
     empty.mkdir()
-    command = (f"mount --bind {empty} /usr/share/vagrant-plugins && exec {sys.executable} "
-               f"-m harness.cli image build debian12 --provider vagrant")
-    done = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "SVH_STATE_DIR": str(tmp_path)})
+    command = (
+        f"mount --bind {empty} /usr/share/vagrant-plugins && exec {sys.executable} "
+        f"-m harness.cli image build debian12 --provider vagrant"
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SVH_STATE_DIR": str(tmp_path)},
+    )
     line = one_line_error(done)
     assert "vagrant-libvirt plugin is missing" in line and "apt-get install vagrant-libvirt" in line
 
@@ -125,8 +168,15 @@ def test_a_box_that_needs_the_public_registry_says_where_to_run_it(tmp_path):
     box = catalog.load_box("centos7")
     if provider.hypervisor(box) is None or provider.image_cached(box):
         pytest.skip("centos7 has no hypervisor here or its public box is already added")
-    done = harness("up", "centos7", "--provider", "vagrant", "--name", "vg-centos7",
-                   env={"SVH_STATE_DIR": str(tmp_path)})
+    done = harness(
+        "up",
+        "centos7",
+        "--provider",
+        "vagrant",
+        "--name",
+        "vg-centos7",
+        env={"SVH_STATE_DIR": str(tmp_path)},
+    )
     line = one_line_error(done)
     if "registry" not in line:
         pytest.skip(f"the Vagrant registry is reachable from here: {line}")
@@ -135,16 +185,25 @@ def test_a_box_that_needs_the_public_registry_says_where_to_run_it(tmp_path):
 
 @needs_vagrant
 def test_no_usable_hypervisor_names_what_to_install(tmp_path):
-    line = one_line_error(harness("up", "centos5", "--provider", "vagrant", "--name", "vg-centos5",
-                                  env={"SVH_STATE_DIR": str(tmp_path),
-                                       "SVH_VAGRANT_HYPERVISOR": "none"}))
+    line = one_line_error(
+        harness(
+            "up",
+            "centos5",
+            "--provider",
+            "vagrant",
+            "--name",
+            "vg-centos5",
+            env={"SVH_STATE_DIR": str(tmp_path), "SVH_VAGRANT_HYPERVISOR": "none"},
+        )
+    )
     assert "no hypervisor for centos5" in line and "VirtualBox" in line
 
 
 # ---- a real VM: up, ssh, snapshot/restore, down, nothing left behind -------------------------
 def virsh(*args: str) -> str:
-    return subprocess.run(["virsh", "-c", libvirt_daemons.URI, *args], capture_output=True,
-                          text=True, timeout=60).stdout
+    return subprocess.run(
+        ["virsh", "-c", libvirt_daemons.URI, *args], capture_output=True, text=True, timeout=60
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +238,10 @@ def test_the_vm_answers_as_root_through_sudo_with_systemd_as_pid_1(harness_run, 
 @needs_vagrant
 def test_the_vm_has_the_catalog_conflict_packages(harness_run, vm):
     box = catalog.load_box("debian12")
-    versions = ssh(harness_run, "dpkg-query -W -f '${Package} ${Version}\\n' "
-                   + " ".join(c.package for c in box.conflicts)).stdout
+    versions = ssh(
+        harness_run,
+        "dpkg-query -W -f '${Package} ${Version}\\n' " + " ".join(c.package for c in box.conflicts),
+    ).stdout
     for c in box.conflicts:
         assert f"{c.package} {c.version}" in versions
 
@@ -194,8 +255,13 @@ def test_the_vm_reaches_nothing_beyond_its_network(harness_run, vm):
     gateway = MANAGEMENT_ADDRESS.rsplit(".", 1)[0] + ".1"
     probe = "timeout 10 bash -c 'exec 3<>/dev/tcp/{}/{}' && echo reached"
     assert "reached" in ssh(harness_run, probe.format(gateway, 53), check=False).stdout
-    outside = subprocess.run(["ip", "-4", "-o", "route", "get", "1.1.1.1"], capture_output=True,
-                             text=True).stdout.split("src ")[1].split()[0]
+    outside = (
+        subprocess.run(
+            ["ip", "-4", "-o", "route", "get", "1.1.1.1"], capture_output=True, text=True
+        )
+        .stdout.split("src ")[1]
+        .split()[0]
+    )
     assert "reached" not in ssh(harness_run, probe.format(outside, 53), check=False).stdout
 
 
@@ -253,7 +319,9 @@ def _other_vms_running() -> bool:
 
 
 def _dnsmasq_of(network: str) -> list[bytes]:
-    return [argv for argv in _cmdlines() if b"dnsmasq" in argv and f"/{network}.conf".encode() in argv]
+    return [
+        argv for argv in _cmdlines() if b"dnsmasq" in argv and f"/{network}.conf".encode() in argv
+    ]
 
 
 def test_vagrant_calls_keep_their_output_in_the_box_log(tmp_path):
@@ -264,9 +332,8 @@ def test_vagrant_calls_keep_their_output_in_the_box_log(tmp_path):
     log = tmp_path / "vagrant.log"
     (tmp_path / "Vagrantfile").write_text('raise "broken on purpose"\n')
     v = provider._vagrant(tmp_path, log)
-    with pytest.raises(Exception) as failure:
-        with provider._checked("status", log):
-            v.status()
+    with pytest.raises(Exception) as failure, provider._checked("status", log):
+        v.status()
     assert str(log) in str(failure.value)
     assert "broken on purpose" in log.read_text()
 
@@ -278,10 +345,24 @@ def test_ctrl_c_during_up_leaves_nothing_behind(harness_run, vm):
     import signal
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "debian12", "--provider",
-                             "vagrant", "--name", "vg-int"], env=harness_run.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "up",
+            "debian12",
+            "--provider",
+            "vagrant",
+            "--name",
+            "vg-int",
+        ],
+        env=harness_run.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 900
     while "svh-vg-int" not in virsh("list", "--name") and proc.poll() is None:
         assert time.monotonic() < deadline, "the domain of vg-int never started"

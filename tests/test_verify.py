@@ -19,37 +19,52 @@ pytestmark = pytest.mark.xdist_group("verify")
 
 
 def harness(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          cwd=paths.REPO_ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=paths.REPO_ROOT,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
 def packages_dir():
     directory = paths.DIST_DIR / BOX
     if not (directory / "manifest.json").exists():
-        pytest.fail(f"no packages in {directory}: build them with harness build {BOX}", pytrace=False)
+        pytest.fail(
+            f"no packages in {directory}: build them with harness build {BOX}", pytrace=False
+        )
     return directory
 
 
 def test_verify_smoke_subset_passes_and_writes_the_report(packages_dir, tmp_path):
-    result = harness("verify", "--box", BOX, "-m", "smoke",
-                     env={**os.environ, "SVH_INSTANCE_SUFFIX": "verify"})
+    result = harness(
+        "verify", "--box", BOX, "-m", "smoke", env={**os.environ, "SVH_INSTANCE_SUFFIX": "verify"}
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "verdict: PASS" in result.stdout
     report_dir = Path(re.search(r"report: (\S+)/report\.html", result.stdout).group(1))
-    assert {"report.html", "report.md", "junit.xml", "pytest.log"} <= {p.name for p in report_dir.iterdir()}
+    assert {"report.html", "report.md", "junit.xml", "pytest.log"} <= {
+        p.name for p in report_dir.iterdir()
+    }
     summary = json.loads((report_dir / "summary.json").read_text())
     (box,) = summary["boxes"]
     assert (box["box"], box["verdict"], box["failed"]) == (BOX, "PASS", 0)
     assert box["passed"] >= 10
-    assert box["manifest"]["salt_version"] == json.loads((packages_dir / "manifest.json").read_text())["salt_version"]
+    assert (
+        box["manifest"]["salt_version"]
+        == json.loads((packages_dir / "manifest.json").read_text())["salt_version"]
+    )
 
 
 def test_verify_without_packages_is_one_line(tmp_path):
     result = harness("verify", "--box", BOX, "--packages", str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr.strip() == (f"error: no packages in {tmp_path / BOX} (no manifest.json): "
-                                     f"build them with harness build {BOX}")
+    assert result.stderr.strip() == (
+        f"error: no packages in {tmp_path / BOX} (no manifest.json): "
+        f"build them with harness build {BOX}"
+    )
 
 
 def test_diagnose_shows_every_conflict_isolated(packages_dir):

@@ -9,9 +9,11 @@ from .base import Provider
 def get_provider(name: str) -> Provider:
     if name == "nspawn":
         from .nspawn import NspawnProvider
+
         return NspawnProvider()
     if name == "vagrant":
         from .vagrant import VagrantProvider
+
         return VagrantProvider()
     raise HarnessError(f"unknown provider '{name}' (known: nspawn, vagrant)")
 

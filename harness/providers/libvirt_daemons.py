@@ -62,8 +62,9 @@ def started_by_us() -> dict[str, int]:
         recorded = json.loads(_record().read_text())
     except (OSError, ValueError):
         return {}
-    return {name: pid for name, pid in recorded.items()
-            if name in dict(DAEMONS) and _comm(pid) == name}
+    return {
+        name: pid for name, pid in recorded.items() if name in dict(DAEMONS) and _comm(pid) == name
+    }
 
 
 def owned_here() -> bool:
@@ -85,8 +86,9 @@ def _virsh(*args: str) -> str:
 
 
 def _answers() -> bool:
-    done = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True,
-                          timeout=20)
+    done = subprocess.run(
+        ["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=20
+    )
     return done.returncode == 0
 
 
@@ -99,8 +101,10 @@ def ensure_running(timeout: float = 30.0):
                 continue
             exe = shutil.which(daemon) or f"/usr/sbin/{daemon}"
             if not os.path.exists(exe):
-                raise HarnessError(f"{daemon} is not installed (./run setup vagrant, or apt-get "
-                                   "install libvirt-daemon libvirt-daemon-driver-qemu)")
+                raise HarnessError(
+                    f"{daemon} is not installed (./run setup vagrant, or apt-get "
+                    "install libvirt-daemon libvirt-daemon-driver-qemu)"
+                )
             # Normally made by the init system's units or libvirt-daemon-system.
             for d in ("/run/libvirt", "/var/log/libvirt/qemu", "/var/lib/libvirt/qemu"):
                 Path(d).mkdir(parents=True, exist_ok=True)
@@ -111,20 +115,26 @@ def ensure_running(timeout: float = 30.0):
                 pid = running_pid(daemon)
                 time.sleep(0.1)
             if done.returncode != 0 or pid is None:
-                raise HarnessError(f"could not start {daemon} (exit {done.returncode}: "
-                                   f"{(done.stderr or done.stdout).strip()[:200]})")
+                raise HarnessError(
+                    f"could not start {daemon} (exit {done.returncode}: "
+                    f"{(done.stderr or done.stdout).strip()[:200]})"
+                )
             ours[daemon] = pid
             _record().parent.mkdir(parents=True, exist_ok=True)
             _record().write_text(json.dumps({**ours, "owner": str(paths.state_dir())}))
         deadline = time.monotonic() + timeout
         while not _answers():
             if running_pid("libvirtd") is None:
-                raise HarnessError("libvirtd exited right after starting (see "
-                                   "/var/log/libvirt/libvirtd.log; ./run setup vagrant installs "
-                                   "what it needs)")
+                raise HarnessError(
+                    "libvirtd exited right after starting (see "
+                    "/var/log/libvirt/libvirtd.log; ./run setup vagrant installs "
+                    "what it needs)"
+                )
             if time.monotonic() > deadline:
-                raise HarnessError(f"libvirtd does not answer on {URI} within {timeout:.0f}s "
-                                   "(check `virsh -c qemu:///system version`)")
+                raise HarnessError(
+                    f"libvirtd does not answer on {URI} within {timeout:.0f}s "
+                    "(check `virsh -c qemu:///system version`)"
+                )
             time.sleep(0.2)
 
 

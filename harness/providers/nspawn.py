@@ -28,8 +28,17 @@ from .base import Provider
 
 # Bump when the way images are made changes, so cached images are rebuilt.
 IMAGE_FORMAT = 1
-BASE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "iproute2", "openssh-server", "procps",
-                 "iputils-ping", "python3", "ca-certificates"]
+BASE_PACKAGES = [
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "iproute2",
+    "openssh-server",
+    "procps",
+    "iputils-ping",
+    "python3",
+    "ca-certificates",
+]
 PROVISION_SCRIPT = Path(__file__).with_name("nspawn_provision.sh")
 NSPAWN_MARK = f"--network-bridge={hostnet.BRIDGE}"
 
@@ -100,8 +109,11 @@ class NspawnProvider(Provider):
             return f"{box.name} has no nspawn settings (only Debian boxes; use --provider vagrant)"
         if os.geteuid() != 0:
             return "needs root (run as root, e.g. sudo harness ...)"
-        for tool, package in (("systemd-nspawn", "systemd-container"), ("mmdebstrap", "mmdebstrap"),
-                              ("ip", "iproute2")):
+        for tool, package in (
+            ("systemd-nspawn", "systemd-container"),
+            ("mmdebstrap", "mmdebstrap"),
+            ("ip", "iproute2"),
+        ):
             if shutil.which(tool) is None:
                 return f"{tool} is missing (apt-get install {package}, or run ./run setup)"
         if "overlay" not in Path("/proc/filesystems").read_text():
@@ -119,8 +131,10 @@ class NspawnProvider(Provider):
         host_archive, host_security = debian_mirrors()
         archive = mirror or os.environ.get("SVH_DEBIAN_MIRROR") or host_archive
         if not archive:
-            raise HarnessError("no Debian mirror found in /etc/apt/sources*; pass --mirror URL "
-                               "or set SVH_DEBIAN_MIRROR")
+            raise HarnessError(
+                "no Debian mirror found in /etc/apt/sources*; pass --mirror URL "
+                "or set SVH_DEBIAN_MIRROR"
+            )
         suite = box.providers.nspawn.suite
         comps = " ".join(box.providers.nspawn.components)
         sources = [f"deb {archive} {suite} {comps}", f"deb {archive} {suite}-updates {comps}"]
@@ -135,14 +149,19 @@ class NspawnProvider(Provider):
 
     def image_key(self, box: Box, mirror: str | None = None) -> str:
         _, public_key = keys.ensure_key()
-        digest = hashlib.sha256(json.dumps({
-            "format": IMAGE_FORMAT,
-            "box": box.model_dump(mode="json"),
-            "packages": self.packages(box),
-            "sources": self._sources(box, mirror),
-            "provision": PROVISION_SCRIPT.read_text(),
-            "key": public_key,
-        }, sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(
+            json.dumps(
+                {
+                    "format": IMAGE_FORMAT,
+                    "box": box.model_dump(mode="json"),
+                    "packages": self.packages(box),
+                    "sources": self._sources(box, mirror),
+                    "provision": PROVISION_SCRIPT.read_text(),
+                    "key": public_key,
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
         return digest[:16]
 
     def image_dir(self, box: Box, mirror: str | None = None) -> Path:
@@ -158,8 +177,10 @@ class NspawnProvider(Provider):
             return target
         users = [i.name for i in state.all_instances() if i.image == str(target)]
         if users:  # their overlays read from it: replacing it would pull the floor from under them
-            raise HarnessError(f"image {target.name} is in use by {', '.join(users)}; "
-                               f"harness down them first, then rebuild it")
+            raise HarnessError(
+                f"image {target.name} is in use by {', '.join(users)}; "
+                f"harness down them first, then rebuild it"
+            )
         # Two runs wanting the same image (pytest-xdist workers) build it once.
         with state.locked(paths.images_dir() / f".{box.name}.lock"):
             if (target / "image.json").exists() and not force:
@@ -172,29 +193,49 @@ class NspawnProvider(Provider):
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         _, public_key = keys.ensure_key()
-        argv = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(self.packages(box)),
-                f"--customize-hook=sh {PROVISION_SCRIPT} \"$1\" {box.name} "
-                f"'{' '.join(c.package for c in box.conflicts)}'",
-                box.providers.nspawn.suite, str(work / "rootfs"), *self._sources(box, mirror)]
+        argv = [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(self.packages(box)),
+            f'--customize-hook=sh {PROVISION_SCRIPT} "$1" {box.name} '
+            f"'{' '.join(c.package for c in box.conflicts)}'",
+            box.providers.nspawn.suite,
+            str(work / "rootfs"),
+            *self._sources(box, mirror),
+        ]
         started = time.monotonic()
         try:
-            with progress.step(f"image {box.name}: mmdebstrap {box.providers.nspawn.suite}"), \
-                    open(log_path, "w") as log:
+            with (
+                progress.step(f"image {box.name}: mmdebstrap {box.providers.nspawn.suite}"),
+                open(log_path, "w") as log,
+            ):
                 log.write("$ " + " ".join(argv) + "\n")
                 log.flush()
                 env = dict(os.environ, SVH_PUBKEY=public_key)
-                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env=env)
+                proc = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+                )
                 for line in proc.stdout:
                     log.write(line)
                     progress.detail(line.strip())
                 if proc.wait() != 0:
-                    raise HarnessError(f"image build of {box.name} failed (mmdebstrap exited "
-                                       f"{proc.returncode}); full log: {log_path}")
-            (work / "image.json").write_text(json.dumps({
-                "box": box.name, "key": target.name.rsplit("-", 1)[1], "built_at": time.time(),
-                "seconds": round(time.monotonic() - started, 1), "packages": self.packages(box),
-                "sources": self._sources(box, mirror)}, indent=2))
+                    raise HarnessError(
+                        f"image build of {box.name} failed (mmdebstrap exited "
+                        f"{proc.returncode}); full log: {log_path}"
+                    )
+            (work / "image.json").write_text(
+                json.dumps(
+                    {
+                        "box": box.name,
+                        "key": target.name.rsplit("-", 1)[1],
+                        "built_at": time.time(),
+                        "seconds": round(time.monotonic() - started, 1),
+                        "packages": self.packages(box),
+                        "sources": self._sources(box, mirror),
+                    },
+                    indent=2,
+                )
+            )
             shutil.rmtree(target, ignore_errors=True)
             work.rename(target)
         finally:
@@ -206,8 +247,12 @@ class NspawnProvider(Provider):
         """An image of an older definition of the box is never used again."""
         in_use = {i.image for i in state.all_instances()}
         for old in paths.images_dir().glob(f"{box.name}-*"):
-            if old != keep and old.is_dir() and str(old) not in in_use \
-                    and re.fullmatch(rf"{re.escape(box.name)}-[0-9a-f]{{16}}", old.name):
+            if (
+                old != keep
+                and old.is_dir()
+                and str(old) not in in_use
+                and re.fullmatch(rf"{re.escape(box.name)}-[0-9a-f]{{16}}", old.name)
+            ):
                 shutil.rmtree(old, ignore_errors=True)
 
     # ---- instances --------------------------------------------------------------
@@ -217,13 +262,20 @@ class NspawnProvider(Provider):
         key_file, _ = keys.ensure_key()
         with state.locked():
             if state.load(name):
-                raise HarnessError(f"box {name} is already up (harness ssh {name}; "
-                                   f"harness down {name} to remove it)")
+                raise HarnessError(
+                    f"box {name} is already up (harness ssh {name}; "
+                    f"harness down {name} to remove it)"
+                )
             hostnet.ensure_bridge()
             taken = {i.address for i in state.all_instances()}
-            instance = Instance(name=name, box=box.name, provider=self.name,
-                                address=hostnet.allocate_address(taken),
-                                key_file=str(key_file), image=str(image))
+            instance = Instance(
+                name=name,
+                box=box.name,
+                provider=self.name,
+                address=hostnet.allocate_address(taken),
+                key_file=str(key_file),
+                image=str(image),
+            )
             shutil.rmtree(instance.dir, ignore_errors=True)
             instance.save()
         try:
@@ -263,38 +315,66 @@ class NspawnProvider(Provider):
         network.write_text(
             "[Match]\nName=host0\n\n[Network]\n"
             f"Address={instance.address}/{hostnet.NETWORK.prefixlen}\n"
-            "LinkLocalAddressing=no\nIPv6AcceptRA=no\n")
+            "LinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+        )
 
     def _boot(self, instance: Instance, timeout: float):
         _, _, merged = self._layer_dirs(instance)
         console = open(instance.dir / "console.log", "ab")
-        argv = ["systemd-nspawn", "-q", "-D", str(merged), "-b", "--register=no", "--keep-unit",
-                "-M", instance.name, NSPAWN_MARK, "--resolv-conf=off", "--timezone=off",
-                "--link-journal=no", "--console=read-only"]
+        argv = [
+            "systemd-nspawn",
+            "-q",
+            "-D",
+            str(merged),
+            "-b",
+            "--register=no",
+            "--keep-unit",
+            "-M",
+            instance.name,
+            NSPAWN_MARK,
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--console=read-only",
+        ]
         with progress.step(f"boot {instance.name}"):
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             console.close()
             instance.pid = proc.pid
             instance.save()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
-                    raise BoxTimeout(f"box {instance.name}: systemd-nspawn exited {proc.returncode} "
-                                     f"during boot\n{self._failure_tail(instance)}")
-                if wait_for_banner(instance.address, instance.port,
-                                   min(deadline, time.monotonic() + 0.5)):
+                    raise BoxTimeout(
+                        f"box {instance.name}: systemd-nspawn exited {proc.returncode} "
+                        f"during boot\n{self._failure_tail(instance)}"
+                    )
+                if wait_for_banner(
+                    instance.address, instance.port, min(deadline, time.monotonic() + 0.5)
+                ):
                     self._record_veth(instance)
                     return
-            raise BoxTimeout(f"box {instance.name}: sshd at {instance.address} did not answer "
-                             f"within {timeout:.0f}s (raise with SVH_BOOT_TIMEOUT)\n"
-                             f"{self._failure_tail(instance)}")
+            raise BoxTimeout(
+                f"box {instance.name}: sshd at {instance.address} did not answer "
+                f"within {timeout:.0f}s (raise with SVH_BOOT_TIMEOUT)\n"
+                f"{self._failure_tail(instance)}"
+            )
 
     def _record_veth(self, instance: Instance):
         """Remember the host side of the box's veth: the kernel drops it only some time after
         the container dies, and a quick restart (restore) must not find it still there."""
         init = self._init_pid(instance)
-        peer = _run(["nsenter", "-t", str(init), "-n", "cat", "/sys/class/net/host0/iflink"]) if init else None
+        peer = (
+            _run(["nsenter", "-t", str(init), "-n", "cat", "/sys/class/net/host0/iflink"])
+            if init
+            else None
+        )
         if peer is None or peer.returncode != 0:
             return
         for link in Path("/sys/class/net").iterdir():
@@ -324,13 +404,17 @@ class NspawnProvider(Provider):
     def diagnostics(self, instance: Instance) -> str:
         parts = []
         try:
-            parts.append("== console ==\n" + (instance.dir / "console.log").read_text(errors="replace"))
+            parts.append(
+                "== console ==\n" + (instance.dir / "console.log").read_text(errors="replace")
+            )
         except OSError:
             pass
         init = self._init_pid(instance)
         if init:
-            journal = _run(["nsenter", "-t", str(init), "-a", "journalctl", "-b", "-n", "40",
-                            "--no-pager"], timeout=10)
+            journal = _run(
+                ["nsenter", "-t", str(init), "-a", "journalctl", "-b", "-n", "40", "--no-pager"],
+                timeout=10,
+            )
             parts.append("== journal ==\n" + journal.stdout + journal.stderr)
         return "\n".join(parts)
 
@@ -393,8 +477,10 @@ class NspawnProvider(Provider):
     def restore(self, instance: Instance, snapshot: str | None = None):
         if snapshot is not None and snapshot not in instance.snapshots:
             known = ", ".join(instance.snapshots) or "none"
-            raise HarnessError(f"box {instance.name} has no snapshot '{snapshot}' "
-                               f"(snapshots: {known}; harness snapshot {instance.name} NAME)")
+            raise HarnessError(
+                f"box {instance.name} has no snapshot '{snapshot}' "
+                f"(snapshots: {known}; harness snapshot {instance.name} NAME)"
+            )
         upper, work, _ = self._layer_dirs(instance)
         self._stop(instance, graceful=False)
         self._umount(instance)
@@ -437,7 +523,9 @@ class NspawnProvider(Provider):
             name = Path(mount_point).relative_to(paths.instances_dir()).parts[0]
             if name not in live:
                 found.append(f"mount {mount_point}")
-        if hostnet.bridge_exists() and not any(i.provider == self.name for i in state.all_instances()):
+        if hostnet.bridge_exists() and not any(
+            i.provider == self.name for i in state.all_instances()
+        ):
             found.append(f"bridge {hostnet.BRIDGE}")
         return found
 

@@ -37,8 +37,8 @@ logging.getLogger("vagrant").setLevel(logging.ERROR)
 import vagrant  # noqa: E402
 
 VAGRANTFILE = paths.BOXES_DIR / "Vagrantfile"
-PRISTINE = "svh-pristine"          # snapshot taken right after up: restore's default
-DOMAIN_PREFIX = "svh-"             # boxes/Vagrantfile sets it as libvirt's default_prefix
+PRISTINE = "svh-pristine"  # snapshot taken right after up: restore's default
+DOMAIN_PREFIX = "svh-"  # boxes/Vagrantfile sets it as libvirt's default_prefix
 # An isolated network (no forward): VMs reach the host and each other, nothing beyond.
 MANAGEMENT_NETWORK = os.environ.get("SVH_VAGRANT_NETWORK", "svh-vagrant")
 MANAGEMENT_ADDRESS = os.environ.get("SVH_VAGRANT_NETWORK_ADDRESS", "10.242.18.0/24")
@@ -64,8 +64,12 @@ def libvirt_driver() -> str:
 
 
 def vagrant_env() -> dict[str, str]:
-    env = dict(os.environ, VAGRANT_CHECKPOINT_DISABLE="1", VAGRANT_BOX_UPDATE_CHECK_DISABLE="1",
-               VAGRANT_NO_COLOR="1")
+    env = dict(
+        os.environ,
+        VAGRANT_CHECKPOINT_DISABLE="1",
+        VAGRANT_BOX_UPDATE_CHECK_DISABLE="1",
+        VAGRANT_NO_COLOR="1",
+    )
     # Boxes the harness adds live in its cache, not in the user's ~/.vagrant.d.
     env.setdefault("VAGRANT_HOME", str(paths.cache_dir() / "vagrant"))
     env.pop("VAGRANT_VAGRANTFILE", None)
@@ -120,14 +124,18 @@ class VagrantProvider(Provider):
         if box is not None and box.providers.vagrant is None:
             return f"{box.name} has no vagrant settings (use --provider nspawn)"
         if shutil.which("vagrant") is None:
-            return ("vagrant is not installed (./run setup vagrant, or apt-get install vagrant "
-                    "vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils)")
+            return (
+                "vagrant is not installed (./run setup vagrant, or apt-get install vagrant "
+                "vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils)"
+            )
         if box is None:
             return None
         hv = self.hypervisor(box)
         if hv is None:
-            options = {"virtualbox": "VirtualBox",
-                       "libvirt": "libvirt + qemu (./run setup vagrant)"}
+            options = {
+                "virtualbox": "VirtualBox",
+                "libvirt": "libvirt + qemu (./run setup vagrant)",
+            }
             wanted = " or ".join(options[h] for h in box.providers.vagrant.hypervisors)
             return f"no hypervisor for {box.name} here: install {wanted}"
         if hv == "libvirt":
@@ -135,22 +143,27 @@ class VagrantProvider(Provider):
                 return "the vagrant-libvirt plugin is missing (apt-get install vagrant-libvirt)"
             if os.geteuid() != 0:
                 return "libvirt's qemu:///system needs root (run as root, e.g. sudo harness ...)"
-            for tool, package in (("libvirtd", "libvirt-daemon-system"),
-                                  ("qemu-img", "qemu-utils")):
+            for tool, package in (
+                ("libvirtd", "libvirt-daemon-system"),
+                ("qemu-img", "qemu-utils"),
+            ):
                 if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
                     return f"{tool} is missing (apt-get install {package}, or ./run setup vagrant)"
         if self.builds_offline(box):
             if self._offline_info(box) is None:
                 from .nspawn import NspawnProvider
+
                 reason = NspawnProvider().unavailable_reason(box)
                 if reason:
                     return f"its VM box is made from the nspawn image, and nspawn: {reason}"
             return None
         if not self._box_added(box.providers.vagrant.box) and not _registry_reachable():
             nspawn_hint = " (or --provider nspawn)" if box.providers.nspawn else ""
-            return (f"{box.name} needs the public box {box.providers.vagrant.box} from the Vagrant "
-                    f"registry, which this machine cannot reach: run it on a workstation with "
-                    f"VirtualBox or libvirt and internet access{nspawn_hint}")
+            return (
+                f"{box.name} needs the public box {box.providers.vagrant.box} from the Vagrant "
+                f"registry, which this machine cannot reach: run it on a workstation with "
+                f"VirtualBox or libvirt and internet access{nspawn_hint}"
+            )
         return None
 
     def require(self, box: Box):
@@ -162,8 +175,9 @@ class VagrantProvider(Provider):
     def _vagrant(self, root: Path | None, log_path: Path) -> vagrant.Vagrant:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_cm = vagrant.make_file_cm(str(log_path))
-        return vagrant.Vagrant(root=str(root) if root else None, env=vagrant_env(),
-                               out_cm=log_cm, err_cm=log_cm)
+        return vagrant.Vagrant(
+            root=str(root) if root else None, env=vagrant_env(), out_cm=log_cm, err_cm=log_cm
+        )
 
     @contextmanager
     def _checked(self, what: str, log_path: Path):
@@ -175,12 +189,15 @@ class VagrantProvider(Provider):
         except subprocess.CalledProcessError as e:
             tail = ""
             try:
-                lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+                lines = [
+                    ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()
+                ]
                 tail = f": {lines[-1].strip()[:200]}" if lines else ""
             except OSError:
                 pass
-            raise HarnessError(f"vagrant {what} failed (exit {e.returncode}){tail}; "
-                               f"full log: {log_path}") from None
+            raise HarnessError(
+                f"vagrant {what} failed (exit {e.returncode}){tail}; full log: {log_path}"
+            ) from None
 
     _boxes: list[vagrant.Box] | None = None  # per process: each listing costs a Vagrant start
 
@@ -198,6 +215,7 @@ class VagrantProvider(Provider):
     # ---- images -------------------------------------------------------------------
     def _offline_target(self, box: Box, mirror: str | None = None) -> Path:
         from .nspawn import NspawnProvider
+
         nspawn_image = NspawnProvider().image_dir(box, mirror)
         return vagrant_box.boot_root() / f"{box.name}-{vagrant_box.box_key(nspawn_image)}"
 
@@ -219,9 +237,13 @@ class VagrantProvider(Provider):
         self.require(box)
         if not self.builds_offline(box):
             # Public boxes: `vagrant up` fetches them from the registry (box_version honoured).
-            return Path(vagrant_env()["VAGRANT_HOME"]) / "boxes" / box.providers.vagrant.box.replace(
-                "/", "-VAGRANTSLASH-")
+            return (
+                Path(vagrant_env()["VAGRANT_HOME"])
+                / "boxes"
+                / box.providers.vagrant.box.replace("/", "-VAGRANTSLASH-")
+            )
         from .nspawn import NspawnProvider
+
         nspawn_image = NspawnProvider().image_build(box, mirror=mirror)
         target = vagrant_box.boot_root() / f"{box.name}-{vagrant_box.box_key(nspawn_image)}"
         with state.locked(paths.images_dir() / f".{box.name}-vagrant.lock"):
@@ -261,19 +283,29 @@ class VagrantProvider(Provider):
     def _machine(self, box: Box, instance: Instance, timeout: float) -> dict:
         """The machine JSON boxes/Vagrantfile reads: the catalog entry plus this host's needs."""
         settings = box.providers.vagrant
-        machine = {"name": instance.name, "box": settings.box, "box_version": settings.box_version,
-                   "memory": settings.memory, "cpus": settings.cpus,
-                   "boot_timeout": int(max(timeout, MIN_BOOT_TIMEOUT)),
-                   "virtualbox": dict(settings.virtualbox), "libvirt": dict(settings.libvirt)}
+        machine = {
+            "name": instance.name,
+            "box": settings.box,
+            "box_version": settings.box_version,
+            "memory": settings.memory,
+            "cpus": settings.cpus,
+            "boot_timeout": int(max(timeout, MIN_BOOT_TIMEOUT)),
+            "virtualbox": dict(settings.virtualbox),
+            "libvirt": dict(settings.libvirt),
+        }
         if instance.extra["hypervisor"] == "libvirt":
             driver = libvirt_driver()
-            machine["libvirt"].update({
-                "driver": driver, "uri": libvirt_daemons.URI,
-                "management_network_name": MANAGEMENT_NETWORK,
-                "management_network_address": MANAGEMENT_ADDRESS,
-                "management_network_mode": "none",
-                # Lets leftovers() tell this state dir's VMs from anybody else's.
-                "description": str(instance.dir)})
+            machine["libvirt"].update(
+                {
+                    "driver": driver,
+                    "uri": libvirt_daemons.URI,
+                    "management_network_name": MANAGEMENT_NETWORK,
+                    "management_network_address": MANAGEMENT_ADDRESS,
+                    "management_network_mode": "none",
+                    # Lets leftovers() tell this state dir's VMs from anybody else's.
+                    "description": str(instance.dir),
+                }
+            )
             if driver == "qemu":  # no host CPU to pass through under emulation
                 machine["libvirt"].update({"cpu_mode": "custom", "cpu_model": "qemu64"})
         if instance.extra.get("vagrant_box"):  # an offline box made by vagrant_box.py
@@ -283,9 +315,13 @@ class VagrantProvider(Provider):
             # A throwaway box on an isolated network: replacing the key costs a minute of
             # emulated CPU for nothing.
             machine["insert_key"] = False
-            machine["libvirt"].update({
-                "kernel": str(boot / "vmlinuz"), "initrd": str(boot / "initrd.img"),
-                "cmd_line": f"root=/dev/vda rw console=ttyS0 systemd.hostname={instance.name}"})
+            machine["libvirt"].update(
+                {
+                    "kernel": str(boot / "vmlinuz"),
+                    "initrd": str(boot / "initrd.img"),
+                    "cmd_line": f"root=/dev/vda rw console=ttyS0 systemd.hostname={instance.name}",
+                }
+            )
         else:
             machine["provision"] = [self._conflicts_script(box)]
         return machine
@@ -296,14 +332,18 @@ class VagrantProvider(Provider):
         them on first boot (nspawn and offline images have them built in)."""
         packages = " ".join(c.package for c in box.conflicts)
         if box.package_manager == "apt":
-            return ("set -e; apt-get update -q; "
-                    f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}")
+            return (
+                "set -e; apt-get update -q; "
+                f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}"
+            )
         needs_epel = any(c.repo == "epel" for c in box.conflicts)
         epel = "yum install -y -q epel-release; " if needs_epel else ""
         # CentOS 5-7 are end of life: their repositories moved to vault.centos.org.
-        return ("set -e; sed -i -e 's/^mirrorlist=/#mirrorlist=/' "
-                "-e 's|^#\\?baseurl=http://mirror.centos.org|baseurl=http://vault.centos.org|' "
-                f"/etc/yum.repos.d/CentOS-*.repo; {epel}yum install -y -q {packages}")
+        return (
+            "set -e; sed -i -e 's/^mirrorlist=/#mirrorlist=/' "
+            "-e 's|^#\\?baseurl=http://mirror.centos.org|baseurl=http://vault.centos.org|' "
+            f"/etc/yum.repos.d/CentOS-*.repo; {epel}yum install -y -q {packages}"
+        )
 
     def write_project(self, box: Box, instance: Instance, timeout: float):
         instance.dir.mkdir(parents=True, exist_ok=True)
@@ -311,7 +351,8 @@ class VagrantProvider(Provider):
         machine_json.write_text(json.dumps(self._machine(box, instance, timeout), indent=2))
         (instance.dir / "Vagrantfile").write_text(
             f"SVH_MACHINE_JSON = {json.dumps(str(machine_json))}\n"
-            f"load {json.dumps(str(VAGRANTFILE))}\n")
+            f"load {json.dumps(str(VAGRANTFILE))}\n"
+        )
 
     def _log(self, instance: Instance) -> Path:
         return instance.dir / "vagrant.log"
@@ -329,12 +370,22 @@ class VagrantProvider(Provider):
         hv = self.hypervisor(box)
         with state.locked():
             if state.load(name):
-                raise HarnessError(f"box {name} is already up (harness ssh {name}; "
-                                   f"harness down {name} to remove it)")
-            instance = Instance(name=name, box=box.name, provider=self.name, user="vagrant",
-                                image=str(image),
-                                extra={"hypervisor": hv, "domain": DOMAIN_PREFIX + name,
-                                       "driver": libvirt_driver() if hv == "libvirt" else hv})
+                raise HarnessError(
+                    f"box {name} is already up (harness ssh {name}; "
+                    f"harness down {name} to remove it)"
+                )
+            instance = Instance(
+                name=name,
+                box=box.name,
+                provider=self.name,
+                user="vagrant",
+                image=str(image),
+                extra={
+                    "hypervisor": hv,
+                    "domain": DOMAIN_PREFIX + name,
+                    "driver": libvirt_driver() if hv == "libvirt" else hv,
+                },
+            )
             if self.builds_offline(box):
                 instance.extra["vagrant_box"] = self._offline_info(box)["vagrant_box"]
             shutil.rmtree(instance.dir, ignore_errors=True)
@@ -347,8 +398,10 @@ class VagrantProvider(Provider):
                 self._prune_base_volumes(box, instance)
             v = self._project(instance)
             driver = f"/{libvirt_driver()}" if hv == "libvirt" else ""
-            with progress.step(f"boot {name} (vagrant up, {hv}{driver})"), \
-                    self._checked(f"up {name}", self._log(instance)):
+            with (
+                progress.step(f"boot {name} (vagrant up, {hv}{driver})"),
+                self._checked(f"up {name}", self._log(instance)),
+            ):
                 v.up(vm_name=name, provider=hv)
             with self._checked(f"ssh-config {name}", self._log(instance)):
                 conf = v.conf(vm_name=name)
@@ -365,14 +418,19 @@ class VagrantProvider(Provider):
     def _check_libvirt_driver(self, box: Box):
         """The hypervisor must take the domain type we ask for, or the VM never boots."""
         driver = libvirt_driver()
-        done = subprocess.run(["virsh", "-c", libvirt_daemons.URI, "domcapabilities",
-                               "--virttype", driver], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["virsh", "-c", libvirt_daemons.URI, "domcapabilities", "--virttype", driver],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if done.returncode != 0:
             why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
             other = " or --provider nspawn" if box.providers.nspawn else ""
             raise ProviderUnavailable(
                 f"libvirt cannot run {driver} guests here ({why}): install qemu-system-x86 and "
-                f"libvirt-daemon-driver-qemu (./run setup vagrant){other}")
+                f"libvirt-daemon-driver-qemu (./run setup vagrant){other}"
+            )
 
     def _prune_base_volumes(self, box: Box, instance: Instance):
         """vagrant-libvirt copies each box into the storage pool once; copies of older builds
@@ -381,8 +439,11 @@ class VagrantProvider(Provider):
             return
         prefix = f"{vagrant_box.BOX_PREFIX}{box.name}-".replace("/", "-VAGRANTSLASH-")
         current = instance.extra["vagrant_box"].replace("/", "-VAGRANTSLASH-")
-        others = [i for i in state.all_instances() if i.provider == self.name
-                  and i.name != instance.name and i.box == box.name]
+        others = [
+            i
+            for i in state.all_instances()
+            if i.provider == self.name and i.name != instance.name and i.box == box.name
+        ]
         if others:
             return
         for volume in self._virsh("vol-list", "default", "--name").split():
@@ -390,14 +451,21 @@ class VagrantProvider(Provider):
                 self._virsh("vol-delete", volume, "--pool", "default")
 
     def endpoint(self, instance: Instance) -> Endpoint:
-        return Endpoint(instance.address, instance.port, instance.user, instance.key_file,
-                        sudo=instance.user != "root",
-                        handshake_timeout=self._handshake_timeout(instance))
+        return Endpoint(
+            instance.address,
+            instance.port,
+            instance.user,
+            instance.key_file,
+            sudo=instance.user != "root",
+            handshake_timeout=self._handshake_timeout(instance),
+        )
 
     @staticmethod
     def _handshake_timeout(instance: Instance) -> float:
         # Under emulation sshd alone takes seconds to fork and answer on a loaded host.
-        emulated = instance.extra.get("hypervisor") == "libvirt" and instance.extra.get("driver") == "qemu"
+        emulated = (
+            instance.extra.get("hypervisor") == "libvirt" and instance.extra.get("driver") == "qemu"
+        )
         return EMULATED_HANDSHAKE_TIMEOUT if emulated else 15.0
 
     def snapshot(self, instance: Instance, snapshot: str):
@@ -415,8 +483,10 @@ class VagrantProvider(Provider):
     def restore(self, instance: Instance, snapshot: str | None = None):
         if snapshot is not None and snapshot not in instance.snapshots:
             known = ", ".join(instance.snapshots) or "none"
-            raise HarnessError(f"box {instance.name} has no snapshot '{snapshot}' "
-                               f"(snapshots: {known}; harness snapshot {instance.name} NAME)")
+            raise HarnessError(
+                f"box {instance.name} has no snapshot '{snapshot}' "
+                f"(snapshots: {known}; harness snapshot {instance.name} NAME)"
+            )
         self._ensure_daemons(instance)
         target = snapshot or PRISTINE
         with self._checked(f"snapshot restore {target}", self._log(instance)):
@@ -427,10 +497,13 @@ class VagrantProvider(Provider):
     def _wait_for_ssh(self, instance: Instance, after: str):
         timeout = max(float(os.environ.get("SVH_BOOT_TIMEOUT", 60)), 300)
         patience = self._handshake_timeout(instance)
-        if not wait_for_banner(instance.address, instance.port, time.monotonic() + timeout,
-                               patience / 5):
-            raise BoxTimeout(f"box {instance.name}: sshd did not answer within {timeout:.0f}s "
-                             f"after {after} (log: {self._log(instance)})")
+        if not wait_for_banner(
+            instance.address, instance.port, time.monotonic() + timeout, patience / 5
+        ):
+            raise BoxTimeout(
+                f"box {instance.name}: sshd did not answer within {timeout:.0f}s "
+                f"after {after} (log: {self._log(instance)})"
+            )
 
     def _ensure_daemons(self, instance: Instance):
         if instance.extra.get("hypervisor") == "libvirt":
@@ -450,7 +523,9 @@ class VagrantProvider(Provider):
                 self._project(instance).destroy()
         except (subprocess.CalledProcessError, OSError, HarnessError):
             pass
-        if instance.extra.get("hypervisor") == "libvirt" and libvirt_daemons.running_pid("libvirtd"):
+        if instance.extra.get("hypervisor") == "libvirt" and libvirt_daemons.running_pid(
+            "libvirtd"
+        ):
             self._remove_domain(instance.extra["domain"])
         self._forget(instance)
 
@@ -482,14 +557,16 @@ class VagrantProvider(Provider):
     def diagnostics(self, instance: Instance) -> str:
         try:
             return "== vagrant.log ==\n" + "\n".join(
-                self._log(instance).read_text(errors="replace").splitlines()[-60:])
+                self._log(instance).read_text(errors="replace").splitlines()[-60:]
+            )
         except OSError:
             return ""
 
     # ---- leftovers of crashed runs ------------------------------------------------
     def _virsh(self, *args: str) -> str:
-        done = subprocess.run(["virsh", "-c", libvirt_daemons.URI, *args], capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            ["virsh", "-c", libvirt_daemons.URI, *args], capture_output=True, text=True, timeout=60
+        )
         return done.stdout if done.returncode == 0 else ""
 
     def _stray_domains(self) -> list[str]:
@@ -511,10 +588,13 @@ class VagrantProvider(Provider):
 
     def leftovers(self) -> list[str]:
         found = [f"libvirt domain {d}" for d in self._stray_domains()]
-        if libvirt_daemons.owned_here() and \
-                not any(i.provider == self.name for i in state.all_instances()):
-            found += [f"{name} (pid {pid}, started by the harness)"
-                      for name, pid in libvirt_daemons.started_by_us().items()]
+        if libvirt_daemons.owned_here() and not any(
+            i.provider == self.name for i in state.all_instances()
+        ):
+            found += [
+                f"{name} (pid {pid}, started by the harness)"
+                for name, pid in libvirt_daemons.started_by_us().items()
+            ]
         return found
 
     def remove_leftovers(self):

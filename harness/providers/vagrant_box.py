@@ -35,12 +35,16 @@ BOX_PREFIX = "salt-venv-harness/"
 
 def insecure_public_key() -> Path:
     """Vagrant's insecure key pair ships with the vagrant package (keys/vagrant.pub)."""
-    found = sorted(glob.glob("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub")
-                   + glob.glob("/opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub")
-                   + glob.glob("/opt/vagrant/embedded/gems/*/gems/vagrant-*/keys/vagrant.pub"))
+    found = sorted(
+        glob.glob("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub")
+        + glob.glob("/opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub")
+        + glob.glob("/opt/vagrant/embedded/gems/*/gems/vagrant-*/keys/vagrant.pub")
+    )
     if not found:
-        raise HarnessError("Vagrant's insecure key (keys/vagrant.pub) was not found: install the "
-                           "vagrant package (./run setup vagrant)")
+        raise HarnessError(
+            "Vagrant's insecure key (keys/vagrant.pub) was not found: install the "
+            "vagrant package (./run setup vagrant)"
+        )
     return Path(found[-1])
 
 
@@ -50,13 +54,18 @@ def boot_root() -> Path:
 
 
 def box_key(nspawn_image: Path) -> str:
-    digest = hashlib.sha256(json.dumps({
-        "format": VM_FORMAT,
-        "nspawn_image": nspawn_image.name,
-        "provision": PROVISION_SCRIPT.read_text(),
-        "insecure_key": insecure_public_key().read_text(),
-        "disk_gb": DISK_GB,
-    }, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(
+            {
+                "format": VM_FORMAT,
+                "nspawn_image": nspawn_image.name,
+                "provision": PROVISION_SCRIPT.read_text(),
+                "insecure_key": insecure_public_key().read_text(),
+                "disk_gb": DISK_GB,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
     return digest[:16]
 
 
@@ -90,23 +99,43 @@ def build(box: Box, nspawn_image: Path, target: Path, log_path: Path, add_box) -
         with open(log_path, "w") as log:
             root = work / "rootfs"
             with progress.step(f"vm box {box.name}: copy the nspawn root"):
-                _run_logged(["cp", "-a", "--reflink=auto", str(nspawn_image / "rootfs"), str(root)],
-                            log, "copying the nspawn root", log_path)
+                _run_logged(
+                    ["cp", "-a", "--reflink=auto", str(nspawn_image / "rootfs"), str(root)],
+                    log,
+                    "copying the nspawn root",
+                    log_path,
+                )
             shutil.copy(insecure_public_key(), root / "var/tmp/vagrant.pub")
             shutil.copy(PROVISION_SCRIPT, root / "var/tmp/vagrant_box_provision.sh")
             with progress.step(f"vm box {box.name}: kernel, initramfs, user vagrant"):
                 # A plain container run (no boot): apt reaches the mirror over the host's network.
-                _run_logged(["systemd-nspawn", "-q", "-D", str(root), "--register=no", "--keep-unit",
-                             "--resolv-conf=replace-host", "--timezone=off", "--link-journal=no",
-                             "sh", "/var/tmp/vagrant_box_provision.sh", box.name],
-                            log, f"provisioning the VM root of {box.name}", log_path,
-                            stdin=subprocess.DEVNULL)
+                _run_logged(
+                    [
+                        "systemd-nspawn",
+                        "-q",
+                        "-D",
+                        str(root),
+                        "--register=no",
+                        "--keep-unit",
+                        "--resolv-conf=replace-host",
+                        "--timezone=off",
+                        "--link-journal=no",
+                        "sh",
+                        "/var/tmp/vagrant_box_provision.sh",
+                        box.name,
+                    ],
+                    log,
+                    f"provisioning the VM root of {box.name}",
+                    log_path,
+                    stdin=subprocess.DEVNULL,
+                )
             (root / "var/tmp/vagrant_box_provision.sh").unlink()
             kernels = sorted((root / "boot").glob("vmlinuz-*"))
             initrds = sorted((root / "boot").glob("initrd.img-*"))
             if not kernels or not initrds:
-                raise HarnessError(f"no kernel or initrd in the VM root of {box.name}; "
-                                   f"full log: {log_path}")
+                raise HarnessError(
+                    f"no kernel or initrd in the VM root of {box.name}; full log: {log_path}"
+                )
             boot = work / "boot"
             boot.mkdir()
             shutil.copy(kernels[-1], boot / "vmlinuz")
@@ -117,20 +146,30 @@ def build(box: Box, nspawn_image: Path, target: Path, log_path: Path, add_box) -
             raw = work / "disk.raw"
             with progress.step(f"vm box {box.name}: disk image"):
                 with open(raw, "wb") as f:
-                    f.truncate(DISK_GB * 1024 ** 3)
-                _run_logged(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(root), str(raw)],
-                            log, "mkfs.ext4 of the VM disk", log_path)
+                    f.truncate(DISK_GB * 1024**3)
+                _run_logged(
+                    ["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(root), str(raw)],
+                    log,
+                    "mkfs.ext4 of the VM disk",
+                    log_path,
+                )
                 shutil.rmtree(root)
-                _run_logged(["qemu-img", "convert", "-O", "qcow2", str(raw), str(box_dir / "box.img")],
-                            log, "qemu-img convert", log_path)
+                _run_logged(
+                    ["qemu-img", "convert", "-O", "qcow2", str(raw), str(box_dir / "box.img")],
+                    log,
+                    "qemu-img convert",
+                    log_path,
+                )
                 raw.unlink()
-            (box_dir / "metadata.json").write_text(json.dumps(
-                {"provider": "libvirt", "format": "qcow2", "virtual_size": DISK_GB}))
+            (box_dir / "metadata.json").write_text(
+                json.dumps({"provider": "libvirt", "format": "qcow2", "virtual_size": DISK_GB})
+            )
             # Settings any project using this box gets; the harness sets them again anyway.
             (box_dir / "Vagrantfile").write_text(
                 'Vagrant.configure("2") do |config|\n'
                 '  config.vm.synced_folder ".", "/vagrant", disabled: true\n'
-                'end\n')
+                "end\n"
+            )
             box_file = work / f"{box.name}.box"
             with progress.step(f"vm box {box.name}: vagrant box add"):
                 with tarfile.open(box_file, "w") as tar:  # uncompressed: qcow2 is already sparse
@@ -140,9 +179,14 @@ def build(box: Box, nspawn_image: Path, target: Path, log_path: Path, add_box) -
                 name = vagrant_box_name(box, key)
                 add_box(name, box_file)
                 box_file.unlink()
-            info = {"box": box.name, "vagrant_box": name, "key": key,
-                    "nspawn_image": str(nspawn_image), "built_at": time.time(),
-                    "seconds": round(time.monotonic() - started, 1)}
+            info = {
+                "box": box.name,
+                "vagrant_box": name,
+                "key": key,
+                "nspawn_image": str(nspawn_image),
+                "built_at": time.time(),
+                "seconds": round(time.monotonic() - started, 1),
+            }
             (work / "image.json").write_text(json.dumps(info, indent=2))
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)

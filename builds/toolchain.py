@@ -1,0 +1,86 @@
+"""The glibc 2.17 toolchain that Salt's own onedir builds use: PyPI's ppbt (gcc 11.2,
+binutils 2.29, a sysroot holding a real glibc 2.17 runtime).
+
+    root = ensure_toolchain(log)        # host path, extracted once into the build cache
+    root / "bin" / f"{TRIPLET}-gcc"     # the compiler
+    sysroot(root) / "lib"               # glibc 2.17: ld-linux-x86-64.so.2, libc.so.6, ...
+
+The wheel is fetched with pip (PyPI is reachable, its pinned hash checked), unpacked under
+<cache>/toolchain/ppbt-VERSION/ and never changed afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+from .errors import BuildError
+from .inputs import cache_root, filling, sha256_file
+
+VERSION = "0.1.8"
+WHEEL = f"ppbt-{VERSION}-py3-none-manylinux_2_17_x86_64.whl"
+WHEEL_SHA256 = "cdc534b53f052ff32812ea7167afd3393068b1dab92c63546b38353c286aac73"
+TRIPLET = "x86_64-linux-gnu"
+GLIBC = "2.17"
+
+
+def toolchain_dir() -> Path:
+    return cache_root() / "toolchain" / f"ppbt-{VERSION}"
+
+
+def sysroot(root: Path) -> Path:
+    return root / TRIPLET / "sysroot"
+
+
+def _fetch_wheel(dest: Path, log: Path) -> Path:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "-d",
+        str(dest),
+        f"ppbt=={VERSION}",
+    ]
+    with open(log, "ab") as f:
+        f.write(("\n$ " + " ".join(cmd) + "\n").encode())
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+    wheel = dest / WHEEL
+    if proc.returncode != 0 or not wheel.is_file():
+        raise BuildError(
+            f"cannot fetch the glibc {GLIBC} toolchain (pip download ppbt=={VERSION})", log
+        )
+    got = sha256_file(wheel)
+    if got != WHEEL_SHA256:
+        raise BuildError(f"{WHEEL}: sha256 {got} is not the pinned {WHEEL_SHA256}", log)
+    return wheel
+
+
+def ensure_toolchain(log: Path) -> Path:
+    """The extracted toolchain (its bin/, TRIPLET/sysroot/), fetched and unpacked once."""
+    final = toolchain_dir()
+    if (final / "bin" / f"{TRIPLET}-gcc").is_file():
+        return final
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with filling(final) as tmp:
+        wheel = _fetch_wheel(tmp / "wheel", log)
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extract(f"ppbt/_toolchain/{TRIPLET}.tar.xz", tmp / "wheel")
+        with tarfile.open(tmp / "wheel" / "ppbt" / "_toolchain" / f"{TRIPLET}.tar.xz") as tf:
+            tf.extractall(tmp / "x", filter="tar")
+        # The archive holds one directory, TRIPLET/, with bin/ and TRIPLET/sysroot inside.
+        for item in (tmp / "x" / TRIPLET).iterdir():
+            item.rename(tmp / item.name)
+        (tmp / "x" / TRIPLET).rmdir()
+        (tmp / "x").rmdir()
+        shutil.rmtree(tmp / "wheel")
+    return final
