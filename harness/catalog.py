@@ -76,6 +76,8 @@ class Box(Strict):
     package_format: Literal["deb", "rpm"]
     package_manager: Literal["apt", "yum"]
     init: Literal["systemd", "sysv"]
+    # The release's glibc: no ELF under /opt/salt may need a newer GLIBC_ symbol version.
+    glibc: str = Field(pattern=r"^2\.\d+$")
     python: SystemPython
     conflicts: list[ConflictLibrary] = Field(min_length=1)
     build_packages: list[str] = []
