@@ -36,7 +36,7 @@ class Harness:
     def timed(self, *args: str) -> float:
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, "-m", "harness.cli", *args],
+            [sys.executable, "-m", "signoff.cli", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -102,7 +102,7 @@ def main():
             rows = measure(h, args.repeats, args.cold)
         finally:
             subprocess.run(
-                [sys.executable, "-m", "harness.cli", "down", "--all"],
+                [sys.executable, "-m", "signoff.cli", "down", "--all"],
                 env=h.env,
                 capture_output=True,
             )

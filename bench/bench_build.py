@@ -32,7 +32,7 @@ RELEASES = ["debian11", "debian12", "debian13"]
 def timed_build(box: str, env: dict, *extra: str) -> float:
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "build", box, *extra],
+        [sys.executable, "-m", "signoff.cli", "build", box, *extra],
         env=env,
         capture_output=True,
         text=True,

@@ -114,7 +114,7 @@ def main():
 
 def libvirt_driver() -> str:
     sys.path.insert(0, str(REPO))
-    from harness.providers.vagrant import libvirt_driver as driver
+    from harness.providers.vagrant.host import libvirt_driver as driver
 
     return driver()
 

@@ -21,6 +21,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.runner import run_logged
+
 from .errors import BuildError
 from .locks import digest, parse_lock
 
@@ -76,25 +78,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _run_logged(cmd: list[str], log: Path, what: str):
-    with open(log, "ab") as f:
-        f.write(("\n$ " + " ".join(cmd) + "\n").encode())
-        f.flush()
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        tail = ""
-        try:
-            lines = [
-                l
-                for l in log.read_text(errors="replace").splitlines()
-                if l.startswith("ERROR") or "error" in l.lower()
-            ]
-            tail = ": " + lines[-1].strip()[:200] if lines else ""
-        except OSError:
-            pass
-        raise BuildError(f"{what} failed{tail}", log)
-
-
 def pip_download(
     requirements: Path, dest: Path, python_minor: str, glibc: str, log: Path, what: str
 ):
@@ -124,7 +107,7 @@ def pip_download(
     ]
     for tag in platform_tags(glibc) + ["any"]:
         cmd += ["--platform", tag]
-    _run_logged(cmd, log, what)
+    run_logged(cmd, log, what, error=BuildError)
 
 
 def fetch_inputs(

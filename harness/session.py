@@ -1,33 +1,38 @@
-"""Bring boxes up and down from Python: the API that the CLI, the pytest plugin and the
-build module share."""
+"""The one door to boxes: the CLI, the pytest plugin and the build module bring boxes up,
+reach them and take them down through here, never through a provider directly."""
 
 from __future__ import annotations
 
-import os
 import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from . import catalog, state
 from .catalog import Box
 from .errors import HarnessError
 from .providers import PROVIDERS, get_provider
 from .providers.base import Provider
+from .state import Instance
 from .transport import Machine
 
 
-def boot_timeout() -> float:
-    return float(os.environ.get("SVH_BOOT_TIMEOUT", 60))
+def availability(box: Box) -> dict[str, str | None]:
+    """For each of the box's providers: None when it can run the box here, else why not."""
+    return {name: get_provider(name).unavailable_reason(box) for name in box.provider_names}
 
 
 def default_provider(box: Box) -> str:
     """The first of the box's providers that can run here (nspawn before vagrant)."""
-    reasons = []
-    for name in box.provider_names:
-        reason = get_provider(name).unavailable_reason(box)
+    reasons = availability(box)
+    for name, reason in reasons.items():
         if reason is None:
             return name
-        reasons.append(f"{name}: {reason}")
-    raise HarnessError(f"box {box.name} cannot run here ({'; '.join(reasons)})")
+    why = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
+    raise HarnessError(f"box {box.name} cannot run here ({why})")
 
 
 def resolve(box: Box, provider: str | None) -> Provider:
@@ -46,12 +51,46 @@ def resolve(box: Box, provider: str | None) -> Provider:
     return chosen
 
 
-def up(box_name: str, provider: str | None = None, name: str | None = None) -> state.Instance:
+def provider_of(instance: Instance) -> Provider:
+    return get_provider(instance.provider)
+
+
+def image_build(
+    box_name: str, provider: str | None = None, force: bool = False, mirror: str | None = None
+) -> tuple[Path, bool]:
+    """The box's image, built when missing or forced; (where it is, whether it was cached)."""
     box = catalog.load_box(box_name)
-    return resolve(box, provider).up(box, name or box.name, boot_timeout())
+    chosen = resolve(box, provider)
+    cached = chosen.image_cached(box) and not force and not mirror
+    return chosen.image_build(box, force=force, mirror=mirror), cached
 
 
-def find(name: str) -> state.Instance:
+def up(box_name: str, provider: str | None = None, name: str | None = None) -> Instance:
+    box = catalog.load_box(box_name)
+    return resolve(box, provider).up(box, name or box.name)
+
+
+def up_many(box_names: list[str], provider: str | None = None) -> list[Instance]:
+    """Start several boxes at once; if one fails (or Ctrl-C), the others go down too."""
+    boxes = [catalog.load_box(n) for n in dict.fromkeys(box_names)]
+    chosen = {b.name: resolve(b, provider) for b in boxes}
+    for b in boxes:  # images first, one at a time: they compete for the same disk and mirror
+        chosen[b.name].image_build(b)
+    pool = ThreadPoolExecutor(max_workers=len(boxes))
+    futures = [pool.submit(chosen[b.name].up, b, b.name) for b in boxes]
+    try:
+        instances = [f.result() for f in futures]
+    except BaseException:
+        pool.shutdown(wait=True)
+        for f in futures:
+            if not f.exception():
+                down(f.result())
+        raise
+    pool.shutdown()
+    return instances
+
+
+def find(name: str) -> Instance:
     instance = state.load(name)
     if instance is None:
         running = ", ".join(i.name for i in state.all_instances()) or "none"
@@ -61,39 +100,67 @@ def find(name: str) -> state.Instance:
     return instance
 
 
-def machine_for(instance: state.Instance) -> Machine:
-    box = catalog.load_box(instance.box)
-    machine = Machine(instance.name, get_provider(instance.provider).endpoint(instance), box)
-    machine.instance = instance  # so snapshot() and restore() find the box behind it
+def machine_for(instance: Instance) -> Machine:
+    """A Machine (not yet connected) for a running instance."""
+    spec = catalog.load_box(instance.box_name)
+    return Machine(instance.name, provider_of(instance).endpoint(instance), spec, instance)
+
+
+def connect(instance: Instance) -> Machine:
+    """A connected Machine for a running instance, once its boot has settled."""
+    machine = machine_for(instance).connect(provider_of(instance).boot_timeout(instance))
+    settle(machine)
     return machine
 
 
-def settle(machine: Machine):
+def settle(machine: Machine) -> None:
     """Wait until the box's boot has finished: sshd answers early, while services that
     packages enabled (salt-minion) may still be queued."""
-    if machine.box is not None and machine.box.init == "systemd":
-        machine.run(
-            "systemctl is-system-running --wait >/dev/null", check=False, timeout=boot_timeout()
-        )
+    if machine.spec is not None and machine.spec.init == "systemd" and machine.instance:
+        timeout = provider_of(machine.instance).boot_timeout(machine.instance)
+        machine.run("systemctl is-system-running --wait >/dev/null", check=False, timeout=timeout)
 
 
-def snapshot(machine: Machine, name: str):
+def snapshot(instance: Instance, name: str) -> float:
+    """Save the instance's state as `name`; returns the seconds it took."""
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise HarnessError(f"bad snapshot name '{name}' (use letters, digits, - _ .)")
+    started = time.monotonic()
+    provider_of(instance).snapshot(instance, name)
+    return time.monotonic() - started
+
+
+def restore(instance: Instance, name: str | None = None) -> float:
+    """Back to snapshot `name` (default: pristine); returns the seconds it took."""
+    started = time.monotonic()
+    provider_of(instance).restore(instance, name)
+    return time.monotonic() - started
+
+
+def snapshot_machine(machine: Machine, name: str) -> None:
+    """snapshot() of a connected machine, which reconnects afterwards."""
+    assert machine.instance is not None
     machine.close()
-    get_provider(machine.instance.provider).snapshot(machine.instance, name)
-    machine.connect(boot_timeout())
+    snapshot(machine.instance, name)
+    _reconnect(machine)
+
+
+def restore_machine(machine: Machine, name: str | None = None) -> None:
+    """restore() of a connected machine, which reconnects afterwards."""
+    assert machine.instance is not None
+    machine.close()
+    restore(machine.instance, name)
+    _reconnect(machine)
+
+
+def _reconnect(machine: Machine) -> None:
+    assert machine.instance is not None
+    machine.connect(provider_of(machine.instance).boot_timeout(machine.instance))
     settle(machine)
 
 
-def restore(machine: Machine, name: str | None = None):
-    """Back to snapshot `name` (default: pristine); the machine reconnects."""
-    machine.close()
-    get_provider(machine.instance.provider).restore(machine.instance, name)
-    machine.connect(boot_timeout())
-    settle(machine)
-
-
-def down(instance: state.Instance):
-    get_provider(instance.provider).down(instance)
+def down(instance: Instance) -> None:
+    provider_of(instance).down(instance)
 
 
 def down_all() -> list[str]:
@@ -106,26 +173,37 @@ def down_all() -> list[str]:
     return removed
 
 
+@dataclass(frozen=True)
+class Status:
+    instance: Instance
+    running: bool
+
+
+def status() -> tuple[list[Status], list[str]]:
+    """The recorded instances with whether each runs, and the leftovers of crashed runs."""
+    rows = [Status(i, provider_of(i).is_running(i)) for i in state.all_instances()]
+    leftovers = [item for name in PROVIDERS for item in get_provider(name).leftovers()]
+    return rows, leftovers
+
+
 @contextmanager
 def box_instance(
     box_name: str, provider: str | None = None, name: str | None = None, keep: bool = False
-):
+) -> Iterator[Machine]:
     """A fresh instance of `box_name`, connected; removed on exit unless `keep`."""
-    box = catalog.load_box(box_name)
-    chosen = resolve(box, provider)
-    instance = chosen.up(box, name or box.name, boot_timeout())
+    instance = up(box_name, provider, name)
     machine = None
     try:
-        machine = Machine(instance.name, chosen.endpoint(instance), box).connect(boot_timeout())
+        machine = machine_for(instance).connect(provider_of(instance).boot_timeout(instance))
         yield machine
     finally:
         if machine:
             machine.close()
         if not keep:
-            chosen.down(instance)
+            down(instance)
 
 
-def terminate_as_interrupt():
+def terminate_as_interrupt() -> None:
     """Let SIGTERM unwind like Ctrl-C, so every `finally` removes what it started. SIGINT
     too is set explicitly: a process started in the background inherits it ignored."""
 

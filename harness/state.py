@@ -17,7 +17,7 @@ from . import paths
 @dataclass
 class Instance:
     name: str  # instance name, also the box's hostname
-    box: str  # catalog entry
+    box_name: str  # its catalog entry
     provider: str
     address: str = ""  # where sshd answers
     port: int = 22

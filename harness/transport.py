@@ -13,10 +13,15 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paramiko
 
 from .errors import BoxTimeout, CommandError
+
+if TYPE_CHECKING:
+    from .catalog import Box
+    from .state import Instance
 
 BULK_BYTES = 1 << 20  # files above this go through the OpenSSH client
 
@@ -92,10 +97,17 @@ def wait_for_banner(host: str, port: int, deadline: float, recv_timeout: float =
 class Machine:
     """A box reached over SSH: run commands, move files."""
 
-    def __init__(self, name: str, endpoint: Endpoint, box=None):
+    def __init__(
+        self,
+        name: str,
+        endpoint: Endpoint,
+        spec: Box | None = None,
+        instance: Instance | None = None,
+    ):
         self.name = name
         self.endpoint = endpoint
-        self.box = box
+        self.spec = spec  # what the box is: its catalog entry
+        self.instance = instance  # the running instance behind it, when the harness started it
         self._client: paramiko.SSHClient | None = None
 
     def __repr__(self):

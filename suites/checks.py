@@ -10,11 +10,11 @@ import pytest
 from harness.transport import Machine, Result
 
 
-def reproduce(box: Machine, command: str) -> str:
+def reproduce(machine: Machine, command: str) -> str:
     return f"harness ssh {box.name} -- {shlex.quote(command)}"
 
 
-def fail(box: Machine, expected: str, found: str, command: str):
+def fail(machine: Machine, expected: str, found: str, command: str):
     pytest.fail(
         f"expected {expected}\n  found: {found}\n  box: {box.name}\n"
         f"  see: {reproduce(box, command)}  (keep the box with --keep-boxes)",
@@ -22,23 +22,23 @@ def fail(box: Machine, expected: str, found: str, command: str):
     )
 
 
-def sh(box: Machine, command: str, expect_ok: bool = True, timeout: float = 300) -> Result:
+def sh(machine: Machine, command: str, expect_ok: bool = True, timeout: float = 300) -> Result:
     """Run `command`; when it must succeed and does not, fail with its output."""
-    result = box.run(command, check=False, timeout=timeout)
+    result = machine.run(command, check=False, timeout=timeout)
     if expect_ok and result.exit_status != 0:
         tail = (result.stdout + result.stderr).strip()[-800:]
-        fail(box, f"`{command}` to succeed", f"exit {result.exit_status}: {tail}", command)
+        fail(machine, f"`{command}` to succeed", f"exit {result.exit_status}: {tail}", command)
     return result
 
 
-def lines(box: Machine, command: str) -> list[str]:
-    return [line for line in sh(box, command).stdout.splitlines() if line.strip()]
+def lines(machine: Machine, command: str) -> list[str]:
+    return [line for line in sh(machine, command).stdout.splitlines() if line.strip()]
 
 
-def expect_none(box: Machine, what: str, command: str, found: list[str], limit: int = 15):
+def expect_none(machine: Machine, what: str, command: str, found: list[str], limit: int = 15):
     """Fail when `found` (the output lines of `command`) is not empty."""
     if found:
         shown = "\n    ".join(found[:limit]) + (
             f"\n    ... {len(found) - limit} more" if len(found) > limit else ""
         )
-        fail(box, f"no {what}", f"{len(found)}:\n    {shown}", command)
+        fail(machine, f"no {what}", f"{len(found)}:\n    {shown}", command)

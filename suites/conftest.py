@@ -8,7 +8,8 @@ from package_sets import INSTALLED, load_packages
 
 from harness import session
 from harness.errors import HarnessError
-from harness.salt import SaltMaster, SaltMinion
+from verification.packages import PackageSet
+from verification.salt import SaltMaster, SaltMinion
 
 
 def pytest_collection_modifyitems(items):
@@ -21,35 +22,36 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def packages(request, box) -> PackageSet:
+def packages(request, machine) -> PackageSet:
     """The package set under test, for the box under test."""
-    return load_packages(request.config, box.box.name)
+    return load_packages(request.config, machine.spec.name)
 
 
 @pytest.fixture(scope="session")
-def installed(box, packages):
+def installed(machine, packages):
     """The box with every one of our packages installed by its package manager."""
     try:
-        packages.install(box)
+        packages.install(machine)
     except HarnessError as e:
         pytest.fail(f"installing {packages.directory} on {box.name} failed: {e}", pytrace=False)
-    session.snapshot(box, INSTALLED)
-    return box
+    session.snapshot_machine(machine, INSTALLED)
+    return machine
 
 
 @pytest.fixture
 def fresh(installed):
     """The installed box, back to the moment right after install (for tests that change it)."""
     yield installed
-    session.restore(installed, INSTALLED)
+    session.restore_machine(installed, INSTALLED)
 
 
 @pytest.fixture(scope="session")
-def master(box, box_factory, packages) -> SaltMaster:
+def master(machine, box_factory, packages) -> SaltMaster:
     """salt-master from our packages on a second box of the same release."""
-    machine = box_factory(box.box.name, "master")
-    packages.install(machine, ["salt", "salt-master"])
-    salt_master = SaltMaster(machine, machine.instance.address)
+    master_machine = box_factory(machine.spec.name, "master")
+    packages.install(master_machine, ["salt", "salt-master"])
+    assert master_machine.instance is not None
+    salt_master = SaltMaster(master_machine, master_machine.instance.address)
     salt_master.start()
     return salt_master
 

@@ -8,7 +8,7 @@ import pytest
 
 from harness import paths
 from harness.errors import HarnessError
-from harness.packages import PackageSet, package_dir
+from verification.packages import PackageSet, package_dir
 
 INSTALLED = "installed"  # snapshot of the box right after our packages went in
 

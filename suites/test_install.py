@@ -51,13 +51,13 @@ PARENTS = {
 }
 
 
-def owned_files(box, packages) -> tuple[str, list[str]]:
+def owned_files(machine, packages) -> tuple[str, list[str]]:
     command = (
         f"dpkg-query -L {' '.join(packages.names)}"
         if packages.package_format == "deb"
         else f"rpm -ql {' '.join(packages.names)}"
     )
-    return command, lines(box, command)
+    return command, lines(machine, command)
 
 
 @pytest.mark.smoke
@@ -70,7 +70,7 @@ def test_every_package_is_installed_at_the_built_version(installed, packages):
 
 
 def test_distro_conflict_packages_stay_installed_next_to_ours(installed):
-    names = [c.package for c in installed.box.conflicts]
+    names = [c.package for c in installed.spec.conflicts]
     command = "dpkg-query -W -f '${Package} ${Status}\\n' " + " ".join(names)
     missing = [line for line in lines(installed, command) if "install ok installed" not in line]
     expect_none(installed, "distro conflict package removed by our install", command, missing)
@@ -97,7 +97,7 @@ def test_nothing_lands_in_the_distro_python_directories(installed, packages):
 
 
 def test_distro_conflict_packages_verify_clean(installed):
-    names = [c.package for c in installed.box.conflicts]
+    names = [c.package for c in installed.spec.conflicts]
     command = f"dpkg --verify {' '.join(names)}"
     expect_none(
         installed,

@@ -43,12 +43,12 @@ STDLIB_MODULES = [
 ]
 
 
-def python_json(box, code: str, python: str = PY, env: str = "") -> tuple[object, str]:
+def python_json(machine, code: str, python: str = PY, env: str = "") -> tuple[object, str]:
     command = f"{env}{python} -c {shlex.quote(code)}".strip()
-    return json.loads(sh(box, command).stdout), command
+    return json.loads(sh(machine, command).stdout), command
 
 
-def foreign_entries(box, sys_path: list[str], base_prefix: str) -> list[str]:
+def foreign_entries(machine, sys_path: list[str], base_prefix: str) -> list[str]:
     """sys.path entries outside /opt/salt and outside the interpreter's own stdlib."""
     major_minor = re.search(r"python(3\.\d+)", " ".join(sys_path))
     stdlib = set()
@@ -62,9 +62,9 @@ def foreign_entries(box, sys_path: list[str], base_prefix: str) -> list[str]:
     return [p for p in sys_path if p and not p.startswith("/opt/salt/") and p not in stdlib]
 
 
-def salt_call_sys_path(box, env: str = "") -> tuple[list[str], str]:
+def salt_call_sys_path(machine, env: str = "") -> tuple[list[str], str]:
     command = f"{env}/usr/bin/salt-call --local --out=json grains.get pythonpath"
-    return json.loads(sh(box, command).stdout)["local"], command
+    return json.loads(sh(machine, command).stdout)["local"], command
 
 
 # ---- the conflicting libraries, both ways ---------------------------------------------
@@ -87,7 +87,7 @@ def test_opt_salt_imports_its_own_copy_at_the_locked_version(installed, packages
 
 @pytest.mark.smoke
 def test_system_python_imports_the_distro_copy(installed, conflict):
-    python = installed.box.python.path
+    python = installed.spec.python.path
     command = (
         f"{python} -c {shlex.quote(f'import {conflict.module}; print({conflict.module}.__file__)')}"
     )
@@ -257,7 +257,7 @@ def test_nothing_is_exported_to_the_system(installed):
 
 
 def test_the_distribution_python_is_unchanged(installed):
-    version = installed.box.python.version.rsplit(".", 1)[0]
+    version = installed.spec.python.version.rsplit(".", 1)[0]
     command = f"dpkg --verify python3 python{version} python3-minimal libpython{version}-stdlib"
     expect_none(
         installed,
@@ -269,7 +269,7 @@ def test_the_distribution_python_is_unchanged(installed):
 
 @pytest.mark.smoke
 def test_distro_programs_using_the_conflicting_libraries_still_work(installed):
-    python = installed.box.python.path
+    python = installed.spec.python.path
     program = (
         "import tornado.ioloop, tornado.web, tornado.httpclient\n"
         "from Cryptodome.Cipher import AES\n"
@@ -286,7 +286,7 @@ def test_distro_programs_using_the_conflicting_libraries_still_work(installed):
     )
     command = f"{python} -c {shlex.quote(program)}"
     out = sh(installed, command).stdout.strip()
-    tornado = next(c for c in installed.box.conflicts if c.module == "tornado")
+    tornado = next(c for c in installed.spec.conflicts if c.module == "tornado")
     if out.removeprefix("hello from ") != short_version(tornado.version):
         fail(installed, f"the distro's tornado {tornado.version} serving a request", out, command)
 

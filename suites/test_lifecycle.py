@@ -9,7 +9,7 @@ from checks import expect_none, fail, sh
 from package_sets import INSTALLED, load_packages
 
 from harness import session
-from harness.packages import remove_command
+from verification.packages import remove_command
 
 OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
@@ -19,7 +19,7 @@ LOCAL_EDIT = "# edited on the box: must survive upgrades"
 def scenario(request, installed, packages):
     """The box back to pristine with the older Salt line installed; restored to
     'installed' when the module is done."""
-    old = load_packages(request.config, installed.box.name, OLD_SALT)
+    old = load_packages(request.config, installed.spec.name, OLD_SALT)
     session.restore(installed)
     old.install(installed)
     state = {"old": old, "new": packages, "box": installed}
@@ -27,62 +27,62 @@ def scenario(request, installed, packages):
     session.restore(installed, INSTALLED)
 
 
-def minion_pid(box) -> str:
-    return sh(box, "systemctl show -p MainPID --value salt-minion").stdout.strip()
+def minion_pid(machine) -> str:
+    return sh(machine, "systemctl show -p MainPID --value salt-minion").stdout.strip()
 
 
-def salt_version(box) -> str:
-    return sh(box, "/usr/bin/salt-call --version").stdout.split()[1]
+def salt_version(machine) -> str:
+    return sh(machine, "/usr/bin/salt-call --version").stdout.split()[1]
 
 
 def test_older_line_installs_and_runs(scenario):
-    box, old = scenario["box"], scenario["old"]
-    if salt_version(box) != old.salt_version:
+    machine, old = scenario["box"], scenario["old"]
+    if salt_version(machine) != old.salt_version:
         fail(
-            box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version"
+            machine, f"salt-call {old.salt_version}", salt_version(machine), "/usr/bin/salt-call --version"
         )
-    sh(box, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")
+    sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")
     # The minion's identity: made here, since without a master it never signs in to make it.
     sh(
-        box,
+        machine,
         "test -f /etc/salt/pki/minion/minion.pub || "
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
-    sh(box, "systemctl restart salt-minion")
-    scenario["key"] = sh(box, "cat /etc/salt/pki/minion/minion.pub").stdout
-    scenario["pid"] = minion_pid(box)
+    sh(machine, "systemctl restart salt-minion")
+    scenario["key"] = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
+    scenario["pid"] = minion_pid(machine)
 
 
 def test_upgrade_keeps_edits_keys_and_enabled_state(scenario):
-    box, new = scenario["box"], scenario["new"]
-    new.install(box)
-    if salt_version(box) != new.salt_version:
+    machine, new = scenario["box"], scenario["new"]
+    new.install(machine)
+    if salt_version(machine) != new.salt_version:
         fail(
-            box, f"salt-call {new.salt_version}", salt_version(box), "/usr/bin/salt-call --version"
+            machine, f"salt-call {new.salt_version}", salt_version(machine), "/usr/bin/salt-call --version"
         )
     command = "tail -n 1 /etc/salt/minion"
-    if sh(box, command).stdout.strip() != LOCAL_EDIT:
-        fail(box, "the local edit of /etc/salt/minion kept", sh(box, command).stdout, command)
-    if sh(box, "cat /etc/salt/pki/minion/minion.pub").stdout != scenario["key"]:
-        fail(box, "the minion key kept", "a different key", "cat /etc/salt/pki/minion/minion.pub")
-    sh(box, "systemctl is-enabled salt-minion")
+    if sh(machine, command).stdout.strip() != LOCAL_EDIT:
+        fail(machine, "the local edit of /etc/salt/minion kept", sh(machine, command).stdout, command)
+    if sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout != scenario["key"]:
+        fail(machine, "the minion key kept", "a different key", "cat /etc/salt/pki/minion/minion.pub")
+    sh(machine, "systemctl is-enabled salt-minion")
 
 
 def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(scenario):
-    box = scenario["box"]
-    pid = minion_pid(box)
+    machine = scenario["box"]
+    pid = minion_pid(machine)
     if pid in ("0", scenario["pid"]):
         fail(
-            box,
+            machine,
             "a new salt-minion process after the upgrade",
             f"MainPID {pid}",
             "systemctl show -p MainPID salt-minion",
         )
     command = f"readlink /proc/{pid}/exe; grep -c ' (deleted)' /proc/{pid}/maps || true"
-    exe, deleted = sh(box, command).stdout.split()
+    exe, deleted = sh(machine, command).stdout.split()
     if deleted != "0" or "(deleted)" in exe:
         fail(
-            box,
+            machine,
             "the minion running files of the new package only",
             f"{deleted} deleted mappings",
             command,
@@ -90,46 +90,46 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(scenario):
 
 
 def test_downgrade_back_to_the_older_line_works(scenario):
-    box, old = scenario["box"], scenario["old"]
-    old.install(box, downgrade=True)
-    if salt_version(box) != old.salt_version:
+    machine, old = scenario["box"], scenario["old"]
+    old.install(machine, downgrade=True)
+    if salt_version(machine) != old.salt_version:
         fail(
-            box, f"salt-call {old.salt_version}", salt_version(box), "/usr/bin/salt-call --version"
+            machine, f"salt-call {old.salt_version}", salt_version(machine), "/usr/bin/salt-call --version"
         )
-    sh(box, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+    sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
 
 
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(scenario):
-    box, old = scenario["box"], scenario["old"]
-    sh(box, remove_command(old.package_format, old.names))
+    machine, old = scenario["box"], scenario["old"]
+    sh(machine, remove_command(old.package_format, old.names))
     command = "pgrep -af '[s]alt-(minion|master)' || true"
-    expect_none(box, "salt process after removal", command, sh(box, command).stdout.splitlines())
+    expect_none(machine, "salt process after removal", command, sh(machine, command).stdout.splitlines())
     command = "find /opt/salt 2>/dev/null || true"
     expect_none(
-        box,
+        machine,
         "file left under /opt/salt after removal",
         command,
-        sh(box, command).stdout.splitlines(),
+        sh(machine, command).stdout.splitlines(),
     )
-    conflicts = " ".join(c.package for c in box.box.conflicts)
+    conflicts = " ".join(c.package for c in machine.spec.conflicts)
     command = f"dpkg --verify {conflicts}"
     expect_none(
-        box,
+        machine,
         "changed file of a distro conflict package after removal",
         command,
-        sh(box, command, expect_ok=False).stdout.splitlines(),
+        sh(machine, command, expect_ok=False).stdout.splitlines(),
     )
-    sh(box, "test -f /etc/salt/minion")  # removed, not purged: configs stay
+    sh(machine, "test -f /etc/salt/minion")  # removed, not purged: configs stay
 
 
 def test_purge_removes_the_configs(scenario):
-    box, old = scenario["box"], scenario["old"]
-    sh(box, remove_command(old.package_format, old.names, purge=True))
+    machine, old = scenario["box"], scenario["old"]
+    sh(machine, remove_command(old.package_format, old.names, purge=True))
     command = "ls /etc/salt/minion /etc/salt/master /etc/salt/pki 2>/dev/null || true"
-    expect_none(box, "config left after purge", command, sh(box, command).stdout.splitlines())
+    expect_none(machine, "config left after purge", command, sh(machine, command).stdout.splitlines())
 
 
 def test_reinstall_after_purge_works(scenario):
-    box, new = scenario["box"], scenario["new"]
-    new.install(box)
-    sh(box, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+    machine, new = scenario["box"], scenario["new"]
+    new.install(machine)
+    sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")

@@ -9,8 +9,8 @@ import pytest
 from checks import expect_none, fail, sh
 
 from harness.errors import HarnessError
-from harness.packages import APT
-from harness.salt import SaltMaster
+from verification.packages import APT
+from verification.salt import SaltMaster
 
 STATE_TREE = {
     "/srv/salt/top.sls": "base:\n  '*':\n    - harness\n",
@@ -38,22 +38,22 @@ def salt(minion, function: str, *args: str, timeout: int = 60):
         )
 
 
-def main_pid(box, unit: str) -> str:
-    return sh(box, f"systemctl show -p MainPID --value {unit}").stdout.strip()
+def main_pid(machine, unit: str) -> str:
+    return sh(machine, f"systemctl show -p MainPID --value {unit}").stdout.strip()
 
 
 @pytest.mark.smoke
 def test_minion_service_is_enabled_and_running(installed, packages):
-    box = installed
+    machine = installed
     for query in ("is-enabled", "is-active"):
         command = f"systemctl {query} salt-minion"
-        state = sh(box, command, expect_ok=False).stdout.strip()
+        state = sh(machine, command, expect_ok=False).stdout.strip()
         if state not in ("enabled", "active"):
             status = sh(
-                box, "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8", expect_ok=False
+                machine, "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8", expect_ok=False
             )
             fail(
-                box,
+                machine,
                 f"salt-minion {query.split('-')[1]} after install (Debian policy)",
                 f"{state}\n{status.stdout}",
                 command,
@@ -86,8 +86,8 @@ def test_grains_match_the_box(minion):
     grains = salt(
         minion, "grains.item", "os_family", "osmajorrelease", "pythonexecutable", "pythonpath"
     )
-    box = minion.machine.box
-    expected = {"os_family": "Debian", "osmajorrelease": int(box.release)}
+    spec = minion.machine.spec
+    expected = {"os_family": "Debian", "osmajorrelease": int(spec.release)}
     found = {k: grains[k] for k in expected}
     if found != expected:
         fail(
@@ -123,8 +123,8 @@ def test_cmd_run_returns_output(minion):
 
 
 def test_pkg_functions_see_the_distro_conflict_packages(minion):
-    box = minion.machine.box
-    tornado = next(c for c in box.conflicts if c.module == "tornado")
+    spec = minion.machine.spec
+    tornado = next(c for c in spec.conflicts if c.module == "tornado")
     installed = salt(minion, "pkg.list_pkgs")
     if tornado.package not in installed:
         fail(
@@ -184,9 +184,9 @@ def test_minion_reconnects_after_a_service_restart(minion):
 def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, change):
     """python3-tornado changed under the minion: upgraded (a rebuilt higher version),
     downgraded back, removed; the .debs come from the image (the box has no network)."""
-    box = minion.machine
-    tornado = next(c for c in box.box.conflicts if c.module == "tornado").package
-    deb = sh(box, f"ls /var/cache/salt-venv-harness/debs/{tornado}_*.deb").stdout.split()[0]
+    machine = minion.machine
+    tornado = next(c for c in machine.spec.conflicts if c.module == "tornado").package
+    deb = sh(machine, f"ls /var/cache/salt-venv-harness/debs/{tornado}_*.deb").stdout.split()[0]
     apt = f"{APT} --allow-downgrades"
     commands = {
         # The same files under a higher version: a real dpkg upgrade of the distro package.
@@ -198,14 +198,14 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
         "downgrade": f"{apt} install {deb}",
         "remove": f"{apt} remove {tornado}",
     }
-    sh(box, commands[change])
+    sh(machine, commands[change])
     try:
         minion.restart()
         assert salt(minion, "test.ping") is True
         assert salt(minion, "cmd.run", "echo alive") == "alive"
     finally:
         if change == "remove":
-            sh(box, f"{apt} install {deb}")
+            sh(machine, f"{apt} install {deb}")
 
 
 def test_minion_log_has_no_tracebacks(minion):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "signoff.cli"]
 
 
 @dataclass

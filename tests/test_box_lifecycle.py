@@ -182,7 +182,7 @@ def test_not_root_is_one_line(harness_run):
     # The real CLI with an unprivileged effective uid (modules are loaded first, as root,
     # because the checkout and venv may not be readable by nobody).
     code = (
-        "import os, harness.cli as c; os.setegid(65534); os.seteuid(65534); "
+        "import os, signoff.cli as c; os.setegid(65534); os.seteuid(65534); "
         "c.main(['up', 'debian12', '--provider', 'nspawn'])"
     )
     before = set(our_nspawn_pids(harness_run.env["SVH_BRIDGE"]))

@@ -17,8 +17,8 @@ def test_systemd_is_pid_1_and_the_boot_finished(host):
     assert not failed, f"failed units on {host.backend.get_hostname()}: {failed}"
 
 
-def test_release_matches_the_catalog(host, box):
-    entry = box.box
+def test_release_matches_the_catalog(host, machine):
+    entry = machine.spec
     info = host.system_info
     assert (info.distribution, info.release.split(".")[0]) == (entry.family, entry.release)
     assert host.file(entry.python.path).exists
@@ -28,8 +28,8 @@ def test_release_matches_the_catalog(host, box):
     assert version == entry.python.version
 
 
-def test_conflict_packages_are_installed_at_the_catalog_versions(host, box):
-    entry = box.box
+def test_conflict_packages_are_installed_at_the_catalog_versions(host, machine):
+    entry = machine.spec
     found = {}
     for lib in entry.conflicts:
         package = host.package(lib.package)
@@ -38,8 +38,8 @@ def test_conflict_packages_are_installed_at_the_catalog_versions(host, box):
     assert found == {lib.package: lib.version for lib in entry.conflicts}
 
 
-def test_conflict_modules_import_from_the_distro(host, box):
-    entry = box.box
+def test_conflict_modules_import_from_the_distro(host, machine):
+    entry = machine.spec
     for lib in entry.conflicts:
         where = host.check_output(
             f"{entry.python.path} -c 'import {lib.module}; print({lib.module}.__file__)'"
@@ -56,6 +56,6 @@ def test_nothing_beyond_the_bridge_is_reachable(host):
         )
 
 
-def test_the_host_reaches_the_box_as_root_by_key(box):
-    assert box.run("id -u").stdout.strip() == "0"
-    assert box.run("exit 7", check=False).exit_status == 7
+def test_the_host_reaches_the_box_as_root_by_key(machine):
+    assert machine.run("id -u").stdout.strip() == "0"
+    assert machine.run("exit 7", check=False).exit_status == 7

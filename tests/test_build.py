@@ -35,7 +35,7 @@ from harness.session import box_instance
 BOXES = ["debian11", "debian12", "debian13"]
 # One worker runs every build: two package builds at once would fight over the 2 cores.
 pytestmark = pytest.mark.xdist_group("build")
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "signoff.cli"]
 BUILD_PATHS = "/var/tmp/svh-|/tmp/pip-"
 
 

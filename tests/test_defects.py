@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from harness import paths, report
+from harness import paths
+from signoff import report
 
 BOX = "debian12"
 # The check whose failure names each defect's class.
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.slow
 def built(defect: str) -> str:
     """The defect variant's packages: built, or taken as they are when current."""
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "build", BOX, "--defect", defect],
+        [sys.executable, "-m", "signoff.cli", "build", BOX, "--defect", defect],
         capture_output=True,
         text=True,
     )
@@ -52,7 +53,7 @@ def built(defect: str) -> str:
 
 def test_the_build_module_lists_exactly_these_defects():
     listing = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "build", "--list-defects"],
+        [sys.executable, "-m", "signoff.cli", "build", "--list-defects"],
         capture_output=True,
         text=True,
         check=True,

@@ -2,7 +2,7 @@
 
 import json
 
-from harness import report
+from signoff import report
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest">

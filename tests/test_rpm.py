@@ -99,7 +99,7 @@ def test_a_defect_variant_as_rpm_is_one_line_and_starts_nothing():
         [
             sys.executable,
             "-m",
-            "harness.cli",
+            "signoff.cli",
             "build",
             "debian12",
             "--format",

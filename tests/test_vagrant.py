@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from harness import catalog
-from harness.providers import libvirt_daemons
-from harness.providers.vagrant import (
-    MANAGEMENT_ADDRESS,
-    MANAGEMENT_NETWORK,
-    VagrantProvider,
-    _kvm_usable,
-    libvirt_driver,
-    vagrant_env,
-)
+from harness.providers.vagrant import libvirt_daemons
+from harness.providers.vagrant import VagrantProvider, host, project
+from harness.providers.vagrant.host import kvm_usable, libvirt_driver, vagrant_env
+from harness.providers.vagrant.project import MANAGEMENT_ADDRESS, MANAGEMENT_NETWORK
 from harness.state import Instance
 
 needs_vagrant = pytest.mark.skipif(
@@ -35,7 +30,7 @@ def write_project(tmp_path: Path, box, hypervisor: str, offline: bool = False) -
     """A Vagrant project for `box` as `harness up` writes it, in a throwaway state dir."""
     instance = Instance(
         name=f"vg-validate-{box.name}",
-        box=box.name,
+        box_name=box.name,
         provider="vagrant",
         user="vagrant",
         image=str(tmp_path / "image"),
@@ -43,7 +38,7 @@ def write_project(tmp_path: Path, box, hypervisor: str, offline: bool = False) -
     )
     if offline:
         instance.extra["vagrant_box"] = f"salt-venv-harness/{box.name}-0000000000000000"
-    VagrantProvider().write_project(box, instance, timeout=60)
+    project.write(box, instance, timeout=60)
     return instance.dir
 
 
@@ -102,15 +97,15 @@ def test_a_bad_hypervisor_option_in_the_catalog_fails_validation(tmp_path, monke
 def test_kvm_that_cannot_run_a_stock_kernel_means_qemu_emulation():
     pvm = Path("/sys/module/kvm_pvm").exists()
     if pvm:
-        assert not _kvm_usable()
-    expected = "kvm" if _kvm_usable() else "qemu"
+        assert not kvm_usable()
+    expected = "kvm" if kvm_usable() else "qemu"
     assert libvirt_driver() == (os.environ.get("SVH_LIBVIRT_DRIVER") or expected)
 
 
 # ---- bad input: one line each, naming what to install or which provider to use ------------
 def harness(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "signoff.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -149,7 +144,7 @@ def test_libvirt_plugin_missing_names_the_package(tmp_path):
     empty.mkdir()
     command = (
         f"mount --bind {empty} /usr/share/vagrant-plugins && exec {sys.executable} "
-        f"-m harness.cli image build debian12 --provider vagrant"
+        f"-m signoff.cli image build debian12 --provider vagrant"
     )
     done = subprocess.run(
         ["unshare", "-m", "sh", "-c", command],
@@ -328,11 +323,10 @@ def test_vagrant_calls_keep_their_output_in_the_box_log(tmp_path):
     """python-vagrant's out_cm/err_cm: a failing call's output is in the log the error names."""
     if shutil.which("vagrant") is None:
         pytest.skip("vagrant is not installed (./run setup vagrant)")
-    provider = VagrantProvider()
     log = tmp_path / "vagrant.log"
     (tmp_path / "Vagrantfile").write_text('raise "broken on purpose"\n')
-    v = provider._vagrant(tmp_path, log)
-    with pytest.raises(Exception) as failure, provider._checked("status", log):
+    v = host.client(tmp_path, log)
+    with pytest.raises(Exception) as failure, host.checked("status", log):
         v.status()
     assert str(log) in str(failure.value)
     assert "broken on purpose" in log.read_text()
@@ -349,7 +343,7 @@ def test_ctrl_c_during_up_leaves_nothing_behind(harness_run, vm):
         [
             sys.executable,
             "-m",
-            "harness.cli",
+            "signoff.cli",
             "up",
             "debian12",
             "--provider",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import paths, session
-from harness.packages import PackageSet
+from verification.packages import PackageSet
 
 BOX = "debian12"
 pytestmark = pytest.mark.xdist_group("verify")
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("verify")
 
 def harness(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "signoff.cli", *args],
         capture_output=True,
         text=True,
         cwd=paths.REPO_ROOT,
@@ -73,7 +73,7 @@ def test_diagnose_shows_every_conflict_isolated(packages_dir):
         PackageSet.load(packages_dir, BOX).install(machine)
         result = harness("diagnose", name, env={**os.environ, "COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
-    modules = {c.module for c in machine.box.conflicts}
+    modules = {c.module for c in machine.spec.conflicts}
     rows = [line for line in result.stdout.splitlines() if line.split(" ", 1)[0] in modules]
     assert len(rows) == len(modules)
     not_isolated = [line for line in rows if not line.rstrip().endswith("yes")]

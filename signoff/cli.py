@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import click
 from rich.console import Console
 from rich.table import Column, Table
 
-from . import catalog, progress, session, state
-from .errors import HarnessError
-from .providers import PROVIDERS, get_provider
+from harness import catalog, progress, session
+from harness.errors import HarnessError
+from harness.providers import PROVIDERS
 
 out = Console()
 err = Console(stderr=True)
@@ -51,7 +50,7 @@ def main(verbose):
 
 provider_option = click.option(
     "--provider",
-    type=click.Choice(PROVIDERS),
+    type=click.Choice(list(PROVIDERS)),
     help="How to start the box (default: nspawn where it can run).",
 )
 
@@ -65,12 +64,11 @@ def boxes():
         py = box.python.version
         if box.python.bundle_interpreter:
             py += f" (bundles {box.python.bundled_version})"
+        can_run = session.availability(box)
         cells = []
         for name in PROVIDERS:
-            reason = (
-                get_provider(name).unavailable_reason(box) if name in box.provider_names else None
-            )
-            if name not in box.provider_names:
+            reason = can_run.get(name)
+            if name not in can_run:
                 cells.append("-")
             elif reason is None:
                 cells.append("[green]runs here[/green]")
@@ -78,9 +76,8 @@ def boxes():
                 if reason not in reasons:
                     reasons.append(reason)
                 cells.append(f"[yellow]no ({reasons.index(reason) + 1})[/yellow]")
-        table.add_row(
-            box.name, f"{box.family} {box.release}", box.package_format, box.init, py, *cells
-        )
+        row = (box.name, f"{box.family} {box.release}", box.package_format, box.init, py)
+        table.add_row(*row, *cells)
     out.print(table)
     for n, reason in enumerate(reasons, 1):
         out.print(f"({n}) {reason}", highlight=False)
@@ -98,13 +95,11 @@ def image():
 @click.option("--mirror", help="Debian mirror URL (default: the one the host's apt uses).")
 def image_build(box_name, provider, force, mirror):
     """Make BOX's image (cached by the box definition; an unchanged box is not rebuilt)."""
-    box = catalog.load_box(box_name)
-    chosen = session.resolve(box, provider)
     started = time.monotonic()
-    cached = chosen.image_cached(box) and not force and not mirror
-    path = chosen.image_build(box, force=force, mirror=mirror)
+    path, cached = session.image_build(box_name, provider, force, mirror)
     state_word = "cached" if cached else "built"
-    out.print(f"{box.name}: image {state_word} in {time.monotonic() - started:.1f}s at {path}")
+    seconds = time.monotonic() - started
+    out.print(f"{box_name}: image {state_word} in {seconds:.1f}s at {path}")
 
 
 @main.command()
@@ -113,33 +108,20 @@ def image_build(box_name, provider, force, mirror):
 @click.option("--name", help="Instance name (one BOX only; default: the box name).")
 def up(box_names, provider, name):
     """Start BOX... (in parallel) and print each endpoint."""
-    boxes = [catalog.load_box(n) for n in dict.fromkeys(box_names)]
-    if name and len(boxes) > 1:
+    if name and len(set(box_names)) > 1:
         raise HarnessError("--name names one instance: start one BOX with it")
-    chosen = {b.name: session.resolve(b, provider) for b in boxes}
-    for b in boxes:  # images first, one at a time: they compete for the same disk and mirror
-        chosen[b.name].image_build(b)
     started = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=len(boxes))
-    futures = [
-        pool.submit(chosen[b.name].up, b, name or b.name, session.boot_timeout()) for b in boxes
-    ]
-    try:
-        instances = [f.result() for f in futures]
-    except BaseException:
-        # One failed or Ctrl-C: the boxes that did come up go down too.
-        pool.shutdown(wait=True)
-        for f in futures:
-            if not f.exception():
-                session.down(f.result())
-        raise
-    pool.shutdown()
+    if name:
+        instances = [session.up(box_names[0], provider, name)]
+    else:
+        instances = session.up_many(list(box_names), provider)
     for inst in instances:
         out.print(
             f"{inst.name}: up at {inst.user}@{inst.address}:{inst.port} "
             f"({inst.provider}); enter with: harness ssh {inst.name}"
         )
-    err.print(f"[dim]{len(boxes)} box(es) up in {time.monotonic() - started:.2f}s[/dim]")
+    seconds = time.monotonic() - started
+    err.print(f"[dim]{len(instances)} box(es) up in {seconds:.2f}s[/dim]")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -147,8 +129,7 @@ def up(box_names, provider, name):
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def ssh(name, command):
     """A shell on BOX, or run COMMAND there (after --) and exit with its exit code."""
-    instance = session.find(name)
-    machine = session.machine_for(instance)
+    machine = session.machine_for(session.find(name))
     if not command:
         argv = machine.endpoint.ssh_argv()
         os.execvp(argv[0], argv)
@@ -177,30 +158,20 @@ def down(names, all_):
 @main.command()
 def status():
     """Boxes that are up, and leftovers of crashed runs."""
-    instances = state.all_instances()
+    rows, leftovers = session.status()
     table = Table(
         "image", "provider", "address", "state", "snapshots", "up for", box=None, pad_edge=False
     )
     # Names are what users type next (harness ssh NAME): never cut them.
-    table.columns.insert(
-        0, Column("box", no_wrap=True, min_width=max((len(i.name) for i in instances), default=3))
-    )
-    for i in instances:
-        running = get_provider(i.provider).is_running(i)
-        table.add_row(
-            i.name,
-            i.box,
-            i.provider,
-            i.address,
-            "[green]running[/green]" if running else "[red]dead[/red] (harness down)",
-            ", ".join(i.snapshots) or "-",
-            f"{time.time() - i.started_at:.0f}s",
-        )
-    if instances:
-        out.print(table)
-    else:
-        out.print("no boxes up")
-    leftovers = [item for name in PROVIDERS for item in get_provider(name).leftovers()]
+    width = max((len(r.instance.name) for r in rows), default=3)
+    table.columns.insert(0, Column("box", no_wrap=True, min_width=width))
+    for r in rows:
+        i = r.instance
+        running = "[green]running[/green]" if r.running else "[red]dead[/red] (harness down)"
+        snapshots = ", ".join(i.snapshots) or "-"
+        uptime = f"{time.time() - i.started_at:.0f}s"
+        table.add_row(i.name, i.box_name, i.provider, i.address, running, snapshots, uptime)
+    out.print(table if rows else "no boxes up")
     if leftovers:
         out.print("[yellow]leftovers of a crashed run[/yellow] (remove with: harness down --all):")
         for item in leftovers:
@@ -212,12 +183,8 @@ def status():
 @click.argument("snapshot_name", metavar="NAME")
 def snapshot(name, snapshot_name):
     """Save BOX's state as NAME."""
-    if not snapshot_name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise HarnessError(f"bad snapshot name '{snapshot_name}' (use letters, digits, - _ .)")
-    instance = session.find(name)
-    started = time.monotonic()
-    get_provider(instance.provider).snapshot(instance, snapshot_name)
-    out.print(f"{name}: snapshot {snapshot_name} saved in {time.monotonic() - started:.2f}s")
+    seconds = session.snapshot(session.find(name), snapshot_name)
+    out.print(f"{name}: snapshot {snapshot_name} saved in {seconds:.2f}s")
 
 
 @main.command()
@@ -225,19 +192,15 @@ def snapshot(name, snapshot_name):
 @click.argument("snapshot_name", metavar="[NAME]", required=False)
 def restore(name, snapshot_name):
     """Return BOX to snapshot NAME, or to its pristine image."""
-    instance = session.find(name)
-    started = time.monotonic()
-    get_provider(instance.provider).restore(instance, snapshot_name)
-    out.print(
-        f"{name}: restored to {snapshot_name or 'pristine'} in {time.monotonic() - started:.2f}s"
-    )
+    seconds = session.restore(session.find(name), snapshot_name)
+    out.print(f"{name}: restored to {snapshot_name or 'pristine'} in {seconds:.2f}s")
 
 
 @main.command()
 @click.argument("name", metavar="BOX")
 def diagnose(name):
     """Conflict map of a running BOX: which copy of each library each Python imports."""
-    from .diagnose import conflict_map, opt_sys_path
+    from verification.diagnose import conflict_map, opt_sys_path
 
     machine = session.machine_for(session.find(name)).connect(timeout=10)
     rows, has_opt = conflict_map(machine)

@@ -7,7 +7,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from .transport import Machine
+from harness.transport import Machine
 
 OPT_PYTHON = "/opt/salt/bin/python3"
 # Prints [file, version] of a module, or [null, error] when it does not import.
@@ -53,7 +53,7 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
     """Rows per conflict library, and whether /opt/salt is installed at all."""
     has_opt = machine.run(f"test -x {OPT_PYTHON}", check=False).ok
     rows = []
-    for lib in machine.box.conflicts:
+    for lib in machine.spec.conflicts:
         distro = (
             machine.run(
                 f"dpkg-query -W -f '${{Version}}' {lib.package} 2>/dev/null || "
@@ -62,7 +62,7 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
             ).stdout.strip()
             or "not installed"
         )
-        sys_where, sys_version = _probe(machine, machine.box.python.path, lib.module)
+        sys_where, sys_version = _probe(machine, machine.spec.python.path, lib.module)
         opt_where, opt_version = _probe(machine, OPT_PYTHON, lib.module) if has_opt else ("-", "-")
         rows.append(
             Row(

@@ -8,7 +8,7 @@ from typing import Any
 import testinfra.host
 from testinfra.backend.base import BaseBackend, CommandResult
 
-from .transport import Machine
+from harness.transport import Machine
 
 
 class HarnessBackend(BaseBackend):

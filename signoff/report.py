@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import paths
+from harness import paths
 
 TEMPLATES = Path(__file__).with_name("templates")
 

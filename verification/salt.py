@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from .errors import HarnessError
-from .transport import Machine
+from harness.errors import HarnessError
+from harness.transport import Machine
 
 MINION_READY = "Minion is ready to receive requests"
 

@@ -1,6 +1,6 @@
-"""The pytest plugin: --box/--provider/--keep-boxes and the `box` and `host` fixtures.
+"""The pytest plugin: --box/--provider/--keep-boxes and the `machine` and `host` fixtures.
 
-Every test that uses `box` (or `host`) runs once per selected box. Instances are named
+Every test that uses `machine` (or `host`) runs once per selected box. Instances are named
 BOX-WORKER (`debian12-gw0` under pytest-xdist, `debian12-main` otherwise), so two workers
 never share an instance and a run never touches boxes a user started by hand.
 """
@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from . import catalog, session, state
-from .errors import HarnessError
-from .providers import PROVIDERS
+from harness import catalog, session, state
+from harness.errors import HarnessError
+from harness.providers import PROVIDERS
+from harness.transport import Machine
 from .testinfra_backend import testinfra_host
 
 
@@ -28,7 +29,7 @@ def pytest_addoption(parser):
     )
     group.addoption(
         "--provider",
-        choices=PROVIDERS,
+        choices=list(PROVIDERS),
         default=None,
         help="how to start boxes (default: nspawn where it can run)",
     )
@@ -62,22 +63,22 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    if "box" not in metafunc.fixturenames:
+    if "machine" not in metafunc.fixturenames:
         return
     boxes = metafunc.config._harness_boxes
     if "conflict" in metafunc.fixturenames:
         # One test per box and distro conflict library of that box (catalog [[conflicts]]).
         pairs = [(b.name, c) for b in boxes for c in b.conflicts]
         metafunc.parametrize(
-            ["box", "conflict"],
+            ["machine", "conflict"],
             pairs,
-            indirect=["box"],
+            indirect=["machine"],
             scope="session",
             ids=[f"{b}-{c.module}" for b, c in pairs],
         )
     else:
         metafunc.parametrize(
-            "box",
+            "machine",
             [b.name for b in boxes],
             ids=[b.name for b in boxes],
             indirect=True,
@@ -90,8 +91,8 @@ def pytest_collection_modifyitems(config, items):
     # Under `--dist loadgroup`, every test of one box goes to one worker: one instance per box.
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec and "box" in callspec.params:
-            item.add_marker(pytest.mark.xdist_group(callspec.params["box"]))
+        if callspec and "machine" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(callspec.params["machine"]))
 
 
 class BoxFactory:
@@ -99,9 +100,9 @@ class BoxFactory:
 
     def __init__(self, config):
         self.config = config
-        self.started: list[tuple[state.Instance, object]] = []
+        self.started: list[tuple[state.Instance, Machine | None]] = []
 
-    def __call__(self, box_name: str, role: str = "") -> object:
+    def __call__(self, box_name: str, role: str = "") -> Machine:
         name = instance_name(f"{box_name}-{role}" if role else box_name)
         leftover = state.load(name)
         if leftover:  # a kept or crashed instance of an earlier run: ours by its name
@@ -109,8 +110,7 @@ class BoxFactory:
         try:
             instance = session.up(box_name, self.config.getoption("--provider"), name)
             self.started.append((instance, None))
-            machine = session.machine_for(instance).connect(session.boot_timeout())
-            session.settle(machine)
+            machine = session.connect(instance)
         except HarnessError as e:
             pytest.fail(f"box {box_name} could not be started: {e}", pytrace=False)
         self.started[-1] = (instance, machine)
@@ -133,15 +133,15 @@ def box_factory(request):
 
 
 @pytest.fixture(scope="session")
-def box(request, box_factory):
+def machine(request, box_factory) -> Machine:
     """A fresh, connected instance (harness.transport.Machine) of the selected box."""
     return box_factory(request.param)
 
 
 @pytest.fixture(scope="session")
-def host(box):
-    """testinfra host for `box`."""
-    return testinfra_host(box)
+def host(machine):
+    """testinfra host for `machine`."""
+    return testinfra_host(machine)
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -9,9 +9,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .errors import HarnessError
-from .transport import Machine, Result
+from harness import paths
+from harness.errors import HarnessError
+from harness.transport import Machine, Result
 
 REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
 # Keep local edits of conffiles and never stop at a prompt: the box has no terminal.

@@ -16,8 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import paths, state
-from ..errors import HarnessError
+from ... import paths, state
+from ...errors import HarnessError
 
 # (daemon, pid file it writes when started with -d)
 DAEMONS = (("virtlogd", "/run/virtlogd.pid"), ("libvirtd", "/run/libvirtd.pid"))
@@ -80,7 +80,7 @@ def _owner() -> str | None:
         return None
 
 
-def _virsh(*args: str) -> str:
+def virsh(*args: str) -> str:
     done = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, timeout=60)
     return done.stdout if done.returncode == 0 else ""
 
@@ -145,13 +145,13 @@ def stop_ours(timeout: float = 15.0):
         ours = started_by_us()
         if not owned_here():
             return
-        if "libvirtd" in ours and _virsh("list", "--name").split():
+        if "libvirtd" in ours and virsh("list", "--name").split():
             return
         if "libvirtd" in ours:
             # Networks keep their dnsmasq running after libvirtd exits: stop the ones our
             # libvirtd started (autostarted or made by vagrant-libvirt). Definitions stay.
-            for network in _virsh("net-list", "--name").split():
-                _virsh("net-destroy", network)
+            for network in virsh("net-list", "--name").split():
+                virsh("net-destroy", network)
         for daemon in ("libvirtd", "virtlogd"):
             pid = ours.get(daemon)
             if not pid:

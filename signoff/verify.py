@@ -8,9 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import catalog, paths, report
-from .errors import HarnessError
-from .packages import PackageSet, package_dir
+from harness import catalog, paths
+
+from . import report
+from harness.errors import HarnessError
+from verification.packages import PackageSet, package_dir
 
 
 def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:

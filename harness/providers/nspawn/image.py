@@ -1,0 +1,153 @@
+"""Debian images for nspawn boxes: an mmdebstrap root of the box's release from the host's
+Debian mirror, provisioned by provision.sh, cached under a hash of everything that decides
+its content (box definition, packages, sources, provision script, the harness key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from ... import keys, paths, progress, runner, state
+from ...aptsources import debian_mirrors
+from ...catalog import Box
+from ...errors import HarnessError
+
+# Bump when the way images are made changes, so cached images are rebuilt.
+IMAGE_FORMAT = 1
+BASE_PACKAGES = [
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "iproute2",
+    "openssh-server",
+    "procps",
+    "iputils-ping",
+    "python3",
+    "ca-certificates",
+]
+PROVISION_SCRIPT = Path(__file__).with_name("provision.sh")
+
+
+def sources(box: Box, mirror: str | None) -> list[str]:
+    assert box.providers.nspawn is not None
+    host_archive, host_security = debian_mirrors()
+    archive = mirror or os.environ.get("SVH_DEBIAN_MIRROR") or host_archive
+    if not archive:
+        raise HarnessError(
+            "no Debian mirror found in /etc/apt/sources*; pass --mirror URL "
+            "or set SVH_DEBIAN_MIRROR"
+        )
+    suite = box.providers.nspawn.suite
+    comps = " ".join(box.providers.nspawn.components)
+    lines = [f"deb {archive} {suite} {comps}", f"deb {archive} {suite}-updates {comps}"]
+    security = os.environ.get("SVH_DEBIAN_SECURITY_MIRROR") or host_security
+    if security and not mirror:
+        lines.append(f"deb {security} {suite}-security {comps}")
+    return lines
+
+
+def packages(box: Box) -> list[str]:
+    wanted = BASE_PACKAGES + [c.package for c in box.conflicts] + box.build_packages
+    return list(dict.fromkeys(wanted))
+
+
+def image_key(box: Box, mirror: str | None = None) -> str:
+    _, public_key = keys.ensure_key()
+    recipe = {
+        "format": IMAGE_FORMAT,
+        "box": box.model_dump(mode="json"),
+        "packages": packages(box),
+        "sources": sources(box, mirror),
+        "provision": PROVISION_SCRIPT.read_text(),
+        "key": public_key,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def image_dir(box: Box, mirror: str | None = None) -> Path:
+    return paths.images_dir() / f"{box.name}-{image_key(box, mirror)}"
+
+
+def is_built(target: Path) -> bool:
+    return (target / "image.json").exists()
+
+
+def build(box: Box, force: bool = False, mirror: str | None = None) -> Path:
+    """The image of `box`, built once; two runs wanting it (xdist workers) build it once."""
+    target = image_dir(box, mirror)
+    if is_built(target) and not force:
+        return target
+    users = [i.name for i in state.all_instances() if i.image == str(target)]
+    if users:  # their overlays read from it: replacing it would pull the floor from under them
+        raise HarnessError(
+            f"image {target.name} is in use by {', '.join(users)}; "
+            f"harness down them first, then rebuild it"
+        )
+    with state.locked(paths.images_dir() / f".{box.name}.lock"):
+        if is_built(target) and not force:
+            return target
+        _mmdebstrap(box, target, mirror)
+    prune(box, keep=target)
+    return target
+
+
+def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
+    assert box.providers.nspawn is not None
+    suite = box.providers.nspawn.suite
+    work = target.with_name(f".building-{target.name}-{os.getpid()}")
+    log_path = paths.images_dir() / f"{box.name}.build.log"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    _, public_key = keys.ensure_key()
+    conflicts = " ".join(c.package for c in box.conflicts)
+    argv = [
+        "mmdebstrap",
+        "--variant=minbase",
+        "--include=" + ",".join(packages(box)),
+        f"--customize-hook=sh {PROVISION_SCRIPT} \"$1\" {box.name} '{conflicts}'",
+        suite,
+        str(work / "rootfs"),
+        *sources(box, mirror),
+    ]
+    started = time.monotonic()
+    try:
+        log_path.write_text("")
+        with progress.step(f"image {box.name}: mmdebstrap {suite}"):
+            runner.run_logged(
+                argv,
+                log_path,
+                f"image build of {box.name} (mmdebstrap)",
+                env=dict(os.environ, SVH_PUBKEY=public_key),
+            )
+        info = {
+            "box": box.name,
+            "key": target.name.rsplit("-", 1)[1],
+            "built_at": time.time(),
+            "seconds": round(time.monotonic() - started, 1),
+            "packages": packages(box),
+            "sources": sources(box, mirror),
+        }
+        (work / "image.json").write_text(json.dumps(info, indent=2))
+        shutil.rmtree(target, ignore_errors=True)
+        work.rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def prune(box: Box, keep: Path) -> None:
+    """An image of an older definition of the box is never used again."""
+    in_use = {i.image for i in state.all_instances()}
+    for old in paths.images_dir().glob(f"{box.name}-*"):
+        if (
+            old != keep
+            and old.is_dir()
+            and str(old) not in in_use
+            and re.fullmatch(rf"{re.escape(box.name)}-[0-9a-f]{{16}}", old.name)
+        ):
+            shutil.rmtree(old, ignore_errors=True)

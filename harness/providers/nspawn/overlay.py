@@ -1,0 +1,102 @@
+"""Copy-on-write roots: an overlay of the image (plus snapshot layers) per instance.
+
+Layout of an instance dir: upper/ work/ merged/ (the mounted root), layers/N-NAME (saved
+upper dirs, newest first in Instance.layers).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from ... import paths
+from ...errors import HarnessError
+from ...state import Instance
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def layer_dirs(instance: Instance) -> tuple[Path, Path, Path]:
+    return instance.dir / "upper", instance.dir / "work", instance.dir / "merged"
+
+
+def merged(instance: Instance) -> Path:
+    return instance.dir / "merged"
+
+
+def mount(instance: Instance) -> None:
+    upper, work, root = layer_dirs(instance)
+    for d in (upper, work, root):
+        d.mkdir(parents=True, exist_ok=True)
+    lower = ":".join([*instance.layers, str(Path(instance.image) / "rootfs")])
+    opts = f"lowerdir={lower},upperdir={upper},workdir={work},index=off"
+    done = _run(["mount", "-t", "overlay", "overlay", "-o", opts, str(root)])
+    if done.returncode != 0:
+        raise HarnessError(f"box {instance.name}: overlay mount failed: {done.stderr.strip()}")
+
+
+def mounts_under(root: Path) -> list[str]:
+    found = []
+    prefix = str(root).rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mount_point = line.split()[4].replace("\\040", " ")
+            if mount_point.startswith(prefix):
+                found.append(mount_point)
+    return found
+
+
+def umount_all(root: Path, keep: frozenset[str] = frozenset()) -> None:
+    """Unmount everything below root, deepest first, except instance names in `keep`."""
+    for mount_point in sorted(mounts_under(root), reverse=True):
+        if keep and Path(mount_point).relative_to(root).parts[0] in keep:
+            continue
+        if _run(["umount", mount_point]).returncode != 0:
+            _run(["umount", "-l", mount_point])
+
+
+def umount(instance: Instance) -> None:
+    umount_all(instance.dir)
+
+
+def save_layer(instance: Instance, snapshot: str) -> None:
+    """Turn the (unmounted) upper dir into a read-only layer named after the snapshot."""
+    upper, work, _ = layer_dirs(instance)
+    layers_root = instance.dir / "layers"
+    layers_root.mkdir(exist_ok=True)
+    layer = layers_root / f"{sum(1 for _ in layers_root.iterdir())}-{snapshot}"
+    upper.rename(layer)
+    shutil.rmtree(work, ignore_errors=True)
+    instance.layers = [str(layer), *instance.layers]
+    instance.snapshots[snapshot] = list(instance.layers)
+
+
+def drop_changes(instance: Instance) -> None:
+    """Throw away what the (unmounted) instance changed since its current layers."""
+    upper, work, _ = layer_dirs(instance)
+    delete_in_background(upper)
+    delete_in_background(work)
+
+
+def trash_dir() -> Path:
+    return paths.state_dir() / "trash"
+
+
+def delete_in_background(directory: Path) -> None:
+    """Move a (large) dir aside at once and delete it behind our back: a box's upper layer
+    holds whole package payloads, and rm -rf of them takes seconds."""
+    if not directory.exists():
+        return
+    trash = trash_dir() / f"{directory.name}-{time.time_ns()}"
+    trash.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.rename(trash)
+    except OSError:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    # sh exits at once, so no zombie of ours waits for the rm.
+    subprocess.run(["sh", "-c", 'rm -rf "$1" >/dev/null 2>&1 &', "_", str(trash)])

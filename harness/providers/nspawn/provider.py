@@ -1,0 +1,233 @@
+"""The nspawn provider: Debian boxes as systemd-nspawn containers with systemd as PID 1.
+
+Image: image.py. Instance: an overlay (overlay.py) over the image, booted by systemd-nspawn
+on the harness bridge with a static address (network.py). Snapshots are overlay layers, so
+restoring throws away an upper directory instead of copying anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from ... import keys, paths, progress, state
+from ...catalog import Box
+from ...errors import BoxTimeout
+from ...state import Instance
+from ...transport import wait_for_banner
+from ..base import Provider
+from . import image, network, overlay, processes
+
+
+class NspawnProvider(Provider):
+    name = "nspawn"
+
+    # ---- availability -------------------------------------------------------------
+    def unavailable_reason(self, box: Box | None = None) -> str | None:
+        if box is not None and box.providers.nspawn is None:
+            return f"{box.name} has no nspawn settings (only Debian boxes; use --provider vagrant)"
+        if os.geteuid() != 0:
+            return "needs root (run as root, e.g. sudo harness ...)"
+        for tool, package in (
+            ("systemd-nspawn", "systemd-container"),
+            ("mmdebstrap", "mmdebstrap"),
+            ("ip", "iproute2"),
+        ):
+            if shutil.which(tool) is None:
+                return f"{tool} is missing (apt-get install {package}, or run ./run setup)"
+        if "overlay" not in Path("/proc/filesystems").read_text():
+            return "the kernel has no overlayfs (modprobe overlay)"
+        return None
+
+    # ---- images -------------------------------------------------------------------
+    def image_dir(self, box: Box, mirror: str | None = None) -> Path:
+        return image.image_dir(box, mirror)
+
+    def image_cached(self, box: Box) -> bool:
+        return image.is_built(image.image_dir(box))
+
+    def image_build(self, box: Box, force: bool = False, mirror: str | None = None) -> Path:
+        self.require(box)
+        return image.build(box, force, mirror)
+
+    # ---- instances ----------------------------------------------------------------
+    def new_instance(self, box: Box, name: str, image_path: Path) -> Instance:
+        network.ensure_bridge()
+        key_file, _ = keys.ensure_key()
+        taken = {i.address for i in self.instances()}
+        return Instance(
+            name=name,
+            box_name=box.name,
+            provider=self.name,
+            address=network.allocate_address(taken),
+            key_file=str(key_file),
+            image=str(image_path),
+        )
+
+    def start(self, box: Box, instance: Instance) -> None:
+        overlay.mount(instance)
+        self._configure(instance)
+        self._boot(instance, self.boot_timeout(instance))
+
+    def _configure(self, instance: Instance) -> None:
+        """Per-instance files, written into the upper layer before boot."""
+        root = overlay.merged(instance)
+        (root / "etc/hostname").write_text(instance.name + "\n")
+        config = root / "etc/systemd/network/10-host0.network"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(network.networkd_config(instance.address))
+
+    def _boot(self, instance: Instance, timeout: float) -> None:
+        argv = [
+            "systemd-nspawn",
+            "-q",
+            "-D",
+            str(overlay.merged(instance)),
+            "-b",
+            "--register=no",
+            "--keep-unit",
+            "-M",
+            instance.name,
+            processes.MARK,
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--console=read-only",
+        ]
+        with (
+            progress.step(f"boot {instance.name}"),
+            open(instance.dir / "console.log", "ab") as out,
+        ):
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            instance.pid = proc.pid
+            instance.save()
+            self._wait_for_sshd(instance, proc, timeout)
+        init = processes.container_init(instance.pid)
+        veth = network.host_veth(init) if init else None
+        if veth:
+            instance.extra["veth"] = veth
+            instance.save()
+
+    def _wait_for_sshd(self, instance: Instance, proc: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BoxTimeout(
+                    f"box {instance.name}: systemd-nspawn exited {proc.returncode} "
+                    f"during boot\n{self._failure_tail(instance)}"
+                )
+            if wait_for_banner(
+                instance.address, instance.port, min(deadline, time.monotonic() + 0.5)
+            ):
+                return
+        raise BoxTimeout(
+            f"box {instance.name}: sshd at {instance.address} did not answer "
+            f"within {timeout:.0f}s (raise with SVH_BOOT_TIMEOUT)\n"
+            f"{self._failure_tail(instance)}"
+        )
+
+    def _failure_tail(self, instance: Instance) -> str:
+        """Keep the console and journal of a box that failed to boot, and show their tail."""
+        parts = []
+        try:
+            console = (instance.dir / "console.log").read_text(errors="replace")
+            parts.append("== console ==\n" + console)
+        except OSError:
+            pass
+        init = processes.container_init(instance.pid)
+        if init:
+            journal = subprocess.run(
+                ["nsenter", "-t", str(init), "-a", "journalctl", "-b", "-n", "40", "--no-pager"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            parts.append("== journal ==\n" + journal.stdout + journal.stderr)
+        text = "\n".join(parts)
+        logs = paths.state_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        kept = logs / f"{instance.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        kept.write_text(text)
+        tail = "\n".join("    " + line for line in text.splitlines()[-12:])
+        return f"  console/journal tail (full: {kept}):\n{tail}"
+
+    def is_running(self, instance: Instance) -> bool:
+        return bool(instance.pid) and processes.is_ours(instance.pid)
+
+    def _stop(self, instance: Instance, graceful: bool) -> None:
+        processes.stop(instance.pid, graceful)
+        network.remove_veth(instance)
+
+    def snapshot(self, instance: Instance, snapshot: str) -> None:
+        self._stop(instance, graceful=True)
+        overlay.umount(instance)
+        overlay.save_layer(instance, snapshot)
+        instance.save()
+        self._restart(instance)
+
+    def restore_to(self, instance: Instance, snapshot: str | None) -> None:
+        self._stop(instance, graceful=False)
+        overlay.umount(instance)
+        overlay.drop_changes(instance)
+        instance.layers = list(instance.snapshots[snapshot]) if snapshot else []
+        instance.save()
+        self._restart(instance)
+
+    def _restart(self, instance: Instance) -> None:
+        try:
+            overlay.mount(instance)
+            self._configure(instance)
+            self._boot(instance, self.boot_timeout(instance))
+        except BaseException:
+            # Nothing stays running; the layers stay, so snapshots are not lost.
+            self._stop(instance, graceful=False)
+            overlay.umount(instance)
+            raise
+
+    def down(self, instance: Instance) -> None:
+        self._stop(instance, graceful=False)
+        overlay.umount(instance)
+        overlay.delete_in_background(instance.dir)
+        with state.locked():
+            instance.forget()
+            if not self.instances():
+                network.remove_bridge()
+
+    # ---- leftovers of crashed runs ------------------------------------------------
+    def _known_pids(self) -> set[int]:
+        return {i.pid for i in self.instances()}
+
+    def leftovers(self) -> list[str]:
+        found = [
+            f"process {pid}: {' '.join(processes.cmdline(pid))[:80]}"
+            for pid in processes.strays(self._known_pids())
+        ]
+        live = {i.name for i in state.all_instances()}  # vagrant's live there too
+        for mount_point in overlay.mounts_under(paths.instances_dir()):
+            if Path(mount_point).relative_to(paths.instances_dir()).parts[0] not in live:
+                found.append(f"mount {mount_point}")
+        if network.bridge_exists() and not self.instances():
+            found.append(f"bridge {network.BRIDGE}")
+        return found
+
+    def remove_leftovers(self) -> None:
+        processes.kill_strays(self._known_pids())
+        live = frozenset(i.name for i in state.all_instances())
+        overlay.umount_all(paths.instances_dir(), keep=live)
+        if paths.instances_dir().is_dir():
+            for d in paths.instances_dir().iterdir():
+                if d.is_dir() and d.name not in live:
+                    overlay.delete_in_background(d)
+        for d in overlay.trash_dir().glob("*"):
+            overlay.delete_in_background(d)
+        if not self.instances():
+            network.remove_bridge()

@@ -1,0 +1,78 @@
+"""Run a host command with its output teed into a log file and its latest line shown as
+progress: image builds, Vagrant box builds, pip downloads and the suites all run this way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+from . import progress
+from .errors import HarnessError
+
+
+def last_error_line(log: Path, limit: int = 200) -> str:
+    """The last line of `log` that looks like an error (else its last line), for a one-line
+    message; empty when the log cannot be read."""
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    errors = [ln for ln in lines if ln.startswith("ERROR") or "error" in ln.lower()]
+    return (errors or lines or [""])[-1][:limit]
+
+
+def tee(
+    argv: list[str],
+    log: IO[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    on_line: Callable[[str], None] = progress.detail,
+) -> int:
+    """Run argv; every line of its output goes to `log` and to on_line. Returns its exit code."""
+    log.write("$ " + " ".join(argv) + "\n")
+    log.flush()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,  # nothing we run may wait for a terminal
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+    )
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            log.write(line)
+            if line.strip():
+                on_line(line.strip())
+        return proc.wait()
+    except BaseException:
+        proc.kill()  # Ctrl-C: nothing of ours keeps running
+        proc.wait()
+        raise
+
+
+def run_logged(
+    argv: list[str],
+    log_path: Path,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    error: Callable[[str, Path], Exception] | None = None,
+) -> None:
+    """tee() into log_path (appending); a non-zero exit raises one line that names the step,
+    the exit code and the last error line: error(message, log_path) when given, else a
+    HarnessError that also names the log."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        code = tee(argv, log, env=env or os.environ)
+    if code != 0:
+        tail = last_error_line(log_path)
+        message = f"{what} failed (exit {code}){': ' + tail if tail else ''}"
+        if error is not None:
+            raise error(message, log_path)
+        raise HarnessError(f"{message}; full log: {log_path}")
