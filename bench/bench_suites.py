@@ -1,7 +1,8 @@
 """Wall time of the verification suites: per box, and the three Debian boxes serial
 against -n 3 (packages already built, images cached). Medians over repeats, as a table.
 
-    .venv/bin/python bench/bench_suites.py [--repeats 3] [--boxes debian11,debian12,debian13] [-m EXPR]
+    .venv/bin/python bench/bench_suites.py [--repeats 3]
+        [--boxes debian11,debian12,debian13] [-m EXPR]
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def format_module(package_format: str):
         return importlib.import_module(f"builds.{package_format}")
     except ImportError:
         raise BuildError(
-            f"no builder for package format {package_format!r} (expected module builds.{package_format})"
+            f"no builder for package format {package_format!r} "
+            f"(expected module builds.{package_format})"
         ) from None
 
 
@@ -152,7 +153,8 @@ def build_packages(
                     )
         if keep_box:
             progress.note(
-                f"build box kept: harness ssh {instance_name}; remove it with harness down {instance_name}"
+                f"build box kept: harness ssh {instance_name}; "
+                f"remove it with harness down {instance_name}"
             )
         manifest.write(
             tmp, manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)

@@ -52,12 +52,14 @@ REQUIRED_MODULES = [
 
 # No PGO/LTO: the build boxes have two cores. The rpath goes in LDFLAGS_NODIST so the
 # interpreter gets it but sysconfig does not hand it to third-party extensions.
-RECIPE = r"""
+RECIPE = (
+    r"""
 cd {work}
 rm -rf src && mkdir src && tar -xzf python.orig.tar.gz -C src --strip-components=1
 cd src
 # setup.py compiles some modules from absolute paths: __FILE__ must not keep them.
-CFLAGS_NODIST="-ffile-prefix-map=$(pwd)=." ./configure --prefix={prefix} --enable-shared --with-ensurepip=no --without-static-libpython \
+CFLAGS_NODIST="-ffile-prefix-map=$(pwd)=." ./configure --prefix={prefix} --enable-shared"""
+    r""" --with-ensurepip=no --without-static-libpython \
     > ../configure.log 2>&1 || {{ tail -40 ../configure.log; exit 1; }}
 make -j2 LDFLAGS_NODIST='-Wl,-rpath,\$$ORIGIN/../lib'
 make install > ../install.log 2>&1 || {{ tail -40 ../install.log; exit 1; }}
@@ -66,13 +68,15 @@ lib={prefix}/lib/python3.11
 rm -rf $lib/test $lib/idlelib/idle_test
 find {prefix} -name '*.opt-[12].pyc' -delete
 # Debug info and sysconfig's record of the build carry the build directory.
-find {prefix} -type f \( -name '*.so' -o -name '*.so.*' -o -name 'python3.11' \) -exec strip --strip-debug {{}} +
+find {prefix} -type f \( -name '*.so' -o -name '*.so.*' -o -name 'python3.11' \)"""
+    r""" -exec strip --strip-debug {{}} +
 build_dir=$(pwd)
 grep -rlI -- "$build_dir" {prefix} | while read -r f; do sed -i "s|$build_dir|{prefix}|g" "$f"; done
 {prefix}/bin/python3.11 -m compileall -q -f -d $lib $lib/_sysconfigdata_*.py >/dev/null
 left=$(grep -rl -- "$build_dir" {prefix} || true)
 [ -z "$left" ] || {{ echo "build path left in: $left"; exit 1; }}
 """
+)
 
 
 def cache_key(box) -> str:

@@ -61,10 +61,6 @@ def parse_lock(text: str, source: str = "lock") -> list[Pin]:
     return pins
 
 
-def render_lock(pins: list[Pin]) -> str:
-    return "".join(p.requirement() + "\n" for p in pins)
-
-
 def lock_dir() -> Path:
     """builds/locks, or $SVH_LOCK_DIR (a test's own locks)."""
     return Path(os.environ.get("SVH_LOCK_DIR", LOCK_DIR))

@@ -1,6 +1,6 @@
 """Stage the payload of every package on a build box, whatever the package format.
 
-    staged = stage(machine, box, salt_version, defect, log)   # -> StagedPayload
+    staged = stage(machine, box, salt_version, defect, runner)   # -> StagedPayload
 
 The venv is built AT /opt/salt on the (throwaway) build box, so no build root exists that
 could leak into scripts, pyvenv.cfg, RECORD or .pyc files. Inputs come from the host's cache
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import progress
+from harness.catalog import Box
 
 from . import cpython, defects, layout, wheels
 from .inputs import fetch_inputs
@@ -87,15 +88,10 @@ def python_minor(box) -> str:
 
 
 def stage(
-    machine, box, salt_version: str, defect: str | None, log: Path | BoxRunner
+    machine, box: Box, salt_version: str, defect: str | None, runner: BoxRunner
 ) -> StagedPayload:
     """Build /opt/salt on the box and stage every package's files under WORK/stage."""
-    if isinstance(box, str):
-        from harness.catalog import load_box
-
-        box = load_box(box)
     defects.check(defect)
-    runner = log if isinstance(log, BoxRunner) else BoxRunner(machine, log)
     minor = python_minor(box)
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
 

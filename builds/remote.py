@@ -1,21 +1,20 @@
 """Running build steps on a build box: every command's output goes to the build log, the
 latest line to the progress display, and a failure becomes one BuildError naming the log.
 
-Bulk copies go through the OpenSSH client as one tar stream: paramiko moves a 55 MB tree
-in ~20 s, ssh in under a second.
+Bulk copies are the machine's (harness.transport: the OpenSSH client, one tar stream).
 """
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import paramiko
 
 from harness import progress
-from harness.errors import HarnessError
+from harness.errors import CommandError, HarnessError
 
 from .errors import BuildError
 
@@ -98,54 +97,32 @@ class BoxRunner:
         except OSError:
             return ""
 
-    # ---- bulk copies ---------------------------------------------------------------
-    def _ssh(self) -> list[str]:
-        return self.machine.endpoint.batch_ssh_argv()
+    # ---- bulk copies (the machine's, with the build log's notes and errors) ----------
+    @contextmanager
+    def _copy(self, what: str, detail: str) -> Iterator[None]:
+        self.note(f"{what}: {detail}")
+        try:
+            yield
+        except CommandError as e:
+            with open(self.log, "ab") as f:
+                f.write(f"{e}\n".encode())
+            raise BuildError(f"{what} failed (exit {e.exit_status})", self.log) from None
 
     def copy_in(self, local_dir: Path, remote_dir: str, what: str):
         """Copy the contents of local_dir into remote_dir on the box."""
-        self.note(f"{what}: {local_dir} -> {remote_dir}")
-        q = shlex.quote(remote_dir)
-        with open(self.log, "ab") as f:
-            tar = subprocess.Popen(
-                ["tar", "-C", str(local_dir), "-cf", "-", "."], stdout=subprocess.PIPE, stderr=f
-            )
-            ssh = subprocess.run(
-                self._ssh() + [f"mkdir -p {q} && tar -x -C {q} -f -"],
-                stdin=tar.stdout,
-                stdout=f,
-                stderr=f,
-            )
-            tar.stdout.close()
-            tar.wait()
-        if tar.returncode or ssh.returncode:
-            raise BuildError(
-                f"{what} failed (tar exit {tar.returncode}, ssh exit {ssh.returncode})", self.log
-            )
+        with self._copy(what, f"{local_dir} -> {remote_dir}"):
+            self.machine.send_dir(local_dir, remote_dir)
 
     def send_file(self, local: Path, remote_file: str, what: str):
-        self._send(local, f"cat > {shlex.quote(remote_file)}", what)
+        with self._copy(what, f"{local} -> {remote_file}"):
+            self.machine.send_file(local, remote_file)
 
     def send_tar(self, local_tar: Path, remote_dir: str, what: str):
         """Unpack a local tarball into remote_dir on the box."""
-        q = shlex.quote(remote_dir)
-        self._send(local_tar, f"mkdir -p {q} && tar -x -C {q} -f -", what)
-
-    def _send(self, local: Path, command: str, what: str):
-        self.note(f"{what}: {local}")
-        with open(local, "rb") as src, open(self.log, "ab") as f:
-            ssh = subprocess.run(self._ssh() + [command], stdin=src, stdout=f, stderr=f)
-        if ssh.returncode:
-            raise BuildError(f"{what} failed (ssh exit {ssh.returncode})", self.log)
+        with self._copy(what, f"{local_tar} -> {remote_dir}"):
+            self.machine.send_tar(local_tar, remote_dir)
 
     def fetch(self, remote_file: str, local: Path, what: str):
         """Copy one file from the box to `local`."""
-        self.note(f"{what}: {remote_file} -> {local}")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        with open(local, "wb") as out, open(self.log, "ab") as f:
-            ssh = subprocess.run(
-                self._ssh() + [f"cat {shlex.quote(remote_file)}"], stdout=out, stderr=f
-            )
-        if ssh.returncode:
-            local.unlink(missing_ok=True)
-            raise BuildError(f"{what} failed (ssh exit {ssh.returncode})", self.log)
+        with self._copy(what, f"{remote_file} -> {local}"):
+            self.machine.fetch(remote_file, local)

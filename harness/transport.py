@@ -3,17 +3,15 @@ user with passwordless sudo (Vagrant boxes log in as vagrant) whose commands run
 
 from __future__ import annotations
 
-import io
 import select
 import shlex
 import shutil
 import socket
 import subprocess
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import paramiko
 
@@ -229,7 +227,7 @@ class Machine:
 
     def put_file(self, local: str | Path, remote: str, mode: int | None = None):
         if Path(local).stat().st_size > BULK_BYTES and shutil.which("ssh"):
-            self._put_bulk(Path(local), remote, mode)
+            self.send_file(local, remote, mode)
             return
         if self.endpoint.sudo:  # sftp runs as the login user: go through root's shell
             self.run(f"cat > {shlex.quote(remote)}", stdin=Path(local).read_bytes())
@@ -241,25 +239,63 @@ class Machine:
             if mode is not None:
                 sftp.chmod(remote, mode)
 
-    def _put_bulk(self, local: Path, remote: str, mode: int | None):
-        """Large files through the OpenSSH client: paramiko's pure-Python cipher moves a
-        50 MB package in ~20 s, ssh in under a second."""
-        q = shlex.quote(remote)
-        command = self.as_root(
-            f"cat > {q}" + (f" && chmod {mode:o} {q}" if mode is not None else "")
+    # ---- bulk copies through the OpenSSH client: paramiko's pure-Python cipher moves a
+    # 50 MB package in ~20 s, ssh in under a second.
+    def _ssh_pipe(self, command: str, what: str, stdin: IO | None = None, stdout: IO | None = None):
+        argv = [*self.endpoint.batch_ssh_argv(), self.as_root(command)]
+        proc = subprocess.run(
+            argv, stdin=stdin, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        with open(local, "rb") as src:
-            proc = subprocess.run(
-                [*self.endpoint.batch_ssh_argv(), command], stdin=src, capture_output=True
-            )
         if proc.returncode != 0:
             raise CommandError(
-                self.name,
-                f"copy {local} -> {remote}",
-                proc.returncode,
-                "",
-                proc.stderr.decode(errors="replace"),
+                self.name, what, proc.returncode, "", proc.stderr.decode(errors="replace")
             )
+
+    def send_file(self, local: str | Path, remote: str, mode: int | None = None):
+        """Copy a (large) local file to `remote` on the box."""
+        q = shlex.quote(remote)
+        command = f"cat > {q}" + (f" && chmod {mode:o} {q}" if mode is not None else "")
+        with open(local, "rb") as src:
+            self._ssh_pipe(command, f"copy {local} -> {remote}", stdin=src)
+
+    def send_tar(self, local_tar: str | Path, remote_dir: str):
+        """Unpack a local tarball into remote_dir on the box."""
+        q = shlex.quote(remote_dir)
+        with open(local_tar, "rb") as src:
+            self._ssh_pipe(
+                f"mkdir -p {q} && tar -x -C {q} -f -", f"unpack {local_tar} -> {remote_dir}", src
+            )
+
+    def send_dir(self, local_dir: str | Path, remote_dir: str):
+        """Copy the contents of local_dir into remote_dir on the box, as one tar stream."""
+        q = shlex.quote(remote_dir)
+        tar = subprocess.Popen(
+            ["tar", "-C", str(local_dir), "-cf", "-", "."],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            self._ssh_pipe(
+                f"mkdir -p {q} && tar -x -C {q} -f -",
+                f"copy {local_dir}/ -> {remote_dir}",
+                stdin=tar.stdout,
+            )
+        finally:
+            assert tar.stdout is not None
+            tar.stdout.close()
+            tar.wait()
+        if tar.returncode:
+            raise CommandError(self.name, f"tar -C {local_dir} -c .", tar.returncode)
+
+    def fetch(self, remote: str, local: str | Path):
+        """Copy one file from the box to `local` (removed again if the copy fails)."""
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(local, "wb") as out:
+                self._ssh_pipe(f"cat {shlex.quote(remote)}", f"copy {remote} <- box", stdout=out)
+        except CommandError:
+            Path(local).unlink(missing_ok=True)
+            raise
 
     def write_text(self, remote: str, text: str, mode: int = 0o644):
         if self.endpoint.sudo:
@@ -276,24 +312,3 @@ class Machine:
             return self.run(f"cat {shlex.quote(remote)}").stdout
         with self.client.open_sftp() as sftp, sftp.open(remote, "r") as f:
             return f.read().decode(errors="replace")
-
-    def get_file(self, remote: str, local: str | Path):
-        if self.endpoint.sudo:
-            data, err = bytearray(), bytearray()
-            status = self._exec(f"cat {shlex.quote(remote)}", data.extend, err.extend, None, None)
-            if status != 0:
-                raise CommandError(
-                    self.name, f"cat {remote}", status, "", err.decode(errors="replace")
-                )
-            Path(local).write_bytes(bytes(data))
-            return
-        with self.client.open_sftp() as sftp:
-            sftp.get(remote, str(local))
-
-    def put_tree(self, local_dir: str | Path, remote_dir: str):
-        """Copy a directory tree to the box as one tar stream (fast for many small files)."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(str(local_dir), arcname=".")
-        q = shlex.quote(remote_dir)
-        self.run(f"mkdir -p {q} && tar -x -C {q} -f -", stdin=buf.getvalue())

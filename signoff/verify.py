@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from harness import catalog, paths
-
-from . import report
 from harness.errors import HarnessError
 from verification.packages import PackageSet, package_dir
+
+from . import report
 
 
 def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:

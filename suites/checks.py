@@ -11,13 +11,13 @@ from harness.transport import Machine, Result
 
 
 def reproduce(machine: Machine, command: str) -> str:
-    return f"harness ssh {box.name} -- {shlex.quote(command)}"
+    return f"harness ssh {machine.name} -- {shlex.quote(command)}"
 
 
 def fail(machine: Machine, expected: str, found: str, command: str):
     pytest.fail(
-        f"expected {expected}\n  found: {found}\n  box: {box.name}\n"
-        f"  see: {reproduce(box, command)}  (keep the box with --keep-boxes)",
+        f"expected {expected}\n  found: {found}\n  box: {machine.name}\n"
+        f"  see: {reproduce(machine, command)}  (keep the box with --keep-boxes)",
         pytrace=False,
     )
 

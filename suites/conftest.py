@@ -33,7 +33,7 @@ def installed(machine, packages):
     try:
         packages.install(machine)
     except HarnessError as e:
-        pytest.fail(f"installing {packages.directory} on {box.name} failed: {e}", pytrace=False)
+        pytest.fail(f"installing {packages.directory} on {machine.name} failed: {e}", pytrace=False)
     session.snapshot_machine(machine, INSTALLED)
     return machine
 

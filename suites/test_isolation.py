@@ -302,7 +302,7 @@ def short_version(version: str) -> str:
 def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
     if not packages.manifest.get("bundled_interpreter"):
         pytest.skip(
-            f"{installed.box.name}'s packages use the system Python; nothing bundled to check"
+            f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
     code = "import importlib\nfor m in %r: importlib.import_module(m)\nprint('ok')" % STDLIB_MODULES
     command = f"{PY} -c {shlex.quote(code)}"
@@ -312,7 +312,7 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
 def test_bundled_interpreter_loads_libpython_from_opt_salt(installed, packages):
     if not packages.manifest.get("bundled_interpreter"):
         pytest.skip(
-            f"{installed.box.name}'s packages use the system Python; nothing bundled to check"
+            f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
     command = f"ldd $(readlink -f {PY}) | grep libpython"
     found = sh(installed, command).stdout.strip()

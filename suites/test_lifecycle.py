@@ -1,46 +1,68 @@
-"""Package lifecycle, as one scenario on one box: install the older Salt line, edit its
-config, upgrade to the packages under test, downgrade back, remove, purge, reinstall.
-Each step is a test; they run in order on the same box (from pristine)."""
+"""Package lifecycle on one box: the older Salt line installed and its config edited, then
+upgrade to the packages under test, downgrade back, remove, purge, reinstall.
+
+Each step is a test that runs on its own (`-k upgrade` alone works): the state a step
+starts from is made once per run by a fixture and kept as a snapshot of the box, so a
+later step restores it in about a second instead of replaying the steps before it. What
+can only be seen while a step happens (the minion's PID right after the upgrade) is
+recorded by the fixture that makes the state and checked by the test.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 from checks import expect_none, fail, sh
 from package_sets import INSTALLED, load_packages
 
 from harness import session
-from verification.packages import remove_command
+from harness.transport import Machine
+from verification.packages import PackageSet, remove_command
 
 OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
 
 
-@pytest.fixture(scope="module")
-def scenario(request, installed, packages):
-    """The box back to pristine with the older Salt line installed; restored to
-    'installed' when the module is done."""
-    old = load_packages(request.config, installed.spec.name, OLD_SALT)
-    session.restore(installed)
-    old.install(installed)
-    state = {"old": old, "new": packages, "box": installed}
-    yield state
-    session.restore(installed, INSTALLED)
-
-
-def minion_pid(machine) -> str:
+def minion_pid(machine: Machine) -> str:
     return sh(machine, "systemctl show -p MainPID --value salt-minion").stdout.strip()
 
 
-def salt_version(machine) -> str:
+def salt_version(machine: Machine) -> str:
     return sh(machine, "/usr/bin/salt-call --version").stdout.split()[1]
 
 
-def test_older_line_installs_and_runs(scenario):
-    machine, old = scenario["box"], scenario["old"]
-    if salt_version(machine) != old.salt_version:
-        fail(
-            machine, f"salt-call {old.salt_version}", salt_version(machine), "/usr/bin/salt-call --version"
-        )
+def expect_version(machine: Machine, packages: PackageSet) -> None:
+    found = salt_version(machine)
+    if found != packages.salt_version:
+        fail(machine, f"salt-call {packages.salt_version}", found, "/usr/bin/salt-call --version")
+
+
+@dataclass
+class OldLine:
+    machine: Machine
+    old: PackageSet
+    new: PackageSet
+    key: str  # the minion's public key before any upgrade
+
+
+@dataclass
+class Upgraded:
+    line: OldLine
+    pid_before: str  # the minion's PID right before the upgrade
+    pid: str  # and right after it
+    exe: str
+    deleted_maps: str
+
+
+@pytest.fixture(scope="module")
+def old_line(request, installed, packages):
+    """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
+    the minion's keys made and the minion running. Back to 'installed' at the end."""
+    machine = installed
+    old = load_packages(request.config, machine.spec.name, OLD_SALT)
+    session.restore_machine(machine)
+    old.install(machine)
     sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")
     # The minion's identity: made here, since without a master it never signs in to make it.
     sh(
@@ -49,61 +71,95 @@ def test_older_line_installs_and_runs(scenario):
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
     sh(machine, "systemctl restart salt-minion")
-    scenario["key"] = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
-    scenario["pid"] = minion_pid(machine)
+    key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
+    line = OldLine(machine, old, packages, key)
+    session.snapshot_machine(machine, "old-line")
+    yield line
+    session.restore_machine(machine, INSTALLED)
 
 
-def test_upgrade_keeps_edits_keys_and_enabled_state(scenario):
-    machine, new = scenario["box"], scenario["new"]
-    new.install(machine)
-    if salt_version(machine) != new.salt_version:
-        fail(
-            machine, f"salt-call {new.salt_version}", salt_version(machine), "/usr/bin/salt-call --version"
-        )
-    command = "tail -n 1 /etc/salt/minion"
-    if sh(machine, command).stdout.strip() != LOCAL_EDIT:
-        fail(machine, "the local edit of /etc/salt/minion kept", sh(machine, command).stdout, command)
-    if sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout != scenario["key"]:
-        fail(machine, "the minion key kept", "a different key", "cat /etc/salt/pki/minion/minion.pub")
-    sh(machine, "systemctl is-enabled salt-minion")
-
-
-def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(scenario):
-    machine = scenario["box"]
+@pytest.fixture(scope="module")
+def upgraded(old_line):
+    """Snapshot 'upgraded': 'old-line' upgraded to the packages under test, with what the
+    running minion looked like right after the upgrade."""
+    machine = old_line.machine
+    session.restore_machine(machine, "old-line")
+    before = minion_pid(machine)
+    old_line.new.install(machine)
     pid = minion_pid(machine)
-    if pid in ("0", scenario["pid"]):
-        fail(
-            machine,
-            "a new salt-minion process after the upgrade",
-            f"MainPID {pid}",
-            "systemctl show -p MainPID salt-minion",
-        )
-    command = f"readlink /proc/{pid}/exe; grep -c ' (deleted)' /proc/{pid}/maps || true"
-    exe, deleted = sh(machine, command).stdout.split()
-    if deleted != "0" or "(deleted)" in exe:
-        fail(
-            machine,
-            "the minion running files of the new package only",
-            f"{deleted} deleted mappings",
-            command,
-        )
+    exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
+    deleted = sh(machine, f"grep -c ' (deleted)' /proc/{pid}/maps || true").stdout.strip()
+    session.snapshot_machine(machine, "upgraded")
+    return Upgraded(old_line, before, pid, exe, deleted)
 
 
-def test_downgrade_back_to_the_older_line_works(scenario):
-    machine, old = scenario["box"], scenario["old"]
-    old.install(machine, downgrade=True)
-    if salt_version(machine) != old.salt_version:
-        fail(
-            machine, f"salt-call {old.salt_version}", salt_version(machine), "/usr/bin/salt-call --version"
-        )
+@pytest.fixture(scope="module")
+def purged(old_line):
+    """Snapshot 'purged': 'old-line' with every package purged."""
+    machine = old_line.machine
+    session.restore_machine(machine, "old-line")
+    sh(machine, remove_command(old_line.old.package_format, old_line.old.names, purge=True))
+    session.snapshot_machine(machine, "purged")
+    return old_line
+
+
+def test_older_line_installs_and_runs(old_line):
+    machine = old_line.machine
+    session.restore_machine(machine, "old-line")
+    expect_version(machine, old_line.old)
     sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
 
 
-def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(scenario):
-    machine, old = scenario["box"], scenario["old"]
+def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
+    machine = upgraded.line.machine
+    session.restore_machine(machine, "upgraded")
+    expect_version(machine, upgraded.line.new)
+    command = "tail -n 1 /etc/salt/minion"
+    if sh(machine, command).stdout.strip() != LOCAL_EDIT:
+        fail(
+            machine, "the local edit of /etc/salt/minion kept", sh(machine, command).stdout, command
+        )
+    if sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout != upgraded.line.key:
+        fail(
+            machine, "the minion key kept", "a different key", "cat /etc/salt/pki/minion/minion.pub"
+        )
+    sh(machine, "systemctl is-enabled salt-minion")
+
+
+def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
+    machine = upgraded.line.machine
+    if upgraded.pid in ("0", upgraded.pid_before) or upgraded.pid_before == "0":
+        fail(
+            machine,
+            "a running salt-minion replaced by a new process by the upgrade",
+            f"MainPID {upgraded.pid_before} before, {upgraded.pid} after",
+            "systemctl show -p MainPID salt-minion",
+        )
+    if upgraded.deleted_maps != "0" or "(deleted)" in upgraded.exe:
+        fail(
+            machine,
+            "the minion running files of the new package only",
+            f"exe {upgraded.exe}, {upgraded.deleted_maps} deleted mappings",
+            "pid=$(systemctl show -p MainPID --value salt-minion); grep ' (deleted)' /proc/$pid/maps",
+        )
+
+
+def test_downgrade_back_to_the_older_line_works(upgraded):
+    machine = upgraded.line.machine
+    session.restore_machine(machine, "upgraded")
+    upgraded.line.old.install(machine, downgrade=True)
+    expect_version(machine, upgraded.line.old)
+    sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+
+
+def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):
+    machine, old = old_line.machine, old_line.old
+    session.restore_machine(machine, "old-line")
     sh(machine, remove_command(old.package_format, old.names))
     command = "pgrep -af '[s]alt-(minion|master)' || true"
-    expect_none(machine, "salt process after removal", command, sh(machine, command).stdout.splitlines())
+    expect_none(
+        machine, "salt process after removal", command, sh(machine, command).stdout.splitlines()
+    )
     command = "find /opt/salt 2>/dev/null || true"
     expect_none(
         machine,
@@ -111,6 +167,7 @@ def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(scenario):
         command,
         sh(machine, command).stdout.splitlines(),
     )
+    assert machine.spec is not None
     conflicts = " ".join(c.package for c in machine.spec.conflicts)
     command = f"dpkg --verify {conflicts}"
     expect_none(
@@ -122,14 +179,17 @@ def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(scenario):
     sh(machine, "test -f /etc/salt/minion")  # removed, not purged: configs stay
 
 
-def test_purge_removes_the_configs(scenario):
-    machine, old = scenario["box"], scenario["old"]
-    sh(machine, remove_command(old.package_format, old.names, purge=True))
+def test_purge_removes_the_configs(purged):
+    machine = purged.machine
+    session.restore_machine(machine, "purged")
     command = "ls /etc/salt/minion /etc/salt/master /etc/salt/pki 2>/dev/null || true"
-    expect_none(machine, "config left after purge", command, sh(machine, command).stdout.splitlines())
+    expect_none(
+        machine, "config left after purge", command, sh(machine, command).stdout.splitlines()
+    )
 
 
-def test_reinstall_after_purge_works(scenario):
-    machine, new = scenario["box"], scenario["new"]
-    new.install(machine)
+def test_reinstall_after_purge_works(purged):
+    machine = purged.machine
+    session.restore_machine(machine, "purged")
+    purged.new.install(machine)
     sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")

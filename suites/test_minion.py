@@ -50,7 +50,9 @@ def test_minion_service_is_enabled_and_running(installed, packages):
         state = sh(machine, command, expect_ok=False).stdout.strip()
         if state not in ("enabled", "active"):
             status = sh(
-                machine, "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8", expect_ok=False
+                machine,
+                "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8",
+                expect_ok=False,
             )
             fail(
                 machine,

@@ -33,7 +33,7 @@ def test_conflict_packages_are_installed_at_the_catalog_versions(host, machine):
     found = {}
     for lib in entry.conflicts:
         package = host.package(lib.package)
-        assert package.is_installed, f"{lib.package} missing on {box.name}"
+        assert package.is_installed, f"{lib.package} missing on {machine.name}"
         found[lib.package] = upstream_version(package.version)
     assert found == {lib.package: lib.version for lib in entry.conflicts}
 

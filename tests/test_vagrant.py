@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import catalog
-from harness.providers.vagrant import libvirt_daemons
-from harness.providers.vagrant import VagrantProvider, host, project
+from harness.providers.vagrant import VagrantProvider, host, libvirt_daemons, project
 from harness.providers.vagrant.host import kvm_usable, libvirt_driver, vagrant_env
 from harness.providers.vagrant.project import MANAGEMENT_ADDRESS, MANAGEMENT_NETWORK
 from harness.state import Instance

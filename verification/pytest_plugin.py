@@ -16,6 +16,7 @@ from harness import catalog, session, state
 from harness.errors import HarnessError
 from harness.providers import PROVIDERS
 from harness.transport import Machine
+
 from .testinfra_backend import testinfra_host
 
 

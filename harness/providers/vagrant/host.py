@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import vagrant
+
 from ... import paths
 from ...errors import HarnessError
 from ...runner import last_error_line
-
-import vagrant
 
 REGISTRY = ("vagrantcloud.com", 443)
 

@@ -1,0 +1,214 @@
+"""The build module's pure logic, without boxes: output names, defects, maintainer
+scripts, wrappers and units, manifest reuse, one-line errors. The builds themselves:
+test_build.py; what the packages do on a box: suites/."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from builds import deb, defects, layout, manifest
+from builds.build import output_name
+from builds.errors import BuildError
+from builds.inputs import fetch_inputs
+from builds.locks import DEFAULT_SALT, lock_name, parse_lock, salt_lock
+from builds.payload import StagedPayload, _describe, files_tree
+from harness import catalog
+
+HARNESS = [sys.executable, "-m", "signoff.cli"]
+
+
+# ---- pure logic ---------------------------------------------------------------------------
+
+
+def test_output_names_never_clash_with_the_good_packages():
+    assert output_name("debian12") == "debian12"
+    assert output_name("debian12", "3007.16") == "debian12-salt-3007.16"
+    assert output_name("debian12", defect="conffile") == "debian12-defect-conffile"
+    names = {output_name("debian12", defect=d) for d in defects.DEFECTS}
+    assert len(names) == len(defects.DEFECTS) and "debian12" not in names
+
+
+def test_defect_list_has_one_line_each():
+    lines = defects.listing().splitlines()
+    assert [line.split()[0] for line in lines] == list(defects.DEFECTS)
+    assert set(defects.DEFECTS) == {
+        "system-site-packages",
+        "buildroot-paths",
+        "ld-export",
+        "wrapper-pythonpath",
+        "missing-dep",
+        "unit-path",
+        "conffile",
+        "distro-clobber",
+    }
+    with pytest.raises(BuildError, match="unknown defect 'nope'"):
+        defects.check("nope")
+
+
+def test_unknown_salt_version_names_the_known_ones():
+    with pytest.raises(BuildError) as e:
+        salt_lock("3008.99", "3.11")
+    assert "unknown Salt version '3008.99'" in str(e.value) and "3008.4" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_every_lock_pins_with_hashes():
+    for salt in ("3008.4", "3007.16"):
+        for py in ("3.11", "3.13"):
+            pins = {
+                p.key: p for p in parse_lock(salt_lock(salt, py).read_text(), lock_name(salt, py))
+            }
+            assert pins["salt"].version == salt
+            assert "msgpack" in pins and all(p.hashes for p in pins.values())
+
+
+def staged(defect=None, box="debian12") -> StagedPayload:
+    b = catalog.load_box(box)
+    p = StagedPayload(
+        box=box,
+        root="/stage",
+        salt_version="3008.4",
+        version="3008.4-1",
+        python_version="3.11.2",
+        bundled_interpreter=False,
+        system_python="/usr/bin/python3.11",
+        unit_dir=layout.unit_dir(b),
+        defect=defect,
+    )
+    _describe(p, "3.11")
+    return p
+
+
+def test_units_go_where_each_release_puts_them():
+    assert layout.unit_dir(catalog.load_box("debian11")) == "/lib/systemd/system"
+    assert layout.unit_dir(catalog.load_box("debian12")) == "/lib/systemd/system"
+    assert layout.unit_dir(catalog.load_box("debian13")) == "/usr/lib/systemd/system"
+
+
+def test_maintainer_scripts_follow_debian_policy():
+    minion = staged().packages["salt-minion"]
+    post = deb.postinst(minion)
+    assert (
+        "deb-systemd-helper enable" in post
+        and "deb-systemd-invoke $action salt-minion.service" in post
+    )
+    assert 'if [ -n "$2" ]; then action=restart; else action=start; fi' in post
+    assert "deb-systemd-invoke stop salt-minion.service" in deb.prerm(minion)
+    postrm = deb.postrm(minion)
+    assert (
+        "deb-systemd-helper purge salt-minion.service" in postrm
+        and "/etc/salt/pki/minion" in postrm
+    )
+    for script in (post, deb.prerm(minion), postrm):
+        subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+    assert deb.postinst(staged().packages["salt-cloud"]) is None  # no unit, nothing to start
+    assert deb.depends_of(minion, "3008.4-1", []) == ["salt (= 3008.4-1)", deb.HELPER_DEPENDS]
+    assert "salt-master (= 3008.4-1)" in deb.depends_of(
+        staged().packages["salt-api"], "3008.4-1", []
+    )
+
+
+def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
+    good = staged()
+    assert "/etc/salt/minion" in good.packages["salt-minion"].conffiles
+    assert "/etc/salt/minion" not in staged("conffile").packages["salt-minion"].conffiles
+    assert staged("ld-export").packages["salt"].post_install == ["ldconfig"]
+    clobber = staged("distro-clobber").packages["salt"].post_install
+    assert len(clobber) == 1 and defects.CLOBBERED_FILE in clobber[0]
+    for d in defects.DEFECTS:
+        if d not in ("conffile", "ld-export", "distro-clobber"):
+            assert staged(d).packages == good.packages, d
+
+
+def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
+    trees = {}
+    for d in (None, "wrapper-pythonpath", "unit-path", "ld-export"):
+        files_tree(staged(d), tmp_path / str(d))
+        trees[d] = {
+            str(p.relative_to(tmp_path / str(d))): p.read_text() if p.is_file() else "<dir>"
+            for p in (tmp_path / str(d)).rglob("*")
+        }
+    good = trees[None]
+    wrapper = good["salt-minion/usr/bin/salt-minion"]
+    assert "unset" in wrapper and wrapper.rstrip().endswith('exec /opt/salt/bin/salt-minion "$@"')
+
+    def changed(d):
+        return {k for k in good.keys() | trees[d].keys() if good.get(k) != trees[d].get(k)}
+
+    assert changed("wrapper-pythonpath") == {k for k in good if "/usr/bin/" in k}
+    assert changed("unit-path") == {"salt-minion/lib/systemd/system/salt-minion.service"}
+    assert (
+        "ExecStart=/usr/local/bin/salt-minion"
+        in trees["unit-path"]["salt-minion/lib/systemd/system/salt-minion.service"]
+    )
+    assert changed("ld-export") == {"salt/etc/ld.so.conf.d", "salt/etc/ld.so.conf.d/salt.conf"}
+
+
+def test_wrapper_drops_the_callers_python_settings(tmp_path):
+    wrapper = tmp_path / "w"
+    wrapper.write_text(layout.wrapper_text("x").replace("exec /opt/salt/bin/x", "exec env"))
+    env = dict(
+        os.environ, PYTHONPATH="/evil", PYTHONHOME="/evil", PYTHONSTARTUP="/evil", KEEP="yes"
+    )
+    out = subprocess.run(
+        ["sh", str(wrapper)], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "KEEP=yes" in out and not re.search(r"^PYTHON", out, re.M)
+
+
+def test_manifest_reuse_needs_the_same_inputs_and_intact_files(tmp_path):
+    (tmp_path / "salt_1_amd64.deb").write_bytes(b"x" * 10)
+    entry = manifest.package_entry(tmp_path / "salt_1_amd64.deb", "salt", "1", "amd64")
+    manifest.write(tmp_path, {"inputs_digest": "abc", "packages": [entry]})
+    assert manifest.is_current(tmp_path, "abc")
+    assert not manifest.is_current(tmp_path, "other")
+    (tmp_path / "salt_1_amd64.deb").write_bytes(b"x")
+    assert not manifest.is_current(tmp_path, "abc")
+    box = catalog.load_box("debian12")
+    assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(
+        box, "3007.16", None, "deb"
+    )
+    assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(
+        box, "3008.4", "conffile", "deb"
+    )
+
+
+def test_cli_errors_are_one_line_without_traceback():
+    for args, expected in (
+        (["build", "debian12", "--salt", "2999.1"], "unknown Salt version '2999.1'"),
+        (["build", "debian12", "--defect", "nope"], "unknown defect 'nope'"),
+        (["build", "nobox"], "unknown box 'nobox'"),
+    ):
+        proc = subprocess.run(
+            HARNESS + args, capture_output=True, text=True, env=dict(os.environ, COLUMNS="300")
+        )
+        assert proc.returncode == 1, args
+        assert expected in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_version_the_index_cannot_serve_is_one_line_with_the_log(tmp_path, monkeypatch):
+    """A lock pinning a Salt release that the reachable index does not have."""
+    monkeypatch.setenv("SVH_BUILD_CACHE_DIR", str(tmp_path / "cache"))
+    lock = tmp_path / "salt-3008.77-py3.11.txt"
+    lock.write_text("salt==3008.77 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    log = tmp_path / "build.log"
+    with pytest.raises(BuildError) as e:
+        fetch_inputs(
+            lock,
+            salt_lock(DEFAULT_SALT, "3.11").with_name("build-py3.11.txt"),
+            "3.11",
+            "2.36",
+            log,
+            progress=lambda m: None,
+        )
+    assert "fetching salt-3008.77-py3.11.txt from the index failed" in str(e.value)
+    assert str(log) in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "cache" / "inputs").exists() or not any(
+        p.name[0] != "." for p in (tmp_path / "cache" / "inputs").iterdir()
+    )
