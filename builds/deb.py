@@ -97,7 +97,8 @@ def prerm(pkg: StagedPackage) -> str | None:
     return "\n".join(
         [
             "#!/bin/sh",
-            f"# {pkg.name}: stop its units when it is removed (an upgrade restarts them in postinst).",
+            f"# {pkg.name}: stop its units when it is removed"
+            " (an upgrade restarts them in postinst).",
             "set -e",
             'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then',
             f"    deb-systemd-invoke stop {' '.join(pkg.units)} >/dev/null || true",
@@ -114,7 +115,8 @@ def postrm(pkg: StagedPackage) -> str | None:
     if pkg.units:
         units = " ".join(pkg.units)
         on_remove.append(
-            f"[ -x /usr/bin/deb-systemd-helper ] && deb-systemd-helper mask {units} >/dev/null || true"
+            "[ -x /usr/bin/deb-systemd-helper ] && "
+            f"deb-systemd-helper mask {units} >/dev/null || true"
         )
         on_purge += [
             "if [ -x /usr/bin/deb-systemd-helper ]; then",
@@ -136,13 +138,20 @@ def postrm(pkg: StagedPackage) -> str | None:
         'case "$1" in',
     ]
     if on_remove:
-        lines += ["remove)"] + [f"    {l}" for l in on_remove] + ["    ;;", "esac", 'case "$1" in']
+        lines += [
+            "remove)",
+            *[f"    {line}" for line in on_remove],
+            "    ;;",
+            "esac",
+            'case "$1" in',
+        ]
     if on_purge:
-        lines += ["purge)"] + [f"    {l}" for l in on_purge] + ["    ;;"]
+        lines += ["purge)", *[f"    {line}" for line in on_purge], "    ;;"]
     lines += ["esac"]
     if pkg.units:
         lines += [
-            "if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi"
+            "if [ -d /run/systemd/system ]; then"
+            " systemctl --system daemon-reload >/dev/null || true; fi"
         ]
     lines += ["exit 0", ""]
     return "\n".join(lines)
@@ -157,9 +166,12 @@ work={work}
 rm -rf $work && mkdir -p $work/debian && cd $work
 printf 'Source: salt\n\nPackage: salt\nArchitecture: amd64\n' > debian/control
 find {root} -type f \( -name '*.so' -o -name '*.so.*' -o -perm -u+x \) -print0 |
-    xargs -0 -r sh -c 'for f; do if [ "$(head -c 4 "$f" | od -An -c | tr -d " ")" = "177ELF" ]; then echo "$f"; fi; done' sh > elf.txt
+    xargs -0 -r sh -c 'for f; do
+        if [ "$(head -c 4 "$f" | od -An -c | tr -d " ")" = "177ELF" ]; then echo "$f"; fi
+    done' sh > elf.txt
 libdirs=$(sed 's|/[^/]*$||' elf.txt | sort -u | sed 's/^/-l/')
-dpkg-shlibdeps -O --ignore-missing-info --warnings=0 $libdirs $(sed 's/^/-e/' elf.txt) 2>shlibdeps.err \
+dpkg-shlibdeps -O --ignore-missing-info --warnings=0 $libdirs \
+    $(sed 's/^/-e/' elf.txt) 2>shlibdeps.err \
     | sed -n 's/^shlibs:Depends=//p' > depends.txt || {{ cat shlibdeps.err; exit 1; }}
 cat shlibdeps.err
 """

@@ -11,11 +11,15 @@ DEFECTS: dict[str, str] = {
     "system-site-packages": "the venv sees the distribution's dist-packages",
     "buildroot-paths": "a build path is left in the scripts' shebangs and in pyvenv.cfg",
     "ld-export": "an /etc/ld.so.conf.d entry exports /opt/salt's libraries to the whole system",
-    "wrapper-pythonpath": "the /usr/bin wrappers put the distribution's dist-packages on PYTHONPATH",
+    "wrapper-pythonpath": (
+        "the /usr/bin wrappers put the distribution's dist-packages on PYTHONPATH"
+    ),
     "missing-dep": "msgpack is left out of the venv",
     "unit-path": "the salt-minion unit's ExecStart points to a path that does not exist",
     "conffile": "/etc/salt/minion is not a conffile, so an upgrade overwrites local edits",
-    "distro-clobber": "the post-install script replaces a file of the distribution's python3-tornado",
+    "distro-clobber": (
+        "the post-install script replaces a file of the distribution's python3-tornado"
+    ),
 }
 
 # Where each defect's broken value points; the tests look for exactly these.

@@ -57,7 +57,8 @@ def platform_tags(glibc: str) -> list[str]:
     """pip --platform values a box with this glibc accepts, best first."""
     major, minor = (int(x) for x in glibc.split(".")[:2])
     tags = [f"manylinux_{major}_{m}_{ARCH}" for m in range(minor, 16, -1)]
-    return tags + [
+    return [
+        *tags,
         f"manylinux2014_{ARCH}",
         f"manylinux2010_{ARCH}",
         f"manylinux1_{ARCH}",
@@ -104,7 +105,7 @@ def pip_download(
         "--abi",
         "none",
     ]
-    for tag in platform_tags(glibc) + ["any"]:
+    for tag in [*platform_tags(glibc), "any"]:
         cmd += ["--platform", tag]
     run_logged(cmd, log, what, error=BuildError)
 

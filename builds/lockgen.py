@@ -70,8 +70,8 @@ def compile_lock(requirements: list[str], python_minor: str, out: Path) -> Path:
         text = (Path(tmp) / "out.txt").read_text()
     parse_lock(text, str(out))
     out.write_text(
-        f"# {' '.join(requirements)} for Python {python_minor}; regenerate: python -m builds.lockgen\n"
-        + text
+        f"# {' '.join(requirements)} for Python {python_minor}; "
+        "regenerate: python -m builds.lockgen\n" + text
     )
     return out
 

@@ -41,19 +41,21 @@ def parse_lock(text: str, source: str = "lock") -> list[Pin]:
     pins: list[Pin] = []
     # Join continuation lines first: a requirement and its hashes form one logical line.
     logical = re.sub(r"\\\s*\n", " ", text)
-    for lineno, raw in enumerate(logical.splitlines(), 1):
+    for _, raw in enumerate(logical.splitlines(), 1):
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
         m = _REQ.match(line)
         if not m:
             raise BuildError(
-                f"{source}: cannot read line {raw.strip()[:60]!r}: expected NAME==VERSION --hash=..."
+                f"{source}: cannot read line {raw.strip()[:60]!r}: "
+                "expected NAME==VERSION --hash=..."
             )
         hashes = _HASH.findall(line)
         if not hashes:
             raise BuildError(
-                f"{source}: {m.group(1)}=={m.group(2)} has no --hash (regenerate with python -m builds.lockgen)"
+                f"{source}: {m.group(1)}=={m.group(2)} has no --hash "
+                "(regenerate with python -m builds.lockgen)"
             )
         pins.append(Pin(m.group(1), m.group(2), hashes))
     if not pins:

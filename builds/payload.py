@@ -13,7 +13,8 @@ could leak into scripts, pyvenv.cfg, RECORD or .pyc files. Inputs come from the 
 
 Staged layout, under StagedPayload.root on the box: one directory per package holding
 that package's files at their installed paths (the package's buildroot):
-    salt/opt/salt/...                    the venv: bin/python3, bin/salt-*, lib/python3.X/site-packages
+    salt/opt/salt/...                    the venv: bin/python3, bin/salt-*,
+                                         lib/python3.X/site-packages
     salt/usr/bin/{salt-call,spm,salt-pip}
     salt/etc/salt/  salt/etc/salt/pki/   (directories)
     salt/etc/logrotate.d/salt            (conffile)
@@ -21,7 +22,8 @@ that package's files at their installed paths (the package's buildroot):
     salt-minion/usr/bin/{salt-minion,salt-proxy}
     salt-minion/<unit_dir>/salt-minion.service
     salt-minion/etc/salt/minion (conffile)   salt-minion/etc/salt/minion.d/
-    salt-master/usr/bin/{salt,salt-cp,salt-key,salt-master,salt-run}, unit, etc/salt/master, master.d/
+    salt-master/usr/bin/{salt,salt-cp,salt-key,salt-master,salt-run}, unit,
+        etc/salt/master, master.d/
     salt-syndic/usr/bin/salt-syndic, unit;  salt-api/usr/bin/salt-api, unit
     salt-cloud/usr/bin/salt-cloud, etc/salt/cloud, cloud.{conf,profiles,providers}.d/
     salt-ssh/usr/bin/salt-ssh, etc/salt/roster
@@ -129,7 +131,9 @@ def stage(
         bundled = json.loads(
             runner.output(
                 f"{python} -I -c 'import json, importlib.metadata as m; "
-                f'print(json.dumps({{d.metadata["Name"]: d.version for d in m.distributions()}}))\'',
+                "print(json.dumps("
+                '{d.metadata["Name"]: d.version for d in m.distributions()}'
+                "))'",
                 "listing the distributions in the venv",
             )
         )
@@ -203,7 +207,8 @@ for f in {PREFIX}/bin/*; do
     grep -q "^'''exec'" "$f" && {{ echo "pip's exec trick in $f"; exit 1; }} || true
 done
 for pth in $(find {PREFIX} -name '*.pth' -o -name '*.egg-link'); do
-    grep -E '^/' "$pth" | grep -v '^{PREFIX}/' && {{ echo "absolute path outside {PREFIX} in $pth"; exit 1; }} || true
+    grep -E '^/' "$pth" | grep -v '^{PREFIX}/' &&
+        {{ echo "absolute path outside {PREFIX} in $pth"; exit 1; }} || true
 done
 """
     runner.run(script, "checking the venv for build paths, foreign shebangs and .pth entries")
@@ -300,12 +305,14 @@ def _apply_venv_defect(runner: BoxRunner, payload: StagedPayload, venv: str, min
     if defect == "system-site-packages":
         if payload.bundled_interpreter:  # its pyvenv.cfg home is itself: point a .pth at the distro
             runner.run(
-                f"echo {defects.DISTRO_DIST_PACKAGES} > {venv}/lib/python{minor}/site-packages/distro-site.pth",
+                f"echo {defects.DISTRO_DIST_PACKAGES} > "
+                f"{venv}/lib/python{minor}/site-packages/distro-site.pth",
                 "defect system-site-packages: a .pth to the distro's dist-packages",
             )
         else:
             runner.run(
-                f"sed -i 's/^include-system-site-packages = false/include-system-site-packages = true/' "
+                "sed -i 's/^include-system-site-packages = false"
+                "/include-system-site-packages = true/' "
                 f"{venv}/pyvenv.cfg",
                 "defect system-site-packages: pyvenv.cfg",
             )
@@ -317,7 +324,8 @@ for f in {venv}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
     if head -n 1 "$f" | grep -q '^#!{PREFIX}/'; then sed -i '1s|^#!{PREFIX}/|#!{fake}/|' "$f"; fi
 done
-sed -i 's|{PREFIX}|{fake}|g' {venv}/bin/activate {venv}/bin/activate.csh {venv}/bin/activate.fish 2>/dev/null || true
+sed -i 's|{PREFIX}|{fake}|g' {venv}/bin/activate {venv}/bin/activate.csh \\
+    {venv}/bin/activate.fish 2>/dev/null || true
 if grep -q '^command' {venv}/pyvenv.cfg; then sed -i 's|{PREFIX}|{fake}|g' {venv}/pyvenv.cfg
 else echo 'command = {fake}/bin/python3 -m venv {fake}' >> {venv}/pyvenv.cfg; fi
 """,

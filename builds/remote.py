@@ -92,7 +92,9 @@ class BoxRunner:
         try:
             with open(self.log, "rb") as f:
                 f.seek(max(0, f.seek(0, 2) - 4096))
-                lines = [l for l in f.read().decode(errors="replace").splitlines() if l.strip()]
+                lines = [
+                    line for line in f.read().decode(errors="replace").splitlines() if line.strip()
+                ]
             return lines[-1].strip()[:200] if lines else ""
         except OSError:
             return ""

@@ -87,7 +87,7 @@ def rpmbuild_argv(
     argv = ["rpmbuild", "-bb", "--nodeps", "--target", ARCH]
     for name, value in macros.items():
         argv += ["--define", f"{name} {value}"]
-    return argv + [f"{topdir}/SPECS/salt.spec"]
+    return [*argv, f"{topdir}/SPECS/salt.spec"]
 
 
 def merged_tar_command(staged: StagedPayload, tarball: str, without_venv: bool = False) -> str:

@@ -125,6 +125,40 @@ def evaluate(release: str, salt_version: str = "3008.4") -> EvaluatedSpec:
     return EvaluatedSpec(f"el{release}", text, parse_spec(text), nvrs)
 
 
+def _check_daemon(spec: EvaluatedSpec, daemon: str, init: str) -> list[str]:
+    """A daemon's package: its init files and the scriptlets that enable, stop, restart it."""
+    problems: list[str] = []
+    pkg = f"salt-{daemon}"
+    post, preun = spec.script(pkg, "%post"), spec.script(pkg, "%preun")
+    postun = spec.script(pkg, "%postun")
+    files = spec.packages[pkg].files
+    if init == "sysv":
+        wanted = [
+            (f"chkconfig --add salt-{daemon}", post),
+            (f"service salt-{daemon} stop", preun),
+            (f"chkconfig --del salt-{daemon}", preun),
+            (f"service salt-{daemon} condrestart", postun),
+            (f"/etc/rc.d/init.d/salt-{daemon}", "\n".join(files)),
+        ]
+        unwanted = ["systemctl", ".service"]
+    else:
+        wanted = [
+            ("preset", post),
+            (f"salt-{daemon}.service", post),
+            ("disable", preun),
+            ("stop", preun),
+            ("try-restart", postun),
+            (f"/usr/lib/systemd/system/salt-{daemon}.service", "\n".join(files)),
+        ]
+        unwanted = ["chkconfig", "init.d"]
+    for needle, haystack in wanted:
+        if needle not in haystack:
+            problems.append(f"{pkg}: no '{needle}' ({init})")
+    everything = post + preun + postun + "\n".join(files)
+    problems += [f"{pkg}: '{word}' on a {init} target" for word in unwanted if word in everything]
+    return problems
+
+
 def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[str]:
     """How the evaluated spec differs from what the box needs; empty when it fits."""
     problems = []
@@ -136,36 +170,7 @@ def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[st
         if f"salt = {spec.nvrs[0][len('salt-') :]}" not in spec.packages[sub].tag("Requires"):
             problems.append(f"{sub} does not require salt = its own version-release")
     for daemon in DAEMONS:
-        pkg = f"salt-{daemon}"
-        post, preun = spec.script(pkg, "%post"), spec.script(pkg, "%preun")
-        postun = spec.script(pkg, "%postun")
-        files = spec.packages[pkg].files
-        if init == "sysv":
-            wanted = [
-                (f"chkconfig --add salt-{daemon}", post),
-                (f"service salt-{daemon} stop", preun),
-                (f"chkconfig --del salt-{daemon}", preun),
-                (f"service salt-{daemon} condrestart", postun),
-                (f"/etc/rc.d/init.d/salt-{daemon}", "\n".join(files)),
-            ]
-            unwanted = ["systemctl", ".service"]
-        else:
-            wanted = [
-                ("preset", post),
-                (f"salt-{daemon}.service", post),
-                ("disable", preun),
-                ("stop", preun),
-                ("try-restart", postun),
-                (f"/usr/lib/systemd/system/salt-{daemon}.service", "\n".join(files)),
-            ]
-            unwanted = ["chkconfig", "init.d"]
-        for needle, haystack in wanted:
-            if needle not in haystack:
-                problems.append(f"{pkg}: no '{needle}' ({init})")
-        everything = post + preun + postun + "\n".join(files)
-        problems += [
-            f"{pkg}: '{word}' on a {init} target" for word in unwanted if word in everything
-        ]
+        problems += _check_daemon(spec, daemon, init)
     # rpm 4.4 (EL5) builds no noarch subpackage of an arch package.
     arches = {
         p.tag("BuildArch")[0] if p.tag("BuildArch") else "x86_64"
@@ -193,7 +198,8 @@ def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[st
 def el_boxes():
     from harness import catalog
 
-    return [b for b in catalog.load_catalog().values() if b.package_format == "rpm"]
+    boxes = catalog.load_catalog().values()
+    return [b for b in boxes if b.package_format == "rpm" and b.packages_of is None]
 
 
 def main() -> int:

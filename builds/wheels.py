@@ -47,7 +47,8 @@ def provide(
         # Build isolation stays on: the build backends come from the build lock's wheels.
         # -g0 and the prefix map keep the build directory out of the compiled .so files.
         runner.run(
-            f"CFLAGS='-g0 -ffile-prefix-map=/tmp/=' {python} -m pip wheel --no-index --no-deps --disable-pip-version-check "
+            f"CFLAGS='-g0 -ffile-prefix-map=/tmp/=' {python} -m pip wheel "
+            "--no-index --no-deps --disable-pip-version-check "
             f"--find-links {remote_inputs}/build -w {remote_dir} {names}",
             "compiling wheels from the lock's sdists",
         )

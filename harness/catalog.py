@@ -24,16 +24,26 @@ class Strict(BaseModel):
 
 
 class SystemPython(Strict):
-    path: str = Field(pattern=r"^/")
-    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
+    # The distribution's Python; none on a box without one (centos7-abi).
+    path: str | None = Field(default=None, pattern=r"^/")
+    version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
     # True where the system Python cannot run the Salt we ship: the package carries its own.
     bundle_interpreter: bool
     bundled_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+    # The bundled interpreter and its C libraries are built with the glibc 2.17 toolchain
+    # (builds.toolchain): one /opt/salt for EL7 and everything newer.
+    portable: bool = False
 
     @model_validator(mode="after")
-    def _bundled_version_when_bundling(self):
+    def _consistent(self):
         if self.bundle_interpreter and not self.bundled_version:
             raise ValueError("bundled_version is required when bundle_interpreter is true")
+        if (self.path is None) != (self.version is None):
+            raise ValueError("path and version go together (both, or neither for no Python)")
+        if self.path is None and not self.bundle_interpreter:
+            raise ValueError("a box without a system Python needs bundle_interpreter = true")
+        if self.portable and not self.bundle_interpreter:
+            raise ValueError("portable = true needs bundle_interpreter = true")
         return self
 
 
@@ -47,8 +57,24 @@ class ConflictLibrary(Strict):
 
 
 class NspawnSettings(Strict):
-    suite: str = Field(min_length=1)
+    suite: str | None = Field(default=None, min_length=1)  # Debian suite, made by mmdebstrap
     components: list[str] = ["main"]
+    # Instead of a Debian root: a minimal root made of the glibc 2.17 runtime, busybox and
+    # dropbear, with no init system (harness/providers/nspawn/glibc_root.py).
+    root: Literal["glibc-2.17"] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.suite is None) == (self.root is None):
+            raise ValueError("name either suite (a Debian root) or root (glibc-2.17)")
+        return self
+
+
+class BuildSettings(Strict):
+    """Where the box's packages are built."""
+
+    # A build box of another catalog entry (centos7 builds on debian12); default: the box.
+    box: str | None = None
 
 
 class VagrantSettings(Strict):
@@ -74,25 +100,34 @@ class Box(Strict):
     release: str = Field(pattern=r"^\d+$")
     codename: str = Field(min_length=1)
     package_format: Literal["deb", "rpm"]
-    package_manager: Literal["apt", "yum"]
-    init: Literal["systemd", "sysv"]
+    # none: no package database, payloads are unpacked (rpm2cpio | cpio)
+    package_manager: Literal["apt", "yum", "none"]
+    init: Literal["systemd", "sysv", "none"]  # none: no init system, daemons run by hand
     # The release's glibc: no ELF under /opt/salt may need a newer GLIBC_ symbol version.
     glibc: str = Field(pattern=r"^2\.\d+$")
     python: SystemPython
-    conflicts: list[ConflictLibrary] = Field(min_length=1)
+    conflicts: list[ConflictLibrary] = []
     build_packages: list[str] = []
+    build: BuildSettings = BuildSettings()
+    # Verify the packages of another catalog entry (centos7-abi runs centos7's RPMs).
+    packages_of: str | None = None
+    # The box the suites run the salt-master on (default: a second box of this one).
+    master: str | None = None
     providers: Providers
 
     @model_validator(mode="after")
     def _consistent(self):
         expected_manager = {"deb": "apt", "rpm": "yum"}[self.package_format]
-        if self.package_manager != expected_manager:
+        if self.package_manager not in (expected_manager, "none"):
             raise ValueError(
                 f"package_manager {self.package_manager!r} does not fit package_format "
                 f"{self.package_format!r} (expected {expected_manager!r})"
             )
-        if self.providers.nspawn and self.family != "debian":
+        nspawn = self.providers.nspawn
+        if nspawn and nspawn.suite and self.family != "debian":
             raise ValueError("providers.nspawn: only Debian boxes can be made with debootstrap")
+        if self.python.path and not self.conflicts:
+            raise ValueError("conflicts: list the distribution's libraries that Salt bundles")
         if not (self.providers.nspawn or self.providers.vagrant):
             raise ValueError("providers: name at least one of nspawn, vagrant")
         return self
@@ -134,7 +169,19 @@ def load_box_file(path: Path) -> Box:
 
 def load_catalog(boxes_dir: Path | None = None) -> dict[str, Box]:
     boxes_dir = boxes_dir or paths.BOXES_DIR
-    return {p.stem: load_box_file(p) for p in sorted(boxes_dir.glob("*.toml"))}
+    boxes = {p.stem: load_box_file(p) for p in sorted(boxes_dir.glob("*.toml"))}
+    for box in boxes.values():
+        for field, name in (
+            ("build.box", box.build.box),
+            ("packages_of", box.packages_of),
+            ("master", box.master),
+        ):
+            if name is not None and name not in boxes:
+                raise CatalogError(
+                    f"{boxes_dir / box.name}.toml: field '{field}': no box {name!r} in the "
+                    f"catalog (known: {', '.join(boxes)})"
+                )
+    return boxes
 
 
 def load_box(name: str, boxes_dir: Path | None = None) -> Box:

@@ -109,7 +109,8 @@ class Machine:
         self._client: paramiko.SSHClient | None = None
 
     def __repr__(self):
-        return f"Machine({self.name!r}, {self.endpoint.user}@{self.endpoint.host}:{self.endpoint.port})"
+        e = self.endpoint
+        return f"Machine({self.name!r}, {e.user}@{e.host}:{e.port})"
 
     def connect(self, timeout: float = 60.0) -> Machine:
         patience = self.endpoint.handshake_timeout
@@ -151,13 +152,16 @@ class Machine:
 
     @property
     def client(self) -> paramiko.SSHClient:
-        if (
-            self._client is None
-            or not self._client.get_transport()
-            or not self._client.get_transport().is_active()
-        ):
+        transport = self._client.get_transport() if self._client else None
+        if transport is None or not transport.is_active():
             self.connect()
+        assert self._client is not None
         return self._client
+
+    def _transport(self) -> paramiko.Transport:
+        transport = self.client.get_transport()
+        assert transport is not None  # client connects until it has one
+        return transport
 
     def close(self):
         if self._client:
@@ -198,7 +202,7 @@ class Machine:
         return self._exec(command, writer(out), writer(err), timeout, None)
 
     def _exec(self, command, on_out, on_err, timeout, stdin) -> int:
-        chan = self.client.get_transport().open_session()
+        chan = self._transport().open_session()
         try:
             chan.exec_command(self.as_root(command))
             if stdin is not None:

@@ -61,9 +61,10 @@ def boxes():
     table = Table("box", "distro", "format", "init", "python", *PROVIDERS, box=None, pad_edge=False)
     reasons: list[str] = []  # footnotes: the same reason applies to many boxes
     for box in catalog.load_catalog().values():
-        py = box.python.version
+        py = box.python.version or "none"
         if box.python.bundle_interpreter:
-            py += f" (bundles {box.python.bundled_version})"
+            portable = ", portable" if box.python.portable else ""
+            py += f" (bundles {box.python.bundled_version}{portable})"
         can_run = session.availability(box)
         cells = []
         for name in PROVIDERS:

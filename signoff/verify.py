@@ -16,7 +16,10 @@ from . import report
 
 
 def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
-    """The manifest of every box's package set; a missing set stops the run before any box starts."""
+    """The manifest of every box's package set.
+
+    A missing set stops the run before any box starts.
+    """
     found = {}
     for box in boxes:
         found[box] = PackageSet.load(package_dir(box, packages), box).manifest
@@ -87,6 +90,7 @@ def verify(
         proc = subprocess.Popen(
             argv, cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
+        assert proc.stdout is not None  # stdout=PIPE
         for line in proc.stdout:
             sys.stdout.write(line)
             log.write(line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from typing import Any
 
 import pytest
 from checks import expect_none, fail, lines, sh
@@ -43,7 +44,7 @@ STDLIB_MODULES = [
 ]
 
 
-def python_json(machine, code: str, python: str = PY, env: str = "") -> tuple[object, str]:
+def python_json(machine, code: str, python: str = PY, env: str = "") -> tuple[Any, str]:
     command = f"{env}{python} -c {shlex.quote(code)}".strip()
     return json.loads(sh(machine, command).stdout), command
 
@@ -74,7 +75,8 @@ def salt_call_sys_path(machine, env: str = "") -> tuple[list[str], str]:
 def test_opt_salt_imports_its_own_copy_at_the_locked_version(installed, packages, conflict):
     module, top = conflict.module, conflict.module.split(".")[0]
     code = (
-        f"import json, importlib.metadata as m, {module}; d = m.packages_distributions()[{top!r}][0]; "
+        f"import json, importlib.metadata as m, {module}; "
+        f"d = m.packages_distributions()[{top!r}][0]; "
         f"print(json.dumps([{module}.__file__, d, m.version(d)]))"
     )
     (where, dist, version), command = python_json(installed, code)
@@ -273,8 +275,10 @@ def test_distro_programs_using_the_conflicting_libraries_still_work(installed):
     program = (
         "import tornado.ioloop, tornado.web, tornado.httpclient\n"
         "from Cryptodome.Cipher import AES\n"
-        "key = b'k' * 16; box = AES.new(key, AES.MODE_EAX); data, tag = box.encrypt_and_digest(b'salt')\n"
-        "assert AES.new(key, AES.MODE_EAX, nonce=box.nonce).decrypt_and_verify(data, tag) == b'salt'\n"
+        "key = b'k' * 16; box = AES.new(key, AES.MODE_EAX); "
+        "data, tag = box.encrypt_and_digest(b'salt')\n"
+        "assert AES.new(key, AES.MODE_EAX, nonce=box.nonce)"
+        ".decrypt_and_verify(data, tag) == b'salt'\n"
         "class Hello(tornado.web.RequestHandler):\n"
         "    def get(self): self.write('hello from ' + tornado.version)\n"
         "async def main():\n"
@@ -304,7 +308,7 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
         pytest.skip(
             f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
-    code = "import importlib\nfor m in %r: importlib.import_module(m)\nprint('ok')" % STDLIB_MODULES
+    code = f"import importlib\nfor m in {STDLIB_MODULES!r}: importlib.import_module(m)\nprint('ok')"
     command = f"{PY} -c {shlex.quote(code)}"
     sh(installed, command)
 

@@ -140,7 +140,7 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
             machine,
             "the minion running files of the new package only",
             f"exe {upgraded.exe}, {upgraded.deleted_maps} deleted mappings",
-            "pid=$(systemctl show -p MainPID --value salt-minion); grep ' (deleted)' /proc/$pid/maps",
+            "grep ' (deleted)' /proc/$(systemctl show -p MainPID --value salt-minion)/maps",
         )
 
 

@@ -19,7 +19,8 @@ STATE_TREE = {
         "harness-file:\n  file.managed:\n    - name: /var/tmp/harness-state/managed.txt\n"
         "    - contents: managed by salt\n    - require:\n      - file: harness-dir\n"
         "harness-once:\n  cmd.run:\n    - name: date > /var/tmp/harness-state/ran-once\n"
-        "    - creates: /var/tmp/harness-state/ran-once\n    - require:\n      - file: harness-dir\n"
+        "    - creates: /var/tmp/harness-state/ran-once\n"
+        "    - require:\n      - file: harness-dir\n"
     ),
 }
 
@@ -65,7 +66,10 @@ def test_minion_service_is_enabled_and_running(installed, packages):
 @pytest.mark.smoke
 def test_minion_process_runs_the_opt_salt_interpreter(installed):
     pid = main_pid(installed, "salt-minion")
-    command = f"tr '\\0' ' ' < /proc/{pid}/cmdline; echo; tr '\\0' '\\n' < /proc/{pid}/environ | grep ^PYTHON || true"
+    command = (
+        f"tr '\\0' ' ' < /proc/{pid}/cmdline; echo; "
+        f"tr '\\0' '\\n' < /proc/{pid}/environ | grep ^PYTHON || true"
+    )
     argv, *python_env = sh(installed, command).stdout.splitlines()
     if not argv.startswith("/opt/salt/bin/python"):
         fail(installed, "the minion process running /opt/salt/bin/python", argv, command)
@@ -195,7 +199,8 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
         "upgrade": (
             f"rm -rf /tmp/up && dpkg-deb -R {deb} /tmp/up && "
             "sed -i 's/^Version: .*/&+harness1/' /tmp/up/DEBIAN/control && "
-            f"dpkg-deb -b /tmp/up /tmp/{tornado}-up.deb >/dev/null && {apt} install /tmp/{tornado}-up.deb"
+            f"dpkg-deb -b /tmp/up /tmp/{tornado}-up.deb >/dev/null && "
+            f"{apt} install /tmp/{tornado}-up.deb"
         ),
         "downgrade": f"{apt} install {deb}",
         "remove": f"{apt} remove {tornado}",

@@ -33,10 +33,18 @@ def ensure_built(box: str, salt: str = DEFAULT_SALT, defect: str | None = None) 
     return out
 
 
+def read_manifest(out: Path) -> dict:
+    """The manifest of a dist dir, which must be there."""
+    m = manifest.read(out)
+    assert m is not None, f"no readable manifest in {out}"
+    return m
+
+
 def extract_debs(out: Path, dest: Path) -> dict[str, Path]:
     """Each package of a dist dir unpacked with dpkg-deb -R (files plus DEBIAN/)."""
     trees = {}
-    for pkg in manifest.read(out)["packages"]:
+    m = read_manifest(out)
+    for pkg in m["packages"]:
         tree = dest / pkg["name"]
         subprocess.run(["dpkg-deb", "-R", str(out / pkg["file"]), str(tree)], check=True)
         trees[pkg["name"]] = tree
@@ -53,7 +61,9 @@ def _fingerprint(path: Path) -> str:
         return "pyc"
     data = path.read_bytes()
     if path.name == "control" and path.parent.name == "DEBIAN":
-        data = b"\n".join(l for l in data.splitlines() if not l.startswith(b"Installed-Size:"))
+        data = b"\n".join(
+            line for line in data.splitlines() if not line.startswith(b"Installed-Size:")
+        )
     return f"{path.stat().st_mode & 0o7777:o}:{hashlib.sha256(data).hexdigest()}"
 
 

@@ -15,7 +15,8 @@ def test_one_line_format_with_options(tmp_path):
     d = apt_dir(
         tmp_path,
         "# comment\n"
-        "deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] "
+        "http://mirror.example/debian bookworm main\n"
         "deb-src http://src.example/debian bookworm main\n"
         "deb http://security.example/debian-security bookworm-security main\n",
     )
@@ -29,7 +30,8 @@ def test_deb822_format(tmp_path):
     d = apt_dir(
         tmp_path,
         debian_sources=(
-            "Types: deb deb-src\nURIs: http://deb.example/debian/\nSuites: bookworm bookworm-updates\n"
+            "Types: deb deb-src\nURIs: http://deb.example/debian/\n"
+            "Suites: bookworm bookworm-updates\n"
             "Components: main\n\n"
             "Types: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n"
             "Components: main\n"

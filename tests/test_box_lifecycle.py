@@ -4,9 +4,9 @@ and the leftovers of a crashed run. Runs in a harness namespace of its own (see 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,7 +187,7 @@ def test_not_root_is_one_line(harness_run):
     )
     before = set(our_nspawn_pids(harness_run.env["SVH_BRIDGE"]))
     result = subprocess.run(
-        [os.sys.executable, "-c", code], capture_output=True, text=True, env=harness_run.env
+        [sys.executable, "-c", code], capture_output=True, text=True, env=harness_run.env
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-from build_helpers import ensure_built, extract_debs, tree_diff
+from build_helpers import ensure_built, extract_debs, read_manifest, tree_diff
 
-from builds import defects, layout, manifest
+from builds import defects, layout
 from builds.errors import BuildError
 from builds.locks import DEFAULT_SALT, parse_lock, salt_lock
 from harness import catalog, paths, state
@@ -41,7 +41,7 @@ def built(request):
         out = ensure_built(request.param)
     except BuildError as e:
         pytest.fail(f"build of {request.param} failed: {e}", pytrace=False)
-    return manifest.read(out), catalog.load_box(request.param)
+    return read_manifest(out), catalog.load_box(request.param)
 
 
 @pytest.mark.slow
@@ -83,7 +83,7 @@ def test_manifest_describes_the_build(built):
 @pytest.mark.slow
 def test_the_older_salt_line_builds_too():
     out = ensure_built("debian12", "3007.16")
-    m = manifest.read(out)
+    m = read_manifest(out)
     assert out.name == "debian12-salt-3007.16" and m["salt_version"] == "3007.16"
     assert m["bundled"]["salt"] == "3007.16"
     assert {p["version"] for p in m["packages"]} == {"3007.16-1"}
@@ -139,8 +139,8 @@ def test_a_warm_rebuild_makes_no_network_request(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (
-        manifest.read(tmp_path / "dist" / "debian12")["inputs_digest"]
-        == manifest.read(paths.DIST_DIR / "debian12")["inputs_digest"]
+        read_manifest(tmp_path / "dist" / "debian12")["inputs_digest"]
+        == read_manifest(paths.DIST_DIR / "debian12")["inputs_digest"]
     )
 
 
@@ -229,7 +229,7 @@ def good_debian12(tmp_path_factory):
 @pytest.mark.parametrize("defect", list(defects.DEFECTS))
 def test_defect_variant_differs_exactly_as_named(defect, good_debian12, tmp_path):
     out = ensure_built("debian12", defect=defect)
-    m = manifest.read(out)
+    m = read_manifest(out)
     assert m["defect"] == defect and out.name == f"debian12-defect-{defect}"
     bad = extract_debs(out, tmp_path)
     CHECKS[defect](tree_diff(good_debian12, bad), bad)
@@ -261,7 +261,9 @@ def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in err
     error = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "checking the venv's dependencies failed" in error[0]
-    log = re.search(r"full build log: (\S+)\)", error[0]).group(1)
+    found = re.search(r"full build log: (\S+)\)", error[0])
+    assert found, error[0]
+    log = found.group(1)
     assert log == str(dist / "logs" / "debian12.build.log")
     assert "pyyaml" in Path(log).read_text().lower()
     assert state.load(f"build-debian12-{proc.pid}") is None  # the build box is gone

@@ -93,13 +93,15 @@ def test_units_go_where_each_release_puts_them():
 def test_maintainer_scripts_follow_debian_policy():
     minion = staged().packages["salt-minion"]
     post = deb.postinst(minion)
+    assert post is not None
     assert (
         "deb-systemd-helper enable" in post
         and "deb-systemd-invoke $action salt-minion.service" in post
     )
     assert 'if [ -n "$2" ]; then action=restart; else action=start; fi' in post
-    assert "deb-systemd-invoke stop salt-minion.service" in deb.prerm(minion)
+    assert "deb-systemd-invoke stop salt-minion.service" in (deb.prerm(minion) or "")
     postrm = deb.postrm(minion)
+    assert postrm is not None
     assert (
         "deb-systemd-helper purge salt-minion.service" in postrm
         and "/etc/salt/pki/minion" in postrm

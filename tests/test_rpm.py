@@ -68,7 +68,8 @@ def test_the_target_check_catches_a_spec_that_does_not_fit():
 def test_parse_spec_splits_packages_scriptlets_and_files():
     text = (
         "Name: salt\nRequires: a, b\n%package minion\nRequires: salt = 1-1\n"
-        "%description minion\nx\n%post minion\necho hi\n%files\n%defattr(-,root,root,-)\n/opt/salt\n"
+        "%description minion\nx\n%post minion\necho hi\n"
+        "%files\n%defattr(-,root,root,-)\n/opt/salt\n"
         "%files -n other\n/usr/bin/other\n"
     )
     packages = rpm_targets.parse_spec(text)
@@ -145,7 +146,9 @@ def native() -> dict[str, Path]:
 def manifest_of(out: Path) -> dict:
     from builds import manifest
 
-    return manifest.read(out)
+    m = manifest.read(out)
+    assert m is not None, f"no readable manifest in {out}"
+    return m
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +309,9 @@ def rpmlint_errors(rpms) -> list[str]:
     )
     # One filter file serves every target: EL6's filters go unused on debian12's RPMs.
     return [
-        l for l in proc.stdout.splitlines() if ": E: " in l and "unused-rpmlintrc-filter" not in l
+        line
+        for line in proc.stdout.splitlines()
+        if ": E: " in line and "unused-rpmlintrc-filter" not in line
     ]
 
 
@@ -390,7 +395,9 @@ def el6(native, tmp_path_factory):
         "libpython": "ldd /opt/salt/bin/python2.7 | grep libpython",
         "pip": "/opt/salt/bin/pip --version",
         "shebang": "head -n 1 /opt/salt/bin/pip",
-        "init": "sh -n /etc/rc.d/init.d/salt-minion && grep '^# chkconfig' /etc/rc.d/init.d/salt-minion",
+        "init": (
+            "sh -n /etc/rc.d/init.d/salt-minion && grep '^# chkconfig' /etc/rc.d/init.d/salt-minion"
+        ),
         "ld.so.conf.d": "grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d || echo none",
     }
     with box_instance("debian11", name=f"rpm-debian11-{os.getpid()}") as machine:

@@ -84,6 +84,7 @@ def test_a_bad_hypervisor_option_in_the_catalog_fails_validation(tmp_path, monke
     """The check above can fail: an option the provider does not know is an error."""
     monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
     box = catalog.load_box("centos7")
+    assert box.providers.vagrant is not None
     settings = box.providers.vagrant.model_copy(update={"libvirt": {"no_such_option": 1}})
     bad = box.model_copy(
         update={"providers": box.providers.model_copy(update={"vagrant": settings})}

@@ -44,7 +44,9 @@ def test_verify_smoke_subset_passes_and_writes_the_report(packages_dir, tmp_path
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "verdict: PASS" in result.stdout
-    report_dir = Path(re.search(r"report: (\S+)/report\.html", result.stdout).group(1))
+    found = re.search(r"report: (\S+)/report\.html", result.stdout)
+    assert found, result.stdout[-2000:]
+    report_dir = Path(found.group(1))
     assert {"report.html", "report.md", "junit.xml", "pytest.log"} <= {
         p.name for p in report_dir.iterdir()
     }
@@ -73,6 +75,7 @@ def test_diagnose_shows_every_conflict_isolated(packages_dir):
         PackageSet.load(packages_dir, BOX).install(machine)
         result = harness("diagnose", name, env={**os.environ, "COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
+    assert machine.spec is not None
     modules = {c.module for c in machine.spec.conflicts}
     rows = [line for line in result.stdout.splitlines() if line.split(" ", 1)[0] in modules]
     assert len(rows) == len(modules)

@@ -14,7 +14,8 @@ OPT_PYTHON = "/opt/salt/bin/python3"
 PROBE = (
     "import json, sys\n"
     "try:\n"
-    "    m = __import__(sys.argv[1]); v = getattr(m, '__version__', None) or getattr(m, 'version', None)\n"
+    "    m = __import__(sys.argv[1]); "
+    "v = getattr(m, '__version__', None) or getattr(m, 'version', None)\n"
     "    print(json.dumps([m.__file__, str(v)]))\n"
     "except Exception as e:\n"
     "    print(json.dumps([None, '%s: %s' % (type(e).__name__, e)]))\n"
@@ -53,7 +54,9 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
     """Rows per conflict library, and whether /opt/salt is installed at all."""
     has_opt = machine.run(f"test -x {OPT_PYTHON}", check=False).ok
     rows = []
-    for lib in machine.spec.conflicts:
+    spec = machine.spec
+    assert spec is not None, f"{machine.name} has no catalog entry"
+    for lib in spec.conflicts:
         distro = (
             machine.run(
                 f"dpkg-query -W -f '${{Version}}' {lib.package} 2>/dev/null || "
@@ -62,7 +65,9 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
             ).stdout.strip()
             or "not installed"
         )
-        sys_where, sys_version = _probe(machine, machine.spec.python.path, lib.module)
+        # A box lists conflicts only for its distribution's Python (catalog: centos7-abi has none).
+        assert spec.python.path is not None, f"{spec.name}: conflicts without a system Python"
+        sys_where, sys_version = _probe(machine, spec.python.path, lib.module)
         opt_where, opt_version = _probe(machine, OPT_PYTHON, lib.module) if has_opt else ("-", "-")
         rows.append(
             Row(

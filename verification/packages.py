@@ -117,17 +117,23 @@ class PackageSet:
         self, remote_files: list[str], names: list[str] | None = None, downgrade: bool = False
     ) -> str:
         wanted = [
-            f for f, p in zip(remote_files, self.packages) if names is None or p.name in names
+            f
+            for f, p in zip(remote_files, self.packages, strict=False)
+            if names is None or p.name in names
         ]
         files = " ".join(shlex.quote(f) for f in wanted)
         if self.package_format == "rpm":
-            return f"yum -y -q --disablerepo='*' {'downgrade' if downgrade else 'localinstall'} {files}"
+            action = "downgrade" if downgrade else "localinstall"
+            return f"yum -y -q --disablerepo='*' {action} {files}"
         return f"{APT} {'--allow-downgrades ' if downgrade else ''}install {files}"
 
     def install(
         self, machine: Machine, names: list[str] | None = None, downgrade: bool = False
     ) -> Result:
-        """Install (or upgrade to) these packages with apt or yum; raises CommandError on failure."""
+        """Install (or upgrade to) these packages with apt or yum.
+
+        Raises CommandError on failure.
+        """
         return machine.run(
             self.install_command(self.copy_to(machine), names, downgrade), timeout=600
         )

@@ -94,7 +94,9 @@ class SaltMaster:
     @staticmethod
     def salt_command(target: str, function: str, *args: str, timeout: int = 60) -> str:
         quoted = " ".join(shlex.quote(a) for a in args)
-        return f"salt --out=json --static -t {timeout} {shlex.quote(target)} {function} {quoted}".strip()
+        return (
+            f"salt --out=json --static -t {timeout} {shlex.quote(target)} {function} {quoted}"
+        ).strip()
 
 
 class SaltMinion:

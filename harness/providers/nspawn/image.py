@@ -35,7 +35,7 @@ PROVISION_SCRIPT = Path(__file__).with_name("provision.sh")
 
 
 def sources(box: Box, mirror: str | None) -> list[str]:
-    assert box.providers.nspawn is not None
+    assert box.providers.nspawn is not None and box.providers.nspawn.suite is not None
     host_archive, host_security = debian_mirrors()
     archive = mirror or os.environ.get("SVH_DEBIAN_MIRROR") or host_archive
     if not archive:
@@ -98,7 +98,7 @@ def build(box: Box, force: bool = False, mirror: str | None = None) -> Path:
 
 
 def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
-    assert box.providers.nspawn is not None
+    assert box.providers.nspawn is not None and box.providers.nspawn.suite is not None
     suite = box.providers.nspawn.suite
     work = target.with_name(f".building-{target.name}-{os.getpid()}")
     log_path = paths.images_dir() / f"{box.name}.build.log"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from ...catalog import Box
 from ...state import Instance
@@ -42,7 +43,7 @@ def machine(box: Box, instance: Instance, timeout: float) -> dict:
     """The machine JSON the Vagrantfile reads: the catalog entry plus this host's needs."""
     settings = box.providers.vagrant
     assert settings is not None
-    spec = {
+    spec: dict[str, Any] = {
         "name": instance.name,
         "box": settings.box,
         "box_version": settings.box_version,

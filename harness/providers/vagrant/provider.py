@@ -163,7 +163,9 @@ class VagrantProvider(Provider):
         if hv == "libvirt":
             libvirt_daemons.ensure_running()
             libvirt.check_driver(box)
-            others = [i for i in self.instances() if i.box_name == box.name and i.name != instance.name]
+            others = [
+                i for i in self.instances() if i.box_name == box.name and i.name != instance.name
+            ]
             if instance.extra.get("vagrant_box") and not others:
                 libvirt.prune_base_volumes(box, instance.extra["vagrant_box"])
         v = self._project(instance)
