@@ -54,13 +54,14 @@ def main():
     with box_instance("debian12", name=f"rpm-debian12-{os.getpid()}") as machine:
         runner = BoxRunner(machine, log)
         started = time.monotonic()
-        staged = stage(machine, catalog.load_box("debian12"), DEFAULT_SALT, None, runner)
+        box = catalog.load_box("debian12")
+        staged = stage(machine, box, DEFAULT_SALT, None, runner)
         Console(stderr=True).print(f"staged in {time.monotonic() - started:.1f}s")
         for setting, readers in COMPRESSIONS:
             samples, size = [], 0
             for _ in range(args.repeats):
                 started = time.monotonic()
-                built = rpm.build(runner, staged, OUT, {"payload_compression": setting})
+                built = rpm.build(runner, staged, OUT, box, {"payload_compression": setting})
                 samples.append(time.monotonic() - started)
                 salt = next(b for b in built if b.name == "salt")
                 size = int(runner.output(f"stat -c %s {OUT}/{salt.file}", "measuring the RPM"))

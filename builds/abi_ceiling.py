@@ -17,13 +17,14 @@ relative to the file, absolute entries under /opt/salt mapped onto the tree, sym
 followed inside the tree only. A library the tree holds but the rpath does not reach would
 be taken from the system (or not found) at run time, so it is a finding too.
 
-``portable=False`` is for payloads that run on the system's interpreter (debian12's venv on
-/usr/bin/python3.11). The ceilings and the rpath rules stay exactly the same (Debian boxes
-run the check too); the only relaxation is that a library outside the tree that is neither
-runtime nor in :data:`NEVER_FROM_SYSTEM` is listed in :attr:`AbiReport.system_needs` (for
-the package's Depends) rather than reported. libssl, libcrypto, libffi, libsqlite3 and
-libpython are never taken from the system: the locked cryptography/cffi/... ship their own,
-and a distribution upgrade of those libraries is exactly what the payload must survive.
+``portable=False`` is for payloads built for one release on that release (the Debian
+boxes: debian12's venv on /usr/bin/python3.11, debian11's CPython built against Debian's
+libssl). The ceilings and the rpath rules stay exactly the same (Debian boxes run the check
+too); the relaxation is that a library outside the tree that is not runtime is listed in
+:attr:`AbiReport.system_needs` (the package's Depends cover it) rather than reported. A
+portable payload takes nothing but the C runtime from the system, and never libssl,
+libcrypto, libffi, libsqlite3 or libpython (:data:`NEVER_FROM_SYSTEM`): the target's copies
+are older, or missing, and a distribution upgrade of them is what it must survive.
 
     report = scan(Path("/tmp/x"), "2.17")   # an extracted package root, or the tree itself
     report.ok, report.max_glibc, report.findings
@@ -499,13 +500,14 @@ def _check_needed(
             )
             continue
         system.add(soname)
-        if portable or never_from_system(soname):
+        if portable:
             report.findings.append(
                 Finding(
                     p,
                     "system-library",
                     f"{p} needs {soname}, found nowhere in the tree through its rpath ({rp}):"
-                    " it would come from the target system",
+                    " it would come from the target system"
+                    + (", whose copy is older or missing" if never_from_system(soname) else ""),
                 )
             )
         else:

@@ -1,17 +1,15 @@
-"""Build a box's packages: a fresh build instance of the box, the payload staged on it,
-packed by the format module, fetched into dist/ with a manifest.
+"""Build a box's packages: a fresh build box (of the box itself, or of the catalog entry
+its [build] section names: centos7 builds on debian12), the payload staged on it, packed by
+the format module (builds.formats), fetched into dist/, checked against the box's ABI
+ceiling (builds.abi_ceiling) and described by a manifest.
 
 Output: dist/BOX/ (default Salt), dist/BOX-salt-VERSION/, dist/BOX-defect-NAME/. Packages are
 written into a temp dir and renamed into place at the end, so a failed build never leaves a
 half-written package set in dist/. Log: dist/logs/<output name>.build.log.
-
-A format module (builds.deb, builds.rpm) offers build(runner, staged, remote_out_dir) ->
-a list of objects with name, version, arch and file (a file name in remote_out_dir).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -19,12 +17,14 @@ import time
 from pathlib import Path
 
 from harness import catalog, progress, session
+from harness.catalog import Box
 from harness.paths import DIST_DIR
 
-from . import defects, manifest, package_cache
+from . import abi_ceiling, defects, layout, manifest, package_cache
 from .errors import BuildError
+from .formats import PackageFormat, format_module
 from .locks import DEFAULT_SALT, salt_lock
-from .payload import python_minor, stage
+from .payload import StagedPayload, python_minor, stage
 from .remote import BoxRunner
 
 REMOTE_OUT = "/var/tmp/svh-build/out"
@@ -73,16 +73,6 @@ def log_path(
     return dist_root(dist_dir) / "logs" / f"{name}.build.log"
 
 
-def format_module(package_format: str):
-    try:
-        return importlib.import_module(f"builds.{package_format}")
-    except ImportError:
-        raise BuildError(
-            f"no builder for package format {package_format!r} "
-            f"(expected module builds.{package_format})"
-        ) from None
-
-
 def current_digest(
     box_name: str,
     salt_version: str = DEFAULT_SALT,
@@ -106,64 +96,112 @@ def build_packages(
     output whose inputs are unchanged is reused (from dist/ or the package cache)."""
     started = time.monotonic()
     box = catalog.load_box(box_name)
-    defects.check(defect)
+    defects.check(defect, box.python.portable)
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
     package_format = package_format or box.package_format
     builder = format_module(package_format)
-    if hasattr(builder, "check"):  # what the format refuses, before any box starts
-        builder.check(box, defect)
+    builder.check(box, defect)
     foreign = package_format if package_format != box.package_format else None
     digest_ = manifest.inputs_digest(box, salt_version, defect, package_format)
     final = output_dir(box_name, salt_version, defect, dist_dir, foreign)
-    log = log_path(box_name, salt_version, defect, dist_dir, foreign)
-    if not force and package_cache.is_current(final, digest_):
-        progress.note(f"{box_name}: {final} is up to date (same recipe, locks and box)")
+    if not force and _reuse(box_name, final, digest_):
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if not force:
-        cached = Path(tempfile.mkdtemp(prefix=f".cached-{final.name}-", dir=final.parent))
-        try:
-            if package_cache.restore(final.name, digest_, cached):
-                _replace(cached, final)
-                progress.note(
-                    f"{box_name}: {final} from the package cache (same recipe, locks and box)"
-                )
-                return final
-        finally:
-            shutil.rmtree(cached, ignore_errors=True)
+    log = log_path(box_name, salt_version, defect, dist_dir, foreign)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(
         f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n"
     )
     tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))
-    instance_name = f"build-{box_name}-{os.getpid()}"
     try:
-        progress.note(f"{box_name}: build box {instance_name}, log {log}")
-        with session.box_instance(box_name, name=instance_name, keep=keep_box) as machine:
-            runner = BoxRunner(machine, log)
-            staged = stage(machine, box, salt_version, defect, runner)
-            with progress.step(f"{box_name}: building {package_format} packages"):
-                built = builder.build(runner, staged, REMOTE_OUT)
-            with progress.step(f"{box_name}: fetching {len(built)} packages"):
-                entries = []
-                for pkg in built:
-                    runner.fetch(f"{REMOTE_OUT}/{pkg.file}", tmp / pkg.file, f"fetching {pkg.file}")
-                    entries.append(
-                        manifest.package_entry(tmp / pkg.file, pkg.name, pkg.version, pkg.arch)
-                    )
-        if keep_box:
-            progress.note(
-                f"build box kept: harness ssh {instance_name}; "
-                f"remove it with harness down {instance_name}"
-            )
-        manifest.write(
-            tmp, manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)
-        )
+        staged, entries = _build_on_box(box, salt_version, defect, builder, tmp, log, keep_box)
+        abi = _abi_gate(box, builder, tmp / entries[0]["file"], log, defect)
+        made = manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)
+        manifest.write(tmp, made | {"abi": abi})
         package_cache.store(final.name, digest_, tmp)
         _replace(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _reuse(box_name: str, final: Path, digest_: str) -> bool:
+    """True when `final` holds (or the package cache restored) a build of these inputs."""
+    if package_cache.is_current(final, digest_):
+        progress.note(f"{box_name}: {final} is up to date (same recipe, locks and box)")
+        return True
+    final.parent.mkdir(parents=True, exist_ok=True)
+    cached = Path(tempfile.mkdtemp(prefix=f".cached-{final.name}-", dir=final.parent))
+    try:
+        if package_cache.restore(final.name, digest_, cached):
+            _replace(cached, final)
+            progress.note(
+                f"{box_name}: {final} from the package cache (same recipe, locks and box)"
+            )
+            return True
+    finally:
+        shutil.rmtree(cached, ignore_errors=True)
+    return False
+
+
+def _build_on_box(
+    box: Box,
+    salt_version: str,
+    defect: str | None,
+    builder: PackageFormat,
+    out: Path,
+    log: Path,
+    keep_box: bool,
+) -> tuple[StagedPayload, list[dict]]:
+    """Stage and pack on a fresh build box; the packages land in `out`, the common one
+    first. Returns the staged payload and the packages' manifest entries."""
+    build_box = box.build.box or box.name
+    instance_name = f"build-{box.name}-{os.getpid()}"
+    progress.note(f"{box.name}: build box {instance_name} ({build_box}), log {log}")
+    with session.box_instance(build_box, name=instance_name, keep=keep_box) as machine:
+        runner = BoxRunner(machine, log)
+        staged = stage(machine, box, salt_version, defect, runner)
+        with progress.step(f"{box.name}: building {box.package_format} packages"):
+            built = builder.build(runner, staged, REMOTE_OUT, box)
+        built.sort(key=lambda pkg: pkg.name != layout.COMMON)
+        entries = []
+        with progress.step(f"{box.name}: fetching {len(built)} packages"):
+            for pkg in built:
+                runner.fetch(f"{REMOTE_OUT}/{pkg.file}", out / pkg.file, f"fetching {pkg.file}")
+                entries.append(
+                    manifest.package_entry(out / pkg.file, pkg.name, pkg.version, pkg.arch)
+                )
+    if keep_box:
+        progress.note(
+            f"build box kept: harness ssh {instance_name}; "
+            f"remove it with harness down {instance_name}"
+        )
+    return staged, entries
+
+
+def _abi_gate(
+    box: Box, builder: PackageFormat, common: Path, log: Path, defect: str | None
+) -> dict:
+    """Every ELF of the common package within the box's ABI ceiling. A defect build passes
+    with its findings recorded: the suites must catch it on a box."""
+    with tempfile.TemporaryDirectory(prefix="svh-abi-") as tmp:
+        builder.unpack(common, Path(tmp))
+        report = abi_ceiling.scan(Path(tmp), box.glibc, portable=box.python.portable)
+    with open(log, "a") as f:
+        f.write(f"\n### ABI ceiling (glibc {box.glibc}): {report.summary()}\n")
+        f.writelines(f"{finding.kind}: {finding.message}\n" for finding in report.findings)
+    if report.findings and not defect:
+        first = report.findings[0].message
+        raise BuildError(
+            f"{len(report.findings)} file(s) of {common.name} break the ABI ceiling of "
+            f"{box.name} (glibc {box.glibc}), e.g. {first}",
+            log,
+        )
+    return {
+        "glibc_ceiling": box.glibc,
+        "elf_files": report.files,
+        "max_glibc": report.max_glibc,
+        "findings": [f"{finding.kind}: {finding.message}" for finding in report.findings],
+    }
 
 
 def _replace(new: Path, final: Path):

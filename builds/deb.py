@@ -11,10 +11,15 @@ Python, the python3.X package owning that interpreter.
 from __future__ import annotations
 
 import shlex
+import subprocess
 import textwrap
-from dataclasses import dataclass
+from pathlib import Path
+
+from harness.catalog import Box
 
 from . import layout
+from .errors import BuildError
+from .formats import PackageFile
 from .payload import StagedPackage, StagedPayload
 from .remote import BoxRunner
 
@@ -24,12 +29,14 @@ COMPRESSION = ["-Zxz", "-z1"]  # ~9 s and 51 MB for the venv; -z6 takes ~50 s fo
 HELPER_DEPENDS = "init-system-helpers (>= 1.54~)"
 
 
-@dataclass
-class DebFile:
-    name: str
-    version: str
-    arch: str
-    file: str
+def check(box: Box, defect: str | None) -> None:
+    """Every box's defect variants build as DEBs; nothing to refuse."""
+
+
+def unpack(package: Path, dest: Path) -> None:
+    done = subprocess.run(["dpkg-deb", "-x", str(package), str(dest)], capture_output=True)
+    if done.returncode != 0:
+        raise BuildError(f"dpkg-deb -x {package.name}: {done.stderr.decode().strip()}")
 
 
 def arch_of(pkg: StagedPackage) -> str:
@@ -197,7 +204,7 @@ def common_depends(runner: BoxRunner, staged: StagedPayload) -> list[str]:
     return deps
 
 
-def build(runner: BoxRunner, staged: StagedPayload, out_dir: str) -> list[DebFile]:
+def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> list[PackageFile]:
     """Build one .deb per staged package into out_dir on the box."""
     shared = common_depends(runner, staged)
     debroot = "/var/tmp/svh-build/deb"
@@ -229,5 +236,5 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str) -> list[DebFil
             f"dpkg-deb --root-owner-group {' '.join(COMPRESSION)} --build {tree} {out_dir}/{deb}",
             f"dpkg-deb --build {pkg.name}",
         )
-        built.append(DebFile(pkg.name, staged.version, arch_of(pkg), deb))
+        built.append(PackageFile(pkg.name, staged.version, arch_of(pkg), deb))
     return built

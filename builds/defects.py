@@ -20,7 +20,17 @@ DEFECTS: dict[str, str] = {
     "distro-clobber": (
         "the post-install script replaces a file of the distribution's python3-tornado"
     ),
+    # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch.
+    "build-glibc": (
+        "the sdists (pyzmq, timelib) are compiled with the build box's own gcc, glibc and "
+        "libstdc++ instead of the glibc 2.17 toolchain"
+    ),
+    "system-libssl": (
+        "the bundled CPython takes libssl and libcrypto from the system: /opt/salt's own "
+        "copies are left out"
+    ),
 }
+PORTABLE = {"build-glibc", "system-libssl"}
 
 # Where each defect's broken value points; the tests look for exactly these.
 FAKE_BUILD_ROOT = "/var/tmp/svh-buildroot"
@@ -29,12 +39,26 @@ DISTRO_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 CLOBBERED_FILE = DISTRO_DIST_PACKAGES + "/tornado/__init__.py"
 
 
-def check(name: str | None) -> str | None:
-    if name is None or name in DEFECTS:
-        return name
-    raise BuildError(f"unknown defect {name!r} (known: {', '.join(DEFECTS)}; see --list-defects)")
+def check(name: str | None, portable: bool | None = None) -> str | None:
+    """The defect's name, if it is known and (given whether the box's payload is portable)
+    applies to the box."""
+    if name is not None and name not in DEFECTS:
+        known = ", ".join(DEFECTS)
+        raise BuildError(f"unknown defect {name!r} (known: {known}; see --list-defects)")
+    if name in PORTABLE and portable is False:
+        raise BuildError(
+            f"defect {name} breaks a portable payload: build it for centos7 "
+            f"(harness build centos7 --defect {name})"
+        )
+    if name is not None and name not in PORTABLE and portable:
+        raise BuildError(
+            f"defect {name} is a variant of the Debian packages: build it for a Debian box; "
+            f"portable payloads have {', '.join(sorted(PORTABLE))}"
+        )
+    return name
 
 
 def listing() -> str:
     width = max(map(len, DEFECTS))
-    return "\n".join(f"{name:<{width}}  {text}" for name, text in DEFECTS.items())
+    boxes = {name: "centos7" if name in PORTABLE else "debian" for name in DEFECTS}
+    return "\n".join(f"{name:<{width}}  {boxes[name]:<7}  {text}" for name, text in DEFECTS.items())

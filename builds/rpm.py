@@ -16,14 +16,18 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.aptsources import debian_mirrors
+from harness.catalog import Box
 
+from . import defects
 from .errors import BuildError
+from .formats import PackageFile
 from .inputs import fetch_url
 from .payload import StagedPayload
 from .remote import BoxRunner
@@ -51,21 +55,36 @@ class LegacySources:
     wheelhouse: Path  # Python 2.7 wheels plus their requirements.txt
 
 
-@dataclass
-class RpmFile:
-    name: str
-    version: str
-    arch: str
-    file: str
+def target_macros(release: str) -> dict[str, str]:
+    """The macros an EL release's rpm and redhat-rpm-config define that the spec reads."""
+    macros = {"rhel": release, "dist": f".el{release}", "_initrddir": "/etc/rc.d/init.d"}
+    if int(release) >= 7:
+        macros["_unitdir"] = "/usr/lib/systemd/system"
+    return macros
 
 
-def check(box, defect: str | None):
-    """Refuse, before any box starts, what this format does not build."""
-    if defect:
+def check(box: Box, defect: str | None) -> None:
+    """Refuse, before any box starts, what this format does not build: the classic defect
+    variants are built as DEBs; RPM boxes build the defects of portable payloads."""
+    if defect and defect not in defects.PORTABLE:
         raise BuildError(
             f"defect variants are built as DEBs only (--defect {defect}): "
             "drop --format rpm, or build the defect without it"
         )
+
+
+def unpack(package: Path, dest: Path) -> None:
+    """rpm2cpio | cpio, as an RPM-less root gets it too: no database, no scriptlets."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with subprocess.Popen(["rpm2cpio", str(package)], stdout=subprocess.PIPE) as rpm2cpio:
+        done = subprocess.run(
+            ["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
+            stdin=rpm2cpio.stdout,
+            cwd=dest,
+            capture_output=True,
+        )
+    if rpm2cpio.returncode or done.returncode:
+        raise BuildError(f"rpm2cpio | cpio of {package.name}: {done.stderr.decode().strip()}")
 
 
 def rpmbuild_argv(
@@ -121,26 +140,30 @@ def build(
     runner: BoxRunner,
     staged: StagedPayload,
     out_dir: str,
+    box: Box,
     extra_defines: dict[str, str] | None = None,
     legacy: LegacySources | None = None,
-) -> list[RpmFile]:
+) -> list[PackageFile]:
     """Build the spec's RPMs from `staged` into out_dir on the box.
 
     For EL5/6 macros (rhel <= 6) the spec builds /opt/salt itself from `legacy`: the
     staged trees give everything else (wrappers, configs; units are replaced by init
     scripts).
     """
-    check(None, staged.defect)
+    check(box, staged.defect)
+    if extra_defines is None and box.family == "centos":  # the box's own EL release
+        extra_defines = target_macros(box.release)
     rhel = (extra_defines or {}).get("rhel")
     if rhel and int(rhel) <= 6 and legacy is None:
         raise BuildError(
             f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
             "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv"
         )
+    build_box = runner.machine.spec.name if runner.machine.spec else staged.box
     if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
         raise BuildError(
-            f'rpmbuild is missing on the {staged.box} build box: add "rpm" to '
-            f"build_packages in boxes/{staged.box}.toml",
+            f'rpmbuild is missing on the {build_box} build box: add "rpm" to '
+            f"build_packages in boxes/{build_box}.toml",
             runner.log,
         )
     top = RPMBUILD_TOP
@@ -170,7 +193,7 @@ def build(
         'rpm -qp --qf \'%{NAME} %{VERSION}-%{RELEASE} %{ARCH} \' "$f"; echo "$f"; done',
         "reading the RPMs' names",
     )
-    built = [RpmFile(*line.split()) for line in listing.splitlines() if line.strip()]
+    built = [PackageFile(*line.split()) for line in listing.splitlines() if line.strip()]
     missing = set(staged.packages) - {r.name for r in built}
     if missing:
         raise BuildError(f"rpmbuild made no {', '.join(sorted(missing))} package", runner.log)

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 
 from .errors import BuildError
-from .rpm import SPEC
+from .rpm import SPEC, target_macros
 
 DAEMONS = ["minion", "master", "syndic", "api"]
 SECTIONS = (
@@ -63,14 +63,6 @@ class EvaluatedSpec:
 
     def script(self, package: str, which: str) -> str:
         return self.packages[package].scripts.get(which, "")
-
-
-def target_macros(release: str) -> dict[str, str]:
-    """The macros an EL release's rpm and redhat-rpm-config define that the spec reads."""
-    macros = {"rhel": release, "dist": f".el{release}", "_initrddir": "/etc/rc.d/init.d"}
-    if int(release) >= 7:
-        macros["_unitdir"] = "/usr/lib/systemd/system"
-    return macros
 
 
 def parse_spec(text: str, main: str = "salt") -> dict[str, Package]:

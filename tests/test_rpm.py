@@ -18,6 +18,7 @@ import pytest
 from builds import rpm_targets
 from builds.layout import SUBPACKAGES as LAYOUT
 from builds.rpm import PYTHON27, RPM_DIR, RPMLINTRC
+from harness import catalog
 
 DAEMONS = ["minion", "master", "syndic", "api"]
 SUBPACKAGES = [p.name for p in LAYOUT]
@@ -165,7 +166,11 @@ def el7(tmp_path_factory) -> dict[str, Path]:
         runner = BoxRunner(machine, out / "build.log")
         staged = stage(machine, catalog.load_box("debian12"), SALT, None, runner)
         built = rpm.build(
-            runner, staged, "/var/tmp/svh-build/out-el7", rpm_targets.target_macros("7")
+            runner,
+            staged,
+            "/var/tmp/svh-build/out-el7",
+            catalog.load_box("debian12"),
+            rpm.target_macros("7"),
         )
         for r in built:
             runner.fetch(f"/var/tmp/svh-build/out-el7/{r.file}", out / r.file, f"fetching {r.file}")
@@ -406,7 +411,8 @@ def el6(native, tmp_path_factory):
             payload.files_tree(staged, Path(tmp))
             runner.copy_in(Path(tmp), staged.root, "copying the staged package trees in")
         remote_out = f"{payload.WORK}/out-el6"
-        built = rpm.build(runner, staged, remote_out, rpm_targets.target_macros("6"), legacy)
+        centos6 = catalog.load_box("centos6")
+        built = rpm.build(runner, staged, remote_out, centos6, rpm.target_macros("6"), legacy)
         for r in built:
             runner.fetch(f"{remote_out}/{r.file}", out / r.file, f"fetching {r.file}")
         # Unpacked at / on the build box (not installed: Debian's rpm database is empty).
