@@ -11,46 +11,21 @@ fetch never looks like a cached one.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import sys
-import tempfile
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
+from harness import sources
+from harness.errors import LoggedError
 from harness.runner import run_logged
+from harness.sources import cache_root, filling, sha256_file
 
 from .errors import BuildError
 from .locks import digest, parse_lock
 
+__all__ = ["cache_root", "fetch_url", "filling", "sha256_file"]
+
 ARCH = "x86_64"
-
-
-def cache_root() -> Path:
-    """The build caches: $SVH_BUILD_CACHE_DIR, else the harness's cache dir."""
-    if os.environ.get("SVH_BUILD_CACHE_DIR"):
-        return Path(os.environ["SVH_BUILD_CACHE_DIR"])
-    from harness.paths import cache_dir
-
-    return cache_dir()
-
-
-@contextmanager
-def filling(final: Path):
-    """A temp dir next to `final` that becomes `final` only if the block completes."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".fill-", dir=final.parent))
-    try:
-        yield tmp
-        try:
-            tmp.rename(final)
-        except OSError:  # another build filled it meanwhile
-            if not final.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def platform_tags(glibc: str) -> list[str]:
@@ -68,14 +43,6 @@ def platform_tags(glibc: str) -> list[str]:
 
 def inputs_key(lock_text: str, build_text: str, python_minor: str, glibc: str) -> str:
     return digest("inputs-v1", lock_text, build_text, python_minor, glibc, ARCH)[:20]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def pip_download(
@@ -148,20 +115,7 @@ def sdists(inputs: Path) -> list[Path]:
 
 def fetch_url(url: str, sha256: str, log: Path) -> Path:
     """A source tarball, downloaded once and checked against its pinned hash."""
-    dest = cache_root() / "sources" / url.rsplit("/", 1)[1]
-    if dest.exists() and sha256_file(dest) == sha256:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=120) as r, open(tmp, "wb") as f:
-            shutil.copyfileobj(r, f)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise BuildError(f"cannot download {url}: {e}", log)
-    got = sha256_file(tmp)
-    if got != sha256:
-        tmp.unlink(missing_ok=True)
-        raise BuildError(f"{url}: sha256 {got} is not the pinned {sha256}", log)
-    tmp.rename(dest)
-    return dest
+        return sources.fetch_url(url, sha256, log)
+    except LoggedError as e:
+        raise BuildError(e.message, e.log) from None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.sources import digest
+
 from .errors import BuildError
+
+__all__ = ["digest"]
 
 LOCK_DIR = Path(__file__).resolve().parent / "locks"
 DEFAULT_SALT = "3008.4"
@@ -109,11 +112,3 @@ def build_lock(python_minor: str) -> Path:
             f"run: python -m builds.lockgen --python {python_minor}"
         )
     return path
-
-
-def digest(*parts: str | bytes) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-        h.update(b"\0")
-    return h.hexdigest()

@@ -31,7 +31,7 @@ class SystemPython(Strict):
     bundle_interpreter: bool
     bundled_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
     # The bundled interpreter and its C libraries are built with the glibc 2.17 toolchain
-    # (builds.toolchain): one /opt/salt for EL7 and everything newer.
+    # (harness.toolchain): one /opt/salt for EL7 and everything newer.
     portable: bool = False
 
     @model_validator(mode="after")

@@ -4,9 +4,27 @@ HarnessError is anything a user can cause or fix; the CLI and the pytest plugin 
 its message as one line, never a traceback.
 """
 
+from pathlib import Path
+
 
 class HarnessError(Exception):
     """A problem the user can act on; str() is one line: what is wrong, what to do."""
+
+
+class LoggedError(HarnessError):
+    """A failed step whose whole output is in a log: str() is one line naming it."""
+
+    log_word = "log"
+
+    def __init__(self, message: str, log: Path | str | None = None):
+        self.message = " ".join(str(message).split())
+        self.log = Path(log) if log else None
+        super().__init__(str(self))
+
+    def __str__(self):
+        if self.log:
+            return f"{self.message} (full {self.log_word}: {self.log})"
+        return self.message
 
 
 class CatalogError(HarnessError):

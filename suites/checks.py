@@ -4,10 +4,16 @@ what was expected, what was found, on which box, and the command that shows it."
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 
 import pytest
 
 from harness.transport import Machine, Result
+from verification.platform import PackageDb, ServiceManager, Unsupported
+
+
+# What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
+LIST_LIBRARIES = "/lib64/ld-linux-x86-64.so.2 --list"
 
 
 def reproduce(machine: Machine, command: str) -> str:
@@ -42,3 +48,22 @@ def expect_none(machine: Machine, what: str, command: str, found: list[str], lim
             f"\n    ... {len(found) - limit} more" if len(found) > limit else ""
         )
         fail(machine, f"no {what}", f"{len(found)}:\n    {shown}", command)
+
+
+def pkgdb(machine: Machine) -> PackageDb:
+    assert machine.spec is not None
+    return PackageDb(machine.spec)
+
+
+def services(machine: Machine) -> ServiceManager:
+    assert machine.spec is not None
+    return ServiceManager(machine.spec)
+
+
+def supported(question: Callable[..., str], *args) -> str:
+    """The command that answers `question` on this box; skips the check, with the reason,
+    where the box cannot answer it (no package database, no init system)."""
+    try:
+        return question(*args)
+    except Unsupported as e:
+        pytest.skip(str(e))

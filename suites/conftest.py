@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def packages(request, machine) -> PackageSet:
     """The package set under test, for the box under test."""
-    return load_packages(request.config, machine.spec.name)
+    return load_packages(request.config, machine.spec.packages_of or machine.spec.name)
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +46,13 @@ def fresh(installed):
 
 
 @pytest.fixture(scope="session")
-def master(machine, box_factory, packages) -> SaltMaster:
-    """salt-master from our packages on a second box of the same release."""
-    master_machine = box_factory(machine.spec.name, "master")
+def master(request, machine, box_factory, packages) -> SaltMaster:
+    """salt-master from our packages on a second box: of the same release, or the box the
+    catalog names (centos7-abi's minion answers a master on debian12)."""
+    master_box = machine.spec.master or machine.spec.name
+    if master_box != machine.spec.name:
+        packages = load_packages(request.config, master_box)
+    master_machine = box_factory(master_box, "master")
     packages.install(master_machine, ["salt", "salt-master"])
     assert master_machine.instance is not None
     salt_master = SaltMaster(master_machine, master_machine.instance.address)

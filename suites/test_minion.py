@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from checks import expect_none, fail, sh
+from checks import expect_none, fail, pkgdb, services, sh, supported
 
 from harness.errors import HarnessError
 from verification.packages import APT
@@ -40,26 +40,30 @@ def salt(minion, function: str, *args: str, timeout: int = 60):
 
 
 def main_pid(machine, unit: str) -> str:
-    return sh(machine, f"systemctl show -p MainPID --value {unit}").stdout.strip()
+    return sh(machine, services(machine).main_pid(unit)).stdout.strip()
 
 
 @pytest.mark.smoke
 def test_minion_service_is_enabled_and_running(installed, packages):
     machine = installed
-    for query in ("is-enabled", "is-active"):
-        command = f"systemctl {query} salt-minion"
-        state = sh(machine, command, expect_ok=False).stdout.strip()
-        if state not in ("enabled", "active"):
+    for state, query in (
+        ("enabled", supported(services(machine).is_enabled, "salt-minion")),
+        ("active", supported(services(machine).is_active, "salt-minion")),
+    ):
+        result = sh(machine, query, expect_ok=False)
+        if result.exit_status != 0:
             status = sh(
                 machine,
-                "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8",
+                "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8"
+                if services(machine).kind == "systemd"
+                else "tail -n 8 /var/log/salt/minion",
                 expect_ok=False,
             )
             fail(
                 machine,
-                f"salt-minion {query.split('-')[1]} after install (Debian policy)",
-                f"{state}\n{status.stdout}",
-                command,
+                f"salt-minion {state} after install (the distribution's policy)",
+                f"{result.stdout.strip()}\n{status.stdout}",
+                query,
             )
 
 
@@ -93,8 +97,10 @@ def test_grains_match_the_box(minion):
         minion, "grains.item", "os_family", "osmajorrelease", "pythonexecutable", "pythonpath"
     )
     spec = minion.machine.spec
-    expected = {"os_family": "Debian", "osmajorrelease": int(spec.release)}
-    found = {k: grains[k] for k in expected}
+    expected: dict[str, object] = {"osmajorrelease": int(spec.release)}
+    if spec.init != "none":  # the glibc 2.17 box is no distribution Salt knows
+        expected["os_family"] = {"debian": "Debian", "centos": "RedHat"}[spec.family]
+    found = {k: grains.get(k) for k in expected}
     if found != expected:
         fail(
             minion.master.machine,
@@ -130,6 +136,7 @@ def test_cmd_run_returns_output(minion):
 
 def test_pkg_functions_see_the_distro_conflict_packages(minion):
     spec = minion.machine.spec
+    supported(pkgdb(minion.machine).installed, [])
     tornado = next(c for c in spec.conflicts if c.module == "tornado")
     installed = salt(minion, "pkg.list_pkgs")
     if tornado.package not in installed:
@@ -150,6 +157,7 @@ def test_pkg_functions_see_the_distro_conflict_packages(minion):
 
 
 def test_service_status_reports_the_minion_itself(minion):
+    supported(services(minion.machine).is_active, "salt-minion")
     assert salt(minion, "service.status", "salt-minion") is True
     assert salt(minion, "service.enabled", "salt-minion") is True
 
@@ -191,6 +199,11 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
     """python3-tornado changed under the minion: upgraded (a rebuilt higher version),
     downgraded back, removed; the .debs come from the image (the box has no network)."""
     machine = minion.machine
+    if machine.spec.package_manager != "apt":
+        pytest.skip(
+            f"{machine.spec.name}: the distro package is changed with dpkg and apt here; "
+            "the RPM branch of this check is not written yet"
+        )
     tornado = next(c for c in machine.spec.conflicts if c.module == "tornado").package
     deb = sh(machine, f"ls /var/cache/salt-venv-harness/debs/{tornado}_*.deb").stdout.split()[0]
     apt = f"{APT} --allow-downgrades"

@@ -64,7 +64,7 @@ def gcc() -> str:
 
 @pytest.fixture(scope="module")
 def gcc217(tmp_path_factory) -> Path:
-    from builds.toolchain import TRIPLET, ensure_toolchain
+    from harness.toolchain import TRIPLET, ensure_toolchain
 
     root = ensure_toolchain(tmp_path_factory.mktemp("toolchain") / "toolchain.log")
     return root / "bin" / f"{TRIPLET}-gcc"

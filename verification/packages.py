@@ -3,9 +3,13 @@ with the box's own package manager."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import shlex
+import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,13 +57,8 @@ class PackageSet:
             raise HarnessError(
                 f"no packages in {directory} (no manifest.json): build them with {hint}"
             )
-        try:
-            manifest = json.loads(manifest_file.read_text())
-        except ValueError as e:
-            raise HarnessError(
-                f"{manifest_file}: not valid JSON ({e}); rebuild the packages"
-            ) from None
-        packages = cls(directory, manifest)
+        packages = cls(directory, cls.read_manifest(directory))
+        manifest = packages.manifest
         if box_name and manifest.get("box") != box_name:
             raise HarnessError(
                 f"{directory} holds packages for {manifest.get('box')}, not {box_name} "
@@ -76,6 +75,17 @@ class PackageSet:
                     f"{path} does not match its sha256 in the manifest; rebuild the packages"
                 )
         return packages
+
+    @staticmethod
+    def read_manifest(directory: Path) -> dict:
+        manifest_file = directory / "manifest.json"
+        try:
+            manifest: dict = json.loads(manifest_file.read_text())
+        except ValueError as e:
+            raise HarnessError(
+                f"{manifest_file}: not valid JSON ({e}); rebuild the packages"
+            ) from None
+        return manifest
 
     @property
     def packages(self) -> list[Package]:
@@ -114,14 +124,25 @@ class PackageSet:
         return remote
 
     def install_command(
-        self, remote_files: list[str], names: list[str] | None = None, downgrade: bool = False
+        self,
+        remote_files: list[str],
+        names: list[str] | None = None,
+        downgrade: bool = False,
+        manager: str = "",
     ) -> str:
+        """apt or yum; on a box without a package database (manager "none") the RPMs are
+        unpacked at / with rpm2cpio and cpio, with no scriptlets run."""
         wanted = [
             f
             for f, p in zip(remote_files, self.packages, strict=False)
             if names is None or p.name in names
         ]
         files = " ".join(shlex.quote(f) for f in wanted)
+        if manager == "none":
+            return (
+                f'cd / && for f in {files}; do rpm2cpio "$f" | cpio -idmu 2>/tmp/cpio.err '
+                "|| { cat /tmp/cpio.err; exit 1; }; done"
+            )
         if self.package_format == "rpm":
             action = "downgrade" if downgrade else "localinstall"
             return f"yum -y -q --disablerepo='*' {action} {files}"
@@ -130,13 +151,35 @@ class PackageSet:
     def install(
         self, machine: Machine, names: list[str] | None = None, downgrade: bool = False
     ) -> Result:
-        """Install (or upgrade to) these packages with apt or yum.
+        """Install (or upgrade to) these packages with the box's package manager.
 
         Raises CommandError on failure.
         """
-        return machine.run(
-            self.install_command(self.copy_to(machine), names, downgrade), timeout=600
-        )
+        manager = machine.spec.package_manager if machine.spec else ""
+        command = self.install_command(self.copy_to(machine), names, downgrade, manager)
+        return machine.run(command, timeout=600)
+
+    def payload_files(self) -> list[str]:
+        """Every file and symlink the package files hold (absolute paths), read on the host."""
+        return sorted(f for p in self.packages for f in _payload_files(self.directory / p.file))
+
+
+@functools.cache
+def _payload_files(package: Path) -> tuple[str, ...]:
+    if package.suffix == ".rpm":
+        listing = subprocess.run(
+            ["rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\\n]", str(package)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        entries = [line.split(" ", 1) for line in listing.splitlines() if " " in line]
+        return tuple(path for perms, path in entries if not perms.startswith("d"))
+    tar = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(package)], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        return tuple(m.name.removeprefix(".") for m in archive.getmembers() if not m.isdir())
 
 
 def remove_command(package_format: str, names: list[str], purge: bool = False) -> str:

@@ -39,7 +39,8 @@ class PackageDb:
         """One line per package: NAME VERSION (only installed ones)."""
         self._need("installed-package query")
         if self.kind == "rpm":
-            return f"rpm -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}\\n' {_q(names)} | grep -v 'not installed' || true"
+            query = "rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n'"
+            return f"{query} {_q(names)} | grep -v 'not installed' || true"
         return (
             "dpkg-query -W -f '${Package} ${Version} ${Status}\\n' "
             f"{_q(names)} 2>/dev/null | grep ' installed$' | cut -d' ' -f1,2 || true"
@@ -63,6 +64,24 @@ class PackageDb:
         if self.kind == "rpm":
             return f"rpm -qc {_q(names)}"
         return f"dpkg-query -W -f '${{Conffiles}}\\n' {_q(names)} | awk 'NF {{print $1}}'"
+
+    def unmet_requirements(self, names: list[str]) -> str:
+        """Prints each dependency of the packages that nothing installed provides."""
+        self._need("dependency check")
+        if self.kind == "rpm":
+            return (
+                f"rpm -qR {_q(names)} | grep -v '^rpmlib(' | awk '{{print $1}}' | sort -u "
+                "| while read -r req; do "
+                'rpm -q --whatprovides "$req" >/dev/null 2>&1 || echo "$req"; done'
+            )
+        ours = "|".join(names)
+        return (
+            f"apt-get check -q >&2 && dpkg-query -W -f '${{Depends}}\\n' {_q(names)} "
+            "| tr ',|' '\\n\\n' | sed 's/^ *//; s/[ (:].*//' | grep . | sort -u "
+            f"| grep -vxE '{ours}' | while read -r dep; do "
+            "[ \"$(dpkg-query -W -f '${Status}' \"$dep\" 2>/dev/null)\" = 'install ok installed' ]"
+            ' || echo "$dep"; done'
+        )
 
     def owner(self, path: str) -> str:
         """The package owning path (empty when none does)."""

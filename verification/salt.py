@@ -1,4 +1,5 @@
-"""Salt master and minion daemons on boxes, run by the packages' own service units.
+"""Salt master and minion daemons on boxes, run by the packages' own service units (or,
+on a box without an init system, started by hand as daemons: salt's -d).
 
 Readiness is waited for on the box, by a log line or a listening port, never by a fixed sleep.
 """
@@ -10,6 +11,8 @@ import shlex
 
 from harness.errors import HarnessError
 from harness.transport import Machine
+
+from .platform import ServiceManager
 
 MINION_READY = "Minion is ready to receive requests"
 
@@ -56,9 +59,10 @@ class SaltMaster:
             "/etc/salt/master.d/harness.conf",
             "interface: 0.0.0.0\nlog_level_logfile: info\nfile_roots:\n  base:\n    - /srv/salt\n",
         )
-        self.machine.run(
-            "systemctl enable salt-master >/dev/null 2>&1; systemctl restart salt-master"
-        )
+        services = ServiceManager(self.machine.spec) if self.machine.spec else None
+        if services is None or services.kind == "systemd":
+            self.machine.run("systemctl enable salt-master >/dev/null 2>&1 || true")
+        self.machine.run(services.restart("salt-master") if services else "true")
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
 
@@ -120,7 +124,8 @@ class SaltMinion:
     def restart(self, accept: bool = False):
         """Restart the service and wait until it is connected to its master."""
         mark = log_lines(self.machine, self.log)
-        self.machine.run("systemctl restart salt-minion")
+        assert self.machine.spec is not None
+        self.machine.run(ServiceManager(self.machine.spec).restart("salt-minion"))
         if accept:
             self.master.accept(self.id)
         wait_for_log(self.machine, self.log, MINION_READY, mark)

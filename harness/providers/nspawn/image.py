@@ -1,6 +1,8 @@
-"""Debian images for nspawn boxes: an mmdebstrap root of the box's release from the host's
-Debian mirror, provisioned by provision.sh, cached under a hash of everything that decides
-its content (box definition, packages, sources, provision script, the harness key).
+"""Images for nspawn boxes, cached under a hash of everything that decides their content:
+- Debian boxes ([providers.nspawn] suite): an mmdebstrap root of the box's release from the
+  host's Debian mirror, provisioned by provision.sh (box definition, packages, sources,
+  provision script and the harness key make the hash);
+- the glibc 2.17 box ([providers.nspawn] root = "glibc-2.17"): glibc_root.py's root.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from ... import keys, paths, progress, runner, state
 from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
+from ...sources import digest
+from . import glibc_root
 
 # Bump when the way images are made changes, so cached images are rebuilt.
 IMAGE_FORMAT = 1
@@ -57,7 +61,13 @@ def packages(box: Box) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+def is_glibc_root(box: Box) -> bool:
+    return box.providers.nspawn is not None and box.providers.nspawn.root == "glibc-2.17"
+
+
 def image_key(box: Box, mirror: str | None = None) -> str:
+    if is_glibc_root(box):
+        return digest(glibc_root.root_key(), box.model_dump_json())[:16]
     _, public_key = keys.ensure_key()
     recipe = {
         "format": IMAGE_FORMAT,
@@ -92,7 +102,10 @@ def build(box: Box, force: bool = False, mirror: str | None = None) -> Path:
     with state.locked(paths.images_dir() / f".{box.name}.lock"):
         if is_built(target) and not force:
             return target
-        _mmdebstrap(box, target, mirror)
+        if is_glibc_root(box):
+            _glibc_root(box, target)
+        else:
+            _mmdebstrap(box, target, mirror)
     prune(box, keep=target)
     return target
 
@@ -133,6 +146,25 @@ def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
             "packages": packages(box),
             "sources": sources(box, mirror),
         }
+        (work / "image.json").write_text(json.dumps(info, indent=2))
+        shutil.rmtree(target, ignore_errors=True)
+        work.rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _glibc_root(box: Box, target: Path) -> None:
+    work = target.with_name(f".building-{target.name}-{os.getpid()}")
+    log_path = paths.images_dir() / f"{box.name}.build.log"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        log_path.write_text("")
+        with progress.step(f"image {box.name}: glibc 2.17 runtime, busybox, dropbear"):
+            glibc_root.build_root(work / "rootfs", log_path)
+        info = {"box": box.name, "key": target.name.rsplit("-", 1)[1], "built_at": time.time()}
+        info["seconds"] = round(time.monotonic() - started, 1)
         (work / "image.json").write_text(json.dumps(info, indent=2))
         shutil.rmtree(target, ignore_errors=True)
         work.rename(target)

@@ -1,4 +1,5 @@
-"""The nspawn provider: Debian boxes as systemd-nspawn containers with systemd as PID 1.
+"""The nspawn provider: boxes as systemd-nspawn containers. Debian boxes boot with systemd
+as PID 1; the glibc 2.17 box runs its own init (svh-init: address, dropbear), no systemd.
 
 Image: image.py. Instance: an overlay (overlay.py) over the image, booted by systemd-nspawn
 on the harness bridge with a static address (network.py). Snapshots are overlay layers, so
@@ -19,7 +20,7 @@ from ...errors import BoxTimeout
 from ...state import Instance
 from ...transport import wait_for_banner
 from ..base import Provider
-from . import image, network, overlay, processes
+from . import glibc_root, image, network, overlay, processes
 
 
 class NspawnProvider(Provider):
@@ -68,12 +69,17 @@ class NspawnProvider(Provider):
         )
 
     def start(self, box: Box, instance: Instance) -> None:
+        instance.extra["init"] = "svh-init" if image.is_glibc_root(box) else "systemd"
+        instance.save()
         overlay.mount(instance)
         self._configure(instance)
         self._boot(instance, self.boot_timeout(instance))
 
     def _configure(self, instance: Instance) -> None:
-        """Per-instance files, written into the upper layer before boot."""
+        """Per-instance files, written into the upper layer before boot (systemd boxes; the
+        glibc 2.17 box gets its address on svh-init's command line)."""
+        if instance.extra.get("init") == "svh-init":
+            return
         root = overlay.merged(instance)
         (root / "etc/hostname").write_text(instance.name + "\n")
         config = root / "etc/systemd/network/10-host0.network"
@@ -97,6 +103,11 @@ class NspawnProvider(Provider):
             "--link-journal=no",
             "--console=read-only",
         ]
+        if instance.extra.get("init") == "svh-init":
+            # No systemd: nspawn would SIGKILL PID 1 on SIGTERM; svh-init ends cleanly instead.
+            argv.remove("-b")
+            argv += ["--kill-signal=SIGTERM"]
+            argv += glibc_root.init_argv(instance.address, network.NETWORK.prefixlen)
         with (
             progress.step(f"boot {instance.name}"),
             open(instance.dir / "console.log", "ab") as out,

@@ -18,8 +18,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from .errors import BuildError
-from .inputs import cache_root, filling, sha256_file
+from .errors import LoggedError
+from .sources import cache_root, filling, sha256_file
 
 VERSION = "0.1.8"
 WHEEL = f"ppbt-{VERSION}-py3-none-manylinux_2_17_x86_64.whl"
@@ -56,12 +56,12 @@ def _fetch_wheel(dest: Path, log: Path) -> Path:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
     wheel = dest / WHEEL
     if proc.returncode != 0 or not wheel.is_file():
-        raise BuildError(
+        raise LoggedError(
             f"cannot fetch the glibc {GLIBC} toolchain (pip download ppbt=={VERSION})", log
         )
     got = sha256_file(wheel)
     if got != WHEEL_SHA256:
-        raise BuildError(f"{WHEEL}: sha256 {got} is not the pinned {WHEEL_SHA256}", log)
+        raise LoggedError(f"{WHEEL}: sha256 {got} is not the pinned {WHEEL_SHA256}", log)
     return wheel
 
 
