@@ -291,6 +291,23 @@ class Machine:
         if tar.returncode:
             raise CommandError(self.name, f"tar -C {local_dir} -c .", tar.returncode)
 
+    def fetch_tree(self, remote_dir: str, local_dir: str | Path):
+        """Copy remote_dir from the box into local_dir (as local_dir/<its path>), one tar
+        stream."""
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        tar = subprocess.Popen(["tar", "-x", "-C", str(local_dir)], stdin=subprocess.PIPE)
+        try:
+            relative = shlex.quote(remote_dir.lstrip("/"))
+            self._ssh_pipe(
+                f"tar -C / -cf - {relative}", f"copy {remote_dir} <- box", stdout=tar.stdin
+            )
+        finally:
+            assert tar.stdin is not None
+            tar.stdin.close()
+            tar.wait()
+        if tar.returncode:
+            raise CommandError(self.name, f"tar -x -C {local_dir}", tar.returncode)
+
     def fetch(self, remote: str, local: str | Path):
         """Copy one file from the box to `local` (removed again if the copy fails)."""
         Path(local).parent.mkdir(parents=True, exist_ok=True)

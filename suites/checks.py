@@ -11,7 +11,6 @@ import pytest
 from harness.transport import Machine, Result
 from verification.platform import PackageDb, ServiceManager, Unsupported
 
-
 # What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
 LIST_LIBRARIES = "/lib64/ld-linux-x86-64.so.2 --list"
 

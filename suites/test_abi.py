@@ -1,0 +1,102 @@
+"""The payload's binary interface on every box: each ELF under /opt/salt within the box's
+glibc (the catalog's ABI ceiling), a portable payload taking only the C runtime from the
+system, every shared object loading and every bundled module importing there.
+
+On centos7-abi the box itself runs glibc 2.17, EL7's: what loads and imports there loads
+and imports on CentOS 7.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from checks import LIST_LIBRARIES, expect_none, fail, lines, sh
+
+from builds import abi_ceiling
+
+PY = "/opt/salt/bin/python3"
+# What Salt and the stdlib need compiled code for: each import loads its extension modules.
+MODULES = [
+    "ssl",
+    "hashlib",
+    "sqlite3",
+    "ctypes",
+    "lzma",
+    "bz2",
+    "zlib",
+    "readline",
+    "zmq",
+    "cryptography.hazmat.bindings._rust",
+    "Cryptodome.Cipher.AES",
+    "msgpack",
+    "yaml",
+    "psutil",
+    "salt.version",
+    "salt.utils.process",
+]
+
+
+@pytest.fixture(scope="module")
+def opt_salt(installed, tmp_path_factory):
+    """/opt/salt as installed on the box, copied to the host."""
+    local = tmp_path_factory.mktemp("opt-salt")
+    installed.fetch_tree("/opt/salt", local)
+    return local
+
+
+@pytest.mark.smoke
+def test_every_elf_stays_within_the_abi_ceiling(installed, opt_salt):
+    spec = installed.spec
+    report = abi_ceiling.scan(opt_salt, spec.glibc, portable=spec.python.portable)
+    if report.files == 0:
+        fail(installed, "ELF files under /opt/salt", "none", "find /opt/salt -type f")
+    expect_none(
+        installed,
+        f"ELF beyond {spec.name}'s ABI ceiling (glibc {spec.glibc}"
+        + (", C runtime only" if spec.python.portable else "")
+        + ")",
+        f"python -m builds.abi_ceiling DIR --box {spec.name}  (DIR: a copy of /opt/salt)",
+        [f.message for f in report.findings],
+    )
+
+
+def test_every_shared_object_loads(installed):
+    """dlopen of every .so under /opt/salt by the bundled interpreter, on this box's libc."""
+    code = (
+        "import ctypes, os\n"
+        "bad = []\n"
+        "for root, _, files in os.walk('/opt/salt'):\n"
+        "    for f in files:\n"
+        "        p = os.path.join(root, f)\n"
+        "        if '.so' not in f or os.path.islink(p): continue\n"
+        "        if open(p, 'rb').read(4) == b'\\x7fELF':\n"
+        "            try: ctypes.CDLL(p)\n"
+        "            except OSError as e: bad.append(f'{p}: {e}')\n"
+        "print('\\n'.join(bad))\n"
+    )
+    command = f"{PY} -I -c {shlex.quote(code)}"
+    expect_none(installed, "shared object that does not load", command, lines(installed, command))
+
+
+def test_every_executable_finds_its_libraries(installed):
+    command = (
+        'for f in /opt/salt/bin/*; do [ -L "$f" ] && continue; '
+        'head -c 4 "$f" | grep -q ELF || continue; '
+        f'{LIST_LIBRARIES} "$f" | grep \'not found\' | sed "s|^|$f: |"; done; true'
+    )
+    expect_none(installed, "library not found", command, lines(installed, command))
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("module", MODULES)
+def test_bundled_module_imports(installed, module):
+    command = f"{PY} -I -c {shlex.quote(f'import {module}')}"
+    result = sh(installed, command, expect_ok=False)
+    if result.exit_status != 0:
+        fail(
+            installed,
+            f"import {module} in /opt/salt's Python",
+            result.stderr.strip()[-600:],
+            command,
+        )
