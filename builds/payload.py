@@ -45,7 +45,7 @@ from pathlib import Path
 from harness import progress
 from harness.catalog import Box
 
-from . import cpython, defects, layout, wheels
+from . import cpython, defects, layout, portable, wheels
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
@@ -98,32 +98,14 @@ def stage(
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
 
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the build directory")
-    glibc = runner.output("getconf GNU_LIBC_VERSION", "asking the box for its glibc").split()[-1]
+    # A portable payload is built for the target's glibc, not the build box's.
+    glibc = box.glibc if box.python.portable else _build_box_glibc(runner)
     with progress.step(
         f"{box.name}: inputs for Salt {salt_version}, Python {minor}, glibc {glibc}"
     ):
         inputs = fetch_inputs(lock, block, minor, glibc, runner.log, progress=progress.detail)
         runner.copy_in(inputs, f"{WORK}/inputs", "copying the inputs into the box")
-
-    system_python = None
-    if box.python.bundle_interpreter:
-        python_version = cpython.install(runner, box)
-        # home = our own bin: site.py then runs /opt/salt as an isolated venv of itself.
-        runner.run(
-            f"printf 'home = {PREFIX}/bin\\ninclude-system-site-packages = false\\n"
-            f"version = {python_version}\\n' > {PREFIX}/pyvenv.cfg",
-            "writing pyvenv.cfg for the bundled CPython",
-        )
-    else:
-        system_python = f"/usr/bin/python{minor}"
-        runner.run(
-            f"{system_python} -m venv --without-pip {PREFIX}",
-            f"creating the venv with {system_python}",
-        )
-        python_version = runner.output(
-            f"{PREFIX}/bin/python3 -c 'import platform; print(platform.python_version())'",
-            "asking the venv its Python version",
-        ).strip()
+    system_python, python_version = _interpreter(runner, box, minor, defect)
     python = f"{PREFIX}/bin/python3"
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
@@ -158,6 +140,45 @@ def stage(
     return payload
 
 
+def _build_box_glibc(runner: BoxRunner) -> str:
+    return runner.output("getconf GNU_LIBC_VERSION", "asking the box for its glibc").split()[-1]
+
+
+def _interpreter(
+    runner: BoxRunner, box: Box, minor: str, defect: str | None
+) -> tuple[str | None, str]:
+    """/opt/salt's interpreter: the bundled CPython (portable or built for the release), or
+    a venv on the system's. Returns (the system Python it runs on, its version)."""
+    if box.python.portable:
+        python_version = portable.install(runner, box)
+        portable.send_toolchain(runner)  # the sdists compile with it too
+        if defect == "system-libssl":
+            runner.run(
+                f"rm -f {PREFIX}/lib/libssl.so* {PREFIX}/lib/libcrypto.so*",
+                "defect system-libssl: /opt/salt's own libssl and libcrypto left out",
+            )
+    elif box.python.bundle_interpreter:
+        python_version = cpython.install(runner, box)
+    else:
+        system_python = f"/usr/bin/python{minor}"
+        runner.run(
+            f"{system_python} -m venv --without-pip {PREFIX}",
+            f"creating the venv with {system_python}",
+        )
+        python_version = runner.output(
+            f"{PREFIX}/bin/python3 -c 'import platform; print(platform.python_version())'",
+            "asking the venv its Python version",
+        ).strip()
+        return system_python, python_version
+    # home = our own bin: site.py then runs /opt/salt as an isolated venv of itself.
+    runner.run(
+        f"printf 'home = {PREFIX}/bin\\ninclude-system-site-packages = false\\n"
+        f"version = {python_version}\\n' > {PREFIX}/pyvenv.cfg",
+        "writing pyvenv.cfg for the bundled CPython",
+    )
+    return None, python_version
+
+
 def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: str, defect):
     wi = f"{WORK}/inputs"
     pip_pin = next(p for p in parse_lock((inputs / "build-lock.txt").read_text()) if p.key == "pip")
@@ -168,7 +189,9 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
         f"--disable-pip-version-check --find-links {wi}/build pip=={pip_pin.version}",
         "installing pip into the venv",
     )
-    wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels")
+    # Portable payloads compile with the glibc 2.17 toolchain (the build-glibc defect: not).
+    env = portable.compile_env() if box.python.portable and defect != "build-glibc" else None
+    wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
     pins = parse_lock((inputs / "lock.txt").read_text())
     if defect == "missing-dep":
         pins = [p for p in pins if p.key != "msgpack"]

@@ -136,6 +136,36 @@ def _send_legacy_sources(runner: BoxRunner, legacy: LegacySources, salt_version:
         runner.copy_in(Path(tmp), sources, "copying Python 2.7 and its wheels in")
 
 
+def _prepare_tree(
+    runner: BoxRunner, staged: StagedPayload, out_dir: str, without_venv: bool
+) -> str:
+    """The rpmbuild tree on the build box, with the spec and its sources; returns its top."""
+    build_box = runner.machine.spec.name if runner.machine.spec else staged.box
+    if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
+        raise BuildError(
+            f'rpmbuild is missing on the {build_box} build box: add "rpm" to '
+            f"build_packages in boxes/{build_box}.toml",
+            runner.log,
+        )
+    top = RPMBUILD_TOP
+    runner.run(
+        f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
+        "preparing the rpmbuild tree",
+    )
+    runner.machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
+    for name in SPEC_SOURCES:
+        runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
+    runner.run(
+        merged_tar_command(
+            staged,
+            f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar",
+            without_venv=without_venv,
+        ),
+        "packing the staged package trees as the spec's Source0",
+    )
+    return top
+
+
 def build(
     runner: BoxRunner,
     staged: StagedPayload,
@@ -159,29 +189,7 @@ def build(
             f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
             "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv"
         )
-    build_box = runner.machine.spec.name if runner.machine.spec else staged.box
-    if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
-        raise BuildError(
-            f'rpmbuild is missing on the {build_box} build box: add "rpm" to '
-            f"build_packages in boxes/{build_box}.toml",
-            runner.log,
-        )
-    top = RPMBUILD_TOP
-    runner.run(
-        f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
-        "preparing the rpmbuild tree",
-    )
-    runner.machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
-    for name in SPEC_SOURCES:
-        runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
-    runner.run(
-        merged_tar_command(
-            staged,
-            f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar",
-            without_venv=legacy is not None,
-        ),
-        "packing the staged package trees as the spec's Source0",
-    )
+    top = _prepare_tree(runner, staged, out_dir, without_venv=legacy is not None)
     if legacy:
         _send_legacy_sources(runner, legacy, staged.salt_version, f"{top}/SOURCES")
     runner.run(

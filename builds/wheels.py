@@ -16,10 +16,16 @@ from .locks import digest
 from .remote import BoxRunner
 
 
-def cache_key(inputs: Path, box, python_version: str) -> str:
+def cache_key(inputs: Path, box, python_version: str, env: dict[str, str] | None) -> str:
     parts = [f"{p.name}={sha256_file(p)}" for p in sdists(inputs)]
+    compiler = sorted((env or {}).items())
     return digest(
-        "wheels-v1", *parts, (inputs / "build-lock.txt").read_text(), box.codename, python_version
+        "wheels-v1",
+        *parts,
+        (inputs / "build-lock.txt").read_text(),
+        box.codename,
+        python_version,
+        repr(compiler),
     )[:20]
 
 
@@ -31,13 +37,15 @@ def provide(
     python: str,
     python_version: str,
     remote_dir: str,
+    env: dict[str, str] | None = None,
 ) -> list[str]:
-    """Compiled wheels of the inputs' sdists in remote_dir on the box; return their names."""
+    """Compiled wheels of the inputs' sdists in remote_dir on the box; return their names.
+    `env` sets the compiler (the glibc 2.17 toolchain for portable payloads)."""
     todo = sdists(inputs)
     runner.run(f"rm -rf {remote_dir} && mkdir -p {remote_dir}", "preparing the wheel directory")
     if not todo:
         return []
-    cached = cache_root() / "wheels" / cache_key(inputs, box, python_version)
+    cached = cache_root() / "wheels" / cache_key(inputs, box, python_version, env)
     if cached.is_dir():
         with progress.step(f"{box.name}: compiled wheels (cached)"):
             runner.copy_in(cached, remote_dir, "copying the cached compiled wheels in")
@@ -46,8 +54,10 @@ def provide(
     with progress.step(f"{box.name}: compiling {', '.join(p.name for p in todo)}"):
         # Build isolation stays on: the build backends come from the build lock's wheels.
         # -g0 and the prefix map keep the build directory out of the compiled .so files.
+        compiler = env or {"CFLAGS": "-g0 -ffile-prefix-map=/tmp/="}
+        assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in compiler.items())
         runner.run(
-            f"CFLAGS='-g0 -ffile-prefix-map=/tmp/=' {python} -m pip wheel "
+            f"{assignments} {python} -m pip wheel "
             "--no-index --no-deps --disable-pip-version-check "
             f"--find-links {remote_inputs}/build -w {remote_dir} {names}",
             "compiling wheels from the lock's sdists",
