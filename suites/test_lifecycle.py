@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from checks import expect_none, fail, sh
+from checks import expect_none, fail, pkgdb, sh, supported
 from package_sets import INSTALLED, load_packages
 
 from harness import session
@@ -60,6 +60,7 @@ def old_line(request, installed, packages):
     """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
     the minion's keys made and the minion running. Back to 'installed' at the end."""
     machine = installed
+    supported(pkgdb(machine).installed, [])  # upgrades need a package database
     old = load_packages(request.config, machine.spec.name, OLD_SALT)
     session.restore_machine(machine)
     old.install(machine)
