@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 
 def upstream_version(debian_version: str) -> str:
     """'1:6.2.0-3+deb12u1' -> '6.2.0'; '2.28.1+dfsg-1' -> '2.28.1' (repacked tarball)."""
@@ -9,7 +11,10 @@ def upstream_version(debian_version: str) -> str:
     return re.sub(r"[+~](dfsg|ds|repack)[0-9.]*$", "", without_revision)
 
 
-def test_systemd_is_pid_1_and_the_boot_finished(host):
+def test_systemd_is_pid_1_and_the_boot_finished(host, machine):
+    if machine.spec.init == "none":
+        assert host.run("cat /proc/1/comm").stdout.strip() != "systemd"
+        pytest.skip(f"{machine.spec.name} has no init system (its PID 1 is svh-init)")
     assert host.run("cat /proc/1/comm").stdout.strip() == "systemd"
     state = host.run("systemctl is-system-running --wait").stdout.strip()
     assert state in ("running", "degraded"), f"systemd state: {state}"
@@ -19,6 +24,11 @@ def test_systemd_is_pid_1_and_the_boot_finished(host):
 
 def test_release_matches_the_catalog(host, machine):
     entry = machine.spec
+    if entry.python.path is None:  # the glibc 2.17 box: its C library is what it is
+        libc = host.check_output("ldd --version | head -n 1")
+        assert libc.endswith(f" {entry.glibc}"), libc
+        assert not host.exists("python") and not host.exists("python3")
+        return
     info = host.system_info
     assert (info.distribution, info.release.split(".")[0]) == (entry.family, entry.release)
     assert host.file(entry.python.path).exists
@@ -48,10 +58,11 @@ def test_conflict_modules_import_from_the_distro(host, machine):
 
 
 def test_nothing_beyond_the_bridge_is_reachable(host):
-    assert host.run("ip route show default").stdout.strip() == ""
+    routes = host.run("ip route").stdout.splitlines()
+    assert not [r for r in routes if r.startswith("default")], routes
     for address in ("1.1.1.1", "8.8.8.8", "192.168.1.1"):
         probe = host.run(f"ip route get {address}")
-        assert probe.rc != 0 and "unreachable" in probe.stderr, (
+        assert probe.rc != 0 and "unreachable" in probe.stderr.lower(), (
             f"route to {address}: {probe.stdout}"
         )
 
