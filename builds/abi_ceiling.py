@@ -413,44 +413,23 @@ def _check_runtime_library(
     info: ElfInfo, soname: str, names: list[str], rt: RuntimeCeiling
 ) -> list[Finding]:
     """The system's gcc runtime and libcrypt against what the target release has."""
-    out: list[Finding] = []
-    p = info.path
     if soname == LIBSTDCXX:
-        bad = _above(names, "GLIBCXX_", rt.glibcxx, {}) + _above(
-            names, "CXXABI_", rt.cxxabi, _CXXABI_ALIASES
-        )
-        if bad:
-            out.append(
-                Finding(
-                    p,
-                    "libstdcxx-too-new",
-                    f"{p} needs {', '.join(bad)} from the system's {soname}; {rt.release} has"
-                    f" at most GLIBCXX_{rt.glibcxx}, CXXABI_{rt.cxxabi}" + _symbols_of(info, bad),
-                )
-            )
+        kind = "libstdcxx-too-new"
+        bad = _above(names, "GLIBCXX_", rt.glibcxx, {})
+        bad += _above(names, "CXXABI_", rt.cxxabi, _CXXABI_ALIASES)
+        has = f"{rt.release} has at most GLIBCXX_{rt.glibcxx}, CXXABI_{rt.cxxabi}"
     elif soname == LIBGCC:
-        bad = _above(names, "GCC_", rt.gcc, {})
-        if bad:
-            out.append(
-                Finding(
-                    p,
-                    "libgcc-too-new",
-                    f"{p} needs {', '.join(bad)} from {soname}; {rt.release} has at most"
-                    f" GCC_{rt.gcc}" + _symbols_of(info, bad),
-                )
-            )
-    elif soname == LIBCRYPT:
-        xcrypt = [n for n in names if n.startswith("XCRYPT_")]
-        if xcrypt and not rt.xcrypt:
-            out.append(
-                Finding(
-                    p,
-                    "libcrypt-too-new",
-                    f"{p} needs {', '.join(xcrypt)} from {soname}; {rt.release}'s libcrypt is"
-                    " glibc's, without libxcrypt's versions" + _symbols_of(info, xcrypt),
-                )
-            )
-    return out
+        kind, bad = "libgcc-too-new", _above(names, "GCC_", rt.gcc, {})
+        has = f"{rt.release} has at most GCC_{rt.gcc}"
+    elif soname == LIBCRYPT and not rt.xcrypt:
+        kind, bad = "libcrypt-too-new", [n for n in names if n.startswith("XCRYPT_")]
+        has = f"{rt.release}'s libcrypt is glibc's, without libxcrypt's versions"
+    else:
+        return []
+    if not bad:
+        return []
+    message = f"{info.path} needs {', '.join(bad)} from the system's {soname}; {has}"
+    return [Finding(info.path, kind, message + _symbols_of(info, bad))]
 
 
 def _check_needed(

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from harness import catalog, progress, session
 from harness.catalog import Box
@@ -62,25 +63,19 @@ def output_dir(
     return dist_root(dist_dir) / output_name(box_name, salt_version, defect, foreign_format)
 
 
-def log_path(
-    box_name: str,
-    salt_version: str = DEFAULT_SALT,
-    defect: str | None = None,
-    dist_dir: Path | None = None,
-    foreign_format: str | None = None,
-) -> Path:
-    name = output_name(box_name, salt_version, defect, foreign_format)
-    return dist_root(dist_dir) / "logs" / f"{name}.build.log"
+def log_path(*args: Any, **kwargs: Any) -> Path:
+    """The build log of output_dir(*args, **kwargs): dist/logs/<output name>.build.log."""
+    out = output_dir(*args, **kwargs)
+    return out.parent / "logs" / f"{out.name}.build.log"
 
 
-def current_digest(
-    box_name: str,
-    salt_version: str = DEFAULT_SALT,
-    defect: str | None = None,
-    package_format: str | None = None,
-) -> str:
+def current_digest(box_name: str, *variant: str | None, package_format: str | None = None) -> str:
+    """The inputs digest a build of (box, salt version, defect) would have now."""
     box = catalog.load_box(box_name)
-    return manifest.inputs_digest(box, salt_version, defect, package_format or box.package_format)
+    salt_version, defect = [*variant, None, None][:2]
+    return manifest.inputs_digest(
+        box, salt_version or DEFAULT_SALT, defect, package_format or box.package_format
+    )
 
 
 def build_packages(

@@ -8,9 +8,8 @@ ABI gate reads the files that ship, not the staging tree).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from harness.catalog import Box
 
@@ -21,8 +20,7 @@ from .remote import BoxRunner
 FORMATS = {"deb": "builds.deb", "rpm": "builds.rpm"}
 
 
-@dataclass(frozen=True)
-class PackageFile:
+class PackageFile(NamedTuple):
     """A package the build made: its name, version(-release), arch and file name."""
 
     name: str

@@ -32,6 +32,13 @@ class SubPackage:
     purge: tuple[str, ...] = ()  # state made at run time, removed on purge
 
 
+def _master_daemon(name: str, summary: str) -> SubPackage:
+    """A daemon that runs next to the master: one tool, one unit, nothing to configure."""
+    return SubPackage(
+        name, summary, tools=(name,), units=(f"{name}.service",), requires=(COMMON, "salt-master")
+    )
+
+
 SUBPACKAGES: tuple[SubPackage, ...] = (
     SubPackage(
         COMMON,
@@ -60,20 +67,8 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
         requires=(COMMON,),
         purge=("/etc/salt/pki/master", "/var/cache/salt/master"),
     ),
-    SubPackage(
-        "salt-syndic",
-        "Salt syndic daemon (virtualenv Salt)",
-        tools=("salt-syndic",),
-        units=("salt-syndic.service",),
-        requires=(COMMON, "salt-master"),
-    ),
-    SubPackage(
-        "salt-api",
-        "Salt REST API daemon (virtualenv Salt)",
-        tools=("salt-api",),
-        units=("salt-api.service",),
-        requires=(COMMON, "salt-master"),
-    ),
+    _master_daemon("salt-syndic", "Salt syndic daemon (virtualenv Salt)"),
+    _master_daemon("salt-api", "Salt REST API daemon (virtualenv Salt)"),
     SubPackage(
         "salt-cloud",
         "Salt cloud provisioning tool (virtualenv Salt)",

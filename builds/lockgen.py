@@ -18,7 +18,8 @@ from .locks import LOCK_DIR, lock_name, parse_lock
 
 SALT_LINES = ["3008.4", "3007.16"]
 PYTHONS = ["3.11", "3.13"]
-# What the sdists compiled on the box need to build: salt's in-tree backend and timelib (Cython).
+# What the sdists compiled on the box need to build: salt's in-tree backend, timelib
+# (Cython) and, where no wheel fits (glibc 2.17), pyzmq (scikit-build-core, cmake, ninja).
 BUILD_BACKENDS = [
     "pip",
     "setuptools",
@@ -27,6 +28,9 @@ BUILD_BACKENDS = [
     "packaging",
     "importlib-metadata",
     "Cython",
+    "scikit-build-core",
+    "cmake",
+    "ninja",
 ]
 
 

@@ -39,6 +39,17 @@ class _LogTee:
         self.log_file.flush()
 
 
+def _copying(method: str, doc: str):
+    """A BoxRunner method: the machine's copy `method`, noted in and failing into the log."""
+
+    def copy(self: BoxRunner, source, destination, what: str) -> None:
+        with self._copy(what, f"{source} -> {destination}"):
+            getattr(self.machine, method)(source, destination)
+
+    copy.__doc__ = doc
+    return copy
+
+
 class BoxRunner:
     """A build box plus the build log every step appends to."""
 
@@ -110,21 +121,7 @@ class BoxRunner:
                 f.write(f"{e}\n".encode())
             raise BuildError(f"{what} failed (exit {e.exit_status})", self.log) from None
 
-    def copy_in(self, local_dir: Path, remote_dir: str, what: str):
-        """Copy the contents of local_dir into remote_dir on the box."""
-        with self._copy(what, f"{local_dir} -> {remote_dir}"):
-            self.machine.send_dir(local_dir, remote_dir)
-
-    def send_file(self, local: Path, remote_file: str, what: str):
-        with self._copy(what, f"{local} -> {remote_file}"):
-            self.machine.send_file(local, remote_file)
-
-    def send_tar(self, local_tar: Path, remote_dir: str, what: str):
-        """Unpack a local tarball into remote_dir on the box."""
-        with self._copy(what, f"{local_tar} -> {remote_dir}"):
-            self.machine.send_tar(local_tar, remote_dir)
-
-    def fetch(self, remote_file: str, local: Path, what: str):
-        """Copy one file from the box to `local`."""
-        with self._copy(what, f"{remote_file} -> {local}"):
-            self.machine.fetch(remote_file, local)
+    copy_in = _copying("send_dir", "Copy the contents of a local dir into a dir on the box.")
+    send_file = _copying("send_file", "Copy a local file to a path on the box.")
+    send_tar = _copying("send_tar", "Unpack a local tarball into a dir on the box.")
+    fetch = _copying("fetch", "Copy one file from the box to a local path.")

@@ -273,40 +273,36 @@ class Machine:
     def send_dir(self, local_dir: str | Path, remote_dir: str):
         """Copy the contents of local_dir into remote_dir on the box, as one tar stream."""
         q = shlex.quote(remote_dir)
-        tar = subprocess.Popen(
-            ["tar", "-C", str(local_dir), "-cf", "-", "."],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            self._ssh_pipe(
-                f"mkdir -p {q} && tar -x -C {q} -f -",
-                f"copy {local_dir}/ -> {remote_dir}",
-                stdin=tar.stdout,
-            )
-        finally:
-            assert tar.stdout is not None
-            tar.stdout.close()
-            tar.wait()
-        if tar.returncode:
-            raise CommandError(self.name, f"tar -C {local_dir} -c .", tar.returncode)
+        remote = f"mkdir -p {q} && tar -x -C {q} -f -"
+        local = ["tar", "-C", str(local_dir), "-cf", "-", "."]
+        self._tar_stream(local, remote, f"copy {local_dir}/ -> {remote_dir}", upload=True)
 
     def fetch_tree(self, remote_dir: str, local_dir: str | Path):
-        """Copy remote_dir from the box into local_dir (as local_dir/<its path>), one tar
-        stream."""
+        """Copy remote_dir from the box into local_dir (as local_dir/<its path>)."""
         Path(local_dir).mkdir(parents=True, exist_ok=True)
-        tar = subprocess.Popen(["tar", "-x", "-C", str(local_dir)], stdin=subprocess.PIPE)
+        remote = f"tar -C / -cf - {shlex.quote(remote_dir.lstrip('/'))}"
+        local = ["tar", "-x", "-C", str(local_dir)]
+        self._tar_stream(local, remote, f"copy {remote_dir} <- box", upload=False)
+
+    def _tar_stream(self, local: list[str], remote: str, what: str, upload: bool):
+        """A local tar and a remote command joined by one pipe, in either direction."""
+        if upload:
+            tar = subprocess.Popen(local, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            end = tar.stdout
+        else:
+            tar = subprocess.Popen(local, stdin=subprocess.PIPE)
+            end = tar.stdin
+        assert end is not None
         try:
-            relative = shlex.quote(remote_dir.lstrip("/"))
-            self._ssh_pipe(
-                f"tar -C / -cf - {relative}", f"copy {remote_dir} <- box", stdout=tar.stdin
-            )
+            if upload:
+                self._ssh_pipe(remote, what, stdin=end)
+            else:
+                self._ssh_pipe(remote, what, stdout=end)
         finally:
-            assert tar.stdin is not None
-            tar.stdin.close()
+            end.close()
             tar.wait()
         if tar.returncode:
-            raise CommandError(self.name, f"tar -x -C {local_dir}", tar.returncode)
+            raise CommandError(self.name, " ".join(local), tar.returncode)
 
     def fetch(self, remote: str, local: str | Path):
         """Copy one file from the box to `local` (removed again if the copy fails)."""

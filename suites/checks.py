@@ -66,3 +66,16 @@ def supported(question: Callable[..., str], *args) -> str:
         return question(*args)
     except Unsupported as e:
         pytest.skip(str(e))
+
+
+def expect_silent(machine: Machine, what: str, command: str, must_succeed: bool = True):
+    """Fail when `command` prints anything: each line of its output is one `what`."""
+    result = sh(machine, command, expect_ok=must_succeed)
+    found = [line for line in result.stdout.splitlines() if line.strip()]
+    expect_none(machine, what, command, found)
+
+
+def expect_unchanged(machine: Machine, what: str, names: list[str]):
+    """The box's package database verifies `names` clean (skips where it has none)."""
+    command = supported(pkgdb(machine).verify, names)
+    expect_silent(machine, f"changed file of {what}", command, must_succeed=False)

@@ -91,6 +91,38 @@ class PackageDb:
         return f"dpkg -S {shlex.quote(path)} 2>/dev/null | cut -d: -f1 || true"
 
 
+# What each init system runs for our daemons; a box without one starts them by hand.
+SERVICE_COMMANDS = {
+    "systemd": {
+        "enabled": "systemctl is-enabled {unit}",
+        "active": "systemctl is-active {unit}",
+        "pid": "systemctl show -p MainPID --value {unit}",
+        "start": "systemctl start {unit}",
+        "stop": "systemctl stop {unit}",
+        "restart": "systemctl restart {unit}",
+    },
+    "sysv": {
+        "enabled": "chkconfig --list {unit} | grep -q ':on'",
+        "active": "service {unit} status",
+        "pid": "cat /var/run/{unit}.pid 2>/dev/null || echo 0",
+        "start": "service {unit} start",
+        "stop": "service {unit} stop",
+        "restart": "service {unit} restart",
+    },
+    "none": {
+        "pid": "cat /var/run/{unit}.pid 2>/dev/null || echo 0",
+        # salt's -d: the daemon forks itself and writes its pid file.
+        "start": "/usr/bin/{unit} -d",
+        "stop": (
+            "if [ -f /var/run/{unit}.pid ]; then pid=$(cat /var/run/{unit}.pid); "
+            "kill $pid 2>/dev/null; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; "
+            "rm -f /var/run/{unit}.pid; fi"
+        ),
+        "restart": "{stop}; {start}",
+    },
+}
+
+
 class ServiceManager:
     """The box's init system, for our daemons (salt-minion, salt-master)."""
 
@@ -98,51 +130,31 @@ class ServiceManager:
         self.spec = spec
         self.kind = spec.init
 
-    def _need(self, what: str) -> None:
-        if self.kind == "none":
-            raise Unsupported(f"{self.spec.name} has no init system: no {what}")
+    def _command(self, action: str, unit: str) -> str:
+        commands = SERVICE_COMMANDS[self.kind]
+        if action not in commands:
+            raise Unsupported(f"{self.spec.name} has no init system: no service {action} state")
+        return commands[action].format(
+            unit=unit,
+            start=commands.get("start", "").format(unit=unit),
+            stop=commands.get("stop", "").format(unit=unit),
+        )
 
     def is_enabled(self, unit: str) -> str:
-        self._need("service enablement")
-        if self.kind == "sysv":
-            return f"chkconfig --list {unit} | grep -q ':on'"
-        return f"systemctl is-enabled {unit}"
+        return self._command("enabled", unit)
 
     def is_active(self, unit: str) -> str:
-        self._need("service state")
-        if self.kind == "sysv":
-            return f"service {unit} status"
-        return f"systemctl is-active {unit}"
+        return self._command("active", unit)
 
     def main_pid(self, unit: str) -> str:
         """The daemon's PID (0 when it does not run)."""
-        if self.kind == "systemd":
-            return f"systemctl show -p MainPID --value {unit}"
-        pidfile = f"/var/run/{unit}.pid"
-        return f"cat {pidfile} 2>/dev/null || echo 0"
-
-    def restart(self, unit: str) -> str:
-        if self.kind == "systemd":
-            return f"systemctl restart {unit}"
-        if self.kind == "sysv":
-            return f"service {unit} restart"
-        return f"{self.stop(unit)}; {self.start(unit)}"
+        return self._command("pid", unit)
 
     def start(self, unit: str) -> str:
-        if self.kind == "systemd":
-            return f"systemctl start {unit}"
-        if self.kind == "sysv":
-            return f"service {unit} start"
-        # No init: the daemon forks itself and writes its pid file (salt's -d).
-        return f"/usr/bin/{unit} -d"
+        return self._command("start", unit)
 
     def stop(self, unit: str) -> str:
-        if self.kind == "systemd":
-            return f"systemctl stop {unit}"
-        if self.kind == "sysv":
-            return f"service {unit} stop"
-        pidfile = f"/var/run/{unit}.pid"
-        return (
-            f"if [ -f {pidfile} ]; then pid=$(cat {pidfile}); kill $pid 2>/dev/null; "
-            f"while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -f {pidfile}; fi"
-        )
+        return self._command("stop", unit)
+
+    def restart(self, unit: str) -> str:
+        return self._command("restart", unit)

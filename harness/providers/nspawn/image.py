@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ... import keys, paths, progress, runner, state
@@ -113,47 +114,36 @@ def build(box: Box, force: bool = False, mirror: str | None = None) -> Path:
 def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
     assert box.providers.nspawn is not None and box.providers.nspawn.suite is not None
     suite = box.providers.nspawn.suite
-    work = target.with_name(f".building-{target.name}-{os.getpid()}")
-    log_path = paths.images_dir() / f"{box.name}.build.log"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     _, public_key = keys.ensure_key()
     conflicts = " ".join(c.package for c in box.conflicts)
-    argv = [
-        "mmdebstrap",
-        "--variant=minbase",
-        "--include=" + ",".join(packages(box)),
-        f"--customize-hook=sh {PROVISION_SCRIPT} \"$1\" {box.name} '{conflicts}'",
-        suite,
-        str(work / "rootfs"),
-        *sources(box, mirror),
-    ]
-    started = time.monotonic()
-    try:
-        log_path.write_text("")
-        with progress.step(f"image {box.name}: mmdebstrap {suite}"):
-            runner.run_logged(
-                argv,
-                log_path,
-                f"image build of {box.name} (mmdebstrap)",
-                env=dict(os.environ, SVH_PUBKEY=public_key),
-            )
-        info = {
-            "box": box.name,
-            "key": target.name.rsplit("-", 1)[1],
-            "built_at": time.time(),
-            "seconds": round(time.monotonic() - started, 1),
-            "packages": packages(box),
-            "sources": sources(box, mirror),
-        }
-        (work / "image.json").write_text(json.dumps(info, indent=2))
-        shutil.rmtree(target, ignore_errors=True)
-        work.rename(target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    def make_root(rootfs: Path, log_path: Path) -> None:
+        argv = [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(packages(box)),
+            f"--customize-hook=sh {PROVISION_SCRIPT} \"$1\" {box.name} '{conflicts}'",
+            suite,
+            str(rootfs),
+            *sources(box, mirror),
+        ]
+        env = dict(os.environ, SVH_PUBKEY=public_key)
+        runner.run_logged(argv, log_path, f"image build of {box.name} (mmdebstrap)", env=env)
+
+    extra = {"packages": packages(box), "sources": sources(box, mirror)}
+    _make_image(box, target, f"mmdebstrap {suite}", make_root, extra)
 
 
 def _glibc_root(box: Box, target: Path) -> None:
+    what = "glibc 2.17 runtime, busybox, dropbear"
+    _make_image(box, target, what, glibc_root.build_root, {})
+
+
+def _make_image(
+    box: Box, target: Path, what: str, make_root: Callable[[Path, Path], None], extra: dict
+) -> None:
+    """make_root(rootfs, log) in a work dir that becomes `target`, with its image.json,
+    only when it succeeds."""
     work = target.with_name(f".building-{target.name}-{os.getpid()}")
     log_path = paths.images_dir() / f"{box.name}.build.log"
     shutil.rmtree(work, ignore_errors=True)
@@ -161,11 +151,11 @@ def _glibc_root(box: Box, target: Path) -> None:
     started = time.monotonic()
     try:
         log_path.write_text("")
-        with progress.step(f"image {box.name}: glibc 2.17 runtime, busybox, dropbear"):
-            glibc_root.build_root(work / "rootfs", log_path)
+        with progress.step(f"image {box.name}: {what}"):
+            make_root(work / "rootfs", log_path)
         info = {"box": box.name, "key": target.name.rsplit("-", 1)[1], "built_at": time.time()}
         info["seconds"] = round(time.monotonic() - started, 1)
-        (work / "image.json").write_text(json.dumps(info, indent=2))
+        (work / "image.json").write_text(json.dumps(info | extra, indent=2))
         shutil.rmtree(target, ignore_errors=True)
         work.rename(target)
     finally:
