@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from . import paths
 from .errors import CatalogError
-
-PROVIDER_NAMES = ("nspawn", "vagrant")
+from .providers import PROVIDERS
 
 
 class Strict(BaseModel):
@@ -134,7 +133,7 @@ class Box(Strict):
 
     @property
     def provider_names(self) -> list[str]:
-        return [p for p in PROVIDER_NAMES if getattr(self.providers, p) is not None]
+        return [p for p in PROVIDERS if getattr(self.providers, p, None) is not None]
 
 
 def _format_error(path: Path, err: ValidationError) -> str:

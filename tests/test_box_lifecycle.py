@@ -143,7 +143,7 @@ def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
     [
         (
             ["up", "debian99"],
-            "error: unknown box 'debian99' (known boxes: centos5, centos6, centos7, "
+            "error: unknown box 'debian99' (known boxes: centos5, centos6, centos7-abi, centos7, "
             "debian11, debian12, debian13; see `harness boxes`)",
         ),
         (
@@ -182,7 +182,8 @@ def test_not_root_is_one_line(harness_run):
     # The real CLI with an unprivileged effective uid (modules are loaded first, as root,
     # because the checkout and venv may not be readable by nobody).
     code = (
-        "import os, signoff.cli as c; os.setegid(65534); os.seteuid(65534); "
+        "import os, signoff.cli as c, harness.providers.nspawn; "
+        "os.setegid(65534); os.seteuid(65534); "
         "c.main(['up', 'debian12', '--provider', 'nspawn'])"
     )
     before = set(our_nspawn_pids(harness_run.env["SVH_BRIDGE"]))
