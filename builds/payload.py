@@ -51,6 +51,7 @@ from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
 
 WORK = "/var/tmp/svh-build"
+SITECUSTOMIZE = Path(__file__).with_name("files") / "portable" / "sitecustomize.py"
 PREFIX = layout.PREFIX
 
 
@@ -152,6 +153,7 @@ def _interpreter(
     if box.python.portable:
         python_version = portable.install(runner, box)
         portable.send_toolchain(runner)  # the sdists compile with it too
+        runner.machine.put_file(SITECUSTOMIZE, f"{PREFIX}/lib/python{minor}/sitecustomize.py")
         if defect == "system-libssl":
             runner.run(
                 f"rm -f {PREFIX}/lib/libssl.so* {PREFIX}/lib/libcrypto.so*",

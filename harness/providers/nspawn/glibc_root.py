@@ -339,9 +339,12 @@ def ssh_programs(log: Path) -> Path:
     return final
 
 
-def _copy_runtime(sysroot_lib: Path, lib64: Path):
-    for soname in SONAMES:
-        link = sysroot_lib / soname
+def _copy_runtime(sysroot_lib: Path, lib64: Path, cxx_lib: Path):
+    """glibc's runtime, and a libstdc++: EL7 has one (gcc 4.8's) that manylinux2014 wheels
+    may use; this one is newer, and the ABI ceiling check holds what ours may need from it
+    to EL7's versions (GLIBCXX_3.4.19)."""
+    for soname in [*SONAMES, "libstdc++.so.6"]:
+        link = (cxx_lib if soname == "libstdc++.so.6" else sysroot_lib) / soname
         real = link.resolve()
         shutil.copy2(real, lib64 / real.name)
         if real.name != soname:
@@ -384,7 +387,8 @@ def build_root(dest: Path, log: Path) -> None:
         (dest / path).chmod(mode)
     for path, target in SYMLINKS.items():
         (dest / path).symlink_to(target)
-    _copy_runtime(sysroot / "lib", dest / "usr/lib64")
+    tc = toolchain.ensure_toolchain(log)
+    _copy_runtime(sysroot / "lib", dest / "usr/lib64", tc / toolchain.TRIPLET / "lib64")
     shutil.copytree(programs / "usr", dest / "usr", dirs_exist_ok=True, symlinks=True)
     _link_applets(busybox, dest)
     _install_ldd(sysroot, dest)
