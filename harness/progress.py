@@ -43,7 +43,7 @@ def step(message: str):
 def detail(message: str):
     log.debug(message)
     if _status is not None:
-        _status.update(f"{_base}: [dim]{escape(message[:100])}[/dim]")
+        _status.update(f"{_base}: [dim]{escape(message.strip()[:100])}[/dim]")
 
 
 def note(message: str):

@@ -49,7 +49,7 @@ def tee(
         for line in proc.stdout:
             log.write(line)
             if line.strip():
-                on_line(line.strip())
+                on_line(line.rstrip())
         return proc.wait()
     except BaseException:
         proc.kill()  # Ctrl-C: nothing of ours keeps running

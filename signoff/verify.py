@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from harness import catalog, paths
+from harness import catalog, paths, runner
 from harness.errors import HarnessError
 from verification.packages import PackageSet, package_dir
 
@@ -91,18 +90,10 @@ def verify(
         boxes, report_dir / "junit.xml", workers, provider, packages, keep_boxes, marker, keyword
     )
     with open(report_dir / "pytest.log", "w") as log:
-        proc = subprocess.Popen(
-            argv, cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert proc.stdout is not None  # stdout=PIPE
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-        proc.wait()
+        code = runner.tee(argv, log, cwd=paths.REPO_ROOT, on_line=print)
     if not (report_dir / "junit.xml").exists():
         raise HarnessError(
-            f"the suites did not run (pytest exited {proc.returncode}); "
-            f"see {report_dir / 'pytest.log'}"
+            f"the suites did not run (pytest exited {code}); see {report_dir / 'pytest.log'}"
         )
     command = " ".join(shlex.quote(a) for a in ["pytest", *argv[3:]])
     summary = report.write(
