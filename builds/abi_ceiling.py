@@ -82,6 +82,8 @@ LIBCRYPT = "libcrypt.so.1"
 # Never from the system, portable or not (matched on the soname's stem before ".so").
 NEVER_FROM_SYSTEM = ("libssl", "libcrypto", "libffi", "libsqlite3", "libpython")
 
+# auditwheel's grafted copies: libsodium-cb25555f.so.23.3.0, libzmq-f468291a.so.5.2.4
+_GRAFTED = re.compile(r"-[0-9a-f]{8}\.so(\.|$)")
 # Version names that carry no number but stand for a release.
 _GLIBC_ALIASES = {"ABI_DT_RELR": "2.36"}  # -z pack-relative-relocs, new in glibc 2.36
 _CXXABI_ALIASES = {"TM_1": "1.3.6", "FLOAT128": "1.3.10"}
@@ -466,8 +468,11 @@ def _check_needed(
             continue
         rp = ":".join(info.runpath or info.rpath) or "none"
         if elsewhere:
-            if soname.startswith("libpython"):
-                continue  # loaded by soname by the tree's own interpreter before any module
+            if soname.startswith("libpython") or _GRAFTED.search(soname):
+                # Loaded by soname before anything needs it: libpython by the tree's own
+                # interpreter; a library auditwheel grafted into a wheel (a hashed name no
+                # system has) by the extension module that brings it along.
+                continue
             where = elsewhere[0].relative_to(Path(report.root)).as_posix()
             report.findings.append(
                 Finding(

@@ -394,3 +394,19 @@ def test_debian12_payload_within_its_glibc(tmp_path):
     report = scan(tmp_path / "root", load_box("debian12").glibc, portable=False)
     assert report.files > 0
     assert report.ok, "\n".join(map(str, report.findings))
+
+
+def test_a_grafted_library_is_found_by_its_unique_soname(tmp_path, gcc, libfake):
+    """auditwheel's grafted copies (hashed sonames no system has) are loaded by the module
+    that brings them, before the library that needs them: no rpath needed for those."""
+    tree = _salt(tmp_path)
+    libs = tree / "lib" / "python3.11" / "site-packages" / "pkg.libs"
+    grafted = "libfake-0123abcd.so.1"
+    _shared(gcc, libs / grafted, FAKE_C, f"-Wl,-soname,{grafted}")
+    user = libs / "libuser-89abcdef.so.2"
+    _shared(gcc, user, USES_FAKE_C, f"-L{libs}", f"-l:{grafted}")
+    assert scan(tmp_path / "root", "2.36").ok
+    # the same without the hash: a system could have it, and would win
+    _shared(gcc, libs / "libfake.so.1", FAKE_C, "-Wl,-soname,libfake.so.1")
+    _shared(gcc, user, USES_FAKE_C, f"-L{libs}", "-l:libfake.so.1")
+    assert _kinds(scan(tmp_path / "root", "2.36")) == ["not-on-rpath"]
