@@ -434,13 +434,8 @@ def _check_runtime_library(
     return [Finding(info.path, kind, message + _symbols_of(info, bad))]
 
 
-def _check_needed(
-    info: ElfInfo, tree: _Tree, installed: PurePosixPath, portable: bool, report: AbiReport
-) -> set[str]:
-    """Where each DT_NEEDED comes from; findings for those that may not come from the
-    system. Returns the sonames taken from the system (for the version checks)."""
-    p = info.path
-    dirs = _rpath_dirs(info, installed)
+def _check_rpath(info: ElfInfo, dirs: list[str], tree: _Tree, report: AbiReport) -> None:
+    """Every RPATH/RUNPATH entry inside the tree, and absolute."""
     kind = "RUNPATH" if info.runpath else "RPATH"
     for d in dirs:
         if not d.startswith("/"):
@@ -449,9 +444,18 @@ def _check_needed(
             where = f"outside {tree.prefix}: the loader searches the target system there"
         else:
             continue
-        report.findings.append(
-            Finding(p, "rpath-outside-tree", f"{p} has {kind} entry {d}, {where}")
-        )
+        message = f"{info.path} has {kind} entry {d}, {where}"
+        report.findings.append(Finding(info.path, "rpath-outside-tree", message))
+
+
+def _check_needed(
+    info: ElfInfo, tree: _Tree, installed: PurePosixPath, portable: bool, report: AbiReport
+) -> set[str]:
+    """Where each DT_NEEDED comes from; findings for those that may not come from the
+    system. Returns the sonames taken from the system (for the version checks)."""
+    p = info.path
+    dirs = _rpath_dirs(info, installed)
+    _check_rpath(info, dirs, tree, report)
     system: set[str] = set()
     for soname in info.needed:
         if is_runtime_library(soname):
