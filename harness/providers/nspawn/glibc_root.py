@@ -133,6 +133,8 @@ until ip link show host0 >/dev/null 2>&1; do
 done
 ip addr add "$address" dev host0 && ip link set host0 up || exit 1
 [ -z "$gateway" ] || ip route add default via "$gateway" || exit 1
+# The box's own name resolves, as an installer leaves it on EL7 (no DNS beyond the bridge).
+grep -q " $(hostname)\$" /etc/hosts || echo "${address%/*} $(hostname)" >> /etc/hosts
 # Each instance makes its own host key on its first boot (a few milliseconds).
 key=/etc/dropbear/dropbear_ed25519_host_key
 [ -s "$key" ] || dropbearkey -t ed25519 -f "$key" >/dev/null 2>&1 || exit 1
