@@ -22,8 +22,8 @@ DEFECTS: dict[str, str] = {
     ),
     # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch.
     "build-glibc": (
-        "the sdists (pyzmq, timelib) are compiled with the build box's own gcc, glibc and "
-        "libstdc++ instead of the glibc 2.17 toolchain"
+        "Salt's dependencies are taken for the build box's glibc (2.36), not the target's 2.17: "
+        "cryptography and pyzmq arrive linked against a newer glibc"
     ),
     "system-libssl": (
         "the bundled CPython takes libssl and libcrypto from the system: /opt/salt's own "

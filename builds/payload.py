@@ -99,8 +99,10 @@ def stage(
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
 
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the build directory")
-    # A portable payload is built for the target's glibc, not the build box's.
-    glibc = box.glibc if box.python.portable else _build_box_glibc(runner)
+    # A portable payload is built for the target's glibc, not the build box's (unless a
+    # defect says otherwise).
+    for_target = box.python.portable and defect != "build-glibc"
+    glibc = box.glibc if for_target else _build_box_glibc(runner)
     with progress.step(
         f"{box.name}: inputs for Salt {salt_version}, Python {minor}, glibc {glibc}"
     ):
@@ -191,8 +193,8 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
         f"--disable-pip-version-check --find-links {wi}/build pip=={pip_pin.version}",
         "installing pip into the venv",
     )
-    # Portable payloads compile with the glibc 2.17 toolchain (the build-glibc defect: not).
-    env = portable.compile_env() if box.python.portable and defect != "build-glibc" else None
+    # Portable payloads compile with the glibc 2.17 toolchain.
+    env = portable.compile_env() if box.python.portable else None
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
     pins = parse_lock((inputs / "lock.txt").read_text())
     if defect == "missing-dep":
