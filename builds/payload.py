@@ -79,6 +79,7 @@ class StagedPayload:
     defect: str | None
     packages: dict[str, StagedPackage] = field(default_factory=dict)
     bundled: dict[str, str] = field(default_factory=dict)  # dist name -> version in /opt/salt
+    portable: bool = False  # built with the glibc 2.17 toolchain (its RPM needs only libc)
 
     def package_root(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -132,6 +133,7 @@ def stage(
         version=layout.package_version(salt_version),
         python_version=python_version,
         bundled_interpreter=box.python.bundle_interpreter,
+        portable=box.python.portable,
         system_python=system_python,
         unit_dir=layout.unit_dir(box),
         defect=defect,

@@ -100,6 +100,8 @@ def rpmbuild_argv(
     }
     if staged.system_python:
         macros["system_python"] = staged.system_python
+    if staged.portable:
+        macros["portable"] = "1"
     macros.update(defines or {})
     # --nodeps: the build box's rpm database is empty (Debian installs with dpkg, not rpm),
     # so every BuildRequires would look missing; the box's build tools come from apt.
