@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -50,6 +51,19 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def pip_download_argv(*args: str) -> list[str]:
+    """pip download, by the harness's own Python, of exactly what args name."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-deps",
+        *args,
+    ]
 
 
 def digest(*parts: str | bytes) -> str:

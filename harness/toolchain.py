@@ -12,20 +12,32 @@ The wheel is fetched with pip (PyPI is reachable, its pinned hash checked), unpa
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 from .errors import LoggedError
-from .sources import cache_root, filling, sha256_file
+from .runner import tee
+from .sources import cache_root, filling, pip_download_argv, sha256_file
 
 VERSION = "0.1.8"
 WHEEL = f"ppbt-{VERSION}-py3-none-manylinux_2_17_x86_64.whl"
 WHEEL_SHA256 = "cdc534b53f052ff32812ea7167afd3393068b1dab92c63546b38353c286aac73"
 TRIPLET = "x86_64-linux-gnu"
 GLIBC = "2.17"
+# glibc's own runtime libraries (2.17's set): what every target's glibc brings along.
+GLIBC_RUNTIME = (
+    "libc.so.6",
+    "libm.so.6",
+    "libpthread.so.0",
+    "libdl.so.2",
+    "librt.so.1",
+    "libutil.so.1",
+    "libcrypt.so.1",
+    "libnsl.so.1",
+    "libresolv.so.2",
+    "libanl.so.1",
+)
 
 
 def toolchain_dir() -> Path:
@@ -37,25 +49,11 @@ def sysroot(root: Path) -> Path:
 
 
 def _fetch_wheel(dest: Path, log: Path) -> Path:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--only-binary",
-        ":all:",
-        "-d",
-        str(dest),
-        f"ppbt=={VERSION}",
-    ]
-    with open(log, "ab") as f:
-        f.write(("\n$ " + " ".join(cmd) + "\n").encode())
-        f.flush()
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+    argv = pip_download_argv("--only-binary", ":all:", "-d", str(dest), f"ppbt=={VERSION}")
+    with open(log, "a") as f:
+        code = tee(argv, f)
     wheel = dest / WHEEL
-    if proc.returncode != 0 or not wheel.is_file():
+    if code != 0 or not wheel.is_file():
         raise LoggedError(
             f"cannot fetch the glibc {GLIBC} toolchain (pip download ppbt=={VERSION})", log
         )

@@ -21,6 +21,8 @@ from checks import (
     supported,
 )
 
+from builds.cpython import REQUIRED_MODULES
+
 PY = "/opt/salt/bin/python3"
 # A build root, staging dir or fetch cache left in the payload (classic failure 1): the build
 # module's scratch dirs on the box (/var/tmp/svh-*, /var/tmp/salt-rpmbuild), the harness's
@@ -39,19 +41,8 @@ SYSTEM_LIBS = re.compile(
     r"libdb-5\.3|libtirpc|libgssapi_krb5|libkrb5|libk5crypto|libcom_err|libkrb5support|libkeyutils|"
     r"libzstd|libsystemd|libcap|libgcrypt|liblz4|libgpg-error|libpython3\.\d+)\.so(\.[\d.]+)?"
 )
-STDLIB_MODULES = [
-    "ssl",
-    "hashlib",
-    "sqlite3",
-    "ctypes",
-    "zlib",
-    "bz2",
-    "lzma",
-    "readline",
-    "curses",
-    "uuid",
-    "decimal",
-]
+# A complete stdlib: what the build requires of every bundled CPython.
+STDLIB_MODULES = REQUIRED_MODULES
 
 
 def python_json(machine, code: str, python: str = PY, env: str = "") -> tuple[Any, str]:

@@ -44,16 +44,7 @@ BOX = "centos7-abi"
 RECIPE = "glibc-root-v1"  # bump to recompile the cached SSH programs
 SONAMES = [  # glibc's runtime plus libgcc_s: no headers, no static or linker-only files
     "ld-linux-x86-64.so.2",
-    "libc.so.6",
-    "libm.so.6",
-    "libpthread.so.0",
-    "libdl.so.2",
-    "librt.so.1",
-    "libutil.so.1",
-    "libcrypt.so.1",
-    "libnsl.so.1",
-    "libresolv.so.2",
-    "libanl.so.1",
+    *toolchain.GLIBC_RUNTIME,
     "libnss_files.so.2",  # getpwnam & co. dlopen these: dropbear finds root through them
     "libnss_dns.so.2",
     "libgcc_s.so.1",
