@@ -53,27 +53,15 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import SymbolTableSection
 
+from harness import toolchain
+
 PREFIX = PurePosixPath("/opt/salt")
 ELF_MAGIC = b"\x7fELF"
 
 Version = tuple[int, ...]
 
 # glibc's own libraries: they come with glibc, whose version the GLIBC_ ceiling checks.
-GLIBC_LIBS = frozenset(
-    {
-        "libc.so.6",
-        "libm.so.6",
-        "libpthread.so.0",
-        "libdl.so.2",
-        "librt.so.1",
-        "libutil.so.1",
-        "libcrypt.so.1",
-        "libnsl.so.1",
-        "libresolv.so.2",
-        "libanl.so.1",
-        "libmvec.so.1",
-    }
-)
+GLIBC_LIBS = frozenset({*toolchain.GLIBC_RUNTIME, "libmvec.so.1"})
 _LD_SO = re.compile(r"^ld-linux(-[\w-]+)?\.so\.\d+$")
 LIBGCC = "libgcc_s.so.1"
 LIBSTDCXX = "libstdc++.so.6"

@@ -9,13 +9,11 @@ keyed by the source, this recipe and the box's release, so a warm build only unp
 
 from __future__ import annotations
 
-import os
 import shlex
 
 from harness import progress
-from harness.aptsources import debian_mirrors
+from harness.aptsources import source_mirror
 
-from .errors import BuildError
 from .inputs import cache_root, fetch_url, filling
 from .locks import digest
 from .remote import BoxRunner
@@ -84,13 +82,7 @@ def cache_key(box) -> str:
 
 
 def source_url() -> str:
-    mirror = os.environ.get("SVH_DEBIAN_MIRROR") or debian_mirrors()[0]
-    if not mirror:
-        raise BuildError(
-            "no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
-            "the CPython source"
-        )
-    return f"{mirror.rstrip('/')}/{SOURCE_PATH}"
+    return f"{source_mirror('the CPython source')}/{SOURCE_PATH}"
 
 
 def check_stdlib(runner: BoxRunner):

@@ -12,13 +12,12 @@ fetch never looks like a cached one.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 from harness import sources
 from harness.errors import LoggedError
 from harness.runner import run_logged
-from harness.sources import cache_root, filling, sha256_file
+from harness.sources import cache_root, filling, pip_download_argv, sha256_file
 
 from .errors import BuildError
 from .locks import digest, parse_lock
@@ -49,13 +48,7 @@ def pip_download(
     requirements: Path, dest: Path, python_minor: str, glibc: str, log: Path, what: str
 ):
     abi = "cp" + python_minor.replace(".", "")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--no-deps",
+    cmd = pip_download_argv(
         "--require-hashes",
         "-r",
         str(requirements),
@@ -71,7 +64,7 @@ def pip_download(
         "abi3",
         "--abi",
         "none",
-    ]
+    )
     for tag in [*platform_tags(glibc), "any"]:
         cmd += ["--platform", tag]
     run_logged(cmd, log, what, error=BuildError)

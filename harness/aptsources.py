@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+from .errors import HarnessError
 
 
 def _entries(apt_dir: Path):
@@ -44,3 +47,14 @@ def debian_mirrors(apt_dir: Path = Path("/etc/apt")) -> tuple[str | None, str | 
         elif uri.endswith("/debian") or "debian" in uri.rsplit("/", 1)[-1]:
             archive = archive or uri
     return archive, security
+
+
+def source_mirror(purpose: str) -> str:
+    """The Debian mirror to fetch source packages from ($SVH_DEBIAN_MIRROR, else the host's
+    apt mirror), without a trailing slash; one line saying what to do when there is none."""
+    mirror = os.environ.get("SVH_DEBIAN_MIRROR") or debian_mirrors()[0]
+    if not mirror:
+        raise HarnessError(
+            f"no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch {purpose}"
+        )
+    return mirror.rstrip("/")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ... import keys, progress, toolchain
-from ...aptsources import debian_mirrors
+from ...aptsources import source_mirror
 from ...errors import HarnessError, LoggedError
 from ...runner import tee
 from ...sources import cache_root, digest, fetch_url, filling
@@ -265,13 +265,7 @@ def root_key() -> str:
 
 
 def _mirror() -> str:
-    mirror = os.environ.get("SVH_DEBIAN_MIRROR") or debian_mirrors()[0]
-    if not mirror:
-        raise HarnessError(
-            "no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
-            "the dropbear and OpenSSH sources"
-        )
-    return mirror.rstrip("/")
+    return source_mirror("the dropbear and OpenSSH sources")
 
 
 def _make(argv: list[str], cwd: Path, log: Path, what: str, env: dict[str, str]):
