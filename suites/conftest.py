@@ -17,8 +17,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"minion", "master"} & set(item.fixturenames):
             item.add_marker(pytest.mark.needs_master)
-        if "scenario" in item.fixturenames:
-            item.add_marker(pytest.mark.lifecycle)
 
 
 @pytest.fixture(scope="session")

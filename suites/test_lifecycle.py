@@ -20,6 +20,7 @@ from harness import session
 from harness.transport import Machine
 from verification.packages import PackageSet, remove_command
 
+pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
 
