@@ -88,7 +88,6 @@ def test_every_executable_finds_its_libraries(installed):
     expect_silent(installed, "library not found", command)
 
 
-@pytest.mark.smoke
 @pytest.mark.parametrize("module", MODULES)
 def test_bundled_module_imports(installed, module):
     command = f"{PY} -I -c {shlex.quote(f'import {module}')}"
