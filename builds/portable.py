@@ -200,11 +200,6 @@ def compile_env() -> dict[str, str]:
     }
 
 
-def env_prefix(env: dict[str, str]) -> str:
-    """`env` as `VAR=value ...` in front of a shell command."""
-    return " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-
-
 def run_on_glibc217(runner: BoxRunner, code: str) -> str:
     """Run /opt/salt/bin/python3 -I -c CODE in a root holding only glibc 2.17 and /opt/salt
     (needs send_toolchain()); return its output."""
