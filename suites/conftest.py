@@ -44,10 +44,19 @@ def fresh(installed):
 
 
 @pytest.fixture(scope="session")
-def master(request, machine, box_factory, packages) -> SaltMaster:
+def masters() -> dict[str, SaltMaster]:
+    """The masters this test process started, by box: boxes that name the same master
+    (debian12 and centos7-abi) share one instead of starting it twice under one name."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def master(request, machine, box_factory, packages, masters) -> SaltMaster:
     """salt-master from our packages on a second box: of the same release, or the box the
     catalog names (centos7-abi's minion answers a master on debian12)."""
     master_box = machine.spec.master or machine.spec.name
+    if master_box in masters:
+        return masters[master_box]
     if master_box != machine.spec.name:
         packages = load_packages(request.config, master_box)
     master_machine = box_factory(master_box, "master")
@@ -55,6 +64,7 @@ def master(request, machine, box_factory, packages) -> SaltMaster:
     assert master_machine.instance is not None
     salt_master = SaltMaster(master_machine, master_machine.instance.address)
     salt_master.start()
+    masters[master_box] = salt_master
     return salt_master
 
 

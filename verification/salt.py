@@ -46,8 +46,23 @@ def wait_for_port(machine: Machine, port: int, timeout: float = 90):
         )
 
 
+def restart_service(machine: Machine, unit: str, log: str):
+    """Restart `unit` by the box's init system; a failure shows the daemon's last words."""
+    assert machine.spec is not None
+    result = machine.run(ServiceManager(machine.spec).restart(unit), check=False)
+    if result.exit_status != 0:
+        journal = f"journalctl -u {unit} -n 20 --no-pager 2>/dev/null"
+        tail = machine.run(f"tail -n 20 {log} 2>&1; {journal}", check=False).stdout
+        raise HarnessError(
+            f"box {machine.name}: restarting {unit} exited {result.exit_status} "
+            f"({result.stderr.strip()[-300:]}); its log and journal:\n{tail}"
+        )
+
+
 class SaltMaster:
     """salt-master from our package, listening on the bridge."""
+
+    log = "/var/log/salt/master"
 
     def __init__(self, machine: Machine, address: str):
         self.machine = machine
@@ -59,10 +74,10 @@ class SaltMaster:
             "/etc/salt/master.d/harness.conf",
             "interface: 0.0.0.0\nlog_level_logfile: info\nfile_roots:\n  base:\n    - /srv/salt\n",
         )
-        services = ServiceManager(self.machine.spec) if self.machine.spec else None
-        if services is None or services.kind == "systemd":
+        assert self.machine.spec is not None
+        if self.machine.spec.init == "systemd":
             self.machine.run("systemctl enable salt-master >/dev/null 2>&1 || true")
-        self.machine.run(services.restart("salt-master") if services else "true")
+        restart_service(self.machine, "salt-master", self.log)
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
 
@@ -124,8 +139,7 @@ class SaltMinion:
     def restart(self, accept: bool = False):
         """Restart the service and wait until it is connected to its master."""
         mark = log_lines(self.machine, self.log)
-        assert self.machine.spec is not None
-        self.machine.run(ServiceManager(self.machine.spec).restart("salt-minion"))
+        restart_service(self.machine, "salt-minion", self.log)
         if accept:
             self.master.accept(self.id)
         wait_for_log(self.machine, self.log, MINION_READY, mark)
