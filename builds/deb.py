@@ -89,7 +89,8 @@ def postinst(pkg: StagedPackage) -> str | None:
             "    done",
             "    if [ -d /run/systemd/system ]; then",
             "        systemctl --system daemon-reload >/dev/null || true",
-            '        if [ -n "$2" ]; then action=restart; else action=start; fi',
+            "        # An upgrade restarts what runs and starts nothing that the admin stopped.",
+            '        if [ -n "$2" ]; then action=try-restart; else action=start; fi',
             f"        deb-systemd-invoke $action {units} >/dev/null || true",
             "    fi",
         ]

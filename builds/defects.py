@@ -20,6 +20,19 @@ DEFECTS: dict[str, str] = {
     "distro-clobber": (
         "the post-install script replaces a file of the distribution's python3-tornado"
     ),
+    "service-state": (
+        "the post-install script unmasks, enables and restarts every unit, whatever the admin chose"
+    ),
+    "world-writable": "a directory of Salt's code under /opt/salt is writable by every user",
+    "root-only": "a directory of Salt's code under /opt/salt is readable by root only",
+    "runtime-writes": (
+        "the payload ships no bytecode, so Salt's first runs write .pyc files into /opt/salt"
+    ),
+    "conffile-prompt": (
+        "/etc/salt/minion names the Salt version, so every upgrade over a local edit asks "
+        "the admin at a conffile prompt"
+    ),
+    "version-stamp": "Salt's version stamp (salt/_version.txt) names another version",
     # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch.
     "build-glibc": (
         "Salt's dependencies are taken for the build box's glibc (2.36), not the target's 2.17: "
@@ -37,6 +50,7 @@ FAKE_BUILD_ROOT = "/var/tmp/svh-buildroot"
 MISSING_UNIT_EXEC = "/usr/local/bin/salt-minion"
 DISTRO_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 CLOBBERED_FILE = DISTRO_DIST_PACKAGES + "/tornado/__init__.py"
+STALE_SALT_VERSION = "3008.0"
 
 
 def check(name: str | None, portable: bool | None = None) -> str | None:

@@ -91,6 +91,8 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
 )
 
 LOGROTATE = "/etc/logrotate.d/salt"
+# Directories only root (the daemons' user) may enter: the key store (salt#65264).
+PRIVATE_DIRS = frozenset({"/etc/salt/pki"})
 
 
 def unit_dir(box) -> str:

@@ -257,6 +257,11 @@ def _describe(payload: StagedPayload, minor: str):
                 f"if [ -f {defects.CLOBBERED_FILE} ]; then "
                 f"cp {site}/tornado/__init__.py {defects.CLOBBERED_FILE}; fi"
             )
+        if payload.defect == "service-state":
+            post += [
+                f"systemctl unmask {u}; systemctl enable {u}; systemctl restart {u} || true"
+                for u in sub.units
+            ]
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,
             summary=sub.summary,
@@ -289,11 +294,14 @@ def files_tree(payload: StagedPayload, dest: Path):
                 root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit, exec_dir), 0o644
             )
         for conf in sub.configs:
-            _write(
-                root / "etc/salt" / conf, (layout.FILES_DIR / "etc/salt" / conf).read_text(), 0o644
-            )
+            text = (layout.FILES_DIR / "etc/salt" / conf).read_text()
+            if defect == "conffile-prompt" and conf == "minion":
+                text = f"# defaults of the Salt {payload.salt_version} package\n{text}"
+            _write(root / "etc/salt" / conf, text, 0o644)
         for d in sub.dirs:
             (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            if d in layout.PRIVATE_DIRS:
+                (root / d.lstrip("/")).chmod(0o700)
         if sub.name == layout.COMMON:
             _write(
                 root / layout.LOGROTATE.lstrip("/"),
@@ -329,9 +337,23 @@ def _stage_files(runner: BoxRunner, payload: StagedPayload, minor: str):
     _apply_venv_defect(runner, payload, venv, minor)
 
 
+def _venv_defect_commands(venv: str, minor: str) -> dict[str, str]:
+    """The defects that are one shell command on the staged venv."""
+    site = f"{venv}/lib/python{minor}/site-packages"
+    return {
+        "world-writable": f"chmod o+w {site}/salt/modules",
+        "root-only": f"chmod 0700 {site}/salt/utils",
+        "runtime-writes": f"find {venv} -name __pycache__ -prune -exec rm -rf {{}} +",
+        "version-stamp": f"echo {defects.STALE_SALT_VERSION} > {site}/salt/_version.txt",
+    }
+
+
 def _apply_venv_defect(runner: BoxRunner, payload: StagedPayload, venv: str, minor: str):
     defect = payload.defect
-    if defect == "system-site-packages":
+    one_command = _venv_defect_commands(venv, minor)
+    if defect in one_command:
+        runner.run(one_command[defect], f"defect {defect}: {defects.DEFECTS[defect]}")
+    elif defect == "system-site-packages":
         if payload.bundled_interpreter:  # its pyvenv.cfg home is itself: point a .pth at the distro
             runner.run(
                 f"echo {defects.DISTRO_DIST_PACKAGES} > "

@@ -10,6 +10,7 @@ recorded by the fixture that makes the state and checked by the test.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -17,12 +18,28 @@ from checks import expect_silent, expect_unchanged, fail, pkgdb, sh, supported
 from package_sets import INSTALLED, load_packages
 
 from harness import session
-from harness.transport import Machine
+from harness.transport import Machine, Result
 from verification.packages import PackageSet, remove_command
 
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
+# The admin's choice for each unit before the upgrade, which upgrade and downgrade keep
+# (salt#69605, salt#68406): (is-enabled, is-active), and the command that makes it.
+SERVICE_CHOICES = {
+    "salt-minion": ("enabled", "active", "systemctl enable --now salt-minion"),
+    "salt-master": ("disabled", "inactive", "systemctl disable --now salt-master"),
+    "salt-syndic": (
+        "masked",
+        "inactive",
+        "systemctl stop salt-syndic && systemctl mask salt-syndic",
+    ),
+    "salt-api": ("enabled", "inactive", "systemctl enable salt-api && systemctl stop salt-api"),
+}
+SERVICE_STATES = " ; ".join(
+    f"echo {unit} $(systemctl is-enabled {unit}) $(systemctl is-active {unit})"
+    for unit in SERVICE_CHOICES
+)
 
 
 def minion_pid(machine: Machine) -> str:
@@ -31,6 +48,25 @@ def minion_pid(machine: Machine) -> str:
 
 def salt_version(machine: Machine) -> str:
     return sh(machine, "/usr/bin/salt-call --version").stdout.split()[1]
+
+
+def expect_service_choices_kept(machine: Machine, step: str) -> None:
+    found = {}
+    for line in sh(machine, SERVICE_STATES, expect_ok=False).stdout.splitlines():
+        unit, *state = line.split()
+        found[unit] = tuple(state)
+    changed = [
+        f"{unit}: {' '.join(choice[:2])} before, {' '.join(found.get(unit, ('gone',)))} after"
+        for unit, choice in SERVICE_CHOICES.items()
+        if found.get(unit) != choice[:2]
+    ]
+    if changed:
+        fail(
+            machine,
+            f"each unit's enabled, masked and running state kept by the {step}",
+            "; ".join(changed),
+            SERVICE_STATES,
+        )
 
 
 def expect_version(machine: Machine, packages: PackageSet) -> None:
@@ -54,12 +90,15 @@ class Upgraded:
     pid: str  # and right after it
     exe: str
     deleted_maps: str
+    unattended: Result  # the upgrade as an unattended one runs it: no terminal, no answers
+    seconds: float
 
 
 @pytest.fixture(scope="module")
 def old_line(request, installed, packages):
     """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
-    the minion's keys made and the minion running. Back to 'installed' at the end."""
+    the minion's keys made and the minion running; the other units disabled, masked or
+    stopped (SERVICE_CHOICES). Back to 'installed' at the end."""
     machine = installed
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
     old = load_packages(request.config, machine.spec.name, OLD_SALT)
@@ -73,6 +112,8 @@ def old_line(request, installed, packages):
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
     sh(machine, "systemctl restart salt-minion")
+    for _, _, command in SERVICE_CHOICES.values():
+        sh(machine, command)
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
     line = OldLine(machine, old, packages, key)
     session.snapshot_machine(machine, "old-line")
@@ -87,12 +128,26 @@ def upgraded(old_line):
     machine = old_line.machine
     session.restore_machine(machine, "old-line")
     before = minion_pid(machine)
-    old_line.new.install(machine)
+    started = time.monotonic()
+    unattended = old_line.new.install(machine, unattended=True, check=False)
+    seconds = time.monotonic() - started
+    if unattended.exit_status != 0:  # finish it as an admin would: the other checks still run
+        old_line.new.install(machine)
     pid = minion_pid(machine)
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
     deleted = sh(machine, f"grep -c ' (deleted)' /proc/{pid}/maps || true").stdout.strip()
     session.snapshot_machine(machine, "upgraded")
-    return Upgraded(old_line, before, pid, exe, deleted)
+    return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds)
+
+
+@pytest.fixture(scope="module")
+def downgraded(upgraded):
+    """Snapshot 'downgraded': 'upgraded' taken back to the older line."""
+    machine = upgraded.line.machine
+    session.restore_machine(machine, "upgraded")
+    upgraded.line.old.install(machine, downgrade=True)
+    session.snapshot_machine(machine, "downgraded")
+    return upgraded.line
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +183,20 @@ def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
     sh(machine, "systemctl is-enabled salt-minion")
 
 
+def test_unattended_upgrade_over_an_edited_conffile_neither_asks_nor_hangs(upgraded):
+    # salt#60949: with /etc/salt/minion edited, the upgrade runs with no terminal, no answer
+    # to a conffile question and a 600 s limit (the edit kept: the test above).
+    result = upgraded.unattended
+    if result.exit_status != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        fail(
+            upgraded.line.machine,
+            "an upgrade with no terminal and no conffile answers to finish on its own",
+            f"exit {result.exit_status} after {upgraded.seconds:.0f}s: " + " | ".join(output[-4:]),
+            "grep -B2 -A8 'Configuration file' /var/log/apt/term.log",
+        )
+
+
 def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
     machine = upgraded.line.machine
     if upgraded.pid in ("0", upgraded.pid_before) or upgraded.pid_before == "0":
@@ -146,12 +215,23 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
         )
 
 
-def test_downgrade_back_to_the_older_line_works(upgraded):
+def test_upgrade_keeps_each_units_enabled_masked_and_stopped_state(upgraded):
     machine = upgraded.line.machine
     session.restore_machine(machine, "upgraded")
-    upgraded.line.old.install(machine, downgrade=True)
-    expect_version(machine, upgraded.line.old)
+    expect_service_choices_kept(machine, "upgrade")
+
+
+def test_downgrade_back_to_the_older_line_works(downgraded):
+    machine = downgraded.machine
+    session.restore_machine(machine, "downgraded")
+    expect_version(machine, downgraded.old)
     sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+
+
+def test_downgrade_keeps_each_units_enabled_masked_and_stopped_state(downgraded):
+    machine = downgraded.machine
+    session.restore_machine(machine, "downgraded")
+    expect_service_choices_kept(machine, "downgrade")
 
 
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):

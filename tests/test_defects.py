@@ -31,6 +31,12 @@ CAUGHT_BY = {
     "unit-path": "test_minion_service_is_enabled_and_running",
     "conffile": "test_minion_and_master_configs_are_conffiles",
     "distro-clobber": "test_distro_conflict_packages_verify_clean",
+    "service-state": "test_upgrade_keeps_each_units_enabled_masked_and_stopped_state",
+    "world-writable": "test_nothing_of_ours_is_world_writable_setuid_or_setgid",
+    "root-only": "test_an_unprivileged_user_runs_salt_call_and_the_versions_report",
+    "runtime-writes": "test_salt_writes_nothing_into_opt_salt_when_it_runs",
+    "conffile-prompt": "test_unattended_upgrade_over_an_edited_conffile_neither_asks_nor_hangs",
+    "version-stamp": "test_versions_report_names_the_versions_of_the_manifest",
     "build-glibc": "test_every_elf_stays_within_the_abi_ceiling",
     "system-libssl": "test_every_elf_stays_within_the_abi_ceiling",
 }
@@ -42,6 +48,10 @@ ALSO_CAUGHT_BY = {
 # Every check that needs only the box under test; the master-backed and lifecycle checks
 # add minutes per variant and catch nothing these miss.
 SUITES = ["suites/", "-m", "not needs_master and not lifecycle"]
+# What only an upgrade shows: the lifecycle scenario up to the upgrade (the older line's
+# packages from dist/, the variant's as the new ones).
+UPGRADE_SUITES = ["suites/test_lifecycle.py", "-k", "upgrade and not downgrade"]
+UPGRADE_DEFECTS = {"service-state", "conffile-prompt"}
 # One file per defect, so the table survives pytest-xdist workers; printed by tests/conftest.py.
 CATCH_TABLE_DIR = paths.REPO_ROOT / "reports" / "defects"
 
@@ -88,7 +98,7 @@ def test_suites_catch_the_defect(defect, tmp_path):
             sys.executable,
             "-m",
             "pytest",
-            *SUITES,
+            *(UPGRADE_SUITES if defect in UPGRADE_DEFECTS else SUITES),
             "--box",
             box,
             "--packages",

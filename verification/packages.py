@@ -26,6 +26,12 @@ APT = (
     "-o Dpkg::Options::=--force-unsafe-io"
 )
 
+# What unattended upgrades have: no terminal, nobody to answer a conffile question.
+APT_UNATTENDED = (
+    "DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
+    "-o Dpkg::Options::=--force-unsafe-io"
+)
+
 
 def package_dir(box_name: str, chosen: str | Path | None = None) -> Path:
     """Where BOX's package set is: dist/BOX/, or a --packages DIR holding either one set
@@ -129,9 +135,11 @@ class PackageSet:
         names: list[str] | None = None,
         downgrade: bool = False,
         manager: str = "",
+        unattended: bool = False,
     ) -> str:
         """apt or yum; on a box without a package database (manager "none") the RPMs are
-        unpacked at / with rpm2cpio and cpio, with no scriptlets run."""
+        unpacked at / with rpm2cpio and cpio, with no scriptlets run. `unattended` leaves
+        conffile questions unanswered, as an unattended upgrade does (yum never asks)."""
         wanted = [
             f
             for f, p in zip(remote_files, self.packages, strict=False)
@@ -146,18 +154,26 @@ class PackageSet:
         if self.package_format == "rpm":
             action = "downgrade" if downgrade else "localinstall"
             return f"yum -y -q --disablerepo='*' {action} {files}"
-        return f"{APT} {'--allow-downgrades ' if downgrade else ''}install {files}"
+        apt = APT_UNATTENDED if unattended else APT
+        return f"{apt} {'--allow-downgrades ' if downgrade else ''}install {files} </dev/null"
 
     def install(
-        self, machine: Machine, names: list[str] | None = None, downgrade: bool = False
+        self,
+        machine: Machine,
+        names: list[str] | None = None,
+        downgrade: bool = False,
+        unattended: bool = False,
+        check: bool = True,
     ) -> Result:
-        """Install (or upgrade to) these packages with the box's package manager.
+        """Install (or upgrade to) these packages with the box's package manager, in at most
+        ten minutes.
 
-        Raises CommandError on failure.
+        Raises CommandError on failure when `check`.
         """
         manager = machine.spec.package_manager if machine.spec else ""
-        command = self.install_command(self.copy_to(machine), names, downgrade, manager)
-        return machine.run(command, timeout=600)
+        files = self.copy_to(machine)
+        command = self.install_command(files, names, downgrade, manager, unattended)
+        return machine.run(f"timeout 600 sh -c {shlex.quote(command)}", check=check, timeout=630)
 
     def payload_files(self) -> list[str]:
         """Every file and symlink the package files hold (absolute paths), read on the host."""

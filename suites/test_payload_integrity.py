@@ -1,0 +1,83 @@
+"""What the packages ship is what runs: Salt writes nothing into /opt/salt when it runs,
+our packages still verify clean afterwards, and `salt --versions-report` names the versions
+the build recorded in its manifest."""
+
+from __future__ import annotations
+
+import re
+
+from checks import expect_none, expect_unchanged, fail, sh
+
+from harness.transport import Machine
+from verification.packages import PackageSet
+
+# What an admin runs first on a new box: every entry point imports a different part of Salt.
+FIRST_RUNS = [
+    "salt-call --local test.ping",
+    "salt-call --local grains.items",
+    "salt-call --local pkg.list_pkgs",
+    "salt-call --local state.apply test=True",
+    "salt-run --version",
+    "salt-key -L",
+    "salt --versions-report",
+]
+# Libraries a Salt minion cannot do without: the report must give each one a version.
+ESSENTIAL = ["jinja2", "msgpack", "pycryptodomex", "pyyaml", "pyzmq", "tornado", "cryptography"]
+# The report's names, where they differ from the distribution names of the manifest.
+REPORT_NAMES = {"dateutil": "python-dateutil", "pycryptodome": "pycryptodomex"}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def strays(machine: Machine, packages: PackageSet) -> tuple[str, list[str]]:
+    """Files under /opt/salt that no package of ours holds."""
+    command = "find /opt/salt ! -type d | sort"
+    shipped = set(packages.payload_files())
+    return command, [f for f in sh(machine, command).stdout.splitlines() if f not in shipped]
+
+
+def expect_nothing_written(machine: Machine, packages: PackageSet, after: str):
+    command, found = strays(machine, packages)
+    expect_none(
+        machine, f"file under /opt/salt that no package holds, after {after}", command, found
+    )
+    expect_unchanged(machine, "our packages", packages.names)
+
+
+def test_salt_writes_nothing_into_opt_salt_when_it_runs(fresh, packages):
+    for command in FIRST_RUNS:
+        sh(fresh, f"{command} >/dev/null 2>&1 || true")
+    expect_nothing_written(fresh, packages, "; ".join(FIRST_RUNS))
+
+
+def test_a_serving_minion_and_master_write_nothing_into_opt_salt(minion, packages):
+    expect_nothing_written(minion.machine, packages, "the minion served its master")
+
+
+def versions_report(machine: Machine) -> tuple[str, dict[str, str]]:
+    command = "salt --versions-report"
+    report = {}
+    for line in sh(machine, command).stdout.splitlines():
+        name, colon, version = line.strip().partition(": ")
+        if colon and version and version != "Not Installed":
+            report[canonical(REPORT_NAMES.get(name.lower(), name))] = version.split()[0]
+    return command, report
+
+
+def test_versions_report_names_the_versions_of_the_manifest(installed, packages):
+    command, report = versions_report(installed)
+    expected = {
+        "salt": packages.salt_version,
+        "python": packages.manifest["python_version"],
+        **{name: packages.bundled.get(name, "not bundled") for name in ESSENTIAL},
+        **{name: v for name, v in packages.bundled.items() if name in report},
+    }
+    wrong = [
+        f"{name}: {report.get(name, 'missing')} (manifest: {version})"
+        for name, version in sorted(expected.items())
+        if report.get(name) != version
+    ]
+    if wrong:
+        fail(installed, "the versions the manifest records", "\n    ".join(wrong), command)

@@ -1,0 +1,82 @@
+"""Permissions and ownership (salt#65264, salt#65164) and use by an unprivileged user
+(salt#68294, salt#65317): our files give no user more than root meant them to, the key
+store is private to the daemon that made it, and a user without root runs Salt's tools."""
+
+from __future__ import annotations
+
+import pytest
+from checks import expect_none, expect_silent, fail, services, sh, supported
+
+from harness.transport import Machine
+
+# Where our packages and our daemons keep files.
+OUR_TREES = "/opt/salt /etc/salt /var/cache/salt /var/log/salt /run/salt"
+PKI = "/etc/salt/pki"
+NON_ROOT = "nobody"
+
+
+@pytest.mark.smoke
+def test_nothing_of_ours_is_world_writable_setuid_or_setgid(installed):
+    command = (
+        f"find {OUR_TREES} ! -type l \\( -perm -0002 -o -perm -4000 -o -perm -2000 \\) "
+        "2>/dev/null || true"
+    )
+    expect_silent(installed, "world-writable, setuid or setgid file", command)
+
+
+def test_every_file_of_ours_is_owned_by_root(installed):
+    # The daemons run as root, so what they make is root's too; a package that runs one as
+    # another user would have to say so here.
+    command = (
+        f"find {OUR_TREES} /usr/bin/salt* /usr/bin/spm ! \\( -user root -group root \\) "
+        "2>/dev/null || true"
+    )
+    expect_silent(installed, "file of ours not owned by root:root", command)
+
+
+def daemon_user(machine: Machine, unit: str) -> str:
+    """The user `unit`'s running daemon runs as (skips where it does not run)."""
+    pid = sh(machine, supported(services(machine).main_pid, unit)).stdout.strip()
+    if pid in ("", "0"):
+        pytest.skip(f"{unit} does not run on {machine.name}: nothing made its keys")
+    return sh(machine, f"stat -c %U /proc/{pid}").stdout.strip()
+
+
+def expect_private_keys(machine: Machine, role: str, user: str):
+    """PKI and PKI/ROLE are 0700, private keys 0400 or 0600, all of it owned by `user`."""
+    keys = f"{PKI}/{role}"
+    command = f"stat -c '%a %U %n' {PKI} && find {keys} ! -type l -exec stat -c '%a %U %n' {{}} +"
+    found = []
+    for line in sh(machine, command).stdout.splitlines():
+        mode, owner, path = line.split(" ", 2)
+        private = 0o077 if path in (PKI, keys) else 0o177 if path.endswith(".pem") else 0
+        if int(mode, 8) & private:
+            found.append(f"{path} is {mode}")
+        if owner != user and path != PKI:
+            found.append(f"{path} is owned by {owner}, the daemon runs as {user}")
+    expect_none(machine, f"key file or directory readable by others than {user}", command, found)
+
+
+def test_master_keys_are_private_to_the_master(installed):
+    expect_private_keys(installed, "master", daemon_user(installed, "salt-master"))
+
+
+def test_minion_keys_are_private_to_the_minion(minion):
+    expect_private_keys(minion.machine, "minion", daemon_user(minion.machine, "salt-minion"))
+
+
+@pytest.mark.smoke
+def test_an_unprivileged_user_runs_salt_call_and_the_versions_report(installed):
+    if sh(installed, f"command -v su && id {NON_ROOT}", expect_ok=False).exit_status != 0:
+        pytest.skip(f"{installed.name} has no su or no user {NON_ROOT}")
+    tools = "salt-call --version && salt --versions-report"
+    command = f"cd /tmp && su -s /bin/sh {NON_ROOT} -c '{tools}' 2>&1"
+    result = sh(installed, command, expect_ok=False)
+    complaints = [
+        line
+        for line in result.stdout.splitlines()
+        if any(word in line for word in ("Traceback", "Error", "Permission denied"))
+    ]
+    if result.exit_status != 0 or complaints:
+        found = "\n    ".join(complaints or result.stdout.splitlines()[-8:])
+        fail(installed, f"user {NON_ROOT} to run `{tools}` cleanly", found, command)
