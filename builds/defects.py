@@ -32,6 +32,7 @@ DEFECTS: dict[str, str] = {
         "/etc/salt/minion names the Salt version, so every upgrade over a local edit asks "
         "the admin at a conffile prompt"
     ),
+    "extras-wiped": "the post-install script empties salt-pip's extras, so an upgrade loses them",
     "version-stamp": "Salt's version stamp (salt/_version.txt) names another version",
     # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch.
     "build-glibc": (

@@ -45,7 +45,7 @@ from pathlib import Path
 from harness import progress
 from harness.catalog import Box
 
-from . import cpython, defects, layout, portable, wheels
+from . import cpython, defects, extras, layout, portable, wheels
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
@@ -114,6 +114,7 @@ def stage(
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
         _install(runner, box, inputs, python, python_version, defect)
+        extras.provide(runner, minor)
         bundled = json.loads(
             runner.output(
                 f"{python} -I -c 'import json, importlib.metadata as m; "
@@ -252,6 +253,8 @@ def _describe(payload: StagedPayload, minor: str):
         post = []
         if sub.name == layout.COMMON and payload.defect == "ld-export":
             post.append("ldconfig")
+        if sub.name == layout.COMMON and payload.defect == "extras-wiped":
+            post.append(f"rm -rf {extras.extras_dir(minor)}/*")
         if sub.name == layout.COMMON and payload.defect == "distro-clobber":
             post.append(
                 f"if [ -f {defects.CLOBBERED_FILE} ]; then "

@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.errors import HarnessError
 from harness.transport import Machine, Result
 from verification.platform import PackageDb, ServiceManager, Unsupported
+from verification.salt import SaltMaster, SaltMinion
 
 # What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
 LIST_LIBRARIES = "/lib64/ld-linux-x86-64.so.2 --list"
@@ -79,3 +81,17 @@ def expect_unchanged(machine: Machine, what: str, names: list[str]):
     """The box's package database verifies `names` clean (skips where it has none)."""
     command = supported(pkgdb(machine).verify, names)
     expect_silent(machine, f"changed file of {what}", command, must_succeed=False)
+
+
+def salt(minion: SaltMinion, function: str, *args: str, timeout: int = 60):
+    """Run a function on the minion through its master; fail with the command on error."""
+    master = minion.master
+    try:
+        return master.salt(minion.id, function, *args, timeout=timeout)
+    except HarnessError as e:
+        fail(
+            master.machine,
+            f"a JSON return from {minion.id}",
+            str(e),
+            SaltMaster.salt_command(minion.id, function, *args, timeout=timeout),
+        )

@@ -4,6 +4,7 @@ installed, and a salt-master on a second box of the same release."""
 from __future__ import annotations
 
 import pytest
+from extras import extra_wheel as make_extra_wheel
 from package_sets import INSTALLED, load_packages
 
 from harness import session
@@ -41,6 +42,12 @@ def fresh(installed):
     """The installed box, back to the moment right after install (for tests that change it)."""
     yield installed
     session.restore_machine(installed, INSTALLED)
+
+
+@pytest.fixture(scope="session")
+def extra_wheel(tmp_path_factory):
+    """A small pure-Python wheel for salt-pip (suites/extras.py)."""
+    return make_extra_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="session")

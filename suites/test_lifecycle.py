@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 from checks import expect_silent, expect_unchanged, fail, pkgdb, sh, supported
+from extras import expect_in_extras, salt_pip_install
 from package_sets import INSTALLED, load_packages
 
 from harness import session
@@ -95,10 +96,10 @@ class Upgraded:
 
 
 @pytest.fixture(scope="module")
-def old_line(request, installed, packages):
+def old_line(request, installed, packages, extra_wheel):
     """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
-    the minion's keys made and the minion running; the other units disabled, masked or
-    stopped (SERVICE_CHOICES). Back to 'installed' at the end."""
+    the minion's keys made and the minion running, an extra installed with salt-pip; the
+    other units disabled, masked or stopped (SERVICE_CHOICES). Back to 'installed' at the end."""
     machine = installed
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
     old = load_packages(request.config, machine.spec.name, OLD_SALT)
@@ -112,6 +113,7 @@ def old_line(request, installed, packages):
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
     sh(machine, "systemctl restart salt-minion")
+    salt_pip_install(machine, extra_wheel)  # an admin's extra, installed by the old line
     for _, _, command in SERVICE_CHOICES.values():
         sh(machine, command)
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
@@ -181,6 +183,13 @@ def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
             machine, "the minion key kept", "a different key", "cat /etc/salt/pki/minion/minion.pub"
         )
     sh(machine, "systemctl is-enabled salt-minion")
+
+
+def test_upgrade_keeps_the_salt_pip_extras(upgraded):
+    # salt#63675: extras an admin installed must outlive an upgrade of the package.
+    machine = upgraded.line.machine
+    session.restore_machine(machine, "upgraded")
+    expect_in_extras(machine)
 
 
 def test_unattended_upgrade_over_an_edited_conffile_neither_asks_nor_hangs(upgraded):

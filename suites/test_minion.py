@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from checks import expect_none, expect_silent, fail, pkgdb, services, sh, supported
+from checks import expect_none, expect_silent, fail, pkgdb, salt, services, sh, supported
 
-from harness.errors import HarnessError
 from verification.packages import APT
-from verification.salt import SaltMaster
 
 STATE_TREE = {
     "/srv/salt/top.sls": "base:\n  '*':\n    - harness\n",
@@ -23,20 +21,6 @@ STATE_TREE = {
         "    - require:\n      - file: harness-dir\n"
     ),
 }
-
-
-def salt(minion, function: str, *args: str, timeout: int = 60):
-    """Run a function on the minion through the master; fail with the command on error."""
-    master = minion.master
-    try:
-        return master.salt(minion.id, function, *args, timeout=timeout)
-    except HarnessError as e:
-        fail(
-            master.machine,
-            f"a JSON return from {minion.id}",
-            str(e),
-            SaltMaster.salt_command(minion.id, function, *args, timeout=timeout),
-        )
 
 
 def main_pid(machine, unit: str) -> str:

@@ -1,0 +1,53 @@
+"""salt-pip extras (salt#63675, salt#62949): an admin's extra Python package goes into
+/opt/salt's extras directory, Salt imports it (salt-call, and a minion serving its master
+through a custom execution module), and the system's Python never sees it. That it
+survives an upgrade is checked by the lifecycle suite."""
+
+from __future__ import annotations
+
+import json
+
+from checks import expect_silent, fail, salt, sh
+from extras import ANSWER, EXTRA, expect_in_extras, salt_pip_install
+
+# A custom execution module that needs the extra: what admins install extras for.
+EXEC_MODULE = f"import {EXTRA}\n\n\ndef answer():\n    return {EXTRA}.ANSWER\n"
+MODULE_PATH = "/srv/salt/_modules/svh_extras.py"
+
+
+def test_salt_pip_installs_into_the_extras_that_salt_call_imports(fresh, extra_wheel):
+    salt_pip_install(fresh, extra_wheel)
+    expect_in_extras(fresh)
+    sh(fresh, "mkdir -p /srv/salt/_modules")
+    fresh.write_text(MODULE_PATH, EXEC_MODULE)
+    command = (
+        "salt-call --local saltutil.sync_modules >/dev/null && "
+        "salt-call --local --out=json svh_extras.answer"
+    )
+    got = json.loads(sh(fresh, command).stdout).get("local")
+    if got != ANSWER:
+        fail(fresh, f"salt-call's custom module to answer {ANSWER!r}", repr(got), command)
+    if sh(fresh, "command -v python3", expect_ok=False).exit_status == 0:
+        command = f"python3 -c 'import {EXTRA}' 2>&1"
+        result = sh(fresh, command, expect_ok=False)
+        if result.exit_status == 0:
+            fail(fresh, f"the system's python3 unable to import {EXTRA}", "it imports", command)
+
+
+def test_a_minion_serves_its_master_with_a_salt_pip_extra(minion, extra_wheel):
+    machine, master = minion.machine, minion.master.machine
+    salt_pip_install(machine, extra_wheel)
+    try:
+        sh(master, "mkdir -p /srv/salt/_modules")
+        master.write_text(MODULE_PATH, EXEC_MODULE)
+        salt(minion, "saltutil.sync_modules")
+        got = salt(minion, "svh_extras.answer")
+        if got != ANSWER:
+            command = f"salt {minion.id} svh_extras.answer"
+            fail(master, f"the minion's custom module to answer {ANSWER!r}", repr(got), command)
+    finally:
+        sh(master, f"rm -f {MODULE_PATH}")
+        salt(minion, "saltutil.sync_modules")
+        sh(machine, f"salt-pip uninstall -y {EXTRA}")
+    command = "find /opt/salt/extras-* -type f"
+    expect_silent(machine, "file left in the extras by salt-pip uninstall", command)
