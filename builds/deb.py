@@ -99,6 +99,14 @@ def postinst(pkg: StagedPackage) -> str | None:
     return "\n".join(lines)
 
 
+def preinst(pkg: StagedPackage) -> str | None:
+    if not pkg.pre_upgrade:
+        return None
+    lines = ["#!/bin/sh", "set -e", 'if [ "$1" = upgrade ]; then']
+    lines += [f"    {line}" for line in pkg.pre_upgrade]
+    return "\n".join([*lines, "fi", "exit 0", ""])
+
+
 def prerm(pkg: StagedPackage) -> str | None:
     if not pkg.units:
         return None
@@ -224,6 +232,7 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> l
         files = {
             "control": control(pkg, staged.version, depends_of(pkg, staged.version, shared), kb),
             "conffiles": "".join(c + "\n" for c in pkg.conffiles) or None,
+            "preinst": preinst(pkg),
             "postinst": postinst(pkg),
             "prerm": prerm(pkg),
             "postrm": postrm(pkg),

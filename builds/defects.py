@@ -23,6 +23,10 @@ DEFECTS: dict[str, str] = {
     "service-state": (
         "the post-install script unmasks, enables and restarts every unit, whatever the admin chose"
     ),
+    "upgrade-stops": (
+        "the pre-install script stops the daemons before an upgrade (the post-install only "
+        "restarts running ones), so a minion that upgrades itself never comes back"
+    ),
     "world-writable": "a directory of Salt's code under /opt/salt is writable by every user",
     "root-only": "a directory of Salt's code under /opt/salt is readable by root only",
     "runtime-writes": (

@@ -64,6 +64,7 @@ class StagedPackage:
     units: list[str]  # unit names to enable and start
     post_install: list[str]  # extra shell lines after install (defects only)
     purge: list[str]  # run-time state to remove on purge
+    pre_upgrade: list[str] = field(default_factory=list)  # shell lines (defects only)
 
 
 @dataclass
@@ -272,6 +273,11 @@ def _describe(payload: StagedPayload, minor: str):
             conffiles=conffiles,
             units=list(sub.units),
             post_install=post,
+            pre_upgrade=(
+                [f"deb-systemd-invoke stop {' '.join(sub.units)} >/dev/null || true"]
+                if payload.defect == "upgrade-stops" and sub.units
+                else []
+            ),
             purge=list(sub.purge),
         )
 

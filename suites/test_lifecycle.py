@@ -10,6 +10,7 @@ recorded by the fixture that makes the state and checked by the test.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -19,8 +20,10 @@ from extras import expect_in_extras, salt_pip_install
 from package_sets import INSTALLED, load_packages
 
 from harness import session
+from harness.errors import HarnessError
 from harness.transport import Machine, Result
 from verification.packages import PackageSet, remove_command
+from verification.salt import SaltMinion
 
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
@@ -142,6 +145,39 @@ def upgraded(old_line):
     return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds)
 
 
+@dataclass
+class SelfUpgraded:
+    line: OldLine
+    minion_id: str
+    job: str  # what the master's pkg.install returned, or why nothing did
+    came_back: bool  # the minion answered with the new version, on its own
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def self_upgraded(old_line, master):
+    """'old-line' with its minion signed in to `master`, then upgraded by that minion on the
+    master's order (salt#69656): pkg.install of the packages under test, copied to the box."""
+    machine, new = old_line.machine, old_line.new
+    session.restore_machine(machine, "old-line")
+    minion = SaltMinion(machine, master, f"{machine.name}-self-upgrade")
+    forget_key = f"salt-key -y -d {minion.id} >/dev/null 2>&1 || true"
+    master.machine.run(forget_key)
+    minion.configure()
+    minion.restart(accept=True)
+    files = new.copy_to(machine)
+    sources = json.dumps([{p.name: f} for p, f in zip(new.packages, files, strict=True)])
+    started = time.monotonic()
+    try:
+        returned = master.salt(minion.id, "pkg.install", f"sources={sources}", timeout=300)
+        job = json.dumps(returned)
+    except HarnessError as e:  # the minion restarting under its own job may not return it
+        job = f"no return ({e})"
+    came_back = master.wait_for_version(minion.id, new.salt_version)
+    yield SelfUpgraded(old_line, minion.id, job, came_back, time.monotonic() - started)
+    master.machine.run(forget_key)
+
+
 @pytest.fixture(scope="module")
 def downgraded(upgraded):
     """Snapshot 'downgraded': 'upgraded' taken back to the older line."""
@@ -222,6 +258,22 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
             f"exe {upgraded.exe}, {upgraded.deleted_maps} deleted mappings",
             "grep ' (deleted)' /proc/$(systemctl show -p MainPID --value salt-minion)/maps",
         )
+
+
+def test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back(self_upgraded):
+    up = self_upgraded
+    machine, new = up.line.machine, up.line.new
+    if not up.came_back:
+        fail(
+            machine,
+            f"minion {up.minion_id} back on its own with Salt {new.salt_version} after the "
+            "master had it upgrade its own packages",
+            f"no such answer after {up.seconds:.0f}s; the job: {up.job[-300:]}",
+            "systemctl status salt-minion; tail -n 30 /var/log/salt/minion",
+        )
+    expect_version(machine, new)
+    command = supported(pkgdb(machine).unfinished, new.names)
+    expect_silent(machine, "package left half-installed", command, must_succeed=False)
 
 
 def test_upgrade_keeps_each_units_enabled_masked_and_stopped_state(upgraded):

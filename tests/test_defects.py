@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from builds import defects
 from harness import paths
 from signoff import report
 
@@ -38,21 +39,30 @@ CAUGHT_BY = {
     "conffile-prompt": "test_unattended_upgrade_over_an_edited_conffile_neither_asks_nor_hangs",
     "version-stamp": "test_versions_report_names_the_versions_of_the_manifest",
     "extras-wiped": "test_upgrade_keeps_the_salt_pip_extras",
+    "upgrade-stops": "test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back",
     "build-glibc": "test_every_elf_stays_within_the_abi_ceiling",
     "system-libssl": "test_every_elf_stays_within_the_abi_ceiling",
 }
-# Caught on the glibc 2.17 box as well: what EL7 itself would refuse to load.
+# Caught by a second check as well: on the glibc 2.17 box, what EL7 itself would refuse to
+# load; for a minion that does not come back, the plain upgrade sees it too.
 ALSO_CAUGHT_BY = {
     "build-glibc": "test_bundled_module_imports[cryptography.hazmat.bindings._rust]",
     "system-libssl": "test_bundled_module_imports[ssl]",
+    "upgrade-stops": "test_upgrade_restarts_the_running_minion_on_the_new_interpreter",
 }
 # Every check that needs only the box under test; the master-backed and lifecycle checks
 # add minutes per variant and catch nothing these miss.
 SUITES = ["suites/", "-m", "not needs_master and not lifecycle"]
 # What only an upgrade shows: the lifecycle scenario up to the upgrade (the older line's
-# packages from dist/, the variant's as the new ones).
-UPGRADE_SUITES = ["suites/test_lifecycle.py", "-k", "upgrade and not downgrade"]
-UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped"}
+# packages from dist/, the variant's as the new ones); with a master where the master
+# orders the upgrade.
+UPGRADE = ["suites/test_lifecycle.py", "-k", "upgrade and not downgrade"]
+DEFECT_SUITES = {
+    "service-state": [*UPGRADE, "-m", "not needs_master"],
+    "conffile-prompt": [*UPGRADE, "-m", "not needs_master"],
+    "extras-wiped": [*UPGRADE, "-m", "not needs_master"],
+    "upgrade-stops": UPGRADE,
+}
 # One file per defect, so the table survives pytest-xdist workers; printed by tests/conftest.py.
 CATCH_TABLE_DIR = paths.REPO_ROOT / "reports" / "defects"
 
@@ -61,7 +71,7 @@ pytestmark = pytest.mark.slow
 
 def boxes(defect: str) -> tuple[str, str]:
     """(the box the defect is built for, the box its packages are verified on)"""
-    return (PORTABLE_BUILD, PORTABLE_BOX) if defect in ALSO_CAUGHT_BY else (BOX, BOX)
+    return (PORTABLE_BUILD, PORTABLE_BOX) if defect in defects.PORTABLE else (BOX, BOX)
 
 
 def built(defect: str) -> str:
@@ -99,7 +109,7 @@ def test_suites_catch_the_defect(defect, tmp_path):
             sys.executable,
             "-m",
             "pytest",
-            *(UPGRADE_SUITES if defect in UPGRADE_DEFECTS else SUITES),
+            *DEFECT_SUITES.get(defect, SUITES),
             "--box",
             box,
             "--packages",

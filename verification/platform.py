@@ -51,6 +51,13 @@ class PackageDb:
         self._need("file list")
         return f"rpm -ql {_q(names)}" if self.kind == "rpm" else f"dpkg-query -L {_q(names)}"
 
+    def unfinished(self, names: list[str]) -> str:
+        """Lines for packages an interrupted transaction left behind (empty: none)."""
+        self._need("audit")
+        if self.kind == "rpm":  # rpm has no half-configured state: files that differ
+            return f"rpm -V --nodeps {_q(names)} || true"
+        return "dpkg --audit || true"
+
     def verify(self, names: list[str]) -> str:
         """Lines for files that changed since install (empty: clean)."""
         self._need("verification")

@@ -110,6 +110,15 @@ class SaltMaster:
             )
         return returned[target]
 
+    def wait_for_version(self, target: str, version: str, timeout: float = 240) -> bool:
+        """Block until `target` answers test.version with `version` (a minion that went away
+        for its own upgrade comes back on its own); False when it did not in time."""
+        ask = self.salt_command(target, "test.version", timeout=5)
+        command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
+            f"until {ask} | grep -q '\"{version}\"'; do sleep 1; done"
+        )
+        return self.machine.run(command, check=False, timeout=timeout + 10).exit_status == 0
+
     @staticmethod
     def salt_command(target: str, function: str, *args: str, timeout: int = 60) -> str:
         quoted = " ".join(shlex.quote(a) for a in args)
@@ -123,10 +132,10 @@ class SaltMinion:
 
     log = "/var/log/salt/minion"
 
-    def __init__(self, machine: Machine, master: SaltMaster):
+    def __init__(self, machine: Machine, master: SaltMaster, minion_id: str = ""):
         self.machine = machine
         self.master = master
-        self.id = machine.name
+        self.id = minion_id or machine.name
 
     def configure(self):
         self.machine.run("mkdir -p /etc/salt/minion.d")
