@@ -89,9 +89,19 @@ def postinst(pkg: StagedPackage) -> str | None:
             "    done",
             "    if [ -d /run/systemd/system ]; then",
             "        systemctl --system daemon-reload >/dev/null || true",
-            "        # An upgrade restarts what runs and starts nothing that the admin stopped.",
-            '        if [ -n "$2" ]; then action=try-restart; else action=start; fi',
-            f"        deb-systemd-invoke $action {units} >/dev/null || true",
+            '        if [ -z "$2" ]; then',
+            f"            deb-systemd-invoke start {units} >/dev/null || true",
+            "        else",
+            "            # An upgrade restarts what runs, starts nothing the admin stopped, and",
+            "            # does not wait: a minion upgrading itself waits for this script in its",
+            "            # job, and its restart waits for that job (salt#69656). policy-rc.d",
+            "            # may forbid it, as deb-systemd-invoke would honour.",
+            f"            for unit in {units}; do",
+            '                rc=0; /usr/sbin/policy-rc.d "$unit" try-restart >/dev/null 2>&1 '
+            "|| rc=$?",
+            '                [ "$rc" = 101 ] || systemctl --no-block try-restart "$unit" || true',
+            "            done",
+            "        fi",
             "    fi",
         ]
     lines += [f"    {line}" for line in pkg.post_install]

@@ -40,6 +40,8 @@ SERVICE_CHOICES = {
     ),
     "salt-api": ("enabled", "inactive", "systemctl enable salt-api && systemctl stop salt-api"),
 }
+# Restarts a package queues without waiting for them (the postinst) are done when no job is.
+SETTLE = "timeout 120 sh -c 'while systemctl list-jobs --no-legend | grep -q .; do sleep 0.2; done'"
 SERVICE_STATES = " ; ".join(
     f"echo {unit} $(systemctl is-enabled {unit}) $(systemctl is-active {unit})"
     for unit in SERVICE_CHOICES
@@ -54,11 +56,24 @@ def salt_version(machine: Machine) -> str:
     return sh(machine, "/usr/bin/salt-call --version").stdout.split()[1]
 
 
-def expect_service_choices_kept(machine: Machine, step: str) -> None:
+def apply_service_choices(machine: Machine) -> None:
+    """The admin's choices, made right before a package change: a restore boots the box,
+    and boot starts every enabled unit."""
+    for _, _, command in SERVICE_CHOICES.values():
+        sh(machine, command)
+
+
+def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
+    """Each unit's (is-enabled, is-active) once systemd has run what the package queued."""
+    sh(machine, SETTLE, expect_ok=False)
     found = {}
     for line in sh(machine, SERVICE_STATES, expect_ok=False).stdout.splitlines():
         unit, *state = line.split()
         found[unit] = tuple(state)
+    return found
+
+
+def expect_service_choices_kept(machine: Machine, step: str, found: dict) -> None:
     changed = [
         f"{unit}: {' '.join(choice[:2])} before, {' '.join(found.get(unit, ('gone',)))} after"
         for unit, choice in SERVICE_CHOICES.items()
@@ -96,13 +111,20 @@ class Upgraded:
     deleted_maps: str
     unattended: Result  # the upgrade as an unattended one runs it: no terminal, no answers
     seconds: float
+    services: dict  # each unit's state right after the upgrade (SERVICE_CHOICES before)
+
+
+@dataclass
+class Downgraded:
+    line: OldLine
+    services: dict  # each unit's state right after the downgrade (SERVICE_CHOICES before)
 
 
 @pytest.fixture(scope="module")
 def old_line(request, installed, packages, extra_wheel):
     """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
-    the minion's keys made and the minion running, an extra installed with salt-pip; the
-    other units disabled, masked or stopped (SERVICE_CHOICES). Back to 'installed' at the end."""
+    the minion's keys made and the minion running, an extra installed with salt-pip. Back to
+    'installed' at the end."""
     machine = installed
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
     old = load_packages(request.config, machine.spec.name, OLD_SALT)
@@ -117,8 +139,6 @@ def old_line(request, installed, packages, extra_wheel):
     )
     sh(machine, "systemctl restart salt-minion")
     salt_pip_install(machine, extra_wheel)  # an admin's extra, installed by the old line
-    for _, _, command in SERVICE_CHOICES.values():
-        sh(machine, command)
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
     line = OldLine(machine, old, packages, key)
     session.snapshot_machine(machine, "old-line")
@@ -128,21 +148,24 @@ def old_line(request, installed, packages, extra_wheel):
 
 @pytest.fixture(scope="module")
 def upgraded(old_line):
-    """Snapshot 'upgraded': 'old-line' upgraded to the packages under test, with what the
-    running minion looked like right after the upgrade."""
+    """Snapshot 'upgraded': 'old-line' (units set as SERVICE_CHOICES says) upgraded to the
+    packages under test, with what the running minion and the units looked like right after
+    the upgrade."""
     machine = old_line.machine
     session.restore_machine(machine, "old-line")
+    apply_service_choices(machine)
     before = minion_pid(machine)
     started = time.monotonic()
     unattended = old_line.new.install(machine, unattended=True, check=False)
     seconds = time.monotonic() - started
     if unattended.exit_status != 0:  # finish it as an admin would: the other checks still run
         old_line.new.install(machine)
+    services = service_states_after(machine)
     pid = minion_pid(machine)
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
     deleted = sh(machine, f"grep -c ' (deleted)' /proc/{pid}/maps || true").stdout.strip()
     session.snapshot_machine(machine, "upgraded")
-    return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds)
+    return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds, services)
 
 
 @dataclass
@@ -180,12 +203,15 @@ def self_upgraded(old_line, master):
 
 @pytest.fixture(scope="module")
 def downgraded(upgraded):
-    """Snapshot 'downgraded': 'upgraded' taken back to the older line."""
+    """Snapshot 'downgraded': 'upgraded' (units set as SERVICE_CHOICES says) taken back to
+    the older line, with the units' states right after."""
     machine = upgraded.line.machine
     session.restore_machine(machine, "upgraded")
+    apply_service_choices(machine)
     upgraded.line.old.install(machine, downgrade=True)
+    services = service_states_after(machine)
     session.snapshot_machine(machine, "downgraded")
-    return upgraded.line
+    return Downgraded(upgraded.line, services)
 
 
 @pytest.fixture(scope="module")
@@ -278,21 +304,18 @@ def test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back(sel
 
 def test_upgrade_keeps_each_units_enabled_masked_and_stopped_state(upgraded):
     machine = upgraded.line.machine
-    session.restore_machine(machine, "upgraded")
-    expect_service_choices_kept(machine, "upgrade")
+    expect_service_choices_kept(machine, "upgrade", upgraded.services)
 
 
 def test_downgrade_back_to_the_older_line_works(downgraded):
-    machine = downgraded.machine
+    machine = downgraded.line.machine
     session.restore_machine(machine, "downgraded")
-    expect_version(machine, downgraded.old)
+    expect_version(machine, downgraded.line.old)
     sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
 
 
 def test_downgrade_keeps_each_units_enabled_masked_and_stopped_state(downgraded):
-    machine = downgraded.machine
-    session.restore_machine(machine, "downgraded")
-    expect_service_choices_kept(machine, "downgrade")
+    expect_service_choices_kept(downgraded.line.machine, "downgrade", downgraded.services)
 
 
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):

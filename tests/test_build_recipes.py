@@ -92,9 +92,9 @@ def test_maintainer_scripts_follow_debian_policy():
     assert post is not None
     assert (
         "deb-systemd-helper enable" in post
-        and "deb-systemd-invoke $action salt-minion.service" in post
+        and "deb-systemd-invoke start salt-minion.service" in post
     )
-    assert 'if [ -n "$2" ]; then action=try-restart; else action=start; fi' in post
+    assert 'systemctl --no-block try-restart "$unit"' in post
     assert "deb-systemd-invoke stop salt-minion.service" in (deb.prerm(minion) or "")
     postrm = deb.postrm(minion)
     assert postrm is not None
