@@ -28,13 +28,14 @@ def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path
 
 def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:
     directory = packages_dir(config, box_name, salt_version)
+    if salt_version and not (directory / "manifest.json").exists():
+        pytest.fail(
+            f"no Salt {salt_version} packages in {directory}: build them with "
+            f"harness build {box_name} --salt {salt_version}",
+            pytrace=False,
+        )
     try:
         return PackageSet.load(directory, box_name)
     except HarnessError as e:
-        if salt_version and not (directory / "manifest.json").exists():
-            pytest.fail(
-                f"no Salt {salt_version} packages in {directory}: build them with "
-                f"harness build {box_name} --salt {salt_version}",
-                pytrace=False,
-            )
-        pytest.fail(str(e), pytrace=False)
+        problem = str(e)
+    pytest.fail(problem, pytrace=False)  # outside the except: no chained traceback
