@@ -25,8 +25,17 @@ from .remote import BoxRunner
 
 MAINTAINER = "salt-venv-harness <salt-venv-harness@localhost>"
 HOMEPAGE = "https://saltproject.io/"
-COMPRESSION = ["-Zxz", "-z1"]  # ~9 s and 51 MB for the venv; -z6 takes ~50 s for 42 MB
 HELPER_DEPENDS = "init-system-helpers (>= 1.54~)"
+
+
+def compression(box: Box) -> list[str]:
+    """zstd where the release's dpkg reads it (1.21.18 and later: bookworm on): for the venv
+    of debian12 it builds in 1.0 s instead of 8.4 s (xz -1) and unpacks in 0.9 s instead of
+    1.9 s, for 55 MB instead of 49 MB. Bullseye's dpkg reads xz at most (xz -6 would take
+    ~50 s for 42 MB)."""
+    if box.family == "debian" and int(box.release) >= 12:
+        return ["-Zzstd", "-z3"]
+    return ["-Zxz", "-z1"]
 
 
 def check(box: Box, defect: str | None) -> None:
@@ -253,7 +262,8 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> l
                 runner.machine.write_text(f"{tree}/DEBIAN/{name}", text, mode)
         deb = deb_name(pkg, staged.version)
         runner.run(
-            f"dpkg-deb --root-owner-group {' '.join(COMPRESSION)} --build {tree} {out_dir}/{deb}",
+            f"dpkg-deb --root-owner-group {' '.join(compression(box))} --build {tree} "
+            f"{out_dir}/{deb}",
             f"dpkg-deb --build {pkg.name}",
         )
         built.append(PackageFile(pkg.name, staged.version, arch_of(pkg), deb))

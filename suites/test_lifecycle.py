@@ -192,11 +192,14 @@ def self_upgraded(old_line, master):
     sources = json.dumps([{p.name: f} for p, f in zip(new.packages, files, strict=True)])
     started = time.monotonic()
     try:
-        returned = master.salt(minion.id, "pkg.install", f"sources={sources}", timeout=300)
+        returned = master.salt(minion.id, "pkg.install", f"sources={sources}", timeout=180)
         job = json.dumps(returned)
     except HarnessError as e:  # the minion restarting under its own job may not return it
         job = f"no return ({e})"
-    came_back = master.wait_for_version(minion.id, new.salt_version)
+    # Once systemd has nothing left to do, a minion that is not running never comes back.
+    sh(machine, SETTLE, expect_ok=False)
+    running = sh(machine, "systemctl is-active salt-minion", expect_ok=False).exit_status == 0
+    came_back = running and master.wait_for_version(minion.id, new.salt_version, timeout=120)
     yield SelfUpgraded(old_line, minion.id, job, came_back, time.monotonic() - started)
     master.machine.run(forget_key)
 

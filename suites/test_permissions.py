@@ -15,7 +15,6 @@ PKI = "/etc/salt/pki"
 NON_ROOT = "nobody"
 
 
-@pytest.mark.smoke
 def test_nothing_of_ours_is_world_writable_setuid_or_setgid(installed):
     command = (
         f"find {OUR_TREES} ! -type l \\( -perm -0002 -o -perm -4000 -o -perm -2000 \\) "
@@ -65,7 +64,6 @@ def test_minion_keys_are_private_to_the_minion(minion):
     expect_private_keys(minion.machine, "minion", daemon_user(minion.machine, "salt-minion"))
 
 
-@pytest.mark.smoke
 def test_an_unprivileged_user_runs_salt_call_and_the_versions_report(installed):
     if sh(installed, f"command -v su && id {NON_ROOT}", expect_ok=False).exit_status != 0:
         pytest.skip(f"{installed.name} has no su or no user {NON_ROOT}")

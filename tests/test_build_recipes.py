@@ -86,6 +86,12 @@ def test_units_go_where_each_release_puts_them():
     assert layout.unit_dir(catalog.load_box("debian13")) == "/usr/lib/systemd/system"
 
 
+def test_debs_are_compressed_with_what_the_release_s_dpkg_reads():
+    assert deb.compression(catalog.load_box("debian11")) == ["-Zxz", "-z1"]
+    assert deb.compression(catalog.load_box("debian12")) == ["-Zzstd", "-z3"]
+    assert deb.compression(catalog.load_box("debian13")) == ["-Zzstd", "-z3"]
+
+
 def test_maintainer_scripts_follow_debian_policy():
     minion = staged().packages["salt-minion"]
     post = deb.postinst(minion)

@@ -50,19 +50,21 @@ ALSO_CAUGHT_BY = {
     "system-libssl": "test_bundled_module_imports[ssl]",
     "upgrade-stops": "test_upgrade_restarts_the_running_minion_on_the_new_interpreter",
 }
-# Every check that needs only the box under test; the master-backed and lifecycle checks
-# add minutes per variant and catch nothing these miss.
-SUITES = ["suites/", "-m", "not needs_master and not lifecycle"]
-# What only an upgrade shows: the lifecycle scenario up to the upgrade (the older line's
-# packages from dist/, the variant's as the new ones); with a master where the master
-# orders the upgrade.
-UPGRADE = ["suites/test_lifecycle.py", "-k", "upgrade and not downgrade"]
-DEFECT_SUITES = {
-    "service-state": [*UPGRADE, "-m", "not needs_master"],
-    "conffile-prompt": [*UPGRADE, "-m", "not needs_master"],
-    "extras-wiped": [*UPGRADE, "-m", "not needs_master"],
-    "upgrade-stops": UPGRADE,
-}
+# The checks that must catch each defect, with the fixtures they need and nothing else:
+# a variant costs a build, a box and an install, not a whole suite run.
+UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
+NEEDS_MASTER = {"upgrade-stops"}  # the master orders the upgrade
+
+
+def suite_args(defect: str) -> list[str]:
+    checks = {CAUGHT_BY[defect], ALSO_CAUGHT_BY.get(defect, CAUGHT_BY[defect])}
+    names = " or ".join(sorted({check.split("[")[0] for check in checks}))
+    markers = [] if defect in UPGRADE_DEFECTS else ["lifecycle"]
+    markers += [] if defect in NEEDS_MASTER else ["needs_master"]
+    selection = ["-m", " and ".join(f"not {m}" for m in markers)] if markers else []
+    return ["suites/", "-k", names, *selection]
+
+
 # One file per defect, so the table survives pytest-xdist workers; printed by tests/conftest.py.
 CATCH_TABLE_DIR = paths.REPO_ROOT / "reports" / "defects"
 
@@ -109,7 +111,7 @@ def test_suites_catch_the_defect(defect, tmp_path):
             sys.executable,
             "-m",
             "pytest",
-            *DEFECT_SUITES.get(defect, SUITES),
+            *suite_args(defect),
             "--box",
             box,
             "--packages",
