@@ -20,6 +20,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.needs_master)
 
 
+SIGNED_IN = "minion"  # snapshot: installed, and the minion signed in to its master
+
+
 @pytest.fixture(scope="session")
 def packages(request, machine) -> PackageSet:
     """The package set under test, for the box under test."""
@@ -76,9 +79,23 @@ def master(request, machine, box_factory, packages, masters) -> SaltMaster:
 
 
 @pytest.fixture(scope="session")
-def minion(installed, master) -> SaltMinion:
-    """The box under test's salt-minion, its key accepted by `master`, ready."""
+def signed_in(installed, master) -> SaltMinion:
+    """The box under test's salt-minion, its key accepted by `master`, ready; kept as the
+    snapshot 'minion'."""
     salt_minion = SaltMinion(installed, master)
     salt_minion.configure()
     salt_minion.restart(accept=True)
+    session.snapshot_machine(installed, SIGNED_IN)
+    salt_minion.restart()  # the snapshot rebooted the box: back, and signed in again
     return salt_minion
+
+
+@pytest.fixture
+def minion(signed_in) -> SaltMinion:
+    """The signed-in minion; back to its snapshot first when a test in between took the box
+    elsewhere (`fresh` restores 'installed', where no master is configured)."""
+    machine = signed_in.machine
+    if machine.run(f"test -f {SaltMinion.config}", check=False).exit_status != 0:
+        session.restore_machine(machine, SIGNED_IN)
+        signed_in.restart()
+    return signed_in

@@ -216,6 +216,54 @@ def check_distro_clobber(diff, trees):
     assert f"{defects.CLOBBERED_FILE}" in (trees["salt"] / "DEBIAN/postinst").read_text()
 
 
+SITE = "opt/salt/lib/python3.11/site-packages"  # debian12's venv
+WITH_UNITS = [s.name for s in layout.SUBPACKAGES if s.units]
+
+
+def check_service_state(diff, trees):
+    assert diff == {name: {"DEBIAN/postinst": "changed"} for name in WITH_UNITS}
+    postinst = (trees["salt-minion"] / "DEBIAN/postinst").read_text()
+    assert "systemctl unmask salt-minion.service; systemctl enable" in postinst
+
+
+def check_upgrade_stops(diff, trees):
+    assert diff == {name: {"DEBIAN/preinst": "added"} for name in WITH_UNITS}
+    preinst = (trees["salt-minion"] / "DEBIAN/preinst").read_text()
+    assert "deb-systemd-invoke stop salt-minion.service" in preinst
+
+
+def check_world_writable(diff, trees):
+    assert diff == {"salt": {f"{SITE}/salt/modules": "changed"}}
+    assert (trees["salt"] / SITE / "salt/modules").stat().st_mode & 0o002
+
+
+def check_root_only(diff, trees):
+    assert diff == {"salt": {f"{SITE}/salt/utils": "changed"}}
+    assert (trees["salt"] / SITE / "salt/utils").stat().st_mode & 0o777 == 0o700
+
+
+def check_runtime_writes(diff, trees):
+    assert list(diff) == ["salt"] and set(diff["salt"].values()) == {"removed"}
+    assert all("__pycache__" in p for p in diff["salt"])
+
+
+def check_conffile_prompt(diff, trees):
+    assert diff == {"salt-minion": {"etc/salt/minion": "changed"}}
+    text = (trees["salt-minion"] / "etc/salt/minion").read_text()
+    assert text.startswith("# defaults of the Salt 3008.4 package")
+
+
+def check_version_stamp(diff, trees):
+    assert diff == {"salt": {f"{SITE}/salt/_version.txt": "changed"}}
+    stamp = (trees["salt"] / SITE / "salt/_version.txt").read_text().strip()
+    assert stamp == defects.STALE_SALT_VERSION
+
+
+def check_extras_wiped(diff, trees):
+    assert diff == {"salt": {"DEBIAN/postinst": "added"}}
+    assert "rm -rf /opt/salt/extras-3.11/*" in (trees["salt"] / "DEBIAN/postinst").read_text()
+
+
 DEBIAN_DEFECTS = [name for name in defects.DEFECTS if name not in defects.PORTABLE]
 CHECKS = {name: globals()["check_" + name.replace("-", "_")] for name in DEBIAN_DEFECTS}
 

@@ -131,6 +131,7 @@ class SaltMinion:
     """salt-minion from our package, pointed at a master."""
 
     log = "/var/log/salt/minion"
+    config = "/etc/salt/minion.d/harness.conf"  # the master and the id
 
     def __init__(self, machine: Machine, master: SaltMaster, minion_id: str = ""):
         self.machine = machine
@@ -140,7 +141,7 @@ class SaltMinion:
     def configure(self):
         self.machine.run("mkdir -p /etc/salt/minion.d")
         self.machine.write_text(
-            "/etc/salt/minion.d/harness.conf",
+            self.config,
             f"master: {self.master.address}\nid: {self.id}\n"
             "log_level_logfile: info\nacceptance_wait_time: 1\n",
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from ...state import Instance
@@ -73,9 +74,12 @@ def host_veth(init_pid: int) -> str | None:
     return None
 
 
-def remove_veth(instance: Instance) -> None:
+def remove_veth(instance: Instance, timeout: float = 10.0) -> None:
     """The kernel drops a dead container's veth only some time later, and a quick restart
-    (restore) must not find it still there: delete the recorded one."""
+    (restore, snapshot) must not find it still there: delete the recorded one until it is
+    gone (a container killed in the middle of its shutdown holds it a moment longer)."""
     veth = instance.extra.get("veth")
-    if veth and Path("/sys/class/net", veth).exists():
+    deadline = time.monotonic() + timeout
+    while veth and Path("/sys/class/net", veth).exists() and time.monotonic() < deadline:
         _ip("link", "del", veth, check=False)  # deleting one end removes the pair
+        time.sleep(0.05)
