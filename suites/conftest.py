@@ -20,9 +20,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.needs_master)
 
 
-SIGNED_IN = "minion"  # snapshot: installed, and the minion signed in to its master
-
-
 @pytest.fixture(scope="session")
 def packages(request, machine) -> PackageSet:
     """The package set under test, for the box under test."""
@@ -78,24 +75,26 @@ def master(request, machine, box_factory, packages, masters) -> SaltMaster:
     return salt_master
 
 
-@pytest.fixture(scope="session")
-def signed_in(installed, master) -> SaltMinion:
-    """The box under test's salt-minion, its key accepted by `master`, ready; kept as the
-    snapshot 'minion'."""
-    salt_minion = SaltMinion(installed, master)
+def sign_in(salt_minion: SaltMinion) -> None:
+    """Point the minion at its master, have its (new) key accepted, wait until it is ready."""
+    forget = f"salt-key -y -d {salt_minion.id} >/dev/null 2>&1 || true"
+    salt_minion.master.machine.run(forget)
     salt_minion.configure()
     salt_minion.restart(accept=True)
-    session.snapshot_machine(installed, SIGNED_IN)
-    salt_minion.restart()  # the snapshot rebooted the box: back, and signed in again
+
+
+@pytest.fixture(scope="session")
+def signed_in(installed, master) -> SaltMinion:
+    """The box under test's salt-minion, its key accepted by `master`, ready."""
+    salt_minion = SaltMinion(installed, master)
+    sign_in(salt_minion)
     return salt_minion
 
 
 @pytest.fixture
 def minion(signed_in) -> SaltMinion:
-    """The signed-in minion; back to its snapshot first when a test in between took the box
-    elsewhere (`fresh` restores 'installed', where no master is configured)."""
-    machine = signed_in.machine
-    if machine.run(f"test -f {SaltMinion.config}", check=False).exit_status != 0:
-        session.restore_machine(machine, SIGNED_IN)
-        signed_in.restart()
+    """The signed-in minion; signed in again first when a test in between took the box
+    back to 'installed' (`fresh`), where no master is configured."""
+    if signed_in.machine.run(f"test -f {SaltMinion.config}", check=False).exit_status != 0:
+        sign_in(signed_in)
     return signed_in
