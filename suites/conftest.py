@@ -18,6 +18,17 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"minion", "master"} & set(item.fixturenames):
             item.add_marker(pytest.mark.needs_master)
+    # Each box's checks that use its signed-in minion run after its others: a check that
+    # takes the box back to 'installed' (fresh, the lifecycle scenario) signs it out.
+    first: dict[object, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(box_of(item), index)
+    items.sort(key=lambda item: (first[box_of(item)], "minion" in item.fixturenames))
+
+
+def box_of(item) -> object:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("machine") if callspec else None
 
 
 @pytest.fixture(scope="session")
