@@ -26,6 +26,9 @@ sys.exit(salt_pip())
 """
 
 
+README = "Python packages an admin installs with salt-pip, for Salt's use only.\n"
+
+
 def extras_dir(minor: str) -> str:
     return f"{PREFIX}/extras-{minor}"
 
@@ -37,3 +40,6 @@ def provide(runner: BoxRunner, minor: str) -> None:
         f"mkdir -p {extras_dir(minor)} && echo {extras_dir(minor)} > {site}/salt-extras.pth",
         "salt-pip: the extras directory, its .pth and the launcher",
     )
+    # A file of ours in the extras keeps them a directory: pip removes the directory it
+    # empties when it uninstalls the last extra, and the package owns it.
+    runner.machine.write_text(f"{extras_dir(minor)}/README", README)
