@@ -47,8 +47,8 @@ def main() -> int:
         session.snapshot_machine(minion_box, "installed")
         for n in range(args.repeats):
             session.restore_machine(minion_box, "installed")
-            master_box.run(f"salt-key -y -d {minion_box.name} >/dev/null 2>&1 || true")
             minion = SaltMinion(minion_box, master)
+            minion.forget()
             minion.configure()
             started = time.monotonic()
             minion.restart(accept=True)

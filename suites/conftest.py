@@ -86,19 +86,11 @@ def master(request, machine, box_factory, packages, masters) -> SaltMaster:
     return salt_master
 
 
-def sign_in(salt_minion: SaltMinion) -> None:
-    """Point the minion at its master, have its (new) key accepted, wait until it is ready."""
-    forget = f"salt-key -y -d {salt_minion.id} >/dev/null 2>&1 || true"
-    salt_minion.master.machine.run(forget)
-    salt_minion.configure()
-    salt_minion.restart(accept=True)
-
-
 @pytest.fixture(scope="session")
 def signed_in(installed, master) -> SaltMinion:
     """The box under test's salt-minion, its key accepted by `master`, ready."""
     salt_minion = SaltMinion(installed, master)
-    sign_in(salt_minion)
+    salt_minion.sign_in()
     return salt_minion
 
 
@@ -107,5 +99,5 @@ def minion(signed_in) -> SaltMinion:
     """The signed-in minion; signed in again first when a test in between took the box
     back to 'installed' (`fresh`), where no master is configured."""
     if signed_in.machine.run(f"test -f {SaltMinion.config}", check=False).exit_status != 0:
-        sign_in(signed_in)
+        signed_in.sign_in()
     return signed_in

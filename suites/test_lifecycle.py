@@ -184,10 +184,7 @@ def self_upgraded(old_line, master):
     machine, new = old_line.machine, old_line.new
     session.restore_machine(machine, "old-line")
     minion = SaltMinion(machine, master, f"{machine.name}-self-upgrade")
-    forget_key = f"salt-key -y -d {minion.id} >/dev/null 2>&1 || true"
-    master.machine.run(forget_key)
-    minion.configure()
-    minion.restart(accept=True)
+    minion.sign_in()
     files = new.copy_to(machine)
     sources = json.dumps([{p.name: f} for p, f in zip(new.packages, files, strict=True)])
     started = time.monotonic()
@@ -201,7 +198,7 @@ def self_upgraded(old_line, master):
     running = sh(machine, "systemctl is-active salt-minion", expect_ok=False).exit_status == 0
     came_back = running and master.wait_for_version(minion.id, new.salt_version, timeout=120)
     yield SelfUpgraded(old_line, minion.id, job, came_back, time.monotonic() - started)
-    master.machine.run(forget_key)
+    minion.forget()
 
 
 @pytest.fixture(scope="module")

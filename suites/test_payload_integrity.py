@@ -4,10 +4,9 @@ the build recorded in its manifest."""
 
 from __future__ import annotations
 
-import re
-
 from checks import expect_none, expect_unchanged, fail, sh
 
+from builds.locks import canonical
 from harness.transport import Machine
 from verification.packages import PackageSet
 
@@ -25,10 +24,6 @@ FIRST_RUNS = [
 ESSENTIAL = ["jinja2", "msgpack", "pycryptodomex", "pyyaml", "pyzmq", "tornado", "cryptography"]
 # The report's names, where they differ from the distribution names of the manifest.
 REPORT_NAMES = {"dateutil": "python-dateutil", "pycryptodome": "pycryptodomex"}
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def strays(machine: Machine, packages: PackageSet) -> tuple[str, list[str]]:

@@ -146,6 +146,16 @@ class SaltMinion:
             "log_level_logfile: info\nacceptance_wait_time: 1\n",
         )
 
+    def forget(self) -> None:
+        """Delete the master's copy of this minion's key (a new key may come under its id)."""
+        self.master.machine.run(f"salt-key -y -d {shlex.quote(self.id)} >/dev/null 2>&1 || true")
+
+    def sign_in(self) -> None:
+        """Point the minion at its master, have its (new) key accepted, wait until ready."""
+        self.forget()
+        self.configure()
+        self.restart(accept=True)
+
     def restart(self, accept: bool = False):
         """Restart the service and wait until it is connected to its master."""
         mark = log_lines(self.machine, self.log)
