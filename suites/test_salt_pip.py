@@ -40,7 +40,10 @@ def test_a_minion_serves_its_master_with_a_salt_pip_extra(minion, extra_wheel):
     try:
         sh(master, "mkdir -p /srv/salt/_modules")
         master.write_text(MODULE_PATH, EXEC_MODULE)
-        salt(minion, "saltutil.sync_modules")
+        synced = salt(minion, "saltutil.sync_modules")
+        if "modules.svh_extras" not in (synced or []):
+            command = f"salt {minion.id} saltutil.sync_modules"
+            fail(master, "the master to hand the minion modules.svh_extras", repr(synced), command)
         got = salt(minion, "svh_extras.answer")
         if got != ANSWER:
             command = f"salt {minion.id} svh_extras.answer"

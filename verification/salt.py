@@ -70,9 +70,12 @@ class SaltMaster:
 
     def start(self):
         self.machine.run("mkdir -p /etc/salt/master.d /srv/salt")
+        # Checks write into /srv/salt and sync at once: a file list the master keeps for
+        # 20 s (its default) would hide a file written right after another box's sync.
         self.machine.write_text(
             "/etc/salt/master.d/harness.conf",
-            "interface: 0.0.0.0\nlog_level_logfile: info\nfile_roots:\n  base:\n    - /srv/salt\n",
+            "interface: 0.0.0.0\nlog_level_logfile: info\nfileserver_list_cache_time: 0\n"
+            "file_roots:\n  base:\n    - /srv/salt\n",
         )
         assert self.machine.spec is not None
         if self.machine.spec.init == "systemd":
