@@ -1,10 +1,12 @@
 """The sign-off report of a verification run: pytest's JUnit XML, the manifests of the
-packages verified and the host, rendered as Markdown and HTML (jinja2) plus a JSON summary."""
+packages verified, each box's fingerprint and the logs kept for failures, rendered as
+Markdown and HTML (jinja2) plus a JSON summary that `harness report merge` joins."""
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -14,8 +16,11 @@ from pathlib import Path
 import jinja2
 
 from harness import paths
+from verification.events import box_of, check_of
+from verification.evidence import slug
 
 TEMPLATES = Path(__file__).with_name("templates")
+REPRODUCER = re.compile(r"see: (harness ssh .*?)(?:  \(keep|$)", re.MULTILINE)
 
 
 @dataclass
@@ -26,6 +31,8 @@ class Check:
     outcome: str  # passed, failed, error, skipped
     seconds: float
     message: str = ""
+    reproducer: str = ""
+    logs: list[str] = field(default_factory=list)  # relative to the report directory
 
 
 @dataclass
@@ -33,6 +40,7 @@ class BoxResult:
     box: str
     manifest: dict
     checks: list[Check] = field(default_factory=list)
+    fingerprint: dict = field(default_factory=dict)
 
     def count(self, outcome: str) -> int:
         return sum(1 for c in self.checks if c.outcome == outcome)
@@ -41,19 +49,6 @@ class BoxResult:
     def verdict(self) -> str:
         failed = self.count("failed") + self.count("error")
         return "PASS" if self.checks and not failed else "FAIL"
-
-
-def _box_of(test_name: str, boxes: list[str]) -> str:
-    """'test_x[debian12-tornado]' -> 'debian12' (the box id starts every parameter id)."""
-    param = test_name.partition("[")[2].rstrip("]")
-    return next(
-        (
-            b
-            for b in sorted(boxes, key=len, reverse=True)
-            if param == b or param.startswith(b + "-")
-        ),
-        "(no box)",
-    )
 
 
 def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
@@ -67,24 +62,57 @@ def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
                 message = (node.get("message") or node.text or "").strip()
                 break
         name = case.get("name", "")
+        found = REPRODUCER.search(message) if outcome in ("failed", "error") else None
         checks.append(
             Check(
                 case.get("classname", "").rpartition(".")[2],
                 name,
-                _box_of(name, boxes),
+                box_of(name, boxes),
                 outcome,
                 float(case.get("time", 0)),
                 message,
+                found.group(1) if found else "",
             )
         )
     return checks
 
 
 def collect(junit: Path, manifests: dict[str, dict]) -> list[BoxResult]:
+    """Per-box results; fingerprints and failure logs are read from junit's directory."""
+    report_dir = junit.parent
     results = {box: BoxResult(box, manifest) for box, manifest in manifests.items()}
     for check in read_junit(junit, list(manifests)):
         results.setdefault(check.box, BoxResult(check.box, {})).checks.append(check)
+        logs = report_dir / "logs" / check.box / slug(check.name)
+        if logs.is_dir():
+            check.logs = sorted(str(p.relative_to(report_dir)) for p in logs.iterdir())
+    for result in results.values():
+        fingerprint = report_dir / "boxes" / result.box / "fingerprint.json"
+        if fingerprint.exists():
+            result.fingerprint = json.loads(fingerprint.read_text())
     return list(results.values())
+
+
+def box_summary(result: BoxResult) -> dict:
+    return {
+        "box": result.box,
+        "verdict": result.verdict,
+        "passed": result.count("passed"),
+        "failed": result.count("failed") + result.count("error"),
+        "skipped": result.count("skipped"),
+        "manifest": result.manifest,
+        "fingerprint": result.fingerprint,
+        "checks": [asdict(c) for c in result.checks],
+    }
+
+
+def matrix(boxes: list[dict]) -> list[dict]:
+    """Rows of checks against boxes: {"check": name, "cells": {box: outcome}}."""
+    rows: dict[str, dict[str, str]] = {}
+    for b in boxes:
+        for c in b["checks"]:
+            rows.setdefault(check_of(c["name"], b["box"]), {})[b["box"]] = c["outcome"]
+    return [{"check": name, "cells": cells} for name, cells in rows.items()]
 
 
 def _git_commit() -> str:
@@ -96,35 +124,37 @@ def _git_commit() -> str:
     return proc.stdout.strip() or "unknown"
 
 
-def write(report_dir: Path, results: list[BoxResult], started: float, command: str) -> dict:
-    """Render report.md, report.html and summary.json into `report_dir`; return the summary."""
-    summary = {
-        "verdict": "PASS" if results and all(r.verdict == "PASS" for r in results) else "FAIL",
+def summarize(boxes: list[dict], started: float, seconds: float, command: str, **extra) -> dict:
+    return {
+        "verdict": "PASS" if boxes and all(b["verdict"] == "PASS" for b in boxes) else "FAIL",
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
-        "seconds": round(time.time() - started, 1),
+        "started_epoch": started,
+        "seconds": round(seconds, 1),
         "command": command,
         "harness_commit": _git_commit(),
         "host": f"{platform.node()} {platform.platform()}",
-        "boxes": [
-            {
-                "box": r.box,
-                "verdict": r.verdict,
-                "passed": r.count("passed"),
-                "failed": r.count("failed") + r.count("error"),
-                "skipped": r.count("skipped"),
-                "manifest": r.manifest,
-                "checks": [asdict(c) for c in r.checks],
-            }
-            for r in results
-        ],
+        "boxes": boxes,
+        **extra,
     }
+
+
+def render(report_dir: Path, summary: dict) -> None:
+    """report.md, report.html and summary.json of `summary` into `report_dir`."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    rows = matrix(summary["boxes"]) if len(summary["boxes"]) > 1 else []
     for name in ("report.md", "report.html"):
-        (report_dir / name).write_text(env.get_template(name + ".j2").render(**summary))
+        page = env.get_template(name + ".j2").render(**summary, matrix=rows)
+        (report_dir / name).write_text(page)
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+def write(report_dir: Path, results: list[BoxResult], started: float, command: str) -> dict:
+    """Render the report of one run into `report_dir`; return its summary."""
+    summary = summarize([box_summary(r) for r in results], started, time.time() - started, command)
+    render(report_dir, summary)
     return summary

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import sys
 import time
 from pathlib import Path
 
+from rich.console import Console
+
 from harness import catalog, paths, runner
 from harness.errors import HarnessError
+from verification import events
 from verification.packages import PackageSet, package_dir
 
 from . import report
+from .live import LiveProgress
+
+
+def shard_boxes(boxes: list[str], shard: str) -> list[str]:
+    """Shard K of N: every N-th box from the K-th, so N CI jobs split the matrix by box."""
+    found = re.fullmatch(r"(\d+)/(\d+)", shard)
+    if not found or not 1 <= int(found.group(1)) <= int(found.group(2)):
+        raise HarnessError(f"--shard {shard}: give K/N with 1 <= K <= N, e.g. --shard 1/2")
+    k, n = int(found.group(1)), int(found.group(2))
+    mine = boxes[k - 1 :: n]
+    if not mine:
+        raise HarnessError(
+            f"--shard {shard} has no box: {len(boxes)} box(es) selected; use at most "
+            f"{len(boxes)} shards"
+        )
+    return mine
 
 
 def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
@@ -38,6 +59,7 @@ def pytest_argv(
     keep_boxes: bool,
     marker: str | None,
     keyword: str | None,
+    report_dir: Path,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -47,6 +69,7 @@ def pytest_argv(
         "--box",
         ",".join(boxes),
         f"--junitxml={junit}",
+        f"--report-dir={report_dir}",
         "-p",
         "no:cacheprovider",
         "-q",
@@ -75,8 +98,12 @@ def verify(
     marker: str | None = None,
     keyword: str | None = None,
     reports_dir: Path | None = None,
+    shard: str | None = None,
+    console: Console | None = None,
 ) -> tuple[dict, Path]:
     boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
+    if shard:
+        boxes = shard_boxes(boxes, shard)
     if packages and len(boxes) > 1 and (Path(packages) / "manifest.json").exists():
         raise HarnessError(
             f"--packages {packages} holds one box's packages; with several boxes "
@@ -87,16 +114,34 @@ def verify(
     report_dir = (reports_dir or paths.REPO_ROOT / "reports") / time.strftime("%Y%m%d-%H%M%S")
     report_dir.mkdir(parents=True, exist_ok=True)
     argv = pytest_argv(
-        boxes, report_dir / "junit.xml", workers, provider, packages, keep_boxes, marker, keyword
+        boxes,
+        report_dir / "junit.xml",
+        workers,
+        provider,
+        packages,
+        keep_boxes,
+        marker,
+        keyword,
+        report_dir,
     )
-    with open(report_dir / "pytest.log", "w") as log:
-        code = runner.tee(argv, log, cwd=paths.REPO_ROOT, on_line=print)
+    event_file = report_dir / "events.jsonl"
+    env = {**os.environ, events.ENV: str(event_file)}
+    live = LiveProgress(boxes, event_file, console or Console())
+    # pytest's own output goes to pytest.log only; the terminal gets one line per box.
+    with live, open(report_dir / "pytest.log", "w") as log:
+        code = runner.tee(argv, log, env=env, cwd=paths.REPO_ROOT, on_line=lambda _: None)
     if not (report_dir / "junit.xml").exists():
         raise HarnessError(
             f"the suites did not run (pytest exited {code}); see {report_dir / 'pytest.log'}"
         )
     command = " ".join(shlex.quote(a) for a in ["pytest", *argv[3:]])
-    summary = report.write(
-        report_dir, report.collect(report_dir / "junit.xml", found), started, command
+    results = report.collect(report_dir / "junit.xml", found)
+    summary = report.summarize(
+        [report.box_summary(r) for r in results],
+        started,
+        time.time() - started,
+        command,
+        shards=[shard] if shard else [],
     )
+    report.render(report_dir, summary)
     return summary, report_dir

@@ -9,6 +9,7 @@ from package_sets import INSTALLED, load_packages
 
 from harness import session
 from harness.errors import HarnessError
+from verification import events
 from verification.packages import PackageSet
 from verification.salt import SaltMaster, SaltMinion
 
@@ -40,11 +41,14 @@ def packages(request, machine) -> PackageSet:
 @pytest.fixture(scope="session")
 def installed(machine, packages):
     """The box with every one of our packages installed by its package manager."""
+    assert machine.spec is not None
+    events.phase(machine.spec.name, "install")
     try:
         packages.install(machine)
     except HarnessError as e:
         pytest.fail(f"installing {packages.directory} on {machine.name} failed: {e}", pytrace=False)
     session.snapshot_machine(machine, INSTALLED)
+    events.phase(machine.spec.name, "suites")
     return machine
 
 
@@ -77,12 +81,14 @@ def master(request, machine, box_factory, packages, masters) -> SaltMaster:
         return masters[master_box]
     if master_box != machine.spec.name:
         packages = load_packages(request.config, master_box)
+    events.phase(machine.spec.name, "master")
     master_machine = box_factory(master_box, "master")
     packages.install(master_machine, ["salt", "salt-master"])
     assert master_machine.instance is not None
     salt_master = SaltMaster(master_machine, master_machine.instance.address)
     salt_master.start()
     masters[master_box] = salt_master
+    events.phase(machine.spec.name, "suites")
     return salt_master
 
 

@@ -22,6 +22,7 @@ from package_sets import INSTALLED, load_packages
 from harness import session
 from harness.errors import HarnessError
 from harness.transport import Machine, Result
+from verification import events
 from verification.packages import PackageSet, remove_command
 from verification.salt import SaltMinion
 
@@ -128,6 +129,7 @@ def old_line(request, installed, packages, extra_wheel):
     machine = installed
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
     old = load_packages(request.config, machine.spec.name, OLD_SALT)
+    events.phase(machine.spec.name, "lifecycle")
     session.restore_machine(machine)
     old.install(machine)
     sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")

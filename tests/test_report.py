@@ -1,6 +1,8 @@
 """The sign-off report: JUnit XML from pytest into per-box verdicts, rendered."""
 
 import json
+import time
+from pathlib import Path
 
 from signoff import report
 
@@ -58,3 +60,71 @@ def test_a_run_without_checks_is_not_a_pass(tmp_path):
     assert (
         report.write(tmp_path, report.collect(junit, {"debian12": {}}), 0, "x")["verdict"] == "FAIL"
     )
+
+
+MESSAGE = (
+    "expected tornado imported from /opt/salt&#10;  found: /usr/lib/python3/dist-packages&#10;"
+    "  box: debian13-main&#10;"
+    "  see: harness ssh debian13-main -- 'python3 -c x'  (keep the box with --keep-boxes)"
+)
+FAILING = f"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest">
+<testcase classname="suites.test_install" name="test_a[debian12]" time="1.5"/>
+<testcase classname="suites.test_install" name="test_a[debian13]" time="1.5"/>
+<testcase classname="suites.test_isolation" name="test_b[debian13-tornado]" time="0.2">
+  <failure message="{MESSAGE}">x</failure></testcase>
+<testcase classname="suites.test_isolation" name="test_b[debian12-tornado]" time="0.3"/>
+</testsuite></testsuites>
+"""
+
+
+def failing_report(directory: Path) -> dict:
+    """A two-box report with one failure, its logs and the boxes' fingerprints on disk."""
+    (directory / "junit.xml").write_text(FAILING)
+    logs = directory / "logs" / "debian13" / "test_b_debian13-tornado"
+    logs.mkdir(parents=True)
+    (logs / "minion.log").write_text("[ERROR] something\n")
+    for box in ("debian12", "debian13"):
+        fingerprint = directory / "boxes" / box / "fingerprint.json"
+        fingerprint.parent.mkdir(parents=True)
+        fingerprint.write_text(
+            json.dumps(
+                {
+                    "release": f"Debian {box}",
+                    "kernel": "6.1.0",
+                    "init": "systemd",
+                    "conflicts": {"python3-tornado": "6.2.0-3"},
+                }
+            )
+        )
+    results = report.collect(directory / "junit.xml", {"debian12": {}, "debian13": {}})
+    return report.write(directory, results, time.time(), "pytest suites/")
+
+
+def test_failures_carry_their_reproducer_logs_and_the_boxes_fingerprints(tmp_path):
+    summary = failing_report(tmp_path)
+    debian13 = next(b for b in summary["boxes"] if b["box"] == "debian13")
+    failed = next(c for c in debian13["checks"] if c["outcome"] == "failed")
+    assert failed["reproducer"] == "harness ssh debian13-main -- 'python3 -c x'"
+    assert failed["logs"] == ["logs/debian13/test_b_debian13-tornado/minion.log"]
+    assert debian13["fingerprint"]["conflicts"] == {"python3-tornado": "6.2.0-3"}
+    html = (tmp_path / "report.html").read_text()
+    assert 'href="logs/debian13/test_b_debian13-tornado/minion.log"' in html
+    assert "python3-tornado" in (tmp_path / "report.md").read_text()
+
+
+def test_the_matrix_puts_checks_against_boxes(tmp_path):
+    summary = failing_report(tmp_path)
+    rows = {r["check"]: r["cells"] for r in report.matrix(summary["boxes"])}
+    assert rows == {
+        "test_a": {"debian12": "passed", "debian13": "passed"},
+        "test_b[tornado]": {"debian12": "passed", "debian13": "failed"},
+    }
+    assert "| test_b[tornado] | passed | failed |" in (tmp_path / "report.md").read_text()
+
+
+def test_one_box_has_no_matrix(tmp_path):
+    junit = tmp_path / "junit.xml"
+    junit.write_text(FAILING.replace("debian13", "debian12"))
+    report.write(tmp_path, report.collect(junit, {"debian12": {}}), 0, "x")
+    assert "Checks against boxes" not in (tmp_path / "report.md").read_text()

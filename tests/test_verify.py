@@ -7,11 +7,12 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from harness import paths, session
+from harness import catalog, paths, session
 from verification.packages import PackageSet
 
 BOX = "debian12"
@@ -44,6 +45,12 @@ def test_verify_smoke_subset_passes_and_writes_the_report(packages_dir, tmp_path
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "verdict: PASS" in result.stdout
+    # Progress: plain lines (no terminal here), the box's phases in order, no control codes.
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{BOX}: waiting, 0 passed, 0 failed"), lines[:3]
+    phases = [ln.split(",")[0] for ln in lines if ln.startswith(f"{BOX}: ")]
+    assert phases[:4] == [f"{BOX}: {p}" for p in ("waiting", "boot", "install", "suites")]
+    assert phases[-1] == f"{BOX}: done" and "\x1b" not in result.stdout
     found = re.search(r"report: (\S+)/report\.html", result.stdout)
     assert found, result.stdout[-2000:]
     report_dir = Path(found.group(1))
@@ -53,6 +60,11 @@ def test_verify_smoke_subset_passes_and_writes_the_report(packages_dir, tmp_path
     summary = json.loads((report_dir / "summary.json").read_text())
     (box,) = summary["boxes"]
     assert (box["box"], box["verdict"], box["failed"]) == (BOX, "PASS", 0)
+    assert box["fingerprint"]["release"].startswith("Debian GNU/Linux 12")
+    assert box["fingerprint"]["init"] == "systemd"
+    assert set(box["fingerprint"]["conflicts"]) == {
+        c.package for c in catalog.load_box(BOX).conflicts
+    }
     assert box["passed"] >= 10
     assert (
         box["manifest"]["salt_version"]
@@ -81,3 +93,54 @@ def test_diagnose_shows_every_conflict_isolated(packages_dir):
     assert len(rows) == len(modules)
     not_isolated = [line for line in rows if not line.rstrip().endswith("yes")]
     assert not not_isolated, "\n".join(not_isolated)
+
+
+SHARD_CHECKS = "test_every_package_is_installed_at_the_built_version or test_venv_does_not_include"
+
+
+def verify_report(*args: str, suffix: str) -> dict:
+    env = {**os.environ, "SVH_INSTANCE_SUFFIX": suffix}
+    result = harness("verify", "-k", SHARD_CHECKS, *args, env=env)
+    found = re.search(r"report: (\S+)/report\.html", result.stdout)
+    assert found, result.stdout[-2000:] + result.stderr
+    return {"dir": Path(found.group(1)), "code": result.returncode}
+
+
+def counts(summary: dict) -> dict:
+    return {
+        b["box"]: (b["verdict"], b["passed"], b["failed"], b["skipped"]) for b in summary["boxes"]
+    }
+
+
+def test_two_merged_shards_equal_one_run(packages_dir, tmp_path):
+    boxes = f"{BOX},debian13"
+    single = verify_report("--box", boxes, "-n", "2", suffix="single")
+    shards = [
+        verify_report("--box", boxes, "--shard", f"{k}/2", suffix=f"shard{k}") for k in (1, 2)
+    ]
+    merged_dir = tmp_path / "merged"
+    result = harness("report", "merge", *(str(s["dir"]) for s in shards), "-o", str(merged_dir))
+    assert result.returncode == single["code"] == 0, result.stdout + result.stderr
+    one = json.loads((single["dir"] / "summary.json").read_text())
+    merged = json.loads((merged_dir / "summary.json").read_text())
+    assert merged["verdict"] == one["verdict"] == "PASS"
+    assert counts(merged) == counts(one) and set(counts(one)) == {BOX, "debian13"}
+    cases = lambda d: sorted(c.get("name") for c in ET.parse(d / "junit.xml").iter("testcase"))  # noqa: E731
+    assert cases(merged_dir) == cases(single["dir"])
+    assert (merged_dir / "boxes" / "debian13" / "fingerprint.json").exists()
+
+
+def test_a_shard_past_the_boxes_and_a_box_twice_are_one_line(tmp_path):
+    result = harness("verify", "--box", BOX, "--shard", "2/2")
+    assert (result.returncode, result.stderr.strip()) == (
+        1,
+        "error: --shard 2/2 has no box: 1 box(es) selected; use at most 1 shards",
+    )
+    shard = tmp_path / "shard"
+    shard.mkdir()
+    (shard / "summary.json").write_text(json.dumps({"boxes": [{"box": BOX}], "seconds": 1}))
+    result = harness("report", "merge", str(shard), str(shard), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"box {BOX} is in both {shard} and {shard}" in result.stderr
+    result = harness("report", "merge", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "not a report directory" in result.stderr

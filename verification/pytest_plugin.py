@@ -17,6 +17,8 @@ from harness.errors import HarnessError
 from harness.providers import PROVIDERS
 from harness.transport import Machine
 
+from . import events
+from .evidence import record_fingerprint
 from .testinfra_backend import testinfra_host
 
 
@@ -60,6 +62,9 @@ def pytest_configure(config):
         config._harness_boxes = catalog.select_boxes(config.getoption("--box") or None)
     except HarnessError as e:
         raise pytest.UsageError(str(e)) from None
+    if os.environ.get(events.ENV) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        boxes = [b.name for b in config._harness_boxes]
+        config.pluginmanager.register(OutcomeEvents(boxes), "harness-outcome-events")
     session.terminate_as_interrupt()
 
 
@@ -96,6 +101,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(callspec.params["machine"]))
 
 
+class OutcomeEvents:
+    """Each check's outcome for the live progress; the controller sees every worker's."""
+
+    def __init__(self, boxes: list[str]):
+        self.boxes = boxes
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "error" if report.when == "setup" and report.failed else report.outcome
+        elif report.when == "teardown" and report.failed:
+            outcome = "error"
+        else:
+            return
+        name = report.nodeid.rpartition("::")[2].partition("@")[0]
+        events.emit(events.box_of(name, self.boxes), outcome=outcome, check=name)
+
+
 class BoxFactory:
     """Starts instances for a test session and removes them at its end (unless kept)."""
 
@@ -105,6 +127,8 @@ class BoxFactory:
 
     def __call__(self, box_name: str, role: str = "") -> Machine:
         name = instance_name(f"{box_name}-{role}" if role else box_name)
+        if not role:
+            events.phase(box_name, "boot")
         leftover = state.load(name)
         if leftover:  # a kept or crashed instance of an earlier run: ours by its name
             session.down(leftover)
@@ -136,7 +160,9 @@ def box_factory(request):
 @pytest.fixture(scope="session")
 def machine(request, box_factory) -> Machine:
     """A fresh, connected instance (harness.transport.Machine) of the selected box."""
-    return box_factory(request.param)
+    started = box_factory(request.param)
+    record_fingerprint(request.config, started)
+    return started
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,112 @@
+"""What the sign-off report keeps of each box besides the outcomes (pytest plugin):
+the box's fingerprint when it starts, and the logs of the box (and of its master) at the
+moment a check fails, under --report-dir (set by `harness verify`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.transport import Machine
+
+from .platform import PackageDb, Unsupported
+
+# The tail of each log kept for a failure: enough for the story, small enough to archive.
+LOG_LINES = 300
+SALT_LOGS = {"minion.log": "/var/log/salt/minion", "master.log": "/var/log/salt/master"}
+
+
+def pytest_addoption(parser):
+    parser.getgroup("harness").addoption(
+        "--report-dir",
+        default=None,
+        help="directory of the sign-off report: box fingerprints and the logs of failures",
+    )
+
+
+def report_dir(config) -> Path | None:
+    value = config.getoption("--report-dir", None)
+    return Path(value) if value else None
+
+
+def slug(test_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")
+
+
+def fingerprint(machine: Machine) -> dict:
+    """Release, kernel, init and the versions of the distro's conflict packages as found."""
+    spec = machine.spec
+    assert spec is not None
+    probe = (
+        '(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown; '
+        "uname -r; cat /proc/1/comm"
+    )
+    release, kernel, init = (machine.run(probe, check=False).stdout.splitlines() + ["?"] * 3)[:3]
+    conflicts: dict[str, str] = {}
+    names = [c.package for c in spec.conflicts]
+    try:
+        query = PackageDb(spec).installed(names) if names else ""
+    except Unsupported:
+        query = ""
+    if query:
+        for line in machine.run(query, check=False).stdout.splitlines():
+            name, _, version = line.partition(" ")
+            conflicts[name] = version
+    return {"release": release, "kernel": kernel, "init": init, "conflicts": conflicts}
+
+
+def record_fingerprint(config, machine: Machine) -> None:
+    directory = report_dir(config)
+    if directory is None or machine.spec is None:
+        return
+    target = directory / "boxes" / machine.spec.name / "fingerprint.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(fingerprint(machine), indent=2))
+
+
+def _tail(machine: Machine, command: str) -> str:
+    result = machine.run(command, check=False, timeout=60)
+    return result.stdout + result.stderr
+
+
+def keep_logs(directory: Path, machine: Machine, master: Machine | None) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, path in SALT_LOGS.items():
+        if machine.run(f"test -s {path}", check=False).exit_status == 0:
+            (directory / name).write_text(_tail(machine, f"tail -n {LOG_LINES} {path}"))
+    if machine.spec is not None and machine.spec.init == "systemd":
+        journal = f"journalctl --no-pager -n {LOG_LINES}"
+        (directory / "journal.log").write_text(_tail(machine, journal))
+    if master is not None and master is not machine:
+        path = SALT_LOGS["master.log"]
+        (directory / "master-box.log").write_text(_tail(master, f"tail -n {LOG_LINES} {path}"))
+
+
+def _master_of(item) -> Machine | None:
+    for name in ("minion", "signed_in", "master"):
+        value = item.funcargs.get(name)
+        if value is None:
+            continue
+        master = getattr(value, "master", value)  # a SaltMinion names its SaltMaster
+        return getattr(master, "machine", None)
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    directory = report_dir(item.config)
+    machine = getattr(item, "funcargs", {}).get("machine")
+    if directory is None or not report.failed or not isinstance(machine, Machine):
+        return
+    assert machine.spec is not None
+    target = directory / "logs" / machine.spec.name / slug(item.name)
+    try:
+        keep_logs(target, machine, _master_of(item))
+    except Exception as e:  # the failure itself must reach the report whatever the box did
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "logs-not-kept.txt").write_text(f"{type(e).__name__}: {e}\n")
