@@ -364,6 +364,12 @@ def build(box_name, salt_version, defect, list_defects, keep_box, package_format
         return
     if not box_name:
         raise HarnessError("name the box to build for (see harness boxes)")
+    box = catalog.load_box(box_name)
+    if box.packages_of:
+        raise HarnessError(
+            f"{box_name} has no packages of its own, it verifies {box.packages_of}'s: "
+            f"harness build {box.packages_of}"
+        )
     path = build_packages(
         box_name,
         salt_version or DEFAULT_SALT,
