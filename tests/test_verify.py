@@ -106,6 +106,10 @@ def verify_report(*args: str, suffix: str) -> dict:
     return {"dir": Path(found.group(1)), "code": result.returncode}
 
 
+def junit_cases(directory: Path) -> list[str]:
+    return sorted(c.get("name", "") for c in ET.parse(directory / "junit.xml").iter("testcase"))
+
+
 def counts(summary: dict) -> dict:
     return {
         b["box"]: (b["verdict"], b["passed"], b["failed"], b["skipped"]) for b in summary["boxes"]
@@ -125,8 +129,7 @@ def test_two_merged_shards_equal_one_run(packages_dir, tmp_path):
     merged = json.loads((merged_dir / "summary.json").read_text())
     assert merged["verdict"] == one["verdict"] == "PASS"
     assert counts(merged) == counts(one) and set(counts(one)) == {BOX, "debian13"}
-    cases = lambda d: sorted(c.get("name") for c in ET.parse(d / "junit.xml").iter("testcase"))  # noqa: E731
-    assert cases(merged_dir) == cases(single["dir"])
+    assert junit_cases(merged_dir) == junit_cases(single["dir"])
     assert (merged_dir / "boxes" / "debian13" / "fingerprint.json").exists()
 
 
