@@ -7,12 +7,12 @@ import os
 import re
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from harness import catalog, paths, session
+from signoff import report
 from verification.packages import PackageSet
 
 BOX = "debian12"
@@ -106,8 +106,9 @@ def verify_report(*args: str, suffix: str) -> dict:
     return {"dir": Path(found.group(1)), "code": result.returncode}
 
 
-def junit_cases(directory: Path) -> list[str]:
-    return sorted(c.get("name", "") for c in ET.parse(directory / "junit.xml").iter("testcase"))
+def junit_cases(directory: Path) -> list[tuple[str, str]]:
+    checks = report.read_junit(directory / "junit.xml", [BOX, "debian13"])
+    return sorted((c.name, c.outcome) for c in checks)
 
 
 def counts(summary: dict) -> dict:
