@@ -139,7 +139,6 @@ def old_line(request, installed, packages, extra_wheel):
         "test -f /etc/salt/pki/minion/minion.pub || "
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
-    sh(machine, "systemctl restart salt-minion")
     salt_pip_install(machine, extra_wheel)  # an admin's extra, installed by the old line
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
     line = OldLine(machine, old, packages, key)

@@ -134,4 +134,4 @@ def test_a_check_is_named_alike_with_and_without_xdist_groups(tmp_path):
     junit = tmp_path / "junit.xml"
     junit.write_text(JUNIT.replace('name="test_a[debian12]"', 'name="test_a[debian12]@debian12"'))
     (debian12,) = [r for r in report.collect(junit, {"debian12": {}}) if r.box == "debian12"]
-    assert [c.name for c in debian12.checks][0] == "test_a[debian12]"
+    assert next(c.name for c in debian12.checks) == "test_a[debian12]"

@@ -46,10 +46,13 @@ def wait_for_port(machine: Machine, port: int, timeout: float = 90):
         )
 
 
-def restart_service(machine: Machine, unit: str, log: str):
-    """Restart `unit` by the box's init system; a failure shows the daemon's last words."""
+def restart_service(machine: Machine, unit: str, log: str, kill: bool = False):
+    """Restart `unit` by the box's init system (`kill`: killed and started again); a
+    failure shows the daemon's last words."""
     assert machine.spec is not None
-    result = machine.run(ServiceManager(machine.spec).restart(unit), check=False)
+    services = ServiceManager(machine.spec)
+    command = services.kill_start(unit) if kill else services.restart(unit)
+    result = machine.run(command, check=False)
     if result.exit_status != 0:
         journal = f"journalctl -u {unit} -n 20 --no-pager 2>/dev/null"
         tail = machine.run(f"tail -n 20 {log} 2>&1; {journal}", check=False).stdout
@@ -157,12 +160,13 @@ class SaltMinion:
         """Point the minion at its master, have its (new) key accepted, wait until ready."""
         self.forget()
         self.configure()
-        self.restart(accept=True)
+        self.restart(accept=True, kill=True)
 
-    def restart(self, accept: bool = False):
-        """Restart the service and wait until it is connected to its master."""
+    def restart(self, accept: bool = False, kill: bool = False):
+        """Restart the service (`kill`: kill and start it, when only the configuration
+        matters) and wait until it is connected to its master."""
         mark = log_lines(self.machine, self.log)
-        restart_service(self.machine, "salt-minion", self.log)
+        restart_service(self.machine, "salt-minion", self.log, kill)
         if accept:
             self.master.accept(self.id)
         wait_for_log(self.machine, self.log, MINION_READY, mark)
