@@ -4,6 +4,10 @@ from the JUnit report), printed as a table.
 
     .venv/bin/python bench/bench_failure_classes.py [--boxes debian11,debian12,debian13]
         [--repeats 3]
+    .venv/bin/python bench/bench_failure_classes.py --from-report reports/DIR [...]
+
+--from-report reads the per-check seconds of `harness verify` runs instead (one figure per
+report and box; the checks' fixtures are paid by whichever check runs first there).
 
 Each run first pays for what the older checks set up anyway (the installed box, the master
 and its minion, the older line, the upgrade and the downgrade), so what the table shows is
@@ -13,6 +17,7 @@ what the new checks add. Needs each box's packages of both lines in dist/.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -87,6 +92,10 @@ def class_seconds(box: str) -> dict[str, float]:
         env = {**os.environ, "SVH_INSTANCE_SUFFIX": f"bench-{os.getpid()}"}
         subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, env=env)
         checks = report.read_junit(junit, [box]) if junit.exists() else []
+    return seconds_by_class(box, checks)
+
+
+def seconds_by_class(box: str, checks: list) -> dict[str, float]:
     failed = [c.name for c in checks if c.outcome in ("failed", "error")]
     if failed or not checks:
         sys.exit(f"{box}: the checks did not all pass ({', '.join(failed) or 'no report'})")
@@ -102,14 +111,31 @@ def class_seconds(box: str) -> dict[str, float]:
     return seconds
 
 
+def from_reports(directories: list[Path]) -> dict[str, list[dict[str, float]]]:
+    runs: dict[str, list[dict[str, float]]] = {}
+    for directory in directories:
+        summary = json.loads((directory / "summary.json").read_text())
+        for box in summary["boxes"]:
+            checks = [report.Check(**c) for c in box["checks"]]
+            runs.setdefault(box["box"], []).append(seconds_by_class(box["box"], checks))
+    return runs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--boxes", default="debian11,debian12,debian13")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--from-report", nargs="+", metavar="DIR", help="harness verify reports")
     args = ap.parse_args()
-    boxes = args.boxes.split(",")
-    runs = {box: [class_seconds(box) for _ in range(args.repeats)] for box in boxes}
-    table = Table(title=f"seconds the failure-class checks add, median of {args.repeats}")
+    if args.from_report:
+        runs = from_reports([Path(d) for d in args.from_report])
+        boxes = sorted(runs)
+        repeats = min(len(r) for r in runs.values())
+    else:
+        boxes = args.boxes.split(",")
+        runs = {box: [class_seconds(box) for _ in range(args.repeats)] for box in boxes}
+        repeats = args.repeats
+    table = Table(title=f"seconds the failure-class checks add, median of {repeats}")
     for column in ("class", *boxes):
         table.add_column(column)
     for label in sorted(CLASSES):

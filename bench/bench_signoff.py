@@ -34,6 +34,7 @@ class Sample:
     first_line: float  # seconds until the first progress line
     verdict: str
     checks: int
+    report: str
 
 
 def verify(boxes: list[str], workers: int) -> Sample:
@@ -51,9 +52,14 @@ def verify(boxes: list[str], workers: int) -> Sample:
     proc.wait()
     text = "".join(output)
     verdict = re.search(r"verdict: (\w+)", text)
+    report_dir = re.search(r"report: (\S+)/report\.html", text)
     counts = [int(n) for n in re.findall(r"^\S+\s+(?:PASS|FAIL)\s+(\d+)\s+(\d+)", text, re.M)]
     return Sample(
-        time.monotonic() - started, first, verdict.group(1) if verdict else "none", sum(counts)
+        time.monotonic() - started,
+        first,
+        verdict.group(1) if verdict else "none",
+        sum(counts),
+        report_dir.group(1) if report_dir else "",
     )
 
 
@@ -83,6 +89,8 @@ def main() -> int:
     console = Console()
     console.print(table)
     console.print(f"serial / parallel: {ratio:.2f}")
+    for n, samples in runs.items():
+        console.print(f"-n {n} reports: {' '.join(s.report for s in samples)}", soft_wrap=True)
     if args.record:
         with open(RESULTS, "a") as results:
             results.write(f"\n## {title}\n\n| workers | median s | first progress line s |")

@@ -65,12 +65,12 @@ class LiveProgress:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self._stop.set()
         self._thread.join()
         self.read()  # the last events
         for progress in self.boxes.values():
-            progress.phase = "done"
+            progress.phase = "done" if exc_type is None else "stopped"
         if self._live is not None:
             self._live.update(self.table())
             self._live.stop()

@@ -76,6 +76,19 @@ def test_no_box_reaches_beyond_the_bridge(harness_run, two_boxes):
         assert probe.returncode != 0, f"alpha reached {target}"
 
 
+def layers_home(harness_run, name: str) -> Path:
+    record = json.loads((harness_run.state_dir / "instances" / name / "instance.json").read_text())
+    return Path(record["extra"]["layers_home"])
+
+
+def test_writable_layers_live_in_memory_per_state_dir(harness_run, two_boxes):
+    home = layers_home(harness_run, "alpha")
+    scratch = Path("/dev/shm/salt-venv-harness")
+    assert home.is_relative_to(scratch) and home.name == "alpha", home
+    assert home.parent.name == str(harness_run.state_dir).strip("/").replace("/", "_")
+    assert (home / "upper").is_dir()
+
+
 def test_snapshot_then_restore_reverts_a_file(harness_run, two_boxes):
     ssh(harness_run, "alpha", "echo before > /root/marker")
     harness_run("snapshot", "alpha", "one")
@@ -124,6 +137,7 @@ def test_box_that_never_answers_ssh_times_out_with_its_journal(harness_run):
 def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
     bridge = harness_run.env["SVH_BRIDGE"]
     instances = harness_run.state_dir / "instances"
+    homes = [layers_home(harness_run, name) for name in ("alpha", "beta")]
     # A crash: the harness process died and its records went with it.
     for name in ("alpha", "beta"):
         (instances / name / "instance.json").unlink()
@@ -134,6 +148,7 @@ def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
     harness_run("down", "--all")
     assert our_nspawn_pids(bridge) == []
     assert mounts_under(harness_run.state_dir) == []
+    assert [h for h in homes if h.exists()] == []
     assert not bridge_exists(bridge)
     assert "no boxes up" in harness_run("status").stdout
 

@@ -28,9 +28,12 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 
 
 def scratch_root() -> Path | None:
-    """The tmpfs for layers (SVH_SCRATCH_DIR; "off" keeps them on disk)."""
+    """The tmpfs for layers (SVH_SCRATCH_DIR; "off" keeps them on disk): one directory per
+    state dir, so one harness's cleanup never touches another's boxes."""
     chosen = os.environ.get("SVH_SCRATCH_DIR", "/dev/shm/salt-venv-harness")
-    return None if chosen == "off" else Path(chosen)
+    if chosen == "off":
+        return None
+    return Path(chosen) / str(paths.state_dir()).strip("/").replace("/", "_")
 
 
 def layers_home(instance: Instance) -> Path:
