@@ -10,6 +10,7 @@ table to bench/RESULTS.md with the date and the machine.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -51,15 +52,14 @@ def verify(boxes: list[str], workers: int) -> Sample:
         output.append(line)
     proc.wait()
     text = "".join(output)
-    verdict = re.search(r"verdict: (\w+)", text)
-    report_dir = re.search(r"report: (\S+)/report\.html", text)
-    counts = [int(n) for n in re.findall(r"^\S+\s+(?:PASS|FAIL)\s+(\d+)\s+(\d+)", text, re.M)]
+    found = re.search(r"report: (\S+)/report\.html", text)
+    summary = json.loads((Path(found.group(1)) / "summary.json").read_text()) if found else {}
     return Sample(
         time.monotonic() - started,
         first,
-        verdict.group(1) if verdict else "none",
-        sum(counts),
-        report_dir.group(1) if report_dir else "",
+        summary.get("verdict", "none"),
+        sum(b["passed"] + b["failed"] + b["skipped"] for b in summary.get("boxes", [])),
+        found.group(1) if found else "",
     )
 
 

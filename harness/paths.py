@@ -22,6 +22,13 @@ def state_dir() -> Path:
     return Path(os.environ.get("SVH_STATE_DIR", "/var/lib/salt-venv-harness"))
 
 
+def namespace() -> str:
+    """One harness's name among others on the host (its state dir, as one path component):
+    what it keeps outside the state dir is kept under it, so one harness's cleanup never
+    touches another's boxes."""
+    return str(state_dir()).strip("/").replace("/", "_")
+
+
 def images_dir() -> Path:
     return cache_dir() / "images"
 

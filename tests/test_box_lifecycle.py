@@ -89,6 +89,23 @@ def test_writable_layers_live_in_memory_per_state_dir(harness_run, two_boxes):
     assert (home / "upper").is_dir()
 
 
+def test_stopping_a_unit_in_one_box_leaves_the_same_unit_of_another_running(harness_run, two_boxes):
+    """Each box runs in a control group of its own: units of the same name in two boxes
+    (salt-master on a master box and on the box under test) are two groups, not one."""
+    for name in ("alpha", "beta"):  # a daemon with a child, as salt-master has
+        ssh(harness_run, name, "systemd-run -q --unit=svh-probe sh -c 'sleep 600 & sleep 601'")
+    ssh(harness_run, "alpha", "systemctl stop svh-probe")
+    assert ssh(harness_run, "alpha", "pgrep -a sleep", check=False) == ""
+    assert ssh(harness_run, "beta", "systemctl is-active svh-probe", check=False) == "active\n"
+    assert len(ssh(harness_run, "beta", "pgrep sleep", check=False).split()) == 2
+    ssh(harness_run, "beta", "systemctl stop svh-probe")
+    namespace = str(harness_run.state_dir).strip("/").replace("/", "_")
+    if Path("/sys/fs/cgroup/systemd/cgroup.procs").exists():  # the host's view of it
+        for name in ("alpha", "beta"):
+            group = Path(f"/sys/fs/cgroup/systemd/salt-venv-harness/{namespace}/{name}")
+            assert (group / "payload").is_dir(), group
+
+
 def test_snapshot_then_restore_reverts_a_file(harness_run, two_boxes):
     ssh(harness_run, "alpha", "echo before > /root/marker")
     harness_run("snapshot", "alpha", "one")

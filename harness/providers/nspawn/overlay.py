@@ -28,12 +28,11 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 
 
 def scratch_root() -> Path | None:
-    """The tmpfs for layers (SVH_SCRATCH_DIR; "off" keeps them on disk): one directory per
-    state dir, so one harness's cleanup never touches another's boxes."""
+    """The tmpfs for layers (SVH_SCRATCH_DIR; "off" keeps them on disk), per namespace."""
     chosen = os.environ.get("SVH_SCRATCH_DIR", "/dev/shm/salt-venv-harness")
     if chosen == "off":
         return None
-    return Path(chosen) / str(paths.state_dir()).strip("/").replace("/", "_")
+    return Path(chosen) / paths.namespace()
 
 
 def layers_home(instance: Instance) -> Path:

@@ -20,7 +20,7 @@ from ...errors import BoxTimeout
 from ...state import Instance
 from ...transport import wait_for_banner
 from ..base import Provider
-from . import glibc_root, image, network, overlay, processes
+from . import cgroups, glibc_root, image, network, overlay, processes
 
 
 class NspawnProvider(Provider):
@@ -113,7 +113,7 @@ class NspawnProvider(Provider):
             open(instance.dir / "console.log", "ab") as out,
         ):
             proc = subprocess.Popen(
-                argv,
+                cgroups.wrap(instance.name, argv),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -176,6 +176,7 @@ class NspawnProvider(Provider):
 
     def _stop(self, instance: Instance, graceful: bool) -> None:
         processes.stop(instance.pid, graceful)
+        cgroups.remove(instance.name)
         network.remove_veth(instance)
 
     def snapshot(self, instance: Instance, snapshot: str) -> None:
@@ -229,6 +230,7 @@ class NspawnProvider(Provider):
             if Path(mount_point).relative_to(paths.instances_dir()).parts[0] not in live:
                 found.append(f"mount {mount_point}")
         found += [f"layers {d}" for d in overlay.scratch_homes() if d.name not in live]
+        found += [f"control group {g}" for g in cgroups.leftovers(live)]
         if network.bridge_exists() and not self.instances():
             found.append(f"bridge {network.BRIDGE}")
         return found
@@ -244,6 +246,8 @@ class NspawnProvider(Provider):
         for d in overlay.scratch_homes():
             if d.name not in live:
                 overlay.delete_in_background(d)
+        for group in cgroups.leftovers(set(live)):
+            cgroups.remove(group.name, timeout=1.0)
         for trash in overlay.trash_dirs():
             for d in trash.glob("*"):
                 overlay.delete_in_background(d)
