@@ -80,3 +80,11 @@ def leftovers(live: set[str]) -> list[Path]:
         for group in parent.iterdir()
         if group.is_dir() and group.name not in live
     ]
+
+
+def remove_empty_parents() -> None:
+    for parent in _parents():
+        try:
+            parent.rmdir()
+        except OSError:
+            pass

@@ -128,7 +128,17 @@ def delete(instance: Instance) -> None:
 
 def trash_dirs() -> list[Path]:
     root = scratch_root()
-    return [paths.state_dir() / "trash", *([root / ".trash"] if root else [])]
+    return [paths.state_dir() / "trash", *([root.parent / ".trash"] if root else [])]
+
+
+def remove_empty_scratch() -> None:
+    """The namespace's scratch directory, once nothing is left in it."""
+    root = scratch_root()
+    try:
+        if root is not None:
+            root.rmdir()
+    except OSError:
+        pass
 
 
 def scratch_homes() -> list[Path]:

@@ -215,6 +215,8 @@ class NspawnProvider(Provider):
             instance.forget()
             if not self.instances():
                 network.remove_bridge()
+                overlay.remove_empty_scratch()
+                cgroups.remove_empty_parents()
 
     # ---- leftovers of crashed runs ------------------------------------------------
     def _known_pids(self) -> set[int]:
@@ -253,3 +255,5 @@ class NspawnProvider(Provider):
                 overlay.delete_in_background(d)
         if not self.instances():
             network.remove_bridge()
+            overlay.remove_empty_scratch()
+            cgroups.remove_empty_parents()
