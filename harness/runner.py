@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
@@ -52,9 +53,30 @@ def tee(
                 on_line(line.rstrip())
         return proc.wait()
     except BaseException:
-        proc.kill()  # Ctrl-C: nothing of ours keeps running
+        _stop(proc, log)
+        raise
+
+
+def _stop(proc: subprocess.Popen, log: IO[str], grace: float = 120.0) -> None:
+    """Ctrl-C (or an error) here: the child ends its own way first, so that a suite run
+    removes its boxes, and is killed if it has not within `grace`. Nothing keeps running."""
+    assert proc.stdout is not None
+    killer = threading.Timer(grace, proc.kill)
+    try:
+        try:
+            proc.wait(timeout=2)  # a terminal's Ctrl-C reached it as well
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+        killer.start()
+        for line in proc.stdout:  # drained, or the child blocks on a full pipe
+            log.write(line)
+        proc.wait()
+    except BaseException:  # a second Ctrl-C: no more waiting
+        proc.kill()
         proc.wait()
         raise
+    finally:
+        killer.cancel()
 
 
 def run_logged(

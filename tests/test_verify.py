@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness import catalog, paths, session
+from harness import catalog, paths, session, state
 from signoff import report
 from verification.packages import PackageSet
 
@@ -148,3 +149,23 @@ def test_a_shard_past_the_boxes_and_a_box_twice_are_one_line(tmp_path):
     assert f"box {BOX} is in both {shard} and {shard}" in result.stderr
     result = harness("report", "merge", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "not a report directory" in result.stderr
+
+
+def test_ctrl_c_of_verify_alone_removes_every_box_it_started(packages_dir):
+    """SIGINT to `harness verify` only (not to its pytest, as a terminal's Ctrl-C would
+    also do): the suite run still ends its own way and removes its boxes."""
+    suffix = "verify-interrupted"
+    env = {**os.environ, "SVH_INSTANCE_SUFFIX": suffix}
+    argv = [sys.executable, "-m", "signoff.cli", "verify", "--box", BOX, "-m", "smoke"]
+    proc = subprocess.Popen(argv, cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # interrupted once the box is up and installing
+        if line.startswith(f"{BOX}: install"):
+            break
+    else:
+        pytest.fail(f"no install phase; exit {proc.wait()}")
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 130, rest
+    assert state.load(f"{BOX}-{suffix}") is None, "the box under test is still up"
+    assert not [m for m in Path("/proc/mounts").read_text().split("\n") if f"{BOX}-{suffix}" in m]

@@ -110,9 +110,9 @@ SERVICE_COMMANDS = {
         # The daemon killed and started again: for the harness's own reconfiguration, where a
         # clean salt-minion stop would cost seconds (the restart check uses "restart").
         "kill_start": (
-            "systemctl kill -s SIGKILL --kill-whom=all {unit}; "
-            "timeout 30 sh -c 'while systemctl is-active -q {unit}; do sleep 0.05; done'; "
-            "systemctl reset-failed {unit} 2>/dev/null; systemctl start {unit}"
+            "systemctl kill -s SIGKILL {unit} && "  # every process of the unit (v247's and later)
+            "timeout 30 sh -c 'while systemctl is-active -q {unit}; do sleep 0.05; done' && "
+            "{{ systemctl reset-failed {unit} 2>/dev/null; systemctl start {unit}; }}"
         ),
     },
     "sysv": {
