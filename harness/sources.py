@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import state
 from .errors import LoggedError
 from .paths import cache_dir
 
@@ -76,21 +77,24 @@ def digest(*parts: str | bytes) -> str:
 
 
 def fetch_url(url: str, sha256: str, log: Path) -> Path:
-    """A source tarball, downloaded once and checked against its pinned hash."""
+    """A source tarball, downloaded once and checked against its pinned hash. Builds that
+    run side by side (the EL7 lane and debian11 both need python3.11's source) take turns:
+    the second finds the first one's download."""
     dest = cache_root() / "sources" / url.rsplit("/", 1)[1]
-    if dest.exists() and sha256_file(dest) == sha256:
-        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=120) as r, open(tmp, "wb") as f:
-            shutil.copyfileobj(r, f)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise LoggedError(f"cannot download {url}: {e}", log) from None
-    got = sha256_file(tmp)
-    if got != sha256:
-        tmp.unlink(missing_ok=True)
-        raise LoggedError(f"{url}: sha256 {got} is not the pinned {sha256}", log)
-    tmp.rename(dest)
+    with state.locked(dest.with_name(f".{dest.name}.lock")):
+        if dest.exists() and sha256_file(dest) == sha256:
+            return dest
+        tmp = dest.with_name(f"{dest.name}.part-{os.getpid()}")
+        try:
+            with urllib.request.urlopen(url, timeout=120) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise LoggedError(f"cannot download {url}: {e}", log) from None
+        got = sha256_file(tmp)
+        if got != sha256:
+            tmp.unlink(missing_ok=True)
+            raise LoggedError(f"{url}: sha256 {got} is not the pinned {sha256}", log)
+        tmp.rename(dest)
     return dest
