@@ -49,7 +49,8 @@ def test_verify_smoke_subset_passes_and_writes_the_report(packages_dir, tmp_path
     # Progress: plain lines (no terminal here), the box's phases in order, no control codes.
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{BOX}: waiting, 0 passed, 0 failed"), lines[:3]
-    phases = [ln.split(",")[0] for ln in lines if ln.startswith(f"{BOX}: ")]
+    said = [ln.split(",")[0] for ln in lines if ln.startswith(f"{BOX}: ")]
+    phases = [p for i, p in enumerate(said) if i == 0 or p != said[i - 1]]  # heartbeats repeat
     assert phases[:4] == [f"{BOX}: {p}" for p in ("waiting", "boot", "install", "suites")]
     assert phases[-1] == f"{BOX}: done" and "\x1b" not in result.stdout
     found = re.search(r"report: (\S+)/report\.html", result.stdout)
