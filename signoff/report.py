@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from harness import paths
-from verification.events import box_of, check_of
+from verification.events import box_of, check_of, test_name
 from verification.evidence import slug
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -61,8 +61,7 @@ def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
                 outcome = {"failure": "failed"}.get(tag, tag)
                 message = (node.get("message") or node.text or "").strip()
                 break
-        # pytest-xdist's --dist loadgroup appends "@GROUP": the same check in every run.
-        name = re.sub(r"@[^\]]*$", "", case.get("name", ""))
+        name = test_name(case.get("name", ""))
         found = REPRODUCER.search(message) if outcome in ("failed", "error") else None
         checks.append(
             Check(
@@ -154,8 +153,11 @@ def render(report_dir: Path, summary: dict) -> None:
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
-def write(report_dir: Path, results: list[BoxResult], started: float, command: str) -> dict:
+def write(
+    report_dir: Path, results: list[BoxResult], started: float, command: str, **extra
+) -> dict:
     """Render the report of one run into `report_dir`; return its summary."""
-    summary = summarize([box_summary(r) for r in results], started, time.time() - started, command)
+    boxes = [box_summary(r) for r in results]
+    summary = summarize(boxes, started, time.time() - started, command, **extra)
     render(report_dir, summary)
     return summary

@@ -52,14 +52,13 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
 
 def pytest_argv(
     boxes: list[str],
-    junit: Path,
+    report_dir: Path,
     workers: int,
     provider: str | None,
     packages: str | None,
     keep_boxes: bool,
     marker: str | None,
     keyword: str | None,
-    report_dir: Path,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -68,7 +67,7 @@ def pytest_argv(
         "suites/",
         "--box",
         ",".join(boxes),
-        f"--junitxml={junit}",
+        f"--junitxml={report_dir / 'junit.xml'}",
         f"--report-dir={report_dir}",
         "-p",
         "no:cacheprovider",
@@ -113,17 +112,7 @@ def verify(
     started = time.time()
     report_dir = (reports_dir or paths.REPO_ROOT / "reports") / time.strftime("%Y%m%d-%H%M%S")
     report_dir.mkdir(parents=True, exist_ok=True)
-    argv = pytest_argv(
-        boxes,
-        report_dir / "junit.xml",
-        workers,
-        provider,
-        packages,
-        keep_boxes,
-        marker,
-        keyword,
-        report_dir,
-    )
+    argv = pytest_argv(boxes, report_dir, workers, provider, packages, keep_boxes, marker, keyword)
     event_file = report_dir / "events.jsonl"
     env = {**os.environ, events.ENV: str(event_file)}
     live = LiveProgress(boxes, event_file, console or Console())
@@ -136,12 +125,5 @@ def verify(
         )
     command = " ".join(shlex.quote(a) for a in ["pytest", *argv[3:]])
     results = report.collect(report_dir / "junit.xml", found)
-    summary = report.summarize(
-        [report.box_summary(r) for r in results],
-        started,
-        time.time() - started,
-        command,
-        shards=[shard] if shard else [],
-    )
-    report.render(report_dir, summary)
+    summary = report.write(report_dir, results, started, command, shards=[shard] if shard else [])
     return summary, report_dir

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 ENV = "SVH_EVENTS"
@@ -23,6 +24,12 @@ def emit(box: str, **fields: object) -> None:
 
 def phase(box: str, name: str) -> None:
     emit(box, phase=name)
+
+
+def test_name(reported: str) -> str:
+    """A check's name as pytest reports it, without the "@GROUP" that pytest-xdist's
+    --dist loadgroup appends: the same check in every run."""
+    return re.sub(r"@[^\]]*$", "", reported)
 
 
 def box_of(test_name: str, boxes: list[str]) -> str:

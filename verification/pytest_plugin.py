@@ -114,7 +114,7 @@ class OutcomeEvents:
             outcome = "error"
         else:
             return
-        name = report.nodeid.rpartition("::")[2].partition("@")[0]
+        name = events.test_name(report.nodeid.rpartition("::")[2])
         events.emit(events.box_of(name, self.boxes), outcome=outcome, check=name)
 
 

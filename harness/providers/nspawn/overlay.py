@@ -126,9 +126,18 @@ def delete(instance: Instance) -> None:
     delete_in_background(instance.dir)
 
 
+def disk_trash() -> Path:
+    return paths.state_dir() / "trash"
+
+
+def memory_trash(root: Path) -> Path:
+    """Beside the namespaces' scratch dirs: on their tmpfs, so a rename moves a dir there."""
+    return root.parent / ".trash"
+
+
 def trash_dirs() -> list[Path]:
     root = scratch_root()
-    return [paths.state_dir() / "trash", *([root.parent / ".trash"] if root else [])]
+    return [disk_trash(), *([memory_trash(root)] if root else [])]
 
 
 def remove_empty_scratch() -> None:
@@ -145,7 +154,7 @@ def scratch_homes() -> list[Path]:
     root = scratch_root()
     if root is None or not root.is_dir():
         return []
-    return [d for d in root.iterdir() if d.is_dir() and d.name != ".trash"]
+    return [d for d in root.iterdir() if d.is_dir()]
 
 
 def delete_in_background(directory: Path) -> None:
@@ -155,7 +164,7 @@ def delete_in_background(directory: Path) -> None:
         return
     root = scratch_root()
     in_memory = root is not None and directory.is_relative_to(root)
-    trash_root = trash_dirs()[1] if in_memory else trash_dirs()[0]
+    trash_root = memory_trash(root) if in_memory and root is not None else disk_trash()
     trash = trash_root / f"{directory.name}-{time.time_ns()}"
     trash.parent.mkdir(parents=True, exist_ok=True)
     try:
