@@ -1,7 +1,8 @@
 """Sign-off wall time: `harness verify` of several boxes, serial (-n 1) against parallel
 (-n N), in one run, with images and packages cached. Medians over repeats, printed as a
-table with the ratio and how soon the first progress line appeared; --record appends the
-table to bench/RESULTS.md with the date and the machine.
+table with the ratio, how soon the first progress line appeared and the CPU seconds the
+whole machine was busy meanwhile (all cores: what bounds a parallel run); --record appends
+the table to bench/RESULTS.md with the date and the machine.
 
     .venv/bin/python bench/bench_signoff.py [--boxes debian11,debian12,debian13]
         [--repeats 3] [--record]
@@ -32,17 +33,26 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 @dataclass
 class Sample:
     seconds: float
+    cpu_seconds: float  # the machine's busy CPU time meanwhile, all cores, all processes
     first_line: float  # seconds until the first progress line
     verdict: str
     checks: int
     report: str
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the machine has spent busy since boot, over all cores (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
 def verify(boxes: list[str], workers: int) -> Sample:
     argv = [sys.executable, "-m", "signoff.cli", "verify", "--box", ",".join(boxes)]
     argv += ["-n", str(workers)]
     env = {**os.environ, "SVH_INSTANCE_SUFFIX": f"bench{workers}"}
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), busy_cpu_seconds()
     proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     first, output = 0.0, []
@@ -56,6 +66,7 @@ def verify(boxes: list[str], workers: int) -> Sample:
     summary = json.loads((Path(found.group(1)) / "summary.json").read_text()) if found else {}
     return Sample(
         time.monotonic() - started,
+        busy_cpu_seconds() - cpu_started,
         first,
         summary.get("verdict", "none"),
         sum(b["passed"] + b["failed"] + b["skipped"] for b in summary.get("boxes", [])),
@@ -76,11 +87,13 @@ def main() -> int:
         f"harness verify --box {args.boxes}: median of {args.repeats}, "
         f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, {platform.node()}"
     )
-    table = Table("workers", "median s", "first progress line s", "verdicts", "checks", title=title)
+    columns = ("workers", "median s", "median CPU s", "first progress line s", "verdicts")
+    table = Table(*columns, "checks", title=title)
     for n, samples in runs.items():
         table.add_row(
             f"-n {n}",
             f"{medians[n]:.0f}",
+            f"{statistics.median(s.cpu_seconds for s in samples):.0f}",
             f"{statistics.median(s.first_line for s in samples):.1f}",
             " ".join(s.verdict for s in samples),
             " ".join(str(s.checks) for s in samples),
@@ -93,11 +106,12 @@ def main() -> int:
         console.print(f"-n {n} reports: {' '.join(s.report for s in samples)}", soft_wrap=True)
     if args.record:
         with open(RESULTS, "a") as results:
-            results.write(f"\n## {title}\n\n| workers | median s | first progress line s |")
-            results.write(" verdicts |\n|---|---|---|---|\n")
+            results.write(f"\n## {title}\n\n| {' | '.join(columns)} |\n")
+            results.write("|---" * len(columns) + "|\n")
             for n, samples in runs.items():
                 results.write(
                     f"| -n {n} | {medians[n]:.0f} | "
+                    f"{statistics.median(s.cpu_seconds for s in samples):.0f} | "
                     f"{statistics.median(s.first_line for s in samples):.1f} | "
                     f"{' '.join(s.verdict for s in samples)} |\n"
                 )

@@ -142,21 +142,26 @@ def snapshot_machine(machine: Machine, name: str) -> None:
     assert machine.instance is not None
     machine.close()
     snapshot(machine.instance, name)
-    _reconnect(machine)
+    _reconnect(machine, name)
 
 
 def restore_machine(machine: Machine, name: str | None = None) -> None:
-    """restore() of a connected machine, which reconnects afterwards."""
+    """restore() of a connected machine, which reconnects afterwards. A box that booted
+    from snapshot `name` and has had nothing run or copied since is that snapshot already
+    (a snapshot boots the box again): it is left as it is."""
     assert machine.instance is not None
+    if name is not None and machine.booted_from == (name, machine.actions):
+        return
     machine.close()
     restore(machine.instance, name)
-    _reconnect(machine)
+    _reconnect(machine, name)
 
 
-def _reconnect(machine: Machine) -> None:
+def _reconnect(machine: Machine, booted_from: str | None) -> None:
     assert machine.instance is not None
     machine.connect(provider_of(machine.instance).boot_timeout(machine.instance))
     settle(machine)
+    machine.booted_from = (booted_from, machine.actions)
 
 
 def down(instance: Instance) -> None:

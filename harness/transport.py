@@ -107,6 +107,9 @@ class Machine:
         self.spec = spec  # what the box is: its catalog entry
         self.instance = instance  # the running instance behind it, when the harness started it
         self._client: paramiko.SSHClient | None = None
+        self.actions = 0  # commands run and files copied: unchanged means the box is untouched
+        # The snapshot the box last booted from, and `actions` right after that boot.
+        self.booted_from: tuple[str | None, int] | None = None
 
     def __repr__(self):
         e = self.endpoint
@@ -202,6 +205,7 @@ class Machine:
         return self._exec(command, writer(out), writer(err), timeout, None)
 
     def _exec(self, command, on_out, on_err, timeout, stdin) -> int:
+        self.actions += 1
         chan = self._transport().open_session()
         try:
             chan.exec_command(self.as_root(command))
@@ -238,6 +242,7 @@ class Machine:
             if mode is not None:
                 self.run(f"chmod {mode:o} {shlex.quote(remote)}")
             return
+        self.actions += 1
         with self.client.open_sftp() as sftp:
             sftp.put(str(local), remote)
             if mode is not None:
@@ -246,6 +251,7 @@ class Machine:
     # ---- bulk copies through the OpenSSH client: paramiko's pure-Python cipher moves a
     # 50 MB package in ~20 s, ssh in under a second.
     def _ssh_pipe(self, command: str, what: str, stdin: IO | None = None, stdout: IO | None = None):
+        self.actions += 1
         argv = [*self.endpoint.batch_ssh_argv(), self.as_root(command)]
         proc = subprocess.run(
             argv, stdin=stdin, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -319,6 +325,7 @@ class Machine:
             q = shlex.quote(remote)
             self.run(f"cat > {q} && chmod {mode:o} {q}", stdin=text.encode())
             return
+        self.actions += 1
         with self.client.open_sftp() as sftp:
             with sftp.open(remote, "w") as f:
                 f.write(text)

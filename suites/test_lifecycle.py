@@ -24,7 +24,7 @@ from harness.errors import HarnessError
 from harness.transport import Machine, Result
 from verification import events
 from verification.packages import PackageSet, remove_command
-from verification.salt import SaltMinion
+from verification.salt import MINION_READY, SaltMinion, log_lines, wait_for_log
 
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
@@ -188,6 +188,7 @@ def self_upgraded(old_line, master):
     minion.sign_in()
     files = new.copy_to(machine)
     sources = json.dumps([{p.name: f} for p, f in zip(new.packages, files, strict=True)])
+    mark = log_lines(machine, SaltMinion.log)
     started = time.monotonic()
     try:
         returned = master.salt(minion.id, "pkg.install", f"sources={sources}", timeout=180)
@@ -197,6 +198,11 @@ def self_upgraded(old_line, master):
     # Once systemd has nothing left to do, a minion that is not running never comes back.
     sh(machine, SETTLE, expect_ok=False)
     running = sh(machine, "systemctl is-active salt-minion", expect_ok=False).exit_status == 0
+    if running:  # ask once the new minion says it is connected: an early question costs 5 s
+        try:
+            wait_for_log(machine, SaltMinion.log, MINION_READY, mark, timeout=120)
+        except HarnessError:
+            running = False
     came_back = running and master.wait_for_version(minion.id, new.salt_version, timeout=120)
     yield SelfUpgraded(old_line, minion.id, job, came_back, time.monotonic() - started)
     minion.forget()
