@@ -136,6 +136,37 @@ def test_unknown_snapshot_is_one_line(harness_run, two_boxes):
     )
 
 
+UNTOUCHED_RESTORE = """
+import json
+from harness import session, state
+machine = session.connect(state.load("alpha"))
+session.snapshot_machine(machine, "two")
+booted = machine.instance.pid
+session.restore_machine(machine, "two")  # nothing ran since the snapshot booted the box
+kept = machine.instance.pid == booted
+machine.run("touch /root/after-two")
+session.restore_machine(machine, "two")
+gone = machine.run("test -e /root/after-two", check=False).exit_status == 1
+print(json.dumps({"kept": kept, "rebooted": machine.instance.pid != booted, "gone": gone}))
+"""
+
+
+def test_a_suite_restore_of_an_untouched_box_keeps_it_and_of_a_used_one_reverts_it(
+    harness_run, two_boxes
+):
+    # The suites restore before each step; a box that booted from that snapshot and has run
+    # nothing since is that snapshot already.
+    proc = subprocess.run(
+        [sys.executable, "-c", UNTOUCHED_RESTORE],
+        capture_output=True,
+        text=True,
+        env=harness_run.env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"kept": True, "rebooted": True, "gone": True}
+
+
 def test_box_that_never_answers_ssh_times_out_with_its_journal(harness_run):
     harness_run("up", BOX, "--name", "mute")
     ssh(harness_run, "mute", "systemctl mask ssh.service ssh.socket >/dev/null 2>&1")
