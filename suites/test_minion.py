@@ -206,7 +206,7 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
     }
     sh(machine, commands[change])
     try:
-        minion.restart(kill=True)  # a new process imports anew (the clean stop: the check above)
+        minion.restart(kill=True)  # a new process imports afresh; the restart check stops cleanly
         assert salt(minion, "test.ping") is True
         assert salt(minion, "cmd.run", "echo alive") == "alive"
     finally:

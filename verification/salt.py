@@ -66,6 +66,7 @@ class SaltMaster:
     """salt-master from our package, listening on the bridge."""
 
     log = "/var/log/salt/master"
+    pending = "/etc/salt/pki/master/minions_pre"  # keys waiting for acceptance
 
     def __init__(self, machine: Machine, address: str):
         self.machine = machine
@@ -86,8 +87,6 @@ class SaltMaster:
         restart_service(self.machine, "salt-master", self.log)
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
-
-    pending = "/etc/salt/pki/master/minions_pre"  # a key waiting for acceptance
 
     def accept(self, minion_id: str, timeout: float = 90):
         """Accept the minion's key once it is pending (the real salt-key flow). The wait
