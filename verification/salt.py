@@ -36,11 +36,17 @@ def wait_for_log(machine: Machine, log: str, text: str, after_line: int, timeout
         )
 
 
-def wait_for_port(machine: Machine, port: int, timeout: float = 90):
+def wait_until(machine: Machine, condition: str, timeout: float, every: float = 0.1) -> bool:
+    """Block until the shell `condition` holds on the box, tried every `every` seconds;
+    False when it did not within `timeout`."""
     command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
-        f"until ss -Hltn 'sport = :{port}' | grep -q .; do sleep 0.1; done"
+        f"until {condition}; do sleep {every:g}; done"
     )
-    if machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
+    return machine.run(command, check=False, timeout=timeout + 10).exit_status == 0
+
+
+def wait_for_port(machine: Machine, port: int, timeout: float = 90):
+    if not wait_until(machine, f"ss -Hltn 'sport = :{port}' | grep -q .", timeout):
         raise HarnessError(
             f"box {machine.name}: nothing listens on port {port} after {timeout:.0f}s"
         )
@@ -92,10 +98,7 @@ class SaltMaster:
         """Accept the minion's key once it is pending (the real salt-key flow). The wait
         looks for the key's file: salt-key in a loop would start Python 5 times a second."""
         key = shlex.quote(f"{self.pending}/{minion_id}")
-        command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
-            f"until test -s {key}; do sleep 0.1; done"
-        )
-        if self.machine.run(command, check=False, timeout=timeout + 10).exit_status != 0:
+        if not wait_until(self.machine, f"test -s {key}", timeout):
             raise HarnessError(
                 f"box {self.machine.name}: minion {minion_id}'s key never arrived "
                 f"(salt-key -L on {self.machine.name})"
@@ -123,10 +126,7 @@ class SaltMaster:
         """Block until `target` answers test.version with `version` (a minion that went away
         for its own upgrade comes back on its own); False when it did not in time."""
         ask = self.salt_command(target, "test.version", timeout=5)
-        command = f"timeout {timeout:.0f} sh -c " + shlex.quote(
-            f"until {ask} | grep -q '\"{version}\"'; do sleep 1; done"
-        )
-        return self.machine.run(command, check=False, timeout=timeout + 10).exit_status == 0
+        return wait_until(self.machine, f"{ask} | grep -q '\"{version}\"'", timeout, every=1)
 
     @staticmethod
     def salt_command(target: str, function: str, *args: str, timeout: int = 60) -> str:
