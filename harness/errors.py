@@ -39,6 +39,10 @@ class BoxTimeout(HarnessError):
     pass
 
 
+class SessionLost(HarnessError):
+    """The SSH session to a box dropped (sshd ended, or the box died)."""
+
+
 class CommandError(HarnessError):
     """A command on a box exited non-zero."""
 

@@ -168,14 +168,38 @@ def down(instance: Instance) -> None:
     provider_of(instance).down(instance)
 
 
-def down_all() -> list[str]:
-    removed = []
+def down_named(name: str) -> list[str]:
+    """Take box `name` down: its instance, or else what a dead box of that name left
+    (returned). A name with neither is not up."""
+    instance = state.load(name)
+    if instance is not None:
+        down(instance)
+        return []
+    removed = [item for p in PROVIDERS for item in get_provider(p).remove_leftovers(only=name)]
+    if not removed:
+        find(name)
+    return removed
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    boxes: list[str]  # instances taken down
+    removed: list[str]  # leftovers removed
+    remaining: list[str]  # what a check after the removal still finds
+
+
+def down_all() -> Cleanup:
+    boxes = []
     for instance in state.all_instances():
         down(instance)
-        removed.append(instance.name)
-    for name in PROVIDERS:
-        get_provider(name).remove_leftovers()
-    return removed
+        boxes.append(instance.name)
+    removed = [item for name in PROVIDERS for item in get_provider(name).remove_leftovers()]
+    return Cleanup(boxes, removed, leftovers())
+
+
+def leftovers() -> list[str]:
+    """What belongs to no box that is up, in every provider."""
+    return [item for name in PROVIDERS for item in get_provider(name).leftovers()]
 
 
 @dataclass(frozen=True)
@@ -187,8 +211,7 @@ class Status:
 def status() -> tuple[list[Status], list[str]]:
     """The recorded instances with whether each runs, and the leftovers of crashed runs."""
     rows = [Status(i, provider_of(i).is_running(i)) for i in state.all_instances()]
-    leftovers = [item for name in PROVIDERS for item in get_provider(name).leftovers()]
-    return rows, leftovers
+    return rows, leftovers()
 
 
 @contextmanager

@@ -28,6 +28,7 @@ class Instance:
     layers: list[str] = field(default_factory=list)  # snapshot layers under the upper dir
     snapshots: dict[str, list[str]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    owner: str = ""  # the process that started it (process_token()): a run that may clean it
     extra: dict = field(default_factory=dict)
 
     @property
@@ -42,6 +43,24 @@ class Instance:
 
     def forget(self):
         (self.dir / "instance.json").unlink(missing_ok=True)
+
+
+def process_token(pid: int | None = None) -> str:
+    """PID and start time of a process: names it even after its PID is reused."""
+    pid = pid or os.getpid()
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return f"{pid}:{stat.rpartition(')')[2].split()[19]}"
+
+
+def owner_alive(instance: Instance) -> bool:
+    """Whether the process that started the instance still runs (and may still clean it)."""
+    if not instance.owner:
+        return False
+    pid = int(instance.owner.split(":")[0])
+    return pid != os.getpid() and process_token(pid) == instance.owner
 
 
 def load(name: str) -> Instance | None:

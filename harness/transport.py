@@ -15,13 +15,20 @@ from typing import IO, TYPE_CHECKING
 
 import paramiko
 
-from .errors import BoxTimeout, CommandError
+from .errors import BoxTimeout, CommandError, SessionLost
 
 if TYPE_CHECKING:
     from .catalog import Box
     from .state import Instance
 
 BULK_BYTES = 1 << 20  # files above this go through the OpenSSH client
+# A box that dies without closing its connections (its network namespace is gone) must not
+# leave a command waiting: keepalives every few seconds, and the kernel drops a connection
+# whose packets go unanswered for DEAD_PEER seconds.
+KEEPALIVE = 5
+DEAD_PEER = 30
+# A login again after a dropped session: short, since sshd that is gone stays gone.
+RECONNECT_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,10 @@ class Endpoint:
             "Compression=no",
             "-o",
             f"ConnectTimeout={max(10, self.handshake_timeout):.0f}",
+            "-o",
+            f"ServerAliveInterval={KEEPALIVE}",
+            "-o",
+            f"ServerAliveCountMax={DEAD_PEER // KEEPALIVE}",
         ]
         return argv
 
@@ -92,6 +103,13 @@ def wait_for_banner(host: str, port: int, deadline: float, recv_timeout: float =
     return False
 
 
+def _detect_dead_peer(client: paramiko.SSHClient) -> None:
+    transport = client.get_transport()
+    assert transport is not None
+    transport.set_keepalive(KEEPALIVE)
+    transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, DEAD_PEER * 1000)
+
+
 class Machine:
     """A box reached over SSH: run commands, move files."""
 
@@ -107,6 +125,7 @@ class Machine:
         self.spec = spec  # what the box is: its catalog entry
         self.instance = instance  # the running instance behind it, when the harness started it
         self._client: paramiko.SSHClient | None = None
+        self._lost: str | None = None  # why the session dropped and a new login failed
         self.actions = 0  # commands run and files copied: unchanged means the box is untouched
         # The snapshot the box last booted from, and `actions` right after that boot.
         self.booted_from: tuple[str | None, int] | None = None
@@ -143,6 +162,8 @@ class Machine:
                     look_for_keys=False,
                 )
                 self._client = client
+                self._lost = None
+                _detect_dead_peer(client)
                 return self
             except (paramiko.SSHException, OSError) as e:
                 last_error = e
@@ -155,9 +176,23 @@ class Machine:
 
     @property
     def client(self) -> paramiko.SSHClient:
+        """The session; opened again when it dropped. When that fails, every later call
+        fails at once with the same line instead of waiting for sshd again."""
+        if self._lost:
+            raise SessionLost(self._lost)
         transport = self._client.get_transport() if self._client else None
         if transport is None or not transport.is_active():
-            self.connect()
+            dropped = self._client is not None
+            try:
+                self.connect(RECONNECT_TIMEOUT if dropped else 60.0)
+            except BoxTimeout as e:
+                if not dropped:
+                    raise
+                self._lost = (
+                    f"box {self.name}: SSH session lost and a new login failed "
+                    f"(sshd in the box ended, or the box died): {e}"
+                )
+                raise SessionLost(self._lost) from None
         assert self._client is not None
         return self._client
 
@@ -225,6 +260,13 @@ class Machine:
                     on_out(chan.recv(65536))
                 while chan.recv_stderr_ready():
                     on_err(chan.recv_stderr(65536))
+                if chan.closed:  # all read: a dropped session, or the box closed the channel
+                    if not chan.get_transport().is_active():
+                        raise SessionLost(
+                            f"box {self.name}: SSH session dropped while running `{command}` "
+                            "(sshd in the box ended or restarted, or the box died)"
+                        )
+                    break
                 if deadline and time.monotonic() > deadline:
                     raise CommandError(
                         self.name, command, f"no exit after {timeout:.0f}s (timed out)"

@@ -147,14 +147,31 @@ def ssh(name, command):
 def down(names, all_):
     """Stop BOX... and remove everything they used."""
     if all_:
-        removed = session.down_all()
-        out.print(f"removed: {', '.join(removed) or 'no boxes'}; no leftovers remain")
+        report_cleanup(session.down_all())
         return
     if not names:
         raise HarnessError("name the boxes to stop, or --all (see harness status)")
     for name in names:
-        session.down(session.find(name))
-        out.print(f"{name}: down")
+        removed = session.down_named(name)
+        out.print(f"{name}: down" + (f"; removed what it left: {len(removed)}" if removed else ""))
+        for item in removed:
+            out.print(f"  {item}", highlight=False)
+
+
+def report_cleanup(cleanup: session.Cleanup) -> None:
+    """What `down --all` removed, and the truth about what is left: checked afterwards."""
+    out.print(f"boxes down: {', '.join(cleanup.boxes) or 'none'}")
+    out.print(f"leftovers removed: {len(cleanup.removed)}")
+    for item in cleanup.removed:
+        out.print(f"  {item}", highlight=False)
+    if cleanup.remaining:
+        for item in cleanup.remaining:
+            err.print(f"  {item}", highlight=False)
+        raise HarnessError(
+            f"{len(cleanup.remaining)} leftovers remain after removal (listed above); "
+            "see harness status"
+        )
+    out.print("no leftovers remain")
 
 
 @main.command()
@@ -175,7 +192,10 @@ def status():
         table.add_row(i.name, i.box_name, i.provider, i.address, running, snapshots, uptime)
     out.print(table if rows else "no boxes up")
     if leftovers:
-        out.print("[yellow]leftovers of a crashed run[/yellow] (remove with: harness down --all):")
+        out.print(
+            "[yellow]leftovers of boxes that are not up[/yellow] (remove with: harness down --all,"
+            " or harness down BOX):"
+        )
         for item in leftovers:
             out.print(f"  {item}", highlight=False)
 

@@ -191,7 +191,7 @@ def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
         (instances / name / "instance.json").unlink()
     assert len(our_nspawn_pids(bridge)) == 2
     status = harness_run("status").stdout
-    assert "leftovers of a crashed run" in status and "process" in status
+    assert "leftovers of boxes that are not up" in status and "process" in status
     assert f"bridge {bridge}" in status
     harness_run("down", "--all")
     assert our_nspawn_pids(bridge) == []

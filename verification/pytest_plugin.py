@@ -13,7 +13,7 @@ import time
 import pytest
 
 from harness import catalog, session, state
-from harness.errors import HarnessError
+from harness.errors import HarnessError, SessionLost
 from harness.providers import PROVIDERS
 from harness.transport import Machine
 
@@ -58,6 +58,8 @@ def instance_name(box_name: str) -> str:
 
 def pytest_configure(config):
     config._harness_started = time.time()
+    # First line of each box start failure -> the check that reported it.
+    config._harness_unstarted = {}
     try:
         config._harness_boxes = catalog.select_boxes(config.getoption("--box") or None)
     except HarnessError as e:
@@ -101,6 +103,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(callspec.params["machine"]))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A box that cannot start fails the first check that needs it, with the reason; every
+    later check that needs it skips, pointing there, instead of repeating the failure. A
+    dropped SSH session fails its check with one line."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(SessionLost):
+        report.longrepr = str(call.excinfo.value)  # the line says it all: no traceback
+    if report.when != "setup" or not report.failed or call.excinfo is None:
+        return report
+    first_line = str(call.excinfo.value).splitlines()[0] if str(call.excinfo.value) else ""
+    unstarted = item.config._harness_unstarted
+    if first_line not in unstarted:
+        return report
+    if unstarted[first_line] is None:
+        unstarted[first_line] = report.nodeid
+        return report
+    report.outcome = "skipped"
+    reason = f"Skipped: {first_line} (failed once, at {unstarted[first_line]})"
+    report.longrepr = (str(item.path), item.location[1] or 0, reason)
+    return report
+
+
 class OutcomeEvents:
     """Each check's outcome for the live progress; the controller sees every worker's."""
 
@@ -130,14 +155,16 @@ class BoxFactory:
         if not role:
             events.phase(box_name, "boot")
         leftover = state.load(name)
-        if leftover:  # a kept or crashed instance of an earlier run: ours by its name
-            session.down(leftover)
+        if leftover and not state.owner_alive(leftover):
+            session.down(leftover)  # a kept or crashed instance of an earlier run
         try:
             instance = session.up(box_name, self.config.getoption("--provider"), name)
             self.started.append((instance, None))
             machine = session.connect(instance)
         except HarnessError as e:
-            pytest.fail(f"box {box_name} could not be started: {e}", pytrace=False)
+            message = f"box {box_name} could not be started: {e}"
+            self.config._harness_unstarted[message.splitlines()[0]] = None
+            pytest.fail(message, pytrace=False)
         self.started[-1] = (instance, machine)
         return machine
 

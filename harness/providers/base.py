@@ -60,6 +60,7 @@ class Provider(ABC):
         that fails to come up leaves nothing behind."""
         self.require(box)
         image = self.image_build(box)
+        self.clear_dead_namesake(name)
         with state.locked():
             if state.load(name):
                 raise HarnessError(
@@ -67,6 +68,7 @@ class Provider(ABC):
                     f"harness down {name} to remove it)"
                 )
             instance = self.new_instance(box, name, image)
+            instance.owner = state.process_token()
             shutil.rmtree(instance.dir, ignore_errors=True)
             instance.save()
         try:
@@ -75,6 +77,27 @@ class Provider(ABC):
             self.discard(instance)
             raise
         return instance
+
+    def clear_dead_namesake(self, name: str) -> None:
+        """Remove what a dead box named `name` left, unless a run that still goes owns it
+        (it cleans up at its end): then refuse, naming what is left."""
+        existing = state.load(name)
+        if existing is not None and (existing.provider != self.name or self.is_running(existing)):
+            return  # up: "already up" below
+        left = self.leftovers(only=name)
+        if existing is not None:
+            left = left or [f"record {existing.dir}"]
+        if existing is not None and state.owner_alive(existing):
+            shown = "; ".join(left[:3]) + ("; ..." if len(left) > 3 else "")
+            raise HarnessError(
+                f"box {name} cannot start: a dead box of that name, still owned by running "
+                f"process {existing.owner.split(':')[0]}, left {len(left)} things ({shown}); "
+                f"harness down {name} removes them"
+            )
+        if existing is not None:
+            self.down(existing)
+        elif left:
+            self.remove_leftovers(only=name)
 
     def discard(self, instance: Instance) -> None:
         """Remove an instance whose start failed or was interrupted."""
@@ -120,9 +143,11 @@ class Provider(ABC):
         return [i for i in state.all_instances() if i.provider == self.name]
 
     # ---- leftovers of crashed runs ------------------------------------------------
-    def leftovers(self) -> list[str]:
-        """Things of this provider's (processes, mounts, networks) that no record explains."""
+    def leftovers(self, only: str | None = None) -> list[str]:
+        """Things of this provider's (processes, links, mounts, networks) that belong to no
+        box that is up: of every such box, or of box `only`."""
         return []
 
-    def remove_leftovers(self) -> None:  # noqa: B027 (optional hook: most have nothing)
-        """Remove what leftovers() reports."""
+    def remove_leftovers(self, only: str | None = None) -> list[str]:
+        """Remove what leftovers(only) reports; returns what was removed."""
+        return []

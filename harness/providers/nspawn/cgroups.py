@@ -10,7 +10,9 @@ group is removed once the box has stopped.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import time
 from pathlib import Path
 
@@ -48,6 +50,45 @@ def wrap(name: str, argv: list[str]) -> list[str]:
     return ["sh", "-c", f'{enter} && exec "$@"', "sh", *argv]
 
 
+def members(name: str) -> list[int]:
+    """Every process in the box's groups, in every hierarchy and every group under them:
+    nspawn, and the container's own processes, which outlive an nspawn that was killed."""
+    found: set[int] = set()
+    for group in groups(name):
+        for procs in group.rglob("cgroup.procs") if group.is_dir() else ():
+            try:
+                found.update(int(pid) for pid in procs.read_text().split())
+            except (OSError, ValueError):
+                continue
+    found.discard(os.getpid())
+    return sorted(found)
+
+
+def kill(name: str, timeout: float = 10.0) -> list[int]:
+    """SIGKILL the box's processes, by PID, until its groups are empty; the PIDs killed.
+    Killing the container's PID 1 ends its PID namespace; the rest is what forked since."""
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    while (pids := members(name)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            if pid not in killed:
+                killed.append(pid)
+            _reap(pid)
+        time.sleep(0.02)
+    return killed
+
+
+def _reap(pid: int) -> None:
+    try:  # nspawn is our child when this process started it
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
 def _remove_tree(group: Path) -> bool:
     """rmdir the group and what the box's systemd made in it, deepest first."""
     if not group.exists():
@@ -72,13 +113,26 @@ def remove(name: str, timeout: float = 5.0) -> None:
             time.sleep(0.05)
 
 
+def box_names() -> list[str]:
+    """The boxes that have a group of their own, in any hierarchy."""
+    return sorted(
+        {
+            group.name
+            for parent in _parents()
+            if parent.is_dir()
+            for group in parent.iterdir()
+            if group.is_dir()
+        }
+    )
+
+
 def leftovers(live: set[str]) -> list[Path]:
     return [
         group
-        for parent in _parents()
-        if parent.is_dir()
-        for group in parent.iterdir()
-        if group.is_dir() and group.name not in live
+        for name in box_names()
+        if name not in live
+        for group in groups(name)
+        if group.is_dir()
     ]
 
 

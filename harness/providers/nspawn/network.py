@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
-
-from ...state import Instance
 
 # Overridable so a test run can live on a bridge of its own, next to a user's boxes.
 BRIDGE = os.environ.get("SVH_BRIDGE", "svh-br0")
@@ -57,28 +56,53 @@ def networkd_config(address: str) -> str:
 
 
 def host_veth(init_pid: int) -> str | None:
-    """The host side of the veth whose other end is host0 in the container of init_pid."""
-    peer = subprocess.run(
-        ["nsenter", "-t", str(init_pid), "-n", "cat", "/sys/class/net/host0/iflink"],
+    """The host side of the veth whose other end is host0 in the network namespace of
+    init_pid (`host0@ifN`: N is the host end's index)."""
+    shown = subprocess.run(
+        ["nsenter", "-t", str(init_pid), "-n", "ip", "-o", "link", "show", "host0"],
         capture_output=True,
         text=True,
     )
-    if peer.returncode != 0:
+    peer = re.search(r"host0@if(\d+):", shown.stdout)
+    if shown.returncode != 0 or not peer:
         return None
     for link in Path("/sys/class/net").iterdir():
         try:
-            if (link / "ifindex").read_text().strip() == peer.stdout.strip():
+            if (link / "ifindex").read_text().strip() == peer.group(1):
                 return link.name
         except OSError:
             continue
     return None
 
 
-def remove_veth(instance: Instance, timeout: float = 10.0) -> None:
+def bridge_ports() -> list[str]:
+    """The links on the bridge: the host ends of the boxes' veths."""
+    brif = Path("/sys/class/net", BRIDGE, "brif")
+    return sorted(p.name for p in brif.iterdir()) if brif.is_dir() else []
+
+
+def _netns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
+
+def veth_of(pids: list[int]) -> str | None:
+    """The host end of the veth of the container these processes are in: found through
+    the first of them in a network namespace other than the host's."""
+    host = _netns(os.getpid())
+    for pid in pids:
+        netns = _netns(pid)
+        if netns and netns != host:
+            return host_veth(pid)
+    return None
+
+
+def remove_veth(veth: str | None, timeout: float = 10.0) -> None:
     """The kernel drops a dead container's veth only some time later, and a quick restart
-    (restore, snapshot) must not find it still there: delete the recorded one until it is
-    gone (a container killed in the middle of its shutdown holds it a moment longer)."""
-    veth = instance.extra.get("veth")
+    (restore, snapshot) must not find it still there: delete it until it is gone (a
+    container killed in the middle of its shutdown holds it a moment longer)."""
     deadline = time.monotonic() + timeout
     while veth and Path("/sys/class/net", veth).exists() and time.monotonic() < deadline:
         _ip("link", "del", veth, check=False)  # deleting one end removes the pair

@@ -9,6 +9,7 @@ restoring throws away an upper directory instead of copying anything.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -20,7 +21,10 @@ from ...errors import BoxTimeout
 from ...state import Instance
 from ...transport import wait_for_banner
 from ..base import Provider
-from . import cgroups, glibc_root, image, network, overlay, processes
+from . import cgroups, glibc_root, image, leftovers, network, overlay, processes
+
+# A line of a failed boot's console or journal that says why (nspawn's own are "Failed to").
+TELLING = re.compile(r"\b(fail(ed|ure)?|error|cannot|refused|not found)\b", re.I)
 
 
 class NspawnProvider(Provider):
@@ -132,22 +136,24 @@ class NspawnProvider(Provider):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                telling, tail = self._failure_tail(instance)
                 raise BoxTimeout(
                     f"box {instance.name}: systemd-nspawn exited {proc.returncode} "
-                    f"during boot\n{self._failure_tail(instance)}"
+                    f"during boot{telling}\n{tail}"
                 )
             if wait_for_banner(
                 instance.address, instance.port, min(deadline, time.monotonic() + 0.5)
             ):
                 return
+        telling, tail = self._failure_tail(instance)
         raise BoxTimeout(
             f"box {instance.name}: sshd at {instance.address} did not answer "
-            f"within {timeout:.0f}s (raise with SVH_BOOT_TIMEOUT)\n"
-            f"{self._failure_tail(instance)}"
+            f"within {timeout:.0f}s (raise with SVH_BOOT_TIMEOUT){telling}\n{tail}"
         )
 
-    def _failure_tail(self, instance: Instance) -> str:
-        """Keep the console and journal of a box that failed to boot, and show their tail."""
+    def _failure_tail(self, instance: Instance) -> tuple[str, str]:
+        """Keep the console and journal of a box that failed to boot; their telling line
+        (as ": LINE", or "") and their tail."""
         parts = []
         try:
             console = (instance.dir / "console.log").read_text(errors="replace")
@@ -169,15 +175,22 @@ class NspawnProvider(Provider):
         kept = logs / f"{instance.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
         kept.write_text(text)
         tail = "\n".join("    " + line for line in text.splitlines()[-12:])
-        return f"  console/journal tail (full: {kept}):\n{tail}"
+        telling = [line.strip() for line in text.splitlines() if TELLING.search(line)]
+        return (f": {telling[-1]}" if telling else ""), (
+            f"  console/journal tail (full: {kept}):\n{tail}"
+        )
 
     def is_running(self, instance: Instance) -> bool:
         return bool(instance.pid) and processes.is_ours(instance.pid)
 
     def _stop(self, instance: Instance, graceful: bool) -> None:
+        # The veth is found while the container lives: recorded at boot, or through its group.
+        veth = instance.extra.get("veth") or network.veth_of(cgroups.members(instance.name))
         processes.stop(instance.pid, graceful)
+        # A container whose nspawn died runs on without it: its whole tree is in its group.
+        cgroups.kill(instance.name)
         cgroups.remove(instance.name)
-        network.remove_veth(instance)
+        network.remove_veth(veth)
 
     def snapshot(self, instance: Instance, snapshot: str) -> None:
         # Everything a finished command wrote is in the upper layer already: a hard stop
@@ -219,41 +232,29 @@ class NspawnProvider(Provider):
                 cgroups.remove_empty_parents()
 
     # ---- leftovers of crashed runs ------------------------------------------------
+    def _up(self) -> dict[str, str | None]:
+        """The boxes that are up (every record but nspawn's dead ones), with their veths."""
+        return {
+            i.name: i.extra.get("veth")
+            for i in state.all_instances()
+            if i.provider != self.name or self.is_running(i)
+        }
+
     def _known_pids(self) -> set[int]:
         return {i.pid for i in self.instances()}
 
-    def leftovers(self) -> list[str]:
-        found = [
-            f"process {pid}: {' '.join(processes.cmdline(pid))[:80]}"
-            for pid in processes.strays(self._known_pids())
-        ]
-        live = {i.name for i in state.all_instances()}  # vagrant's live there too
-        for mount_point in overlay.mounts_under(paths.instances_dir()):
-            if Path(mount_point).relative_to(paths.instances_dir()).parts[0] not in live:
-                found.append(f"mount {mount_point}")
-        found += [f"layers {d}" for d in overlay.scratch_homes() if d.name not in live]
-        found += [f"control group {g}" for g in cgroups.leftovers(live)]
-        if network.bridge_exists() and not self.instances():
-            found.append(f"bridge {network.BRIDGE}")
-        return found
+    def leftovers(self, only: str | None = None) -> list[str]:
+        return [str(item) for item in leftovers.find(self._up(), self._known_pids(), only)]
 
-    def remove_leftovers(self) -> None:
-        processes.kill_strays(self._known_pids())
-        live = frozenset(i.name for i in state.all_instances())
-        overlay.umount_all(paths.instances_dir(), keep=live)
-        if paths.instances_dir().is_dir():
-            for d in paths.instances_dir().iterdir():
-                if d.is_dir() and d.name not in live:
+    def remove_leftovers(self, only: str | None = None) -> list[str]:
+        removed = leftovers.remove(self._up(), self._known_pids(), only)
+        if only is None:
+            for trash in overlay.trash_dirs():
+                for d in trash.glob("*"):
                     overlay.delete_in_background(d)
-        for d in overlay.scratch_homes():
-            if d.name not in live:
-                overlay.delete_in_background(d)
-        for group in cgroups.leftovers(set(live)):
-            cgroups.remove(group.name, timeout=1.0)
-        for trash in overlay.trash_dirs():
-            for d in trash.glob("*"):
-                overlay.delete_in_background(d)
-        if not self.instances():
-            network.remove_bridge()
-            overlay.remove_empty_scratch()
-            cgroups.remove_empty_parents()
+        with state.locked():
+            if not self.instances():
+                network.remove_bridge()
+                overlay.remove_empty_scratch()
+                cgroups.remove_empty_parents()
+        return [str(item) for item in removed]

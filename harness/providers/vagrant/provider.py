@@ -279,7 +279,9 @@ class VagrantProvider(Provider):
     def _stray_domains(self) -> list[str]:
         return libvirt.stray_domains({i.extra.get("domain", "") for i in self.instances()})
 
-    def leftovers(self) -> list[str]:
+    def leftovers(self, only: str | None = None) -> list[str]:
+        if only:  # stray domains have lost their box's name
+            return []
         found = [f"libvirt domain {d}" for d in self._stray_domains()]
         if libvirt_daemons.owned_here() and not self.instances():
             found += [
@@ -288,11 +290,15 @@ class VagrantProvider(Provider):
             ]
         return found
 
-    def remove_leftovers(self) -> None:
+    def remove_leftovers(self, only: str | None = None) -> list[str]:
+        found = self.leftovers(only)
+        if only:
+            return found
         for domain in self._stray_domains():
             libvirt.remove_domain(domain)
         if not self.instances():
             libvirt_daemons.stop_ours()
+        return found
 
 
 def _emulated(instance: Instance) -> bool:
