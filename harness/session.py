@@ -168,6 +168,15 @@ def down(instance: Instance) -> None:
     provider_of(instance).down(instance)
 
 
+def halt_if_lost(instance: Instance) -> str | None:
+    """Why a box died under a run (and what still ran of it is stopped), else None."""
+    provider = provider_of(instance)
+    why = provider.lost(instance)
+    if why:
+        provider.halt(instance)
+    return why
+
+
 def down_named(name: str) -> list[str]:
     """Take box `name` down: its instance, or else what a dead box of that name left
     (returned). A name with neither is not up."""

@@ -111,6 +111,11 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if call.excinfo is not None and call.excinfo.errisinstance(SessionLost):
         report.longrepr = str(call.excinfo.value)  # the line says it all: no traceback
+    factory = getattr(item.config, "_harness_factory", None)
+    died = factory.died() if factory and report.when == "call" else []
+    if died:
+        report.outcome = "failed"
+        report.longrepr = "; ".join(died)
     if report.when != "setup" or not report.failed or call.excinfo is None:
         return report
     first_line = str(call.excinfo.value).splitlines()[0] if str(call.excinfo.value) else ""
@@ -149,6 +154,7 @@ class BoxFactory:
     def __init__(self, config):
         self.config = config
         self.started: list[tuple[state.Instance, Machine | None]] = []
+        self.dead: set[tuple[str, int]] = set()
 
     def __call__(self, box_name: str, role: str = "") -> Machine:
         name = instance_name(f"{box_name}-{role}" if role else box_name)
@@ -168,6 +174,20 @@ class BoxFactory:
         self.started[-1] = (instance, machine)
         return machine
 
+    def died(self) -> list[str]:
+        """Each box of this session that died since the last look, said once."""
+        said = []
+        for instance, _ in self.started:
+            # By PID: a box that a restore booted again may die again.
+            why = (instance.name, instance.pid) not in self.dead and session.halt_if_lost(instance)
+            if why:
+                self.dead.add((instance.name, instance.pid))
+                said.append(
+                    f"box {instance.name} died during this check ({why}); what still ran of "
+                    "it was stopped, and checks that restore it boot it again"
+                )
+        return said
+
     def cleanup(self):
         for instance, machine in reversed(self.started):
             if machine:
@@ -180,6 +200,7 @@ class BoxFactory:
 def box_factory(request):
     """box_factory(BOX, role="") -> a fresh, connected Machine of BOX for this test session."""
     factory = BoxFactory(request.config)
+    request.config._harness_factory = factory
     yield factory
     factory.cleanup()
 

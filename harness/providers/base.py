@@ -138,6 +138,15 @@ class Provider(ABC):
     @abstractmethod
     def is_running(self, instance: Instance) -> bool: ...
 
+    def lost(self, instance: Instance) -> str | None:
+        """Why the instance is gone, where that is cheap to know (after every check), else
+        None: a box that died must not go on answering as if nothing happened."""
+        return None
+
+    def halt(self, instance: Instance) -> None:  # noqa: B027 (optional: most need nothing)
+        """Stop whatever of a lost instance still runs; its record and layers stay, so a
+        restore can boot it again."""
+
     def instances(self) -> list[Instance]:
         """The recorded instances of this provider."""
         return [i for i in state.all_instances() if i.provider == self.name]

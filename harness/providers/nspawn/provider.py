@@ -176,12 +176,20 @@ class NspawnProvider(Provider):
         kept.write_text(text)
         tail = "\n".join("    " + line for line in text.splitlines()[-12:])
         telling = [line.strip() for line in text.splitlines() if TELLING.search(line)]
-        return (f": {telling[-1]}" if telling else ""), (
+        return (f": {telling[0]}" if telling else ""), (
             f"  console/journal tail (full: {kept}):\n{tail}"
         )
 
     def is_running(self, instance: Instance) -> bool:
         return bool(instance.pid) and processes.is_ours(instance.pid)
+
+    def lost(self, instance: Instance) -> str | None:
+        if instance.pid and not self.is_running(instance):
+            return f"its systemd-nspawn (PID {instance.pid}) ended"
+        return None
+
+    def halt(self, instance: Instance) -> None:
+        self._stop(instance, graceful=False)
 
     def _stop(self, instance: Instance, graceful: bool) -> None:
         # The veth is found while the container lives: recorded at boot, or through its group.
