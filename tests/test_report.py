@@ -1,10 +1,14 @@
 """The sign-off report: JUnit XML from pytest into per-box verdicts, rendered."""
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+from harness import catalog, paths
 from signoff import report
+from verification.events import box_of
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest">
@@ -135,3 +139,19 @@ def test_a_check_is_named_alike_with_and_without_xdist_groups(tmp_path):
     junit.write_text(JUNIT.replace('name="test_a[debian12]"', 'name="test_a[debian12]@debian12"'))
     (debian12,) = [r for r in report.collect(junit, {"debian12": {}}) if r.box == "debian12"]
     assert next(c.name for c in debian12.checks) == "test_a[debian12]"
+
+
+def test_every_check_of_every_box_belongs_to_its_box():
+    """A box without distro conflicts (centos7-abi) has each conflict check once, skipped
+    with its reason, never a phantom "(no box)" check parametrized NOTSET."""
+    boxes = [b.name for b in catalog.select_boxes(["all"])]
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "suites/", "--box", "all"],
+        capture_output=True,
+        text=True,
+        cwd=paths.REPO_ROOT,
+    )
+    names = [line.rpartition("::")[2] for line in collected.stdout.splitlines() if "::" in line]
+    assert collected.returncode == 0 and len(names) > 100, collected.stdout[-2000:]
+    assert [n for n in names if "NOTSET" in n or box_of(n, boxes) == "(no box)"] == []
+    assert "test_system_python_imports_the_distro_copy[centos7-abi]" in names

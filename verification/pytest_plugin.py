@@ -75,15 +75,24 @@ def pytest_generate_tests(metafunc):
         return
     boxes = metafunc.config._harness_boxes
     if "conflict" in metafunc.fixturenames:
-        # One test per box and distro conflict library of that box (catalog [[conflicts]]).
-        pairs = [(b.name, c) for b in boxes for c in b.conflicts]
-        metafunc.parametrize(
-            ["machine", "conflict"],
-            pairs,
-            indirect=["machine"],
-            scope="session",
-            ids=[f"{b}-{c.module}" for b, c in pairs],
-        )
+        # One test per box and distro conflict library of that box (catalog [[conflicts]]);
+        # a box without any has the check once, skipped with the reason.
+        pairs = [
+            pytest.param(b.name, c, id=f"{b.name}-{c.module}") for b in boxes for c in b.conflicts
+        ] + [
+            pytest.param(
+                b.name,
+                None,
+                id=b.name,
+                marks=pytest.mark.skip(
+                    reason=f"{b.name} has no distro copies of Salt's libraries "
+                    "(no [[conflicts]] in its catalog entry): nothing to compare"
+                ),
+            )
+            for b in boxes
+            if not b.conflicts
+        ]
+        metafunc.parametrize(["machine", "conflict"], pairs, indirect=["machine"], scope="session")
     else:
         metafunc.parametrize(
             "machine",
