@@ -39,8 +39,12 @@ class Namespace:
 
     @property
     def env(self) -> dict[str, str]:
+        # Instance names are machine and veth names on the host, shared by every namespace:
+        # a suffix of its own keeps them apart from the boxes of the test run around it.
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
         return dict(
-            os.environ,
+            env,
+            SVH_INSTANCE_SUFFIX="faults",
             SVH_STATE_DIR=str(self.state_dir),
             SVH_BRIDGE=self.bridge,
             SVH_NETWORK=self.network,

@@ -66,7 +66,7 @@ def test_a_box_that_cannot_start_fails_once_and_every_other_check_skips(ns):
     assert result.returncode == 1
     failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL ")]
     assert len(failures) == 1, result.stdout
-    assert f"box {BOX} could not be started: box {BOX}-main: sshd at " in failures[0]
+    assert f"box {BOX} could not be started: box {BOX}-faults: sshd at " in failures[0]
     report = re.search(r"report: (\S+)/report\.html", result.stdout)
     assert report, result.stdout
     checks = json.loads((Path(report.group(1)) / "summary.json").read_text())["boxes"][0]
