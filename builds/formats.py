@@ -41,6 +41,9 @@ class PackageFormat(Protocol):
     def unpack(self, package: Path, dest: Path) -> None:
         """Unpack the files of a package into dest on the host."""
 
+    def recipe(self) -> list[Path]:
+        """The files of builds/ only this format reads: they decide its packages only."""
+
 
 def format_module(package_format: str) -> PackageFormat:
     if package_format not in FORMATS:

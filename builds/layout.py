@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import platform
+
 FILES_DIR = Path(__file__).resolve().parent / "files"
-PREFIX = "/opt/salt"
+PREFIX = platform.PREFIX
 COMMON = "salt"
 PACKAGE_RELEASE = "1"
 DESCRIPTION = (
@@ -96,11 +98,9 @@ PRIVATE_DIRS = frozenset({"/etc/salt/pki"})
 
 
 def unit_dir(box) -> str:
-    """Where the release's policy puts system units: Debian moved them to /usr/lib with
-    trixie (13); before, /lib. EL7 uses /usr/lib."""
-    if box.family == "debian" and int(box.release) < 13:
-        return "/lib/systemd/system"
-    return "/usr/lib/systemd/system"
+    """Where the release's policy puts system units (catalog: Debian moved them to /usr/lib
+    with trixie, 13; before, /lib. EL7 uses /usr/lib)."""
+    return box.unit_dir
 
 
 def subpackage(name: str) -> SubPackage:

@@ -22,16 +22,17 @@ BUILDS_DIR = Path(__file__).resolve().parent
 
 def inputs_digest(box, salt_version: str, defect: str | None, package_format: str) -> str:
     """Everything that decides the packages' content: the box, the locks, the recipes."""
+    from .formats import FORMATS, format_module
     from .payload import python_minor
 
     minor = python_minor(box)
-    recipe = sorted(
-        p
-        for p in [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
-        if p.is_file() and (package_format == "rpm" or not p.name.startswith("rpm"))
-    )
-    if package_format == "rpm":  # the spec and its sources
-        recipe += sorted(p for p in (BUILDS_DIR / "rpm").rglob("*") if p.is_file())
+    # Each format's own recipe counts for its packages only.
+    others = {
+        f for other in FORMATS if other != package_format for f in format_module(other).recipe()
+    }
+    common = [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
+    recipe = sorted({p for p in common if p.is_file()} - others)
+    recipe += sorted(set(format_module(package_format).recipe()) - set(common))
     parts = [
         box.model_dump_json(),
         salt_version,

@@ -73,6 +73,12 @@ def check(box: Box, defect: str | None) -> None:
         )
 
 
+def recipe() -> list[Path]:
+    """The spec and its sources, and the modules that read them."""
+    here = Path(__file__).resolve().parent
+    return [*here.glob("rpm*.py"), *(p for p in RPM_DIR.rglob("*") if p.is_file())]
+
+
 def unpack(package: Path, dest: Path) -> None:
     """rpm2cpio | cpio, as an RPM-less root gets it too: no database, no scriptlets."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -183,8 +189,8 @@ def build(
     scripts).
     """
     check(box, staged.defect)
-    if extra_defines is None and box.family == "centos":  # the box's own EL release
-        extra_defines = target_macros(box.release)
+    if extra_defines is None and box.rpm_target:  # the box's own EL release
+        extra_defines = target_macros(box.rpm_target)
     rhel = (extra_defines or {}).get("rhel")
     if rhel and int(rhel) <= 6 and legacy is None:
         raise BuildError(

@@ -16,6 +16,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from harness import platform
+from harness.platform import InitSystem
+
 from .errors import BuildError
 from .rpm import SPEC, target_macros
 
@@ -117,41 +120,25 @@ def evaluate(release: str, salt_version: str = "3008.4") -> EvaluatedSpec:
     return EvaluatedSpec(f"el{release}", text, parse_spec(text), nvrs)
 
 
-def _check_daemon(spec: EvaluatedSpec, daemon: str, init: str) -> list[str]:
-    """A daemon's package: its init files and the scriptlets that enable, stop, restart it."""
+def _check_daemon(spec: EvaluatedSpec, daemon: str, init: InitSystem) -> list[str]:
+    """A daemon's package: its init files and the scriptlets that enable, stop, restart it,
+    as the box's init system expects them."""
     problems: list[str] = []
     pkg = f"salt-{daemon}"
-    post, preun = spec.script(pkg, "%post"), spec.script(pkg, "%preun")
-    postun = spec.script(pkg, "%postun")
-    files = spec.packages[pkg].files
-    if init == "sysv":
-        wanted = [
-            (f"chkconfig --add salt-{daemon}", post),
-            (f"service salt-{daemon} stop", preun),
-            (f"chkconfig --del salt-{daemon}", preun),
-            (f"service salt-{daemon} condrestart", postun),
-            (f"/etc/rc.d/init.d/salt-{daemon}", "\n".join(files)),
-        ]
-        unwanted = ["systemctl", ".service"]
-    else:
-        wanted = [
-            ("preset", post),
-            (f"salt-{daemon}.service", post),
-            ("disable", preun),
-            ("stop", preun),
-            ("try-restart", postun),
-            (f"/usr/lib/systemd/system/salt-{daemon}.service", "\n".join(files)),
-        ]
-        unwanted = ["chkconfig", "init.d"]
-    for needle, haystack in wanted:
-        if needle not in haystack:
-            problems.append(f"{pkg}: no '{needle}' ({init})")
-    everything = post + preun + postun + "\n".join(files)
-    problems += [f"{pkg}: '{word}' on a {init} target" for word in unwanted if word in everything]
+    sections = {s: spec.script(pkg, s) for s in ("%post", "%preun", "%postun")}
+    sections["files"] = "\n".join(spec.packages[pkg].files)
+    wanted, unwanted = init.package_expectations(pkg)
+    for needle, where in wanted:
+        if needle not in sections[where]:
+            problems.append(f"{pkg}: no '{needle}' ({init.kind})")
+    everything = "".join(sections.values())
+    problems += [
+        f"{pkg}: '{word}' on a {init.kind} target" for word in unwanted if word in everything
+    ]
     return problems
 
 
-def check(spec: EvaluatedSpec, init: str, bundled_python: str | None) -> list[str]:
+def check(spec: EvaluatedSpec, init: InitSystem, bundled_python: str | None) -> list[str]:
     """How the evaluated spec differs from what the box needs; empty when it fits."""
     problems = []
     main = spec.packages["salt"]
@@ -191,14 +178,15 @@ def el_boxes():
     from harness import catalog
 
     boxes = catalog.load_catalog().values()
-    return [b for b in boxes if b.package_format == "rpm" and b.packages_of is None]
+    return [b for b in boxes if b.rpm_target and b.packages_of is None]
 
 
 def main() -> int:
     failed = False
     for box in el_boxes():
-        spec = evaluate(box.release)
-        problems = check(spec, box.init, box.python.bundled_version)
+        assert box.rpm_target is not None
+        spec = evaluate(box.rpm_target)
+        problems = check(spec, platform.of(box).services, box.python.bundled_version)
         failed |= bool(problems)
         verdict = "ok" if not problems else "MISMATCH: " + "; ".join(problems)
         bundled = box.python.bundled_version or "-"

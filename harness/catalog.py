@@ -11,9 +11,16 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from . import paths
+from . import paths, platform
 from .errors import CatalogError
 from .providers import PROVIDERS
 
@@ -32,6 +39,8 @@ class SystemPython(Strict):
     # The bundled interpreter and its C libraries are built with the glibc 2.17 toolchain
     # (harness.toolchain): one /opt/salt for EL7 and everything newer.
     portable: bool = False
+    # The distribution's packages of that Python (its interpreter and standard library).
+    packages: list[str] = []
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -43,6 +52,8 @@ class SystemPython(Strict):
             raise ValueError("a box without a system Python needs bundle_interpreter = true")
         if self.portable and not self.bundle_interpreter:
             raise ValueError("portable = true needs bundle_interpreter = true")
+        if self.path and not self.packages:
+            raise ValueError("packages: name the distribution's packages of its Python")
         return self
 
 
@@ -99,9 +110,18 @@ class Box(Strict):
     release: str = Field(pattern=r"^\d+$")
     codename: str = Field(min_length=1)
     package_format: Literal["deb", "rpm"]
-    # none: no package database, payloads are unpacked (rpm2cpio | cpio)
-    package_manager: Literal["apt", "yum", "none"]
-    init: Literal["systemd", "sysv", "none"]  # none: no init system, daemons run by hand
+    # A module of harness/platform serves each: apt, yum, none (no package database,
+    # payloads are unpacked with rpm2cpio | cpio).
+    package_manager: str
+    init: str  # systemd, sysv, none (no init system: daemons run by hand)
+    # Salt's os_family grain on the box (none where Salt knows no distribution: centos7-abi).
+    salt_os_family: str | None = None
+    # Where the release's policy puts system units (Debian moved them to /usr/lib in 13).
+    unit_dir: str = Field(default="/usr/lib/systemd/system", pattern=r"^/")
+    # How DEBs for the release are compressed: zstd where its dpkg reads it (1.21.18 on).
+    deb_compression: Literal["zstd", "xz"] = "xz"
+    # The EL release whose rpm macros (rhel, dist, ...) the box's RPMs are built with.
+    rpm_target: str | None = Field(default=None, pattern=r"^\d+$")
     # The release's glibc: no ELF under /opt/salt may need a newer GLIBC_ symbol version.
     glibc: str = Field(pattern=r"^2\.\d+$")
     python: SystemPython
@@ -114,13 +134,24 @@ class Box(Strict):
     master: str | None = None
     providers: Providers
 
+    @field_validator("package_manager")
+    @classmethod
+    def _known_manager(cls, value: str) -> str:
+        return _known(value, platform.package_managers())
+
+    @field_validator("init")
+    @classmethod
+    def _known_init(cls, value: str) -> str:
+        return _known(value, platform.init_systems())
+
     @model_validator(mode="after")
     def _consistent(self):
-        expected_manager = {"deb": "apt", "rpm": "yum"}[self.package_format]
-        if self.package_manager not in (expected_manager, "none"):
+        managers = platform.package_managers()
+        if self.package_format not in managers[self.package_manager].formats:
+            fits = [m for m, db in managers.items() if self.package_format in db.formats]
             raise ValueError(
                 f"package_manager {self.package_manager!r} does not fit package_format "
-                f"{self.package_format!r} (expected {expected_manager!r})"
+                f"{self.package_format!r} (expected one of {', '.join(fits)})"
             )
         nspawn = self.providers.nspawn
         if nspawn and nspawn.suite and self.family != "debian":
@@ -134,6 +165,15 @@ class Box(Strict):
     @property
     def provider_names(self) -> list[str]:
         return [p for p in PROVIDERS if getattr(self.providers, p, None) is not None]
+
+
+def _known(value: str, kinds: dict) -> str:
+    """A kind that a module of harness/platform serves."""
+    if value not in kinds:
+        raise ValueError(
+            f"{value!r} is no kind harness/platform knows (known: {', '.join(map(repr, kinds))})"
+        )
+    return value
 
 
 def _format_error(path: Path, err: ValidationError) -> str:

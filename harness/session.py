@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import catalog, state
+from . import catalog, platform, state
 from .catalog import Box
 from .errors import HarnessError
 from .providers import PROVIDERS, get_provider
@@ -116,9 +116,10 @@ def connect(instance: Instance) -> Machine:
 def settle(machine: Machine) -> None:
     """Wait until the box's boot has finished: sshd answers early, while services that
     packages enabled (salt-minion) may still be queued."""
-    if machine.spec is not None and machine.spec.init == "systemd" and machine.instance:
+    booted = platform.of(machine.spec).services.booted() if machine.spec else None
+    if booted and machine.instance:
         timeout = provider_of(machine.instance).boot_timeout(machine.instance)
-        machine.run("systemctl is-system-running --wait >/dev/null", check=False, timeout=timeout)
+        machine.run(booted, check=False, timeout=timeout)
 
 
 def snapshot(instance: Instance, name: str) -> float:

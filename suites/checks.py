@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from harness import platform
 from harness.errors import HarnessError
+from harness.platform import InitSystem, PackageDb, Unsupported
 from harness.transport import Machine, Result
-from verification.platform import PackageDb, ServiceManager, Unsupported
 from verification.salt import SaltMaster, SaltMinion
 
 # What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
@@ -51,14 +52,22 @@ def expect_none(machine: Machine, what: str, command: str, found: list[str], lim
         fail(machine, f"no {what}", f"{len(found)}:\n    {shown}", command)
 
 
+def platform_of(machine: Machine) -> platform.Platform:
+    assert machine.spec is not None
+    return platform.of(machine.spec)
+
+
 def pkgdb(machine: Machine) -> PackageDb:
-    assert machine.spec is not None
-    return PackageDb(machine.spec)
+    return platform_of(machine).packages
 
 
-def services(machine: Machine) -> ServiceManager:
-    assert machine.spec is not None
-    return ServiceManager(machine.spec)
+def services(machine: Machine) -> InitSystem:
+    return platform_of(machine).services
+
+
+def interpreter(machine: Machine) -> str:
+    """/opt/salt's Python on this box (bundled, or the venv's link to the system's)."""
+    return platform_of(machine).layout.interpreter
 
 
 def supported(question: Callable[..., str], *args) -> str:

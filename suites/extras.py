@@ -3,10 +3,9 @@ offline, and where /opt/salt's Python finds it."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from checks import fail, sh
+from checks import fail, platform_of, sh
 
 from harness.transport import Machine
 from verification.wheel import make_wheel
@@ -14,7 +13,6 @@ from verification.wheel import make_wheel
 EXTRA = "svh_extra"
 ANSWER = "from the salt-pip extras"
 REMOTE_DIR = "/var/tmp/salt-venv-harness/extras"
-IMPORT = f"/opt/salt/bin/python3 -c 'import {EXTRA}; print({EXTRA}.__file__)'"
 
 
 def salt_pip_install(machine: Machine, wheel: Path) -> None:
@@ -26,9 +24,11 @@ def salt_pip_install(machine: Machine, wheel: Path) -> None:
 
 
 def expect_in_extras(machine: Machine) -> None:
-    where = sh(machine, IMPORT, expect_ok=False).stdout.strip()
-    if not re.match(rf"/opt/salt/extras-3\.\d+/{EXTRA}\.py$", where):
-        fail(machine, f"{EXTRA} imported from /opt/salt/extras-X.Y/", where or "no module", IMPORT)
+    layout = platform_of(machine).layout
+    command = f"{layout.interpreter} -c 'import {EXTRA}; print({EXTRA}.__file__)'"
+    where = sh(machine, command, expect_ok=False).stdout.strip()
+    if where != f"{layout.extras_dir}/{EXTRA}.py":
+        fail(machine, f"{EXTRA} imported from {layout.extras_dir}/", where or "no module", command)
 
 
 def extra_wheel(directory: Path) -> Path:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from checks import LIST_LIBRARIES, expect_none, expect_silent, fail, sh
+from checks import LIST_LIBRARIES, expect_none, expect_silent, fail, interpreter, sh
 
 from builds import abi_ceiling
 
-PY = "/opt/salt/bin/python3"
 # What Salt and the stdlib need compiled code for: each import loads its extension modules.
 MODULES = [
     "ssl",
@@ -75,7 +74,7 @@ def test_every_shared_object_loads(installed):
         "            except OSError as e: bad.append(f'{p}: {e}')\n"
         "print('\\n'.join(bad))\n"
     )
-    command = f"{PY} -I -c {shlex.quote(code)}"
+    command = f"{interpreter(installed)} -I -c {shlex.quote(code)}"
     expect_silent(installed, "shared object that does not load", command)
 
 
@@ -90,7 +89,7 @@ def test_every_executable_finds_its_libraries(installed):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_bundled_module_imports(installed, module):
-    command = f"{PY} -I -c {shlex.quote(f'import {module}')}"
+    command = f"{interpreter(installed)} -I -c {shlex.quote(f'import {module}')}"
     result = sh(installed, command, expect_ok=False)
     if result.exit_status != 0:
         fail(

@@ -15,6 +15,7 @@ from checks import (
     expect_silent,
     expect_unchanged,
     fail,
+    interpreter,
     lines,
     pkgdb,
     sh,
@@ -23,7 +24,6 @@ from checks import (
 
 from builds.cpython import REQUIRED_MODULES
 
-PY = "/opt/salt/bin/python3"
 # A build root, staging dir or fetch cache left in the payload (classic failure 1): the build
 # module's scratch dirs on the box (/var/tmp/svh-*, /var/tmp/salt-rpmbuild), the harness's
 # caches, and the markers dpkg, rpmbuild and pip leave. (Salt's own sources mention
@@ -45,8 +45,9 @@ SYSTEM_LIBS = re.compile(
 STDLIB_MODULES = REQUIRED_MODULES
 
 
-def python_json(machine, code: str, python: str = PY, env: str = "") -> tuple[Any, str]:
-    command = f"{env}{python} -c {shlex.quote(code)}".strip()
+def python_json(machine, code: str, python: str = "", env: str = "") -> tuple[Any, str]:
+    """What `code` prints as JSON, run by `python` (default: /opt/salt's)."""
+    command = f"{env}{python or interpreter(machine)} -c {shlex.quote(code)}".strip()
     return json.loads(sh(machine, command).stdout), command
 
 
@@ -249,13 +250,7 @@ def test_the_distribution_python_is_unchanged(installed):
     spec = installed.spec
     if spec.python.version is None:
         pytest.skip(f"{spec.name} has no distribution Python")
-    version = spec.python.version.rsplit(".", 1)[0]
-    names = (
-        ["python3", f"python{version}", "python3-minimal", f"libpython{version}-stdlib"]
-        if spec.family == "debian"
-        else ["python", "python-libs"]
-    )
-    expect_unchanged(installed, "the distribution's Python", names)
+    expect_unchanged(installed, "the distribution's Python", spec.python.packages)
 
 
 @pytest.mark.smoke
@@ -304,7 +299,7 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
             f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
     code = f"import importlib\nfor m in {STDLIB_MODULES!r}: importlib.import_module(m)\nprint('ok')"
-    command = f"{PY} -c {shlex.quote(code)}"
+    command = f"{interpreter(installed)} -c {shlex.quote(code)}"
     sh(installed, command)
 
 
@@ -313,7 +308,7 @@ def test_bundled_interpreter_loads_libpython_from_opt_salt(installed, packages):
         pytest.skip(
             f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
-    command = f"{LIST_LIBRARIES} $(readlink -f {PY}) | grep libpython"
+    command = f"{LIST_LIBRARIES} $(readlink -f {interpreter(installed)}) | grep libpython"
     found = sh(installed, command).stdout.strip()
     if "=> /opt/salt/" not in found:
         fail(installed, "libpython resolved from /opt/salt/lib", found, command)

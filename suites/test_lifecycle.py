@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from checks import expect_silent, expect_unchanged, fail, pkgdb, sh, supported
+from checks import expect_silent, expect_unchanged, fail, pkgdb, services, sh, supported
 from extras import expect_in_extras, salt_pip_install
 from package_sets import INSTALLED, load_packages
 
@@ -23,34 +23,35 @@ from harness import session
 from harness.errors import HarnessError
 from harness.transport import Machine, Result
 from verification import events
-from verification.packages import PackageSet, remove_command
+from verification.packages import PackageSet
 from verification.salt import MINION_READY, SaltMinion, log_lines, wait_for_log
 
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
 # The admin's choice for each unit before the upgrade, which upgrade and downgrade keep
-# (salt#69605, salt#68406): (is-enabled, is-active), and the command that makes it.
+# (salt#69605, salt#68406): (is-enabled, is-active).
 SERVICE_CHOICES = {
-    "salt-minion": ("enabled", "active", "systemctl enable --now salt-minion"),
-    "salt-master": ("disabled", "inactive", "systemctl disable --now salt-master"),
-    "salt-syndic": (
-        "masked",
-        "inactive",
-        "systemctl stop salt-syndic && systemctl mask salt-syndic",
-    ),
-    "salt-api": ("enabled", "inactive", "systemctl enable salt-api && systemctl stop salt-api"),
+    "salt-minion": ("enabled", "active"),
+    "salt-master": ("disabled", "inactive"),
+    "salt-syndic": ("masked", "inactive"),
+    "salt-api": ("enabled", "inactive"),
 }
-# Restarts a package queues without waiting for them (the postinst) are done when no job is.
-SETTLE = "timeout 120 sh -c 'while systemctl list-jobs --no-legend | grep -q .; do sleep 0.2; done'"
-SERVICE_STATES = " ; ".join(
-    f"echo {unit} $(systemctl is-enabled {unit}) $(systemctl is-active {unit})"
-    for unit in SERVICE_CHOICES
-)
+
+
+def service_states(machine: Machine) -> str:
+    return " ; ".join(services(machine).state(unit) for unit in SERVICE_CHOICES)
 
 
 def minion_pid(machine: Machine) -> str:
-    return sh(machine, "systemctl show -p MainPID --value salt-minion").stdout.strip()
+    return sh(machine, services(machine).main_pid("salt-minion")).stdout.strip()
+
+
+def minion_runs_and_answers(machine: Machine) -> None:
+    sh(
+        machine,
+        f"{services(machine).is_active('salt-minion')} && /usr/bin/salt-call --local test.ping",
+    )
 
 
 def salt_version(machine: Machine) -> str:
@@ -60,15 +61,16 @@ def salt_version(machine: Machine) -> str:
 def apply_service_choices(machine: Machine) -> None:
     """The admin's choices, made right before a package change: a restore boots the box,
     and boot starts every enabled unit."""
-    for _, _, command in SERVICE_CHOICES.values():
-        sh(machine, command)
+    for unit, (enabled, active) in SERVICE_CHOICES.items():
+        sh(machine, services(machine).set_state(unit, enabled, active))
 
 
 def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
     """Each unit's (is-enabled, is-active) once systemd has run what the package queued."""
-    sh(machine, SETTLE, expect_ok=False)
+    # Restarts a package queued without waiting for them are done when no job is.
+    sh(machine, services(machine).settle(), expect_ok=False)
     found = {}
-    for line in sh(machine, SERVICE_STATES, expect_ok=False).stdout.splitlines():
+    for line in sh(machine, service_states(machine), expect_ok=False).stdout.splitlines():
         unit, *state = line.split()
         found[unit] = tuple(state)
     return found
@@ -76,16 +78,16 @@ def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
 
 def expect_service_choices_kept(machine: Machine, step: str, found: dict) -> None:
     changed = [
-        f"{unit}: {' '.join(choice[:2])} before, {' '.join(found.get(unit, ('gone',)))} after"
+        f"{unit}: {' '.join(choice)} before, {' '.join(found.get(unit, ('gone',)))} after"
         for unit, choice in SERVICE_CHOICES.items()
-        if found.get(unit) != choice[:2]
+        if found.get(unit) != choice
     ]
     if changed:
         fail(
             machine,
             f"each unit's enabled, masked and running state kept by the {step}",
             "; ".join(changed),
-            SERVICE_STATES,
+            service_states(machine),
         )
 
 
@@ -132,7 +134,8 @@ def old_line(request, installed, packages, extra_wheel):
     events.phase(machine.spec.name, "lifecycle")
     session.restore_machine(machine)
     old.install(machine)
-    sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion && systemctl is-enabled salt-minion")
+    sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion")
+    sh(machine, services(machine).is_enabled("salt-minion"))
     # The minion's identity: made here, since without a master it never signs in to make it.
     sh(
         machine,
@@ -196,8 +199,9 @@ def self_upgraded(old_line, master):
     except HarnessError as e:  # the minion restarting under its own job may not return it
         job = f"no return ({e})"
     # Once systemd has nothing left to do, a minion that is not running never comes back.
-    sh(machine, SETTLE, expect_ok=False)
-    running = sh(machine, "systemctl is-active salt-minion", expect_ok=False).exit_status == 0
+    sh(machine, services(machine).settle(), expect_ok=False)
+    is_active = services(machine).is_active("salt-minion")
+    running = sh(machine, is_active, expect_ok=False).exit_status == 0
     if running:  # ask once the new minion says it is connected: an early question costs 5 s
         try:
             wait_for_log(machine, SaltMinion.log, MINION_READY, mark, timeout=120)
@@ -226,7 +230,7 @@ def purged(old_line):
     """Snapshot 'purged': 'old-line' with every package purged."""
     machine = old_line.machine
     session.restore_machine(machine, "old-line")
-    sh(machine, remove_command(old_line.old.package_format, old_line.old.names, purge=True))
+    sh(machine, pkgdb(machine).remove(old_line.old.names, purge=True))
     session.snapshot_machine(machine, "purged")
     return old_line
 
@@ -235,7 +239,7 @@ def test_older_line_installs_and_runs(old_line):
     machine = old_line.machine
     session.restore_machine(machine, "old-line")
     expect_version(machine, old_line.old)
-    sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+    minion_runs_and_answers(machine)
 
 
 def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
@@ -251,7 +255,7 @@ def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
         fail(
             machine, "the minion key kept", "a different key", "cat /etc/salt/pki/minion/minion.pub"
         )
-    sh(machine, "systemctl is-enabled salt-minion")
+    sh(machine, services(machine).is_enabled("salt-minion"))
 
 
 def test_upgrade_keeps_the_salt_pip_extras(upgraded):
@@ -282,14 +286,14 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
             machine,
             "a running salt-minion replaced by a new process by the upgrade",
             f"MainPID {upgraded.pid_before} before, {upgraded.pid} after",
-            "systemctl show -p MainPID salt-minion",
+            services(machine).main_pid("salt-minion"),
         )
     if upgraded.deleted_maps != "0" or "(deleted)" in upgraded.exe:
         fail(
             machine,
             "the minion running files of the new package only",
             f"exe {upgraded.exe}, {upgraded.deleted_maps} deleted mappings",
-            "grep ' (deleted)' /proc/$(systemctl show -p MainPID --value salt-minion)/maps",
+            f"grep ' (deleted)' /proc/$({services(machine).main_pid('salt-minion')})/maps",
         )
 
 
@@ -302,7 +306,7 @@ def test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back(sel
             f"minion {up.minion_id} back on its own with Salt {new.salt_version} after the "
             "master had it upgrade its own packages",
             f"no such answer after {up.seconds:.0f}s; the job: {up.job[-300:]}",
-            "systemctl status salt-minion; tail -n 30 /var/log/salt/minion",
+            f"{services(machine).status('salt-minion')}; tail -n 30 /var/log/salt/minion",
         )
     expect_version(machine, new)
     command = supported(pkgdb(machine).unfinished, new.names)
@@ -318,7 +322,7 @@ def test_downgrade_back_to_the_older_line_works(downgraded):
     machine = downgraded.line.machine
     session.restore_machine(machine, "downgraded")
     expect_version(machine, downgraded.line.old)
-    sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+    minion_runs_and_answers(machine)
 
 
 def test_downgrade_keeps_each_units_enabled_masked_and_stopped_state(downgraded):
@@ -328,7 +332,7 @@ def test_downgrade_keeps_each_units_enabled_masked_and_stopped_state(downgraded)
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):
     machine, old = old_line.machine, old_line.old
     session.restore_machine(machine, "old-line")
-    sh(machine, remove_command(old.package_format, old.names))
+    sh(machine, pkgdb(machine).remove(old.names))
     command = "pgrep -af '[s]alt-(minion|master)' || true"
     expect_silent(machine, "salt process after removal", command)
     command = "find /opt/salt 2>/dev/null || true"
@@ -350,4 +354,4 @@ def test_reinstall_after_purge_works(purged):
     machine = purged.machine
     session.restore_machine(machine, "purged")
     purged.new.install(machine)
-    sh(machine, "systemctl is-active salt-minion && /usr/bin/salt-call --local test.ping")
+    minion_runs_and_answers(machine)

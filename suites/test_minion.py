@@ -6,9 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from checks import expect_none, expect_silent, fail, pkgdb, salt, services, sh, supported
-
-from verification.packages import APT
+from checks import (
+    expect_none,
+    expect_silent,
+    fail,
+    pkgdb,
+    platform_of,
+    salt,
+    services,
+    sh,
+    supported,
+)
 
 STATE_TREE = {
     "/srv/salt/top.sls": "base:\n  '*':\n    - harness\n",
@@ -36,13 +44,7 @@ def test_minion_service_is_enabled_and_running(installed, packages):
     ):
         result = sh(machine, query, expect_ok=False)
         if result.exit_status != 0:
-            status = sh(
-                machine,
-                "systemctl status salt-minion --no-pager -l 2>&1 | tail -n 8"
-                if services(machine).kind == "systemd"
-                else "tail -n 8 /var/log/salt/minion",
-                expect_ok=False,
-            )
+            status = sh(machine, services(machine).status("salt-minion"), expect_ok=False)
             fail(
                 machine,
                 f"salt-minion {state} after install (the distribution's policy)",
@@ -53,7 +55,7 @@ def test_minion_service_is_enabled_and_running(installed, packages):
 
 @pytest.mark.smoke
 def test_minion_process_runs_the_opt_salt_interpreter(request, installed):
-    if installed.spec.init == "none":  # no init started it on install: the suite's minion
+    if not services(installed).starts_on_install:  # the suite's minion, started by hand
         request.getfixturevalue("minion")
     pid = main_pid(installed, "salt-minion")
     command = (
@@ -61,8 +63,9 @@ def test_minion_process_runs_the_opt_salt_interpreter(request, installed):
         f"tr '\\0' '\\n' < /proc/{pid}/environ | grep ^PYTHON || true"
     )
     argv, *python_env = sh(installed, command).stdout.splitlines()
-    if not argv.startswith("/opt/salt/bin/python"):
-        fail(installed, "the minion process running /opt/salt/bin/python", argv, command)
+    python = f"{platform_of(installed).layout.prefix}/bin/python"
+    if not argv.startswith(python):
+        fail(installed, f"the minion process running {python}", argv, command)
     expect_none(installed, "PYTHON* variable in the minion's environment", command, python_env)
 
 
@@ -84,8 +87,8 @@ def test_grains_match_the_box(minion):
     )
     spec = minion.machine.spec
     expected: dict[str, object] = {"osmajorrelease": int(spec.release)}
-    if spec.init != "none":  # the glibc 2.17 box is no distribution Salt knows
-        expected["os_family"] = {"debian": "Debian", "centos": "RedHat"}[spec.family]
+    if spec.salt_os_family:  # none on the glibc 2.17 box: no distribution Salt knows
+        expected["os_family"] = spec.salt_os_family
     found = {k: grains.get(k) for k in expected}
     if found != expected:
         fail(
@@ -185,33 +188,17 @@ def test_minion_keeps_working_when_a_distro_conflict_package_changes(minion, cha
     """python3-tornado changed under the minion: upgraded (a rebuilt higher version),
     downgraded back, removed; the .debs come from the image (the box has no network)."""
     machine = minion.machine
-    if machine.spec.package_manager != "apt":
-        pytest.skip(
-            f"{machine.spec.name}: the distro package is changed with dpkg and apt here; "
-            "the RPM branch of this check is not written yet"
-        )
-    tornado = next(c for c in machine.spec.conflicts if c.module == "tornado").package
-    deb = sh(machine, f"ls /var/cache/salt-venv-harness/debs/{tornado}_*.deb").stdout.split()[0]
-    apt = f"{APT} --allow-downgrades"
-    commands = {
-        # The same files under a higher version: a real dpkg upgrade of the distro package.
-        "upgrade": (
-            f"rm -rf /tmp/up && dpkg-deb -R {deb} /tmp/up && "
-            "sed -i 's/^Version: .*/&+harness1/' /tmp/up/DEBIAN/control && "
-            f"dpkg-deb -b /tmp/up /tmp/{tornado}-up.deb >/dev/null && "
-            f"{apt} install /tmp/{tornado}-up.deb"
-        ),
-        "downgrade": f"{apt} install {deb}",
-        "remove": f"{apt} remove {tornado}",
-    }
-    sh(machine, commands[change])
+    tornado = next((c.package for c in machine.spec.conflicts if c.module == "tornado"), None)
+    if tornado is None:
+        pytest.skip(f"{machine.spec.name} has no distribution tornado to change")
+    sh(machine, supported(pkgdb(machine).change_distro_package, tornado, change))
     try:
         minion.restart(kill=True)  # a new process imports afresh; the restart check stops cleanly
         assert salt(minion, "test.ping") is True
         assert salt(minion, "cmd.run", "echo alive") == "alive"
     finally:
         if change == "remove":
-            sh(machine, f"{apt} install {deb}")
+            sh(machine, pkgdb(machine).change_distro_package(tornado, "reinstall"))
 
 
 def test_minion_log_has_no_tracebacks(minion):

@@ -42,3 +42,79 @@ def test_no_function_is_longer_than_the_limit():
                     if length > MAX_FUNCTION_LINES:
                         long.append(f"{Path(path).relative_to(REPO_ROOT)}:{first} {node.name}")
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+# What a box is, by kind: only harness/platform (and the catalog that validates it) may
+# decide anything by it. Everything else asks the box's platform.
+BOX_KINDS = {"family", "package_format", "package_manager", "init"}
+PLATFORM_LAYER = ("harness/platform/", "harness/catalog.py")
+PRODUCT = ["harness", "builds", "verification", "signoff", "suites"]
+# Commands of one package manager or init system, spelled out outside the platform.
+KIND_COMMANDS = ("systemctl", "dpkg-query", "apt-get", "yum ", "rpm -q", "chkconfig", "service ")
+
+
+def _kind_name(node: ast.AST) -> str | None:
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+    return name if name in BOX_KINDS else None
+
+
+def _literals(node: ast.AST) -> bool:
+    elements = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in elements)
+
+
+def _indexes_a_table_by_kind(node: ast.Subscript) -> bool:
+    return isinstance(node.value, ast.Dict) and _kind_name(node.slice) is not None
+
+
+def branches_on_box_kind(tree: ast.AST) -> list[int]:
+    """Lines comparing a box kind with a literal (`box.init == "systemd"`), or indexing a
+    table by one (`{...}[spec.family]`)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(_kind_name(s) for s in sides) and any(_literals(s) for s in sides):
+                found.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and _indexes_a_table_by_kind(node):
+            found.append(node.lineno)
+    return found
+
+
+def product_files():
+    for package in PRODUCT:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            relative = str(path.relative_to(REPO_ROOT))
+            if not relative.startswith(PLATFORM_LAYER):
+                yield relative, path.read_text()
+
+
+def test_only_the_platform_branches_on_a_box_kind():
+    found = [
+        f"{relative}:{line}"
+        for relative, text in product_files()
+        for line in branches_on_box_kind(ast.parse(text))
+    ]
+    assert not found, f"branch on a box's family, package format or init system: {found}"
+
+
+def test_the_guard_sees_a_branch_on_a_box_kind():
+    for code in (
+        'if box.init == "systemd": pass',
+        'x = spec.family in ("debian", "ubuntu")',
+        'x = {"debian": 1}[spec.family]',
+        'if machine.spec.package_manager != "apt": pass',
+    ):
+        assert branches_on_box_kind(ast.parse(code)), code
+    assert not branches_on_box_kind(ast.parse("x = fmt != other.package_format"))
+
+
+def test_suites_spell_no_command_of_one_init_system_or_package_manager():
+    found = [
+        f"{relative}: {word.strip()}"
+        for relative, text in product_files()
+        if relative.startswith("suites/")
+        for word in KIND_COMMANDS
+        if word in text
+    ]
+    assert not found, f"ask the box's platform instead: {found}"

@@ -18,7 +18,8 @@ import pytest
 from builds import rpm_targets
 from builds.layout import SUBPACKAGES as LAYOUT
 from builds.rpm import PYTHON27, RPM_DIR, RPMLINTRC
-from harness import catalog
+from harness import catalog, platform
+from harness.platform.sysv import Sysv
 
 DAEMONS = ["minion", "master", "syndic", "api"]
 SUBPACKAGES = [p.name for p in LAYOUT]
@@ -36,8 +37,9 @@ EL_BOXES = rpm_targets.el_boxes()
 
 @pytest.mark.parametrize("el_box", EL_BOXES, ids=[b.name for b in EL_BOXES])
 def test_spec_fits_each_el_target(el_box):
-    spec = rpm_targets.evaluate(el_box.release)
-    assert rpm_targets.check(spec, el_box.init, el_box.python.bundled_version) == []
+    spec = rpm_targets.evaluate(el_box.rpm_target)
+    services = platform.of(el_box).services
+    assert rpm_targets.check(spec, services, el_box.python.bundled_version) == []
     assert sorted(spec.packages) == sorted(SUBPACKAGES)
 
 
@@ -60,7 +62,7 @@ def test_el_targets_differ_as_intended():
 
 def test_the_target_check_catches_a_spec_that_does_not_fit():
     el7 = rpm_targets.evaluate("7")
-    problems = rpm_targets.check(el7, "sysv", "2.7")
+    problems = rpm_targets.check(el7, Sysv(catalog.load_box("centos6")), "2.7")
     assert "salt-minion: no 'chkconfig --add salt-minion' (sysv)" in problems
     assert "no Python 2.7 source for the bundled interpreter" in problems
     assert "salt-master: 'systemctl' on a sysv target" in problems

@@ -1,6 +1,6 @@
 """The suites' RPM branch, checked here without CentOS: the centos7 RPMs installed with rpm
 (Debian's, into its own database on a debian12 box) answer the questions the suites ask an
-RPM box (verification.platform.PackageDb for centos7) the way the suites expect."""
+RPM box (harness.platform of centos7) the way the suites expect."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import pytest
 from build_helpers import ensure_built, read_manifest
 
 from builds.errors import BuildError
-from harness import catalog
+from harness import catalog, platform
 from harness.session import box_instance
 from verification.packages import PackageSet
-from verification.platform import PackageDb
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("build")]
 
@@ -28,7 +27,7 @@ def rpm_box():
         # No scriptlets (they would call EL7's systemctl) and no dependency check: Debian's
         # rpm database holds only ours.
         machine.run(f"rpm -i --nodeps --noscripts {files}", timeout=600)
-        yield machine, packages, PackageDb(catalog.load_box("centos7"))
+        yield machine, packages, platform.of(catalog.load_box("centos7")).packages
 
 
 def lines(machine, command: str) -> list[str]:

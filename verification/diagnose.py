@@ -7,9 +7,10 @@ import json
 import shlex
 from dataclasses import dataclass
 
+from harness import platform
+from harness.platform import Unsupported
 from harness.transport import Machine
 
-OPT_PYTHON = "/opt/salt/bin/python3"
 # Prints [file, version] of a module, or [null, error] when it does not import.
 PROBE = (
     "import json, sys\n"
@@ -35,8 +36,12 @@ class Row:
 
     @property
     def isolated(self) -> bool:
-        return self.system_import.startswith("/usr/lib/python3") and self.opt_import.startswith(
-            "/opt/salt/"
+        """Each interpreter imports its own copy: the system's from outside /opt/salt."""
+        ours = f"{platform.PREFIX}/"
+        return (
+            self.system_import.startswith("/")
+            and not self.system_import.startswith(ours)
+            and self.opt_import.startswith(ours)
         )
 
 
@@ -50,25 +55,28 @@ def _probe(machine: Machine, python: str, module: str) -> tuple[str, str]:
     return where or "-", version
 
 
+def _distro_version(machine: Machine, packages: platform.PackageDb, package: str) -> str:
+    try:
+        query = packages.version_of(package)
+    except Unsupported:
+        return "no package database"
+    return machine.run(query, check=False).stdout.strip() or "not installed"
+
+
 def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
     """Rows per conflict library, and whether /opt/salt is installed at all."""
-    has_opt = machine.run(f"test -x {OPT_PYTHON}", check=False).ok
-    rows = []
     spec = machine.spec
     assert spec is not None, f"{machine.name} has no catalog entry"
+    on_box = platform.of(spec)
+    opt_python = on_box.layout.interpreter
+    has_opt = machine.run(f"test -x {opt_python}", check=False).ok
+    rows = []
     for lib in spec.conflicts:
-        distro = (
-            machine.run(
-                f"dpkg-query -W -f '${{Version}}' {lib.package} 2>/dev/null || "
-                f"rpm -q --qf '%{{VERSION}}-%{{RELEASE}}' {lib.package} 2>/dev/null",
-                check=False,
-            ).stdout.strip()
-            or "not installed"
-        )
+        distro = _distro_version(machine, on_box.packages, lib.package)
         # A box lists conflicts only for its distribution's Python (catalog: centos7-abi has none).
         assert spec.python.path is not None, f"{spec.name}: conflicts without a system Python"
         sys_where, sys_version = _probe(machine, spec.python.path, lib.module)
-        opt_where, opt_version = _probe(machine, OPT_PYTHON, lib.module) if has_opt else ("-", "-")
+        opt_where, opt_version = _probe(machine, opt_python, lib.module) if has_opt else ("-", "-")
         rows.append(
             Row(
                 lib.module,
@@ -85,7 +93,9 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
 
 
 def opt_sys_path(machine: Machine) -> list[str]:
+    assert machine.spec is not None
+    python = platform.of(machine.spec).layout.interpreter
     result = machine.run(
-        f"{OPT_PYTHON} -c 'import sys, json; print(json.dumps(sys.path))'", check=False
+        f"{python} -c 'import sys, json; print(json.dumps(sys.path))'", check=False
     )
     return json.loads(result.stdout) if result.ok else []

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import platform
+from harness.platform import Unsupported
 from harness.transport import Machine
-
-from .platform import PackageDb, Unsupported
 
 # The tail of each log kept for a failure: enough for the story, small enough to archive.
 LOG_LINES = 300
@@ -48,7 +48,7 @@ def fingerprint(machine: Machine) -> dict:
     conflicts: dict[str, str] = {}
     names = [c.package for c in spec.conflicts]
     try:
-        query = PackageDb(spec).installed(names) if names else ""
+        query = platform.of(spec).packages.installed(names) if names else ""
     except Unsupported:
         query = ""
     if query:
@@ -77,8 +77,8 @@ def keep_logs(directory: Path, machine: Machine, master: Machine | None) -> None
     for name, path in SALT_LOGS.items():
         if machine.run(f"test -s {path}", check=False).exit_status == 0:
             (directory / name).write_text(_tail(machine, f"tail -n {LOG_LINES} {path}"))
-    if machine.spec is not None and machine.spec.init == "systemd":
-        journal = f"journalctl --no-pager -n {LOG_LINES}"
+    journal = platform.of(machine.spec).services.journal(LOG_LINES) if machine.spec else None
+    if journal:
         (directory / "journal.log").write_text(_tail(machine, journal))
     if master is not None and master is not machine:
         path = SALT_LOGS["master.log"]

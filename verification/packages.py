@@ -13,24 +13,11 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import paths
+from harness import paths, platform
 from harness.errors import HarnessError
 from harness.transport import Machine, Result
 
 REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
-# Keep local edits of conffiles and never stop at a prompt: the box has no terminal.
-# Unsafe I/O (no fsync per file) halves the unpack of our payload; boxes are throwaway.
-APT = (
-    "DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
-    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
-    "-o Dpkg::Options::=--force-unsafe-io"
-)
-
-# What unattended upgrades have: no terminal, nobody to answer a conffile question.
-APT_UNATTENDED = (
-    "DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends "
-    "-o Dpkg::Options::=--force-unsafe-io"
-)
 
 
 def package_dir(box_name: str, chosen: str | Path | None = None) -> Path:
@@ -112,10 +99,6 @@ class PackageSet:
         return self.manifest["salt_version"]
 
     @property
-    def package_format(self) -> str:
-        return self.manifest.get("package_format", "deb")
-
-    @property
     def bundled(self) -> dict[str, str]:
         return self.manifest.get("bundled", {})
 
@@ -128,34 +111,6 @@ class PackageSet:
             machine.put_file(self.directory / p.file, f"{target}/{p.file}")
             remote.append(f"{target}/{p.file}")
         return remote
-
-    def install_command(
-        self,
-        remote_files: list[str],
-        names: list[str] | None = None,
-        downgrade: bool = False,
-        manager: str = "",
-        unattended: bool = False,
-    ) -> str:
-        """apt or yum; on a box without a package database (manager "none") the RPMs are
-        unpacked at / with rpm2cpio and cpio, with no scriptlets run. `unattended` leaves
-        conffile questions unanswered, as an unattended upgrade does (yum never asks)."""
-        wanted = [
-            f
-            for f, p in zip(remote_files, self.packages, strict=False)
-            if names is None or p.name in names
-        ]
-        files = " ".join(shlex.quote(f) for f in wanted)
-        if manager == "none":
-            return (
-                f'cd / && for f in {files}; do rpm2cpio "$f" | cpio -idmu 2>/tmp/cpio.err '
-                "|| { cat /tmp/cpio.err; exit 1; }; done"
-            )
-        if self.package_format == "rpm":
-            action = "downgrade" if downgrade else "localinstall"
-            return f"yum -y -q --disablerepo='*' {action} {files}"
-        apt = APT_UNATTENDED if unattended else APT
-        return f"{apt} {'--allow-downgrades ' if downgrade else ''}install {files} </dev/null"
 
     def install(
         self,
@@ -170,9 +125,13 @@ class PackageSet:
 
         Raises CommandError on failure when `check`.
         """
-        manager = machine.spec.package_manager if machine.spec else ""
-        files = self.copy_to(machine)
-        command = self.install_command(files, names, downgrade, manager, unattended)
+        assert machine.spec is not None
+        files = [
+            f
+            for f, p in zip(self.copy_to(machine), self.packages, strict=True)
+            if names is None or p.name in names
+        ]
+        command = platform.of(machine.spec).packages.install(files, downgrade, unattended)
         return machine.run(f"timeout 600 sh -c {shlex.quote(command)}", check=check, timeout=630)
 
     def payload_files(self) -> list[str]:
@@ -196,10 +155,3 @@ def _payload_files(package: Path) -> tuple[str, ...]:
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         return tuple(m.name.removeprefix(".") for m in archive.getmembers() if not m.isdir())
-
-
-def remove_command(package_format: str, names: list[str], purge: bool = False) -> str:
-    quoted = " ".join(shlex.quote(n) for n in names)
-    if package_format == "rpm":
-        return f"yum -y -q remove {quoted}"
-    return f"{APT} {'purge' if purge else 'remove'} {quoted}"

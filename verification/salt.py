@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import shlex
 
+from harness import platform
 from harness.errors import HarnessError
+from harness.platform import Unsupported
 from harness.transport import Machine
-
-from .platform import ServiceManager
 
 MINION_READY = "Minion is ready to receive requests"
 
@@ -56,12 +56,12 @@ def restart_service(machine: Machine, unit: str, log: str, kill: bool = False):
     """Restart `unit` by the box's init system (`kill`: killed and started again); a
     failure shows the daemon's last words."""
     assert machine.spec is not None
-    services = ServiceManager(machine.spec)
+    services = platform.of(machine.spec).services
     command = services.kill_start(unit) if kill else services.restart(unit)
     result = machine.run(command, check=False)
     if result.exit_status != 0:
-        journal = f"journalctl -u {unit} -n 20 --no-pager 2>/dev/null"
-        tail = machine.run(f"tail -n 20 {log} 2>&1; {journal}", check=False).stdout
+        status = services.status(unit)
+        tail = machine.run(f"tail -n 20 {log} 2>&1; {status}", check=False).stdout
         raise HarnessError(
             f"box {machine.name}: restarting {unit} exited {result.exit_status} "
             f"({result.stderr.strip()[-300:]}); its log and journal:\n{tail}"
@@ -88,8 +88,11 @@ class SaltMaster:
             "file_roots:\n  base:\n    - /srv/salt\n",
         )
         assert self.machine.spec is not None
-        if self.machine.spec.init == "systemd":
-            self.machine.run("systemctl enable salt-master >/dev/null 2>&1 || true")
+        try:  # enabled as an admin would; a box without an init system starts it by hand
+            enable = platform.of(self.machine.spec).services.enable("salt-master")
+            self.machine.run(f"{{ {enable}; }} >/dev/null 2>&1 || true")
+        except Unsupported:
+            pass
         restart_service(self.machine, "salt-master", self.log)
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)

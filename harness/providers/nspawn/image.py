@@ -66,13 +66,19 @@ def is_glibc_root(box: Box) -> bool:
     return box.providers.nspawn is not None and box.providers.nspawn.root == "glibc-2.17"
 
 
+# What of a catalog entry shapes its image (not how packages are built or checked on it).
+IMAGE_FIELDS = {"name", "family", "release", "codename", "python", "conflicts"}
+IMAGE_FIELDS |= {"build_packages", "providers"}
+
+
 def image_key(box: Box, mirror: str | None = None) -> str:
+    shape = box.model_dump(mode="json", include=IMAGE_FIELDS)
     if is_glibc_root(box):
-        return digest(glibc_root.root_key(), box.model_dump_json())[:16]
+        return digest(glibc_root.root_key(), json.dumps(shape, sort_keys=True))[:16]
     _, public_key = keys.ensure_key()
     recipe = {
         "format": IMAGE_FORMAT,
-        "box": box.model_dump(mode="json"),
+        "box": shape,
         "packages": packages(box),
         "sources": sources(box, mirror),
         "provision": PROVISION_SCRIPT.read_text(),

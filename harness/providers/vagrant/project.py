@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ... import platform
 from ...catalog import Box
 from ...state import Instance
 from . import libvirt_daemons
@@ -77,20 +78,7 @@ def machine(box: Box, instance: Instance, timeout: float) -> dict:
 def conflicts_script(box: Box) -> str:
     """Public boxes lack the distribution's conflict libraries the catalog lists: install
     them on first boot (nspawn and offline images have them built in)."""
-    packages = " ".join(c.package for c in box.conflicts)
-    if box.package_manager == "apt":
-        return (
-            "set -e; apt-get update -q; "
-            f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages}"
-        )
-    needs_epel = any(c.repo == "epel" for c in box.conflicts)
-    epel = "yum install -y -q epel-release; " if needs_epel else ""
-    # CentOS 5-7 are end of life: their repositories moved to vault.centos.org.
-    return (
-        "set -e; sed -i -e 's/^mirrorlist=/#mirrorlist=/' "
-        "-e 's|^#\\?baseurl=http://mirror.centos.org|baseurl=http://vault.centos.org|' "
-        f"/etc/yum.repos.d/CentOS-*.repo; {epel}yum install -y -q {packages}"
-    )
+    return platform.of(box).packages.install_from_repositories(box.conflicts)
 
 
 def write(box: Box, instance: Instance, timeout: float) -> None:
