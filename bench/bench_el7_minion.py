@@ -31,8 +31,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     session.terminate_as_interrupt()
-    minion_packages = PackageSet.load(paths.DIST_DIR / "centos7", "centos7")
-    master_packages = PackageSet.load(paths.DIST_DIR / "debian12", "debian12")
+    minion_packages = PackageSet.load(paths.package_set_dir("centos7"), "centos7")
+    master_packages = PackageSet.load(paths.package_set_dir("debian12"), "debian12")
     tag = f"bench-{os.getpid()}"
     samples: list[float] = []
     with (

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import catalog, progress, session
+from harness import catalog, paths, progress, session
 from harness.catalog import Box
-from harness.paths import DIST_DIR
 
 from . import abi_ceiling, defects, layout, manifest, package_cache
 from .errors import BuildError
@@ -38,19 +37,12 @@ def output_name(
     foreign_format: str | None = None,
 ) -> str:
     """foreign_format: a package format other than the box's own (rpm from a Debian box)."""
-    name = box_name
-    if foreign_format:
-        name += f"-{foreign_format}"
-    if salt_version != DEFAULT_SALT:
-        name += f"-salt-{salt_version}"
-    if defect:
-        name += f"-defect-{defect}"
-    return name
+    other_line = salt_version if salt_version != DEFAULT_SALT else None
+    return paths.package_set_name(box_name, other_line, defect, foreign_format)
 
 
 def dist_root(dist_dir: Path | None = None) -> Path:
-    """dist/ of the checkout, or $SVH_DIST_DIR (benchmarks build elsewhere)."""
-    return Path(dist_dir or os.environ.get("SVH_DIST_DIR") or DIST_DIR)
+    return Path(dist_dir) if dist_dir else paths.dist_dir()
 
 
 def output_dir(

@@ -10,7 +10,35 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOXES_DIR = REPO_ROOT / "boxes"
-DIST_DIR = REPO_ROOT / "dist"
+
+
+def dist_dir() -> Path:
+    """Where package sets are built and looked for: dist/ of the checkout, or
+    $SVH_DIST_DIR (benchmarks build elsewhere). Builds and verifiers both ask here."""
+    return Path(os.environ.get("SVH_DIST_DIR") or REPO_ROOT / "dist")
+
+
+def package_set_name(
+    box_name: str,
+    salt_version: str | None = None,
+    defect: str | None = None,
+    foreign_format: str | None = None,
+) -> str:
+    """The one naming rule of dist/: BOX[-FORMAT][-salt-VERSION][-defect-NAME].
+    salt_version None: the default Salt line; foreign_format: a package format other than
+    the box's own (rpm from a Debian box)."""
+    name = box_name
+    if foreign_format:
+        name += f"-{foreign_format}"
+    if salt_version:
+        name += f"-salt-{salt_version}"
+    if defect:
+        name += f"-defect-{defect}"
+    return name
+
+
+def package_set_dir(box_name: str, *variant: str | None, **kwargs: str | None) -> Path:
+    return dist_dir() / package_set_name(box_name, *variant, **kwargs)
 
 
 def cache_dir() -> Path:

@@ -46,7 +46,7 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
         own = spec.packages_of or box  # centos7-abi verifies centos7's packages
         found[box] = PackageSet.load(package_dir(own, packages), own).manifest
         if spec.master and spec.master != own:  # its salt-master's packages
-            PackageSet.load(paths.DIST_DIR / spec.master, spec.master)
+            PackageSet.load(paths.package_set_dir(spec.master), spec.master)
     return found
 
 

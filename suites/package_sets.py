@@ -15,14 +15,14 @@ INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
     if salt_version:
-        return paths.DIST_DIR / f"{box_name}-salt-{salt_version}"
+        return paths.package_set_dir(box_name, salt_version)
     chosen = package_dir(box_name, config.getoption("--packages"))
     if (chosen / "manifest.json").exists() and not chosen.name.startswith(box_name):
         # --packages names one set, of the box under test: a helper box (the master of
         # centos7-abi) takes its own release's default set.
         manifest = PackageSet.read_manifest(chosen)
         if manifest.get("box") != box_name:
-            return paths.DIST_DIR / box_name
+            return paths.package_set_dir(box_name)
     return chosen
 
 

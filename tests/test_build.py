@@ -140,7 +140,7 @@ def test_a_warm_rebuild_makes_no_network_request(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (
         read_manifest(tmp_path / "dist" / "debian12")["inputs_digest"]
-        == read_manifest(paths.DIST_DIR / "debian12")["inputs_digest"]
+        == read_manifest(paths.package_set_dir("debian12"))["inputs_digest"]
     )
 
 

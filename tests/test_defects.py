@@ -86,7 +86,7 @@ def built(defect: str) -> str:
     )
     if proc.returncode != 0:
         pytest.fail(f"building the {defect} variant failed: {proc.stderr.strip()}", pytrace=False)
-    return str(paths.DIST_DIR / f"{build_box}-defect-{defect}")
+    return str(paths.package_set_dir(build_box, defect=defect))
 
 
 def test_the_build_module_lists_exactly_these_defects():

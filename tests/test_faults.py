@@ -22,7 +22,7 @@ NOTHING = {"processes": 0, "links": 0, "mounts": 0, "instances": 0, "scratch": 0
 
 @pytest.fixture(scope="module")
 def ns(tmp_path_factory):
-    if not (paths.DIST_DIR / BOX / "manifest.json").exists():
+    if not (paths.package_set_dir(BOX) / "manifest.json").exists():
         pytest.fail(f"no packages in dist/{BOX}: build them with harness build {BOX}")
     namespace = Namespace.fresh(tmp_path_factory.mktemp("faults"), random.randrange(20, 220))
     yield namespace

@@ -32,7 +32,7 @@ def harness(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def packages_dir():
-    directory = paths.DIST_DIR / BOX
+    directory = paths.package_set_dir(BOX)
     if not (directory / "manifest.json").exists():
         pytest.fail(
             f"no packages in {directory}: build them with harness build {BOX}", pytrace=False

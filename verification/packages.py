@@ -24,7 +24,7 @@ def package_dir(box_name: str, chosen: str | Path | None = None) -> Path:
     """Where BOX's package set is: dist/BOX/, or a --packages DIR holding either one set
     (its manifest.json at the top) or one subdirectory per box."""
     if not chosen:
-        return paths.DIST_DIR / box_name
+        return paths.package_set_dir(box_name)
     chosen = Path(chosen)
     return chosen if (chosen / "manifest.json").exists() else chosen / box_name
 
