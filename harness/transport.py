@@ -8,6 +8,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .state import Instance
 
 BULK_BYTES = 1 << 20  # files above this go through the OpenSSH client
+TREE_CHANGED = "changed as we read it"  # GNU tar, when the box writes into what it copies
 # A box that dies without closing its connections (its network namespace is gone) must not
 # leave a command waiting: keepalives every few seconds, and the kernel drops a connection
 # whose packets go unanswered for DEAD_PEER seconds.
@@ -325,32 +327,55 @@ class Machine:
         local = ["tar", "-C", str(local_dir), "-cf", "-", "."]
         self._tar_stream(local, remote, f"copy {local_dir}/ -> {remote_dir}", upload=True)
 
-    def fetch_tree(self, remote_dir: str, local_dir: str | Path):
-        """Copy remote_dir from the box into local_dir (as local_dir/<its path>)."""
+    def fetch_tree(self, remote_dir: str, local_dir: str | Path, attempts: int = 3):
+        """Copy remote_dir from the box into local_dir (as local_dir/<its path>).
+
+        A copy during which the box wrote into the tree (a running minion compiling
+        bytecode) is not one moment's view: it is taken again, and after `attempts` the
+        error says what happened."""
         Path(local_dir).mkdir(parents=True, exist_ok=True)
         remote = f"tar -C / -cf - {shlex.quote(remote_dir.lstrip('/'))}"
         local = ["tar", "-x", "-C", str(local_dir)]
-        self._tar_stream(local, remote, f"copy {remote_dir} <- box", upload=False)
+        what = f"copy {remote_dir} <- box"
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._tar_stream(local, remote, what, upload=False)
+            except CommandError as e:
+                if TREE_CHANGED not in e.stderr:
+                    raise
+                if attempt == attempts:
+                    raise CommandError(
+                        self.name,
+                        f"{what} ({attempts} tries: the box kept writing into {remote_dir} "
+                        "while it was copied; stop what writes there first)",
+                        e.exit_status,
+                        stderr=e.stderr,
+                    ) from None
 
     def _tar_stream(self, local: list[str], remote: str, what: str, upload: bool):
         """A local tar and a remote command joined by one pipe, in either direction."""
-        if upload:
-            tar = subprocess.Popen(local, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            end = tar.stdout
-        else:
-            tar = subprocess.Popen(local, stdin=subprocess.PIPE)
-            end = tar.stdin
-        assert end is not None
-        try:
+        with tempfile.TemporaryFile() as errors:
             if upload:
-                self._ssh_pipe(remote, what, stdin=end)
+                tar = subprocess.Popen(local, stdout=subprocess.PIPE, stderr=errors)
+                end = tar.stdout
             else:
-                self._ssh_pipe(remote, what, stdout=end)
-        finally:
-            end.close()
-            tar.wait()
-        if tar.returncode:
-            raise CommandError(self.name, " ".join(local), tar.returncode)
+                tar = subprocess.Popen(local, stdin=subprocess.PIPE, stderr=errors)
+                end = tar.stdin
+            assert end is not None
+            try:
+                if upload:
+                    self._ssh_pipe(remote, what, stdin=end)
+                else:
+                    self._ssh_pipe(remote, what, stdout=end)
+            finally:
+                end.close()
+                tar.wait()
+            if tar.returncode:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace")
+                raise CommandError(
+                    f"{self.name} (host side)", " ".join(local), tar.returncode, stderr=said
+                )
 
     def fetch(self, remote: str, local: str | Path):
         """Copy one file from the box to `local` (removed again if the copy fails)."""

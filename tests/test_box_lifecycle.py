@@ -167,6 +167,39 @@ def test_a_suite_restore_of_an_untouched_box_keeps_it_and_of_a_used_one_reverts_
     assert json.loads(proc.stdout) == {"kept": True, "rebooted": True, "gone": True}
 
 
+BUSY_COPY = """
+import json, tempfile
+from harness import session, state
+from harness.errors import CommandError
+machine = session.connect(state.load("alpha"))
+machine.run("mkdir -p /var/tmp/busy && head -c 4000000 /dev/zero > /var/tmp/busy/f")
+machine.run("nohup sh -c 'while :; do echo x >> /var/tmp/busy/f; done' >/dev/null 2>&1 & "
+            "echo $! > /var/tmp/busy.pid")
+try:
+    machine.fetch_tree("/var/tmp/busy", tempfile.mkdtemp())
+    said = "copied"
+except CommandError as e:
+    said = str(e)
+machine.run("kill $(cat /var/tmp/busy.pid)")
+machine.fetch_tree("/var/tmp/busy", tempfile.mkdtemp())  # quiet again: one moment's view
+print(json.dumps(said))
+"""
+
+
+def test_a_copy_of_a_tree_the_box_keeps_writing_says_so(harness_run, two_boxes):
+    proc = subprocess.run(
+        [sys.executable, "-c", BUSY_COPY],
+        capture_output=True,
+        text=True,
+        env=harness_run.env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(proc.stdout)
+    assert "the box kept writing into /var/tmp/busy while it was copied" in said, said
+    assert "file changed as we read it" in said, said
+
+
 def test_box_that_never_answers_ssh_times_out_with_its_journal(harness_run):
     harness_run("up", BOX, "--name", "mute")
     ssh(harness_run, "mute", "systemctl mask ssh.service ssh.socket >/dev/null 2>&1")
