@@ -30,6 +30,7 @@ from rich.table import Table
 
 from harness.paths import REPO_ROOT
 from signoff import report
+from verification.suite_command import SuiteRun
 
 LIFECYCLE = "suites/test_lifecycle.py::"
 PERMISSIONS = "suites/test_permissions.py::"
@@ -87,8 +88,7 @@ def class_seconds(box: str) -> dict[str, float]:
     """One run on `box`: seconds per class (and failures, which make the figure void)."""
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
-        argv = [sys.executable, "-m", "pytest", *node_ids(), "--box", box, "-q"]
-        argv += ["-p", "no:cacheprovider", f"--junitxml={junit}"]
+        argv = SuiteRun([box], targets=node_ids(), junit=junit).argv()
         env = {**os.environ, "SVH_INSTANCE_SUFFIX": f"bench-{os.getpid()}"}
         subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, env=env)
         checks = report.read_junit(junit, [box]) if junit.exists() else []

@@ -11,31 +11,17 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.paths import REPO_ROOT
+from verification.suite_command import SuiteRun
 
 
 def suite_seconds(boxes: list[str], workers: int, marker: str | None) -> tuple[float, bool]:
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "suites/",
-        "--box",
-        ",".join(boxes),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]
-    if workers > 1:
-        argv += ["-n", str(workers), "--dist", "loadgroup"]
-    if marker:
-        argv += ["-m", marker]
+    argv = SuiteRun(boxes, workers=workers, marker=marker).argv()
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True)
     return time.monotonic() - started, proc.returncode == 0

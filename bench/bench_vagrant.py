@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 from bench_boxes import Harness as BoxesHarness  # noqa: E402
 
+from verification.suite_command import SuiteRun  # noqa: E402
+
 
 class Harness(BoxesHarness):
     """bench_boxes' harness runner (a state dir and bridge of its own), plus the suites."""
@@ -32,21 +34,7 @@ class Harness(BoxesHarness):
     def smoke(self, box: str, provider: str) -> tuple[float, str]:
         started = time.monotonic()
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "suites/",
-                "--box",
-                box,
-                "--provider",
-                provider,
-                "-m",
-                "smoke",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-            ],
+            SuiteRun([box], provider=provider, marker="smoke").argv(),
             env=self.env,
             capture_output=True,
             text=True,

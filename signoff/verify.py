@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from harness import catalog, paths, runner
 from harness.errors import HarnessError
 from verification import events
 from verification.packages import PackageSet, package_dir
+from verification.suite_command import SuiteRun
 
 from . import report
 from .live import LiveProgress
@@ -50,44 +49,6 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
     return found
 
 
-def pytest_argv(
-    boxes: list[str],
-    report_dir: Path,
-    workers: int,
-    provider: str | None,
-    packages: str | None,
-    keep_boxes: bool,
-    marker: str | None,
-    keyword: str | None,
-) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "suites/",
-        "--box",
-        ",".join(boxes),
-        f"--junitxml={report_dir / 'junit.xml'}",
-        f"--report-dir={report_dir}",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]
-    if workers > 1:
-        argv += ["-n", str(workers), "--dist", "loadgroup"]
-    for flag, value in (
-        ("--provider", provider),
-        ("--packages", packages),
-        ("-m", marker),
-        ("-k", keyword),
-    ):
-        if value:
-            argv += [flag, value]
-    if keep_boxes:
-        argv.append("--keep-boxes")
-    return argv
-
-
 def verify(
     box_spec: list[str] | None,
     workers: int = 1,
@@ -112,7 +73,18 @@ def verify(
     started = time.time()
     report_dir = (reports_dir or paths.REPO_ROOT / "reports") / time.strftime("%Y%m%d-%H%M%S")
     report_dir.mkdir(parents=True, exist_ok=True)
-    argv = pytest_argv(boxes, report_dir, workers, provider, packages, keep_boxes, marker, keyword)
+    run = SuiteRun(
+        boxes,
+        workers=workers,
+        provider=provider,
+        packages=packages,
+        marker=marker,
+        keyword=keyword,
+        junit=report_dir / "junit.xml",
+        report_dir=report_dir,
+        keep_boxes=keep_boxes,
+    )
+    argv = run.argv()
     event_file = report_dir / "events.jsonl"
     env = {**os.environ, events.ENV: str(event_file)}
     live = LiveProgress(boxes, event_file, console or Console())
@@ -123,7 +95,7 @@ def verify(
         raise HarnessError(
             f"the suites did not run (pytest exited {code}); see {report_dir / 'pytest.log'}"
         )
-    command = " ".join(shlex.quote(a) for a in ["pytest", *argv[3:]])
+    command = run.shown()
     results = report.collect(report_dir / "junit.xml", found)
     summary = report.write(report_dir, results, started, command, shards=[shard] if shard else [])
     return summary, report_dir

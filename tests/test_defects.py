@@ -13,12 +13,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from builds import defects
 from harness import paths
 from signoff import report
+from verification.suite_command import SuiteRun
 
 BOX = "debian12"
 PORTABLE_BUILD, PORTABLE_BOX = "centos7", "centos7-abi"
@@ -56,13 +58,13 @@ UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-
 NEEDS_MASTER = {"upgrade-stops"}  # the master orders the upgrade
 
 
-def suite_args(defect: str) -> list[str]:
+def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:
     checks = {CAUGHT_BY[defect], ALSO_CAUGHT_BY.get(defect, CAUGHT_BY[defect])}
     names = " or ".join(sorted({check.split("[")[0] for check in checks}))
     markers = [] if defect in UPGRADE_DEFECTS else ["lifecycle"]
     markers += [] if defect in NEEDS_MASTER else ["needs_master"]
-    selection = ["-m", " and ".join(f"not {m}" for m in markers)] if markers else []
-    return ["suites/", "-k", names, *selection]
+    marker = " and ".join(f"not {m}" for m in markers) or None
+    return SuiteRun([box], packages=packages, marker=marker, keyword=names, junit=junit)
 
 
 # One file per defect, so the table survives pytest-xdist workers; printed by tests/conftest.py.
@@ -107,20 +109,7 @@ def test_suites_catch_the_defect(defect, tmp_path):
     box = boxes(defect)[1]
     junit = tmp_path / "junit.xml"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *suite_args(defect),
-            "--box",
-            box,
-            "--packages",
-            packages,
-            f"--junitxml={junit}",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-        ],
+        suite_run(defect, box, packages, junit).argv(),
         cwd=paths.REPO_ROOT,
         capture_output=True,
         text=True,
