@@ -1,11 +1,27 @@
 """Deliberately broken package sets, one classic venv-packaging failure each, to prove that
 the verifier catches it. A defect build differs from the good build only in the way its
-name says; the staging code (payload.py) applies it, so every package format gets it.
+name says.
+
+Each defect is one small named transform here, applied to what staging made before it is
+packed: the packages' description (scripts, conffiles), the files tree beside the venv
+(wrappers, units, configs) or the staged venv. Where a defect must change the build itself
+(wheels for another glibc, a bundled CPython without its own libssl, a distribution left
+out) it is a build option. The staging code (payload.py) asks for the transforms and
+options; it never tests a defect's name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import extras, layout
 from .errors import BuildError
+
+if TYPE_CHECKING:
+    from .payload import StagedPayload
 
 DEFECTS: dict[str, str] = {
     "system-site-packages": "the venv sees the distribution's dist-packages",
@@ -75,6 +91,189 @@ def check(name: str | None, portable: bool | None = None) -> str | None:
             f"portable payloads have {', '.join(sorted(PORTABLE))}"
         )
     return name
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a defect changes in the build itself (the good build: all defaults)."""
+
+    target_glibc: bool = True  # a portable payload's wheels are for the target's glibc
+    own_libssl: bool = True  # a bundled CPython keeps its own libssl and libcrypto
+    left_out: frozenset[str] = frozenset()  # locked distributions not installed
+
+
+def _nothing(*_args) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Transform:
+    """How one defect breaks a good payload."""
+
+    options: BuildOptions = BuildOptions()
+    # On the packages' description (StagedPayload.packages), given Python's X.Y.
+    describe: Callable[[StagedPayload, str], None] = _nothing
+    # On the files tree beside the venv (dest/<package>/<path>).
+    files: Callable[[StagedPayload, Path], None] = _nothing
+    # A shell command on the staged venv (venv dir, Python's X.Y), or None.
+    venv: Callable[[StagedPayload, str, str], str | None] = _nothing
+
+
+def _site(prefix: str, minor: str) -> str:
+    return f"{prefix}/lib/python{minor}/site-packages"
+
+
+def _post(package: str, line: Callable[[str], str]) -> Callable[[StagedPayload, str], None]:
+    def describe(payload: StagedPayload, minor: str) -> None:
+        payload.packages[package].post_install.append(line(minor))
+
+    return describe
+
+
+def _not_a_conffile(payload: StagedPayload, minor: str) -> None:
+    minion = payload.packages["salt-minion"]
+    minion.conffiles = [c for c in minion.conffiles if c != "/etc/salt/minion"]
+
+
+def _restart_every_unit(payload: StagedPayload, minor: str) -> None:
+    for package in payload.packages.values():
+        package.post_install += [
+            f"systemctl unmask {u}; systemctl enable {u}; systemctl restart {u} || true"
+            for u in package.units
+        ]
+
+
+def _stop_before_upgrade(payload: StagedPayload, minor: str) -> None:
+    for package in payload.packages.values():
+        if package.units:
+            package.pre_upgrade = [
+                f"deb-systemd-invoke stop {' '.join(package.units)} >/dev/null || true"
+            ]
+
+
+def _rewrite(paths: Callable[[Path], list[Path]], old: str, new: str):
+    def files(payload: StagedPayload, dest: Path) -> None:
+        for path in paths(dest):
+            path.write_text(path.read_text().replace(old, new))
+
+    return files
+
+
+def _minion_unit(dest: Path) -> list[Path]:
+    return list((dest / "salt-minion").rglob("salt-minion.service"))
+
+
+def _wrappers(dest: Path) -> list[Path]:
+    return sorted(dest.glob("*/usr/bin/*"))
+
+
+def _export_libraries(payload: StagedPayload, dest: Path) -> None:
+    conf = dest / layout.COMMON / "etc/ld.so.conf.d/salt.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f"{layout.PREFIX}/lib\n")
+    conf.chmod(0o644)
+
+
+def _versioned_minion_config(payload: StagedPayload, dest: Path) -> None:
+    config = dest / "salt-minion/etc/salt/minion"
+    config.write_text(
+        f"# defaults of the Salt {payload.salt_version} package\n" + config.read_text()
+    )
+
+
+def _system_site(payload: StagedPayload, venv: str, minor: str) -> str:
+    if payload.bundled_interpreter:  # its pyvenv.cfg home is itself: a .pth to the distro
+        return f"echo {DISTRO_DIST_PACKAGES} > {_site(venv, minor)}/distro-site.pth"
+    return (
+        "sed -i 's/^include-system-site-packages = false/include-system-site-packages = true/' "
+        f"{venv}/pyvenv.cfg"
+    )
+
+
+def _build_root_paths(payload: StagedPayload, venv: str, minor: str) -> str:
+    prefix, fake = layout.PREFIX, FAKE_BUILD_ROOT + layout.PREFIX
+    return f"""
+for f in {venv}/bin/*; do
+    [ -f "$f" ] && [ ! -L "$f" ] || continue
+    if head -n 1 "$f" | grep -q '^#!{prefix}/'; then sed -i '1s|^#!{prefix}/|#!{fake}/|' "$f"; fi
+done
+sed -i 's|{prefix}|{fake}|g' {venv}/bin/activate {venv}/bin/activate.csh \\
+    {venv}/bin/activate.fish 2>/dev/null || true
+if grep -q '^command' {venv}/pyvenv.cfg; then sed -i 's|{prefix}|{fake}|g' {venv}/pyvenv.cfg
+else echo 'command = {fake}/bin/python3 -m venv {fake}' >> {venv}/pyvenv.cfg; fi
+"""
+
+
+def _on_venv(command: Callable[[str, str], str]):
+    def venv(payload: StagedPayload, venv: str, minor: str) -> str:
+        return command(venv, minor)
+
+    return venv
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "system-site-packages": Transform(venv=_system_site),
+    "buildroot-paths": Transform(venv=_build_root_paths),
+    "ld-export": Transform(
+        describe=_post(layout.COMMON, lambda minor: "ldconfig"), files=_export_libraries
+    ),
+    "wrapper-pythonpath": Transform(
+        files=_rewrite(
+            _wrappers,
+            f"exec {layout.PREFIX}/bin/",
+            f"export PYTHONPATH={DISTRO_DIST_PACKAGES}\nexec {layout.PREFIX}/bin/",
+        )
+    ),
+    "missing-dep": Transform(BuildOptions(left_out=frozenset({"msgpack"}))),
+    "unit-path": Transform(
+        files=_rewrite(
+            _minion_unit, "ExecStart=/usr/bin/", f"ExecStart={Path(MISSING_UNIT_EXEC).parent}/"
+        )
+    ),
+    "conffile": Transform(describe=_not_a_conffile),
+    "distro-clobber": Transform(
+        describe=_post(
+            layout.COMMON,
+            lambda minor: (
+                f"if [ -f {CLOBBERED_FILE} ]; then "
+                f"cp {_site(layout.PREFIX, minor)}/tornado/__init__.py {CLOBBERED_FILE}; fi"
+            ),
+        )
+    ),
+    "service-state": Transform(describe=_restart_every_unit),
+    "upgrade-stops": Transform(describe=_stop_before_upgrade),
+    "world-writable": Transform(
+        venv=_on_venv(lambda venv, minor: f"chmod o+w {_site(venv, minor)}/salt/modules")
+    ),
+    "root-only": Transform(
+        venv=_on_venv(lambda venv, minor: f"chmod 0700 {_site(venv, minor)}/salt/utils")
+    ),
+    "runtime-writes": Transform(
+        venv=_on_venv(
+            lambda venv, minor: f"find {venv} -name __pycache__ -prune -exec rm -rf {{}} +"
+        )
+    ),
+    "conffile-prompt": Transform(files=_versioned_minion_config),
+    "extras-wiped": Transform(
+        describe=_post(layout.COMMON, lambda minor: f"rm -rf {extras.extras_dir(minor)}/*")
+    ),
+    "version-stamp": Transform(
+        venv=_on_venv(
+            lambda venv, minor: (
+                f"echo {STALE_SALT_VERSION} > {_site(venv, minor)}/salt/_version.txt"
+            )
+        )
+    ),
+    "build-glibc": Transform(BuildOptions(target_glibc=False)),
+    "system-libssl": Transform(BuildOptions(own_libssl=False)),
+}
+GOOD = Transform()
+
+
+def transform(name: str | None) -> Transform:
+    """How the named defect breaks the payload (the good build: no change)."""
+    check(name)
+    return TRANSFORMS[name] if name else GOOD
 
 
 def listing() -> str:

@@ -31,7 +31,8 @@ unit_dir is /lib/systemd/system before Debian 13, /usr/lib/systemd/system from 1
 Per package, StagedPayload.packages also says which files are conffiles, which units to
 enable and start, shell lines to run after install (only defects use them), what to remove
 on purge, and which of our packages it requires at exactly the same version.
-A defect (defects.py) is applied here, so every format gets it.
+A defect is a transform of defects.py, applied here to what was staged (or a build option
+it sets), so every format gets it.
 """
 
 from __future__ import annotations
@@ -96,25 +97,24 @@ def stage(
     machine, box: Box, salt_version: str, defect: str | None, runner: BoxRunner
 ) -> StagedPayload:
     """Build /opt/salt on the box and stage every package's files under WORK/stage."""
-    defects.check(defect)
+    options = defects.transform(defect).options
     minor = python_minor(box)
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
 
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the build directory")
-    # A portable payload is built for the target's glibc, not the build box's (unless a
-    # defect says otherwise).
-    for_target = box.python.portable and defect != "build-glibc"
+    # A portable payload is built for the target's glibc, not the build box's.
+    for_target = box.python.portable and options.target_glibc
     glibc = box.glibc if for_target else _build_box_glibc(runner)
     with progress.step(
         f"{box.name}: inputs for Salt {salt_version}, Python {minor}, glibc {glibc}"
     ):
         inputs = fetch_inputs(lock, block, minor, glibc, runner.log, progress=progress.detail)
         runner.copy_in(inputs, f"{WORK}/inputs", "copying the inputs into the box")
-    system_python, python_version = _interpreter(runner, box, minor, defect)
+    system_python, python_version = _interpreter(runner, box, minor, options)
     python = f"{PREFIX}/bin/python3"
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
-        _install(runner, box, inputs, python, python_version, defect)
+        _install(runner, box, inputs, python, python_version, options)
         extras.provide(runner, minor)
         bundled = json.loads(
             runner.output(
@@ -152,7 +152,7 @@ def _build_box_glibc(runner: BoxRunner) -> str:
 
 
 def _interpreter(
-    runner: BoxRunner, box: Box, minor: str, defect: str | None
+    runner: BoxRunner, box: Box, minor: str, options: defects.BuildOptions
 ) -> tuple[str | None, str]:
     """/opt/salt's interpreter: the bundled CPython (portable or built for the release), or
     a venv on the system's. Returns (the system Python it runs on, its version)."""
@@ -160,10 +160,10 @@ def _interpreter(
         python_version = portable.install(runner, box)
         portable.send_toolchain(runner)  # the sdists compile with it too
         runner.machine.put_file(SITECUSTOMIZE, f"{PREFIX}/lib/python{minor}/sitecustomize.py")
-        if defect == "system-libssl":
+        if not options.own_libssl:
             runner.run(
                 f"rm -f {PREFIX}/lib/libssl.so* {PREFIX}/lib/libcrypto.so*",
-                "defect system-libssl: /opt/salt's own libssl and libcrypto left out",
+                "leaving out /opt/salt's own libssl and libcrypto",
             )
     elif box.python.bundle_interpreter:
         python_version = cpython.install(runner, box)
@@ -187,7 +187,14 @@ def _interpreter(
     return None, python_version
 
 
-def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: str, defect):
+def _install(
+    runner: BoxRunner,
+    box,
+    inputs: Path,
+    python: str,
+    python_version: str,
+    options: defects.BuildOptions,
+):
     wi = f"{WORK}/inputs"
     pip_pin = next(p for p in parse_lock((inputs / "build-lock.txt").read_text()) if p.key == "pip")
     pip_wheel = next((inputs / "build").glob(f"pip-{pip_pin.version}-*.whl")).name
@@ -200,9 +207,9 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
     # Portable payloads compile with the glibc 2.17 toolchain.
     env = portable.compile_env() if box.python.portable else None
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
-    pins = parse_lock((inputs / "lock.txt").read_text())
-    if defect == "missing-dep":
-        pins = [p for p in pins if p.key != "msgpack"]
+    pins = [
+        p for p in parse_lock((inputs / "lock.txt").read_text()) if p.key not in options.left_out
+    ]
     names = "\n".join(f"{p.name}=={p.version}" for p in pins) + "\n"
     runner.machine.write_text(f"{WORK}/requirements.txt", names)
     # Exactly the locked files: --no-deps, then pip check proves the set is complete.
@@ -211,16 +218,13 @@ def _install(runner: BoxRunner, box, inputs: Path, python: str, python_version: 
         f"--find-links {wi}/dist --find-links {WORK}/wheels -r {WORK}/requirements.txt",
         "installing the locked distributions into the venv",
     )
-    if defect != "missing-dep":
+    if not options.left_out:  # a set left incomplete on purpose fails pip check
         runner.run(
             f"{python} -m pip check --disable-pip-version-check", "checking the venv's dependencies"
         )
-    runner.run(
-        f"{python} -I -c 'import salt.version, msgpack, zmq, tornado, cryptography, yaml, jinja2'"
-        if defect != "missing-dep"
-        else f"{python} -I -c 'import salt.version'",
-        "importing Salt from the venv",
-    )
+    wanted = ["salt.version", "msgpack", "zmq", "tornado", "cryptography", "yaml", "jinja2"]
+    modules = ", ".join(m for m in wanted if m not in options.left_out)
+    runner.run(f"{python} -I -c 'import {modules}'", "importing Salt from the venv")
 
 
 def _check_hygiene(runner: BoxRunner):
@@ -246,66 +250,30 @@ done
 
 
 def _describe(payload: StagedPayload, minor: str):
-    site = f"{PREFIX}/lib/python{minor}/site-packages"
     for sub in layout.SUBPACKAGES:
-        conffiles = layout.conffiles(sub)
-        if payload.defect == "conffile":
-            conffiles = [c for c in conffiles if c != "/etc/salt/minion"]
-        post = []
-        if sub.name == layout.COMMON and payload.defect == "ld-export":
-            post.append("ldconfig")
-        if sub.name == layout.COMMON and payload.defect == "extras-wiped":
-            post.append(f"rm -rf {extras.extras_dir(minor)}/*")
-        if sub.name == layout.COMMON and payload.defect == "distro-clobber":
-            post.append(
-                f"if [ -f {defects.CLOBBERED_FILE} ]; then "
-                f"cp {site}/tornado/__init__.py {defects.CLOBBERED_FILE}; fi"
-            )
-        if payload.defect == "service-state":
-            post += [
-                f"systemctl unmask {u}; systemctl enable {u}; systemctl restart {u} || true"
-                for u in sub.units
-            ]
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,
             summary=sub.summary,
             requires=list(sub.requires),
-            conffiles=conffiles,
+            conffiles=layout.conffiles(sub),
             units=list(sub.units),
-            post_install=post,
-            pre_upgrade=(
-                [f"deb-systemd-invoke stop {' '.join(sub.units)} >/dev/null || true"]
-                if payload.defect == "upgrade-stops" and sub.units
-                else []
-            ),
+            post_install=[],
             purge=list(sub.purge),
         )
+    defects.transform(payload.defect).describe(payload, minor)
 
 
 def files_tree(payload: StagedPayload, dest: Path):
     """Write every package's non-venv files (wrappers, units, configs, dirs) under dest."""
-    defect = payload.defect
-    extra = (
-        f"export PYTHONPATH={defects.DISTRO_DIST_PACKAGES}\n"
-        if defect == "wrapper-pythonpath"
-        else ""
-    )
     for sub in layout.SUBPACKAGES:
         root = dest / sub.name
         root.mkdir(parents=True)
         for tool in sub.tools:
-            _write(root / "usr/bin" / tool, layout.wrapper_text(tool, extra), 0o755)
+            _write(root / "usr/bin" / tool, layout.wrapper_text(tool), 0o755)
         for unit in sub.units:
-            exec_dir = "/usr/bin"
-            if defect == "unit-path" and unit == "salt-minion.service":
-                exec_dir = str(Path(defects.MISSING_UNIT_EXEC).parent)
-            _write(
-                root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit, exec_dir), 0o644
-            )
+            _write(root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit), 0o644)
         for conf in sub.configs:
             text = (layout.FILES_DIR / "etc/salt" / conf).read_text()
-            if defect == "conffile-prompt" and conf == "minion":
-                text = f"# defaults of the Salt {payload.salt_version} package\n{text}"
             _write(root / "etc/salt" / conf, text, 0o644)
         for d in sub.dirs:
             (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
@@ -317,8 +285,7 @@ def files_tree(payload: StagedPayload, dest: Path):
                 (layout.FILES_DIR / "logrotate/salt").read_text(),
                 0o644,
             )
-            if defect == "ld-export":
-                _write(root / "etc/ld.so.conf.d/salt.conf", f"{PREFIX}/lib\n", 0o644)
+    defects.transform(payload.defect).files(payload, dest)
 
 
 def _write(path: Path, text: str, mode: int):
@@ -343,51 +310,6 @@ def _stage_files(runner: BoxRunner, payload: StagedPayload, minor: str):
         f"&& chmod 755 {payload.root}/*",
         "copying the venv into the stage",
     )
-    _apply_venv_defect(runner, payload, venv, minor)
-
-
-def _venv_defect_commands(venv: str, minor: str) -> dict[str, str]:
-    """The defects that are one shell command on the staged venv."""
-    site = f"{venv}/lib/python{minor}/site-packages"
-    return {
-        "world-writable": f"chmod o+w {site}/salt/modules",
-        "root-only": f"chmod 0700 {site}/salt/utils",
-        "runtime-writes": f"find {venv} -name __pycache__ -prune -exec rm -rf {{}} +",
-        "version-stamp": f"echo {defects.STALE_SALT_VERSION} > {site}/salt/_version.txt",
-    }
-
-
-def _apply_venv_defect(runner: BoxRunner, payload: StagedPayload, venv: str, minor: str):
-    defect = payload.defect
-    one_command = _venv_defect_commands(venv, minor)
-    if defect in one_command:
-        runner.run(one_command[defect], f"defect {defect}: {defects.DEFECTS[defect]}")
-    elif defect == "system-site-packages":
-        if payload.bundled_interpreter:  # its pyvenv.cfg home is itself: point a .pth at the distro
-            runner.run(
-                f"echo {defects.DISTRO_DIST_PACKAGES} > "
-                f"{venv}/lib/python{minor}/site-packages/distro-site.pth",
-                "defect system-site-packages: a .pth to the distro's dist-packages",
-            )
-        else:
-            runner.run(
-                "sed -i 's/^include-system-site-packages = false"
-                "/include-system-site-packages = true/' "
-                f"{venv}/pyvenv.cfg",
-                "defect system-site-packages: pyvenv.cfg",
-            )
-    elif defect == "buildroot-paths":
-        fake = defects.FAKE_BUILD_ROOT + PREFIX
-        runner.run(
-            f"""
-for f in {venv}/bin/*; do
-    [ -f "$f" ] && [ ! -L "$f" ] || continue
-    if head -n 1 "$f" | grep -q '^#!{PREFIX}/'; then sed -i '1s|^#!{PREFIX}/|#!{fake}/|' "$f"; fi
-done
-sed -i 's|{PREFIX}|{fake}|g' {venv}/bin/activate {venv}/bin/activate.csh \\
-    {venv}/bin/activate.fish 2>/dev/null || true
-if grep -q '^command' {venv}/pyvenv.cfg; then sed -i 's|{PREFIX}|{fake}|g' {venv}/pyvenv.cfg
-else echo 'command = {fake}/bin/python3 -m venv {fake}' >> {venv}/pyvenv.cfg; fi
-""",
-            "defect buildroot-paths: shebangs, activate and pyvenv.cfg",
-        )
+    command = defects.transform(payload.defect).venv(payload, venv, minor)
+    if command:
+        runner.run(command, f"defect {payload.defect}: breaking the staged venv")

@@ -118,6 +118,7 @@ def test_maintainer_scripts_follow_debian_policy():
 
 
 def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
+    assert set(defects.TRANSFORMS) == set(defects.DEFECTS)
     good = staged()
     assert "/etc/salt/minion" in good.packages["salt-minion"].conffiles
     assert "/etc/salt/minion" not in staged("conffile").packages["salt-minion"].conffiles

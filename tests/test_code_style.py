@@ -118,3 +118,17 @@ def test_suites_spell_no_command_of_one_init_system_or_package_manager():
         if word in text
     ]
     assert not found, f"ask the box's platform instead: {found}"
+
+
+def test_the_staging_code_never_tests_a_defect():
+    staging = (REPO_ROOT / "builds/payload.py").read_text()
+    tests = [
+        node.lineno
+        for node in ast.walk(ast.parse(staging))
+        if isinstance(node, ast.Compare)
+        and any(
+            getattr(side, "attr", getattr(side, "id", None)) == "defect"
+            for side in [node.left, *node.comparators]
+        )
+    ]
+    assert not tests, f"builds/payload.py tests a defect's name at lines {tests}"
