@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import settings
 from harness.sources import digest
 
 from .errors import BuildError
@@ -68,7 +68,7 @@ def parse_lock(text: str, source: str = "lock") -> list[Pin]:
 
 def lock_dir() -> Path:
     """builds/locks, or $SVH_LOCK_DIR (a test's own locks)."""
-    return Path(os.environ.get("SVH_LOCK_DIR", LOCK_DIR))
+    return settings.current().path("SVH_LOCK_DIR", LOCK_DIR)
 
 
 def lock_name(salt_version: str, python_minor: str) -> str:

@@ -13,7 +13,6 @@ rpm_targets.target_macros). With EL5/6's macros the spec builds Python 2.7 and
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import settings
 from harness.aptsources import debian_mirrors
 from harness.catalog import Box
 
@@ -126,7 +126,7 @@ def merged_tar_command(staged: StagedPayload, tarball: str, without_venv: bool =
 
 def python27_source(log: Path) -> Path:
     """CPython 2.7's source tarball, fetched once from the Debian mirror into the cache."""
-    mirror = os.environ.get("SVH_DEBIAN_MIRROR") or (debian_mirrors() or [None])[0]
+    mirror = settings.current().text("SVH_DEBIAN_MIRROR") or (debian_mirrors() or [None])[0]
     if not mirror:
         raise BuildError(
             "no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from . import settings
 from .errors import HarnessError
 
 
@@ -52,7 +52,7 @@ def debian_mirrors(apt_dir: Path = Path("/etc/apt")) -> tuple[str | None, str | 
 def source_mirror(purpose: str) -> str:
     """The Debian mirror to fetch source packages from ($SVH_DEBIAN_MIRROR, else the host's
     apt mirror), without a trailing slash; one line saying what to do when there is none."""
-    mirror = os.environ.get("SVH_DEBIAN_MIRROR") or debian_mirrors()[0]
+    mirror = settings.current().text("SVH_DEBIAN_MIRROR") or debian_mirrors()[0]
     if not mirror:
         raise HarnessError(
             f"no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch {purpose}"

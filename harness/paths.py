@@ -8,6 +8,8 @@ crashed run's leftovers can be found again. Both can be moved by environment var
 import os
 from pathlib import Path
 
+from . import settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOXES_DIR = REPO_ROOT / "boxes"
 
@@ -15,7 +17,7 @@ BOXES_DIR = REPO_ROOT / "boxes"
 def dist_dir() -> Path:
     """Where package sets are built and looked for: dist/ of the checkout, or
     $SVH_DIST_DIR (benchmarks build elsewhere). Builds and verifiers both ask here."""
-    return Path(os.environ.get("SVH_DIST_DIR") or REPO_ROOT / "dist")
+    return settings.current().path("SVH_DIST_DIR", REPO_ROOT / "dist")
 
 
 def package_set_name(
@@ -43,11 +45,11 @@ def package_set_dir(box_name: str, *variant: str | None, **kwargs: str | None) -
 
 def cache_dir() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "salt-venv-harness"
-    return Path(os.environ.get("SVH_CACHE_DIR", default))
+    return settings.current().path("SVH_CACHE_DIR", default)
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("SVH_STATE_DIR", "/var/lib/salt-venv-harness"))
+    return settings.current().path("SVH_STATE_DIR", "/var/lib/salt-venv-harness")
 
 
 def namespace() -> str:

@@ -18,16 +18,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import state
+from . import settings, state
 from .errors import LoggedError
 from .paths import cache_dir
 
 
 def cache_root() -> Path:
     """The build caches: $SVH_BUILD_CACHE_DIR, else the harness's cache dir."""
-    if os.environ.get("SVH_BUILD_CACHE_DIR"):
-        return Path(os.environ["SVH_BUILD_CACHE_DIR"])
-    return cache_dir()
+    return settings.current().path("SVH_BUILD_CACHE_DIR", cache_dir())
 
 
 @contextmanager

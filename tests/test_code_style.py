@@ -132,3 +132,19 @@ def test_the_staging_code_never_tests_a_defect():
         )
     ]
     assert not tests, f"builds/payload.py tests a defect's name at lines {tests}"
+
+
+def test_every_setting_is_read_through_settings_and_documented():
+    from harness import settings
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    named = {v.name for v in settings.VARIABLES}
+    undocumented = sorted(n for n in named if f"`{n}`" not in readme)
+    assert not undocumented, f"settings missing from the README's Environment table: {undocumented}"
+    direct = [
+        relative
+        for relative, text in product_files()
+        if relative != "harness/settings.py"
+        and any(f'environ.get("{n}"' in text or f'environ["{n}"]' in text for n in named)
+    ]
+    assert not direct, f"read an SVH_* setting outside harness/settings.py: {direct}"

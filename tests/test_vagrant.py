@@ -14,7 +14,7 @@ import pytest
 from harness import catalog
 from harness.providers.vagrant import VagrantProvider, host, libvirt_daemons, project
 from harness.providers.vagrant.host import kvm_usable, libvirt_driver, vagrant_env
-from harness.providers.vagrant.project import MANAGEMENT_ADDRESS, MANAGEMENT_NETWORK
+from harness.providers.vagrant.project import management_address, management_network
 from harness.state import Instance
 
 needs_vagrant = pytest.mark.skipif(
@@ -247,7 +247,7 @@ def test_the_vm_reaches_nothing_beyond_its_network(harness_run, vm):
     # The management network is isolated: no default route, while the host's end of it
     # (dnsmasq's DNS on the network's first address) answers, so the probe itself works.
     assert ssh(harness_run, "ip -4 route show default").stdout.strip() == ""
-    gateway = MANAGEMENT_ADDRESS.rsplit(".", 1)[0] + ".1"
+    gateway = management_address().rsplit(".", 1)[0] + ".1"
     probe = "timeout 10 bash -c 'exec 3<>/dev/tcp/{}/{}' && echo reached"
     assert "reached" in ssh(harness_run, probe.format(gateway, 53), check=False).stdout
     outside = (
@@ -285,7 +285,7 @@ def test_down_leaves_no_domain_volume_network_or_daemon(harness_run, vm):
         if daemon not in daemons_before and not _other_vms_running():
             assert libvirt_daemons.running_pid(daemon) is None, f"{daemon} still runs"
     if not _other_vms_running():
-        assert not _dnsmasq_of(MANAGEMENT_NETWORK)
+        assert not _dnsmasq_of(management_network())
     assert not (harness_run.state_dir / "instances" / "vg-test").exists()
 
 

@@ -5,15 +5,16 @@ written, so a plain `pytest suites/` behaves as before."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
+
+from harness import settings
 
 ENV = "SVH_EVENTS"
 
 
 def emit(box: str, **fields: object) -> None:
-    path = os.environ.get(ENV)
+    path = settings.current().text(ENV)
     if not path:
         return
     line = json.dumps({"box": box, "time": time.time(), **fields}) + "\n"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import catalog, session, state
+from harness import catalog, session, settings, state
 from harness.errors import HarnessError, SessionLost
 from harness.providers import PROVIDERS
 from harness.transport import Machine
@@ -49,7 +49,8 @@ def pytest_addoption(parser):
 def worker_id() -> str:
     # SVH_INSTANCE_SUFFIX: a pytest run started from inside another one (the defect runs)
     # inherits its worker id and must not take over that worker's boxes.
-    return os.environ.get("SVH_INSTANCE_SUFFIX") or os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return settings.current().text("SVH_INSTANCE_SUFFIX", worker)
 
 
 def instance_name(box_name: str) -> str:
@@ -64,7 +65,7 @@ def pytest_configure(config):
         config._harness_boxes = catalog.select_boxes(config.getoption("--box") or None)
     except HarnessError as e:
         raise pytest.UsageError(str(e)) from None
-    if os.environ.get(events.ENV) and not os.environ.get("PYTEST_XDIST_WORKER"):
+    if settings.current().text(events.ENV) and not os.environ.get("PYTEST_XDIST_WORKER"):
         boxes = [b.name for b in config._harness_boxes]
         config.pluginmanager.register(OutcomeEvents(boxes), "harness-outcome-events")
     session.terminate_as_interrupt()

@@ -8,12 +8,11 @@ What every provider needs the same way lives here: the boot timeout, the "alread
 
 from __future__ import annotations
 
-import os
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from .. import state
+from .. import settings, state
 from ..catalog import Box
 from ..errors import HarnessError, ProviderUnavailable
 from ..state import Instance
@@ -24,7 +23,7 @@ DEFAULT_BOOT_TIMEOUT = 60.0
 
 def configured_boot_timeout() -> float:
     """Seconds a box has to answer SSH: $SVH_BOOT_TIMEOUT, else 60."""
-    return float(os.environ.get("SVH_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT))
+    return settings.current().boot_timeout
 
 
 class Provider(ABC):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ... import keys, paths, progress, runner, state
+from ... import keys, paths, progress, runner, settings, state
 from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
@@ -42,7 +42,7 @@ PROVISION_SCRIPT = Path(__file__).with_name("provision.sh")
 def sources(box: Box, mirror: str | None) -> list[str]:
     assert box.providers.nspawn is not None and box.providers.nspawn.suite is not None
     host_archive, host_security = debian_mirrors()
-    archive = mirror or os.environ.get("SVH_DEBIAN_MIRROR") or host_archive
+    archive = mirror or settings.current().text("SVH_DEBIAN_MIRROR") or host_archive
     if not archive:
         raise HarnessError(
             "no Debian mirror found in /etc/apt/sources*; pass --mirror URL "
@@ -51,7 +51,7 @@ def sources(box: Box, mirror: str | None) -> list[str]:
     suite = box.providers.nspawn.suite
     comps = " ".join(box.providers.nspawn.components)
     lines = [f"deb {archive} {suite} {comps}", f"deb {archive} {suite}-updates {comps}"]
-    security = os.environ.get("SVH_DEBIAN_SECURITY_MIRROR") or host_security
+    security = settings.current().text("SVH_DEBIAN_SECURITY_MIRROR") or host_security
     if security and not mirror:
         lines.append(f"deb {security} {suite}-security {comps}")
     return lines

@@ -71,7 +71,7 @@ def _unexplained(up_veths: set[str], boxes: list[Leftover], known_pids: set[int]
     ]
     explained = up_veths | {item.what for item in boxes if item.kind == "link"}
     found += [
-        Leftover("link", f"{port} on bridge {network.BRIDGE}")
+        Leftover("link", f"{port} on bridge {network.bridge()}")
         for port in network.bridge_ports()
         if port not in explained
     ]
@@ -88,7 +88,7 @@ def find(
         found += _unexplained({v for v in up.values() if v}, found, known_pids)
         recorded = any(i.provider == "nspawn" for i in state.all_instances())
         if network.bridge_exists() and not recorded:
-            found.append(Leftover("bridge", network.BRIDGE))
+            found.append(Leftover("bridge", network.bridge()))
     return found
 
 

@@ -10,11 +10,22 @@ import subprocess
 import time
 from pathlib import Path
 
-# Overridable so a test run can live on a bridge of its own, next to a user's boxes.
-BRIDGE = os.environ.get("SVH_BRIDGE", "svh-br0")
-NETWORK = ipaddress.ip_network(os.environ.get("SVH_NETWORK", "10.242.17.0/24"))
-GATEWAY = NETWORK.network_address + 1
+from ... import settings
+
 FIRST_HOST = 10
+
+
+# Overridable so a test run can live on a bridge of its own, next to a user's boxes.
+def bridge() -> str:
+    return settings.current().text("SVH_BRIDGE", "svh-br0")
+
+
+def network() -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(settings.current().text("SVH_NETWORK", "10.242.17.0/24"))
+
+
+def gateway() -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return network().network_address + 1
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -22,27 +33,27 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def bridge_exists() -> bool:
-    return _ip("link", "show", BRIDGE, check=False).returncode == 0
+    return _ip("link", "show", bridge(), check=False).returncode == 0
 
 
 def ensure_bridge() -> None:
     if bridge_exists():
         return
-    _ip("link", "add", BRIDGE, "type", "bridge")
-    _ip("addr", "add", f"{GATEWAY}/{NETWORK.prefixlen}", "dev", BRIDGE)
-    _ip("link", "set", BRIDGE, "up")
+    _ip("link", "add", bridge(), "type", "bridge")
+    _ip("addr", "add", f"{gateway()}/{network().prefixlen}", "dev", bridge())
+    _ip("link", "set", bridge(), "up")
 
 
 def remove_bridge() -> None:
     if bridge_exists():
-        _ip("link", "del", BRIDGE)
+        _ip("link", "del", bridge())
 
 
 def allocate_address(taken: set[str]) -> str:
-    for n, host in enumerate(NETWORK.hosts()):
+    for n, host in enumerate(network().hosts()):
         if n + 1 >= FIRST_HOST and str(host) not in taken:
             return str(host)
-    raise RuntimeError(f"no free address left on {NETWORK}")
+    raise RuntimeError(f"no free address left on {network()}")
 
 
 def networkd_config(address: str) -> str:
@@ -50,7 +61,7 @@ def networkd_config(address: str) -> str:
     80-container-host0.network; no Gateway: nothing beyond the bridge."""
     return (
         "[Match]\nName=host0\n\n[Network]\n"
-        f"Address={address}/{NETWORK.prefixlen}\n"
+        f"Address={address}/{network().prefixlen}\n"
         "LinkLocalAddressing=no\nIPv6AcceptRA=no\n"
     )
 
@@ -77,7 +88,7 @@ def host_veth(init_pid: int) -> str | None:
 
 def bridge_ports() -> list[str]:
     """The links on the bridge: the host ends of the boxes' veths."""
-    brif = Path("/sys/class/net", BRIDGE, "brif")
+    brif = Path("/sys/class/net", bridge(), "brif")
     return sorted(p.name for p in brif.iterdir()) if brif.is_dir() else []
 
 

@@ -9,13 +9,12 @@ host's disk through the overlay costs ten times what it costs in memory.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from ... import paths
+from ... import paths, settings
 from ...errors import HarnessError
 from ...state import Instance
 
@@ -29,7 +28,7 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 
 def scratch_root() -> Path | None:
     """The tmpfs for layers (SVH_SCRATCH_DIR; "off" keeps them on disk), per namespace."""
-    chosen = os.environ.get("SVH_SCRATCH_DIR", "/dev/shm/salt-venv-harness")
+    chosen = settings.current().text("SVH_SCRATCH_DIR", "/dev/shm/salt-venv-harness")
     if chosen == "off":
         return None
     return Path(chosen) / paths.namespace()

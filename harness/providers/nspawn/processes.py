@@ -8,10 +8,9 @@ import signal
 import time
 from pathlib import Path
 
-from .network import BRIDGE
+from .network import bridge
 
 # Only our containers carry this argument: what tells them from anybody else's.
-MARK = f"--network-bridge={BRIDGE}"
 
 
 def cmdline(pid: int) -> list[str]:
@@ -21,9 +20,14 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+def mark() -> str:
+    """The argument that marks an nspawn of this harness: its bridge."""
+    return f"--network-bridge={bridge()}"
+
+
 def is_ours(pid: int) -> bool:
     argv = cmdline(pid)
-    return bool(argv) and argv[0].endswith("systemd-nspawn") and MARK in argv
+    return bool(argv) and argv[0].endswith("systemd-nspawn") and mark() in argv
 
 
 def children(pid: int) -> list[int]:

@@ -101,7 +101,7 @@ class NspawnProvider(Provider):
             "--keep-unit",
             "-M",
             instance.name,
-            processes.MARK,
+            processes.mark(),
             "--resolv-conf=off",
             "--timezone=off",
             "--link-journal=no",
@@ -111,7 +111,7 @@ class NspawnProvider(Provider):
             # No systemd: nspawn would SIGKILL PID 1 on SIGTERM; svh-init ends cleanly instead.
             argv.remove("-b")
             argv += ["--kill-signal=SIGTERM"]
-            argv += glibc_root.init_argv(instance.address, network.NETWORK.prefixlen)
+            argv += glibc_root.init_argv(instance.address, network.network().prefixlen)
         with (
             progress.step(f"boot {instance.name}"),
             open(instance.dir / "console.log", "ab") as out,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import vagrant
 
-from ... import paths
+from ... import paths, settings
 from ...errors import HarnessError
 from ...runner import last_error_line
 
@@ -34,7 +34,7 @@ def kvm_usable() -> bool:
 
 
 def libvirt_driver() -> str:
-    return os.environ.get("SVH_LIBVIRT_DRIVER") or ("kvm" if kvm_usable() else "qemu")
+    return settings.current().text("SVH_LIBVIRT_DRIVER") or ("kvm" if kvm_usable() else "qemu")
 
 
 def vagrant_env() -> dict[str, str]:

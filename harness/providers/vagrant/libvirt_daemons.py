@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ... import paths, state
+from ... import paths, settings, state
 from ...errors import HarnessError
 
 # (daemon, pid file it writes when started with -d)
@@ -27,7 +27,8 @@ URI = "qemu:///system"
 def _record() -> Path:
     # Host-wide and in /run: PIDs mean nothing after a reboot, and runs with different
     # state dirs share one libvirtd.
-    return Path(os.environ.get("SVH_RUN_DIR", "/run/salt-venv-harness")) / "libvirt-daemons.json"
+    run_dir = settings.current().path("SVH_RUN_DIR", "/run/salt-venv-harness")
+    return run_dir / "libvirt-daemons.json"
 
 
 def _lock():

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ... import progress
+from ... import progress, settings
 from ...catalog import Box
 from ...errors import HarnessError
 from ...runner import run_logged
@@ -51,7 +51,7 @@ def insecure_public_key() -> Path:
 
 def boot_root() -> Path:
     """Kernels for direct boot live where qemu (as libvirt-qemu) can read them: not in /root."""
-    return Path(os.environ.get("SVH_VM_BOOT_DIR", "/var/lib/libvirt/boot/salt-venv-harness"))
+    return settings.current().path("SVH_VM_BOOT_DIR", "/var/lib/libvirt/boot/salt-venv-harness")
 
 
 def box_key(nspawn_image: Path) -> str:

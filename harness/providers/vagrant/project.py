@@ -5,11 +5,10 @@ entry plus what this host needs (libvirt driver, direct kernel boot of an offlin
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from ... import platform
+from ... import platform, settings
 from ...catalog import Box
 from ...state import Instance
 from . import libvirt_daemons
@@ -18,8 +17,16 @@ from .host import libvirt_driver
 VAGRANTFILE = Path(__file__).with_name("Vagrantfile")
 DOMAIN_PREFIX = "svh-"  # the Vagrantfile sets it as libvirt's default_prefix
 # An isolated network (no forward): VMs reach the host and each other, nothing beyond.
-MANAGEMENT_NETWORK = os.environ.get("SVH_VAGRANT_NETWORK", "svh-vagrant")
-MANAGEMENT_ADDRESS = os.environ.get("SVH_VAGRANT_NETWORK_ADDRESS", "10.242.18.0/24")
+
+
+def management_network() -> str:
+    return settings.current().text("SVH_VAGRANT_NETWORK", "svh-vagrant")
+
+
+def management_address() -> str:
+    return settings.current().text("SVH_VAGRANT_NETWORK_ADDRESS", "10.242.18.0/24")
+
+
 # Software emulation boots a VM in about a minute; leave room for a busy machine.
 MIN_BOOT_TIMEOUT = 600.0
 
@@ -29,8 +36,8 @@ def _libvirt_settings(instance: Instance) -> dict:
     settings = {
         "driver": driver,
         "uri": libvirt_daemons.URI,
-        "management_network_name": MANAGEMENT_NETWORK,
-        "management_network_address": MANAGEMENT_ADDRESS,
+        "management_network_name": management_network(),
+        "management_network_address": management_address(),
         "management_network_mode": "none",
         # Lets leftovers() tell this state dir's VMs from anybody else's.
         "description": str(instance.dir),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import vagrant
 
-from ... import paths, progress, state
+from ... import paths, progress, settings, state
 from ...catalog import Box
 from ...errors import BoxTimeout, HarnessError
 from ...state import Instance
@@ -36,7 +36,7 @@ class VagrantProvider(Provider):
     def hypervisor(self, box: Box) -> str | None:
         """The first of the box's hypervisors that this host has (SVH_VAGRANT_HYPERVISOR wins)."""
         assert box.providers.vagrant is not None
-        wanted = os.environ.get("SVH_VAGRANT_HYPERVISOR")
+        wanted = settings.current().text("SVH_VAGRANT_HYPERVISOR") or None
         here = host.hypervisors_here()
         for hv in box.providers.vagrant.hypervisors:
             if hv in here and (wanted is None or hv == wanted):
