@@ -148,7 +148,7 @@ def _prepare_tree(
     runner: BoxRunner, staged: StagedPayload, out_dir: str, without_venv: bool
 ) -> str:
     """The rpmbuild tree on the build box, with the spec and its sources; returns its top."""
-    build_box = runner.machine.spec.name if runner.machine.spec else staged.box
+    build_box = runner.machine.spec.name
     if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
         raise BuildError(
             f'rpmbuild is missing on the {build_box} build box: add "rpm" to '

@@ -116,7 +116,7 @@ def connect(instance: Instance) -> Machine:
 def settle(machine: Machine) -> None:
     """Wait until the box's boot has finished: sshd answers early, while services that
     packages enabled (salt-minion) may still be queued."""
-    booted = platform.of(machine.spec).services.booted() if machine.spec else None
+    booted = platform.of(machine.spec).services.booted()
     if booted and machine.instance:
         timeout = provider_of(machine.instance).boot_timeout(machine.instance)
         machine.run(booted, check=False, timeout=timeout)

@@ -119,7 +119,7 @@ class Machine:
         self,
         name: str,
         endpoint: Endpoint,
-        spec: Box | None = None,
+        spec: Box,
         instance: Instance | None = None,
     ):
         self.name = name

@@ -53,7 +53,6 @@ def expect_none(machine: Machine, what: str, command: str, found: list[str], lim
 
 
 def platform_of(machine: Machine) -> platform.Platform:
-    assert machine.spec is not None
     return platform.of(machine.spec)
 
 

@@ -66,7 +66,6 @@ def _distro_version(machine: Machine, packages: platform.PackageDb, package: str
 def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
     """Rows per conflict library, and whether /opt/salt is installed at all."""
     spec = machine.spec
-    assert spec is not None, f"{machine.name} has no catalog entry"
     on_box = platform.of(spec)
     opt_python = on_box.layout.interpreter
     has_opt = machine.run(f"test -x {opt_python}", check=False).ok
@@ -93,7 +92,6 @@ def conflict_map(machine: Machine) -> tuple[list[Row], bool]:
 
 
 def opt_sys_path(machine: Machine) -> list[str]:
-    assert machine.spec is not None
     python = platform.of(machine.spec).layout.interpreter
     result = machine.run(
         f"{python} -c 'import sys, json; print(json.dumps(sys.path))'", check=False

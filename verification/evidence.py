@@ -39,7 +39,6 @@ def slug(test_name: str) -> str:
 def fingerprint(machine: Machine) -> dict:
     """Release, kernel, init and the versions of the distro's conflict packages as found."""
     spec = machine.spec
-    assert spec is not None
     probe = (
         '(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown; '
         "uname -r; cat /proc/1/comm"
@@ -60,7 +59,7 @@ def fingerprint(machine: Machine) -> dict:
 
 def record_fingerprint(config, machine: Machine) -> None:
     directory = report_dir(config)
-    if directory is None or machine.spec is None:
+    if directory is None:
         return
     target = directory / "boxes" / machine.spec.name / "fingerprint.json"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +76,7 @@ def keep_logs(directory: Path, machine: Machine, master: Machine | None) -> None
     for name, path in SALT_LOGS.items():
         if machine.run(f"test -s {path}", check=False).exit_status == 0:
             (directory / name).write_text(_tail(machine, f"tail -n {LOG_LINES} {path}"))
-    journal = platform.of(machine.spec).services.journal(LOG_LINES) if machine.spec else None
+    journal = platform.of(machine.spec).services.journal(LOG_LINES)
     if journal:
         (directory / "journal.log").write_text(_tail(machine, journal))
     if master is not None and master is not machine:
@@ -103,7 +102,6 @@ def pytest_runtest_makereport(item, call):
     machine = getattr(item, "funcargs", {}).get("machine")
     if directory is None or not report.failed or not isinstance(machine, Machine):
         return
-    assert machine.spec is not None
     target = directory / "logs" / machine.spec.name / slug(item.name)
     try:
         keep_logs(target, machine, _master_of(item))

@@ -125,7 +125,6 @@ class PackageSet:
 
         Raises CommandError on failure when `check`.
         """
-        assert machine.spec is not None
         files = [
             f
             for f, p in zip(self.copy_to(machine), self.packages, strict=True)

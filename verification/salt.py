@@ -55,7 +55,6 @@ def wait_for_port(machine: Machine, port: int, timeout: float = 90):
 def restart_service(machine: Machine, unit: str, log: str, kill: bool = False):
     """Restart `unit` by the box's init system (`kill`: killed and started again); a
     failure shows the daemon's last words."""
-    assert machine.spec is not None
     services = platform.of(machine.spec).services
     command = services.kill_start(unit) if kill else services.restart(unit)
     result = machine.run(command, check=False)
@@ -87,7 +86,6 @@ class SaltMaster:
             "interface: 0.0.0.0\nlog_level_logfile: info\nfileserver_list_cache_time: 0\n"
             "file_roots:\n  base:\n    - /srv/salt\n",
         )
-        assert self.machine.spec is not None
         try:  # enabled as an admin would; a box without an init system starts it by hand
             enable = platform.of(self.machine.spec).services.enable("salt-master")
             self.machine.run(f"{{ {enable}; }} >/dev/null 2>&1 || true")
