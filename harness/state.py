@@ -15,6 +15,19 @@ from . import paths
 
 
 @dataclass
+class ProviderDetails:
+    """What a provider keeps about its instance (an empty field: not this provider's)."""
+
+    pid1: str = ""  # nspawn: systemd, or svh-init on a glibc 2.17 root
+    veth: str = ""  # nspawn: the host side of the box's link
+    layers_home: str = ""  # nspawn: where its writable layers live
+    hypervisor: str = ""  # vagrant: virtualbox or libvirt
+    driver: str = ""  # vagrant on libvirt: kvm or qemu
+    domain: str = ""  # vagrant on libvirt: the domain's name
+    vagrant_box: str = ""  # vagrant: the offline box made for it
+
+
+@dataclass
 class Instance:
     name: str  # instance name, also the box's hostname
     box_name: str  # its catalog entry
@@ -29,7 +42,12 @@ class Instance:
     snapshots: dict[str, list[str]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     owner: str = ""  # the process that started it (process_token()): a run that may clean it
-    extra: dict = field(default_factory=dict)
+    extra: ProviderDetails = field(default_factory=ProviderDetails)
+
+    def __post_init__(self):
+        details: object = self.extra
+        if isinstance(details, dict):  # read back from instance.json
+            self.extra = ProviderDetails(**details)
 
     @property
     def dir(self) -> Path:

@@ -15,7 +15,7 @@ from harness import catalog
 from harness.providers.vagrant import VagrantProvider, host, libvirt_daemons, project
 from harness.providers.vagrant.host import kvm_usable, libvirt_driver, vagrant_env
 from harness.providers.vagrant.project import management_address, management_network
-from harness.state import Instance
+from harness.state import Instance, ProviderDetails
 
 needs_vagrant = pytest.mark.skipif(
     shutil.which("vagrant") is None, reason="vagrant is not installed (./run setup vagrant)"
@@ -33,10 +33,10 @@ def write_project(tmp_path: Path, box, hypervisor: str, offline: bool = False) -
         provider="vagrant",
         user="vagrant",
         image=str(tmp_path / "image"),
-        extra={"hypervisor": hypervisor, "domain": f"svh-vg-validate-{box.name}"},
+        extra=ProviderDetails(hypervisor=hypervisor, domain=f"svh-vg-validate-{box.name}"),
     )
     if offline:
-        instance.extra["vagrant_box"] = f"salt-venv-harness/{box.name}-0000000000000000"
+        instance.extra.vagrant_box = f"salt-venv-harness/{box.name}-0000000000000000"
     project.write(box, instance, timeout=60)
     return instance.dir
 

@@ -36,7 +36,7 @@ def scratch_root() -> Path | None:
 
 def layers_home(instance: Instance) -> Path:
     """Where the instance's writable layers live; chosen once, at its first mount."""
-    home = instance.extra.get("layers_home")
+    home = instance.extra.layers_home
     if home:
         return Path(home)
     root = scratch_root()
@@ -49,7 +49,7 @@ def layers_home(instance: Instance) -> Path:
                 shutil.rmtree(chosen, ignore_errors=True)  # a crashed namesake's layers
         except OSError:
             pass
-    instance.extra["layers_home"] = str(chosen)
+    instance.extra.layers_home = str(chosen)
     instance.save()
     return chosen
 
@@ -119,7 +119,7 @@ def drop_changes(instance: Instance) -> None:
 
 def delete(instance: Instance) -> None:
     """The instance's files: its dir and, in memory, its layers."""
-    home = Path(instance.extra.get("layers_home") or instance.dir)
+    home = Path(instance.extra.layers_home or instance.dir)
     if home != instance.dir:
         delete_in_background(home)
     delete_in_background(instance.dir)

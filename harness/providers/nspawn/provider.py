@@ -73,7 +73,7 @@ class NspawnProvider(Provider):
         )
 
     def start(self, box: Box, instance: Instance) -> None:
-        instance.extra["init"] = "svh-init" if image.is_glibc_root(box) else "systemd"
+        instance.extra.pid1 = "svh-init" if image.is_glibc_root(box) else "systemd"
         instance.save()
         overlay.mount(instance)
         self._configure(instance)
@@ -82,7 +82,7 @@ class NspawnProvider(Provider):
     def _configure(self, instance: Instance) -> None:
         """Per-instance files, written into the upper layer before boot (systemd boxes; the
         glibc 2.17 box gets its address on svh-init's command line)."""
-        if instance.extra.get("init") == "svh-init":
+        if instance.extra.pid1 == "svh-init":
             return
         root = overlay.merged(instance)
         (root / "etc/hostname").write_text(instance.name + "\n")
@@ -107,7 +107,7 @@ class NspawnProvider(Provider):
             "--link-journal=no",
             "--console=read-only",
         ]
-        if instance.extra.get("init") == "svh-init":
+        if instance.extra.pid1 == "svh-init":
             # No systemd: nspawn would SIGKILL PID 1 on SIGTERM; svh-init ends cleanly instead.
             argv.remove("-b")
             argv += ["--kill-signal=SIGTERM"]
@@ -129,7 +129,7 @@ class NspawnProvider(Provider):
         init = processes.container_init(instance.pid)
         veth = network.host_veth(init) if init else None
         if veth:
-            instance.extra["veth"] = veth
+            instance.extra.veth = veth
             instance.save()
 
     def _wait_for_sshd(self, instance: Instance, proc: subprocess.Popen, timeout: float) -> None:
@@ -193,7 +193,7 @@ class NspawnProvider(Provider):
 
     def _stop(self, instance: Instance, graceful: bool) -> None:
         # The veth is found while the container lives: recorded at boot, or through its group.
-        veth = instance.extra.get("veth") or network.veth_of(cgroups.members(instance.name))
+        veth = instance.extra.veth or network.veth_of(cgroups.members(instance.name))
         processes.stop(instance.pid, graceful)
         # A container whose nspawn died runs on without it: its whole tree is in its group.
         cgroups.kill(instance.name)
@@ -243,7 +243,7 @@ class NspawnProvider(Provider):
     def _up(self) -> dict[str, str | None]:
         """The boxes that are up (every record but nspawn's dead ones), with their veths."""
         return {
-            i.name: i.extra.get("veth")
+            i.name: i.extra.veth
             for i in state.all_instances()
             if i.provider != self.name or self.is_running(i)
         }

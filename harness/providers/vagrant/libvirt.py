@@ -63,7 +63,7 @@ def remove_domain(domain: str) -> None:
 
 
 def domain_running(instance: Instance) -> bool:
-    pid_file = f"/run/libvirt/qemu/{instance.extra['domain']}.pid"
+    pid_file = f"/run/libvirt/qemu/{instance.extra.domain}.pid"
     try:
         with open(pid_file) as f:
             pid = int(f.read().strip())

@@ -61,11 +61,11 @@ def machine(box: Box, instance: Instance, timeout: float) -> dict:
         "virtualbox": dict(settings.virtualbox),
         "libvirt": dict(settings.libvirt),
     }
-    if instance.extra["hypervisor"] == "libvirt":
+    if instance.extra.hypervisor == "libvirt":
         spec["libvirt"].update(_libvirt_settings(instance))
-    if instance.extra.get("vagrant_box"):  # an offline box made by offline_box.py
+    if instance.extra.vagrant_box:  # an offline box made by offline_box.py
         boot = Path(instance.image) / "boot"
-        spec["box"] = instance.extra["vagrant_box"]
+        spec["box"] = instance.extra.vagrant_box
         spec["box_version"] = None
         # A throwaway box on an isolated network: replacing the key costs a minute of
         # emulated CPU for nothing.

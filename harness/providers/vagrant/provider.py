@@ -19,7 +19,7 @@ import vagrant
 from ... import paths, progress, settings, state
 from ...catalog import Box
 from ...errors import BoxTimeout, HarnessError
-from ...state import Instance
+from ...state import Instance, ProviderDetails
 from ...transport import Endpoint, wait_for_banner
 from ..base import Provider, configured_boot_timeout
 from . import boxes, host, libvirt, libvirt_daemons, project
@@ -139,26 +139,26 @@ class VagrantProvider(Provider):
 
     # ---- instances ----------------------------------------------------------------
     def new_instance(self, box: Box, name: str, image: Path) -> Instance:
-        hv = self.hypervisor(box)
+        hv = self.hypervisor(box) or ""  # require() has found one
         instance = Instance(
             name=name,
             box_name=box.name,
             provider=self.name,
             user="vagrant",
             image=str(image),
-            extra={
-                "hypervisor": hv,
-                "domain": DOMAIN_PREFIX + name,
-                "driver": host.libvirt_driver() if hv == "libvirt" else hv,
-            },
+            extra=ProviderDetails(
+                hypervisor=hv,
+                domain=DOMAIN_PREFIX + name,
+                driver=host.libvirt_driver() if hv == "libvirt" else hv,
+            ),
         )
         info = self._offline_info(box) if self.builds_offline(box) else None
         if info:
-            instance.extra["vagrant_box"] = info["vagrant_box"]
+            instance.extra.vagrant_box = info["vagrant_box"]
         return instance
 
     def start(self, box: Box, instance: Instance) -> None:
-        hv = instance.extra["hypervisor"]
+        hv = instance.extra.hypervisor
         project.write(box, instance, self.boot_timeout(instance))
         if hv == "libvirt":
             libvirt_daemons.ensure_running()
@@ -166,10 +166,10 @@ class VagrantProvider(Provider):
             others = [
                 i for i in self.instances() if i.box_name == box.name and i.name != instance.name
             ]
-            if instance.extra.get("vagrant_box") and not others:
-                libvirt.prune_base_volumes(box, instance.extra["vagrant_box"])
+            if instance.extra.vagrant_box and not others:
+                libvirt.prune_base_volumes(box, instance.extra.vagrant_box)
         v = self._project(instance)
-        driver = f"/{instance.extra['driver']}" if hv == "libvirt" else ""
+        driver = f"/{instance.extra.driver}" if hv == "libvirt" else ""
         log = project.log(instance)
         with (
             progress.step(f"boot {instance.name} (vagrant up, {hv}{driver})"),
@@ -229,7 +229,7 @@ class VagrantProvider(Provider):
             )
 
     def _ensure_daemons(self, instance: Instance) -> None:
-        if instance.extra.get("hypervisor") == "libvirt":
+        if instance.extra.hypervisor == "libvirt":
             libvirt_daemons.ensure_running()
 
     def down(self, instance: Instance) -> None:
@@ -250,10 +250,8 @@ class VagrantProvider(Provider):
         self._forget(instance)
 
     def _remove_domain(self, instance: Instance) -> None:
-        if instance.extra.get("hypervisor") == "libvirt" and libvirt_daemons.running_pid(
-            "libvirtd"
-        ):
-            libvirt.remove_domain(instance.extra["domain"])
+        if instance.extra.hypervisor == "libvirt" and libvirt_daemons.running_pid("libvirtd"):
+            libvirt.remove_domain(instance.extra.domain)
 
     def _forget(self, instance: Instance) -> None:
         logs = paths.state_dir() / "logs"
@@ -268,7 +266,7 @@ class VagrantProvider(Provider):
             libvirt_daemons.stop_ours()
 
     def is_running(self, instance: Instance) -> bool:
-        if instance.extra.get("hypervisor") == "libvirt":
+        if instance.extra.hypervisor == "libvirt":
             return libvirt.domain_running(instance)
         try:
             return any(s.state == "running" for s in self._project(instance).status())
@@ -277,7 +275,7 @@ class VagrantProvider(Provider):
 
     # ---- leftovers of crashed runs ------------------------------------------------
     def _stray_domains(self) -> list[str]:
-        return libvirt.stray_domains({i.extra.get("domain", "") for i in self.instances()})
+        return libvirt.stray_domains({i.extra.domain for i in self.instances()})
 
     def leftovers(self, only: str | None = None) -> list[str]:
         if only:  # stray domains have lost their box's name
@@ -302,7 +300,7 @@ class VagrantProvider(Provider):
 
 
 def _emulated(instance: Instance) -> bool:
-    return instance.extra.get("hypervisor") == "libvirt" and instance.extra.get("driver") == "qemu"
+    return instance.extra.hypervisor == "libvirt" and instance.extra.driver == "qemu"
 
 
 def _nspawn():  # offline boxes start from the nspawn image
