@@ -11,11 +11,11 @@ Python, the python3.X package owning that interpreter.
 from __future__ import annotations
 
 import shlex
-import subprocess
 import textwrap
 from pathlib import Path
 
 from harness.catalog import Box
+from harness.runner import capture
 
 from . import layout
 from .errors import BuildError
@@ -45,9 +45,9 @@ def recipe() -> list[Path]:
 
 
 def unpack(package: Path, dest: Path) -> None:
-    done = subprocess.run(["dpkg-deb", "-x", str(package), str(dest)], capture_output=True)
+    done = capture(["dpkg-deb", "-x", str(package), str(dest)])
     if done.returncode != 0:
-        raise BuildError(f"dpkg-deb -x {package.name}: {done.stderr.decode().strip()}")
+        raise BuildError(f"dpkg-deb -x {package.name}: {done.stderr.strip()}")
 
 
 def arch_of(pkg: StagedPackage) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from harness import settings
 from harness.aptsources import debian_mirrors
 from harness.catalog import Box
+from harness.runner import capture
 
 from . import defects
 from .errors import BuildError
@@ -83,14 +84,11 @@ def unpack(package: Path, dest: Path) -> None:
     """rpm2cpio | cpio, as an RPM-less root gets it too: no database, no scriptlets."""
     dest.mkdir(parents=True, exist_ok=True)
     with subprocess.Popen(["rpm2cpio", str(package)], stdout=subprocess.PIPE) as rpm2cpio:
-        done = subprocess.run(
-            ["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
-            stdin=rpm2cpio.stdout,
-            cwd=dest,
-            capture_output=True,
+        done = capture(
+            ["cpio", "-idm", "--quiet", "--no-absolute-filenames"], cwd=dest, stdin=rpm2cpio.stdout
         )
     if rpm2cpio.returncode or done.returncode:
-        raise BuildError(f"rpm2cpio | cpio of {package.name}: {done.stderr.decode().strip()}")
+        raise BuildError(f"rpm2cpio | cpio of {package.name}: {done.stderr.strip()}")
 
 
 def rpmbuild_argv(

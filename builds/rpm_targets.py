@@ -12,12 +12,12 @@ needs.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass, field
 
 from harness import platform
 from harness.platform import InitSystem
+from harness.runner import capture
 
 from .errors import BuildError
 from .rpm import SPEC, target_macros
@@ -99,12 +99,7 @@ def _rpmspec(args: list[str], macros: dict[str, str]) -> str:
     argv = ["rpmspec"]
     for name, value in macros.items():
         argv += ["--define", f"{name} {value}"]
-    try:
-        proc = subprocess.run(argv + args + [str(SPEC)], capture_output=True, text=True)
-    except FileNotFoundError:
-        raise BuildError(
-            "rpmspec is missing: install Debian's rpm package (./run setup does)"
-        ) from None
+    proc = capture(argv + args + [str(SPEC)])
     if proc.returncode != 0:
         raise BuildError(
             f"rpmspec {' '.join(args)} failed for {macros.get('dist', 'no target')}: "

@@ -4,6 +4,7 @@ progress: image builds, Vagrant box builds, pip downloads and the suites all run
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import threading
@@ -13,6 +14,35 @@ from typing import IO
 
 from . import progress
 from .errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+
+def capture(
+    argv: list[str],
+    timeout: float | None = None,
+    check: bool = False,
+    text: bool = True,
+    cwd: Path | None = None,
+    stdin: IO | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a short host command and keep its output: the one door for host commands that
+    are not streamed (tee) or logged (run_logged). A missing program, a timeout and (with
+    `check`) a non-zero exit are each one line."""
+    log.debug("$ %s", " ".join(argv))
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=text, timeout=timeout, cwd=cwd, stdin=stdin
+        )
+    except FileNotFoundError:
+        raise HarnessError(f"{argv[0]} is not installed on this host (./run setup installs it)")
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"`{' '.join(argv)}` did not end within {timeout:.0f}s") from None
+    if check and done.returncode != 0:
+        said = done.stderr if text else done.stderr.decode(errors="replace")
+        tail = (said.strip().splitlines() or ["no output"])[-1]
+        raise HarnessError(f"`{' '.join(argv)}` exited {done.returncode}: {tail}")
+    return done
 
 
 def last_error_line(log: Path, limit: int = 200) -> str:

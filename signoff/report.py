@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import platform
 import re
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from harness import paths
+from harness.runner import capture
 from verification.events import box_of, check_of, test_name
 from verification.evidence import slug
 
@@ -116,11 +116,7 @@ def matrix(boxes: list[dict]) -> list[dict]:
 
 
 def _git_commit() -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(paths.REPO_ROOT), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-    )
+    proc = capture(["git", "-C", str(paths.REPO_ROOT), "describe", "--always", "--dirty"])
     return proc.stdout.strip() or "unknown"
 
 

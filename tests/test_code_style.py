@@ -148,3 +148,22 @@ def test_every_setting_is_read_through_settings_and_documented():
         and any(f'environ.get("{n}"' in text or f'environ["{n}"]' in text for n in named)
     ]
     assert not direct, f"read an SVH_* setting outside harness/settings.py: {direct}"
+
+
+# Host commands go through harness/runner.py; these stream between two processes instead.
+PIPES = {
+    "harness/providers/nspawn/provider.py",  # the box's systemd-nspawn, for its whole life
+    "harness/transport.py",  # tar and cat streams joined to the box's SSH session
+    "builds/rpm.py",  # rpm2cpio | cpio
+    "builds/lockgen.py",  # uv pip compile, a maintainer's tool
+}
+
+
+def test_host_commands_go_through_the_runner():
+    direct = [
+        relative
+        for relative, text in product_files()
+        if relative not in PIPES | {"harness/runner.py"}
+        and ("subprocess.run(" in text or "subprocess.Popen(" in text)
+    ]
+    assert not direct, f"run host commands with harness.runner (capture, tee, run_logged): {direct}"

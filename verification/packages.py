@@ -8,13 +8,13 @@ import hashlib
 import io
 import json
 import shlex
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import paths, platform
 from harness.errors import HarnessError
+from harness.runner import capture
 from harness.transport import Machine, Result
 
 REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
@@ -141,16 +141,12 @@ class PackageSet:
 @functools.cache
 def _payload_files(package: Path) -> tuple[str, ...]:
     if package.suffix == ".rpm":
-        listing = subprocess.run(
+        listing = capture(
             ["rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\\n]", str(package)],
-            capture_output=True,
-            text=True,
             check=True,
         ).stdout
         entries = [line.split(" ", 1) for line in listing.splitlines() if " " in line]
         return tuple(path for perms, path in entries if not perms.startswith("d"))
-    tar = subprocess.run(
-        ["dpkg-deb", "--fsys-tarfile", str(package)], capture_output=True, check=True
-    ).stdout
+    tar = capture(["dpkg-deb", "--fsys-tarfile", str(package)], check=True, text=False).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         return tuple(m.name.removeprefix(".") for m in archive.getmembers() if not m.isdir())

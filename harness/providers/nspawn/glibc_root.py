@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pathlib import Path
 from ... import keys, progress, toolchain
 from ...aptsources import source_mirror
 from ...errors import HarnessError, LoggedError
-from ...runner import tee
+from ...runner import capture, tee
 from ...sources import cache_root, digest, fetch_url, filling
 
 BOX = "centos7-abi"
@@ -234,11 +233,7 @@ def init_argv(address: str, prefix: int, gateway: str | None = None) -> list[str
 
 def _busybox() -> Path:
     """The host's static busybox: it runs in any root, whatever that root's libc."""
-    status = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Status} ${Version}", "busybox-static"],
-        capture_output=True,
-        text=True,
-    ).stdout
+    status = capture(["dpkg-query", "-W", "-f", "${Status} ${Version}", "busybox-static"]).stdout
     if not status.startswith("install ok installed") or not Path("/bin/busybox").is_file():
         raise HarnessError(
             f"the {BOX} box needs the host's busybox-static: "
@@ -249,9 +244,7 @@ def _busybox() -> Path:
 
 def _busybox_version() -> str:
     _busybox()
-    return subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Version}", "busybox-static"], capture_output=True, text=True
-    ).stdout
+    return capture(["dpkg-query", "-W", "-f", "${Version}", "busybox-static"]).stdout
 
 
 def _ssh_key() -> str:
@@ -340,9 +333,7 @@ def _copy_runtime(sysroot_lib: Path, lib64: Path, cxx_lib: Path):
 
 def _link_applets(busybox: Path, root: Path):
     shutil.copy2(busybox, root / "usr/bin/busybox")
-    applets = subprocess.run(
-        [str(busybox), "--list-full"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    applets = capture([str(busybox), "--list-full"], check=True).stdout.split()
     for applet in applets:  # bin/ls, sbin/ip, usr/bin/awk, ...
         name = Path(applet).name
         where = "usr/sbin" if "sbin/" in applet else "usr/bin"
@@ -387,9 +378,7 @@ def build_root(dest: Path, log: Path) -> None:
     authorized.chmod(0o600)
     # The loader finds every library each program needs (ldd prints "not found" if not).
     programs_used = ["/usr/sbin/dropbear", "/usr/libexec/openssh/sftp-server", "/usr/bin/getent"]
-    check = subprocess.run(
-        ["chroot", str(dest), "/usr/bin/ldd", *programs_used], capture_output=True, text=True
-    )
+    check = capture(["chroot", str(dest), "/usr/bin/ldd", *programs_used])
     if check.returncode != 0 or "not found" in check.stdout:
         with open(log, "a") as f:
             f.write(check.stdout + check.stderr)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ... import settings
+from ...runner import capture
 
 FIRST_HOST = 10
 
@@ -29,7 +30,7 @@ def gateway() -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+    return capture(["ip", *args], check=check)
 
 
 def bridge_exists() -> bool:
@@ -69,11 +70,7 @@ def networkd_config(address: str) -> str:
 def host_veth(init_pid: int) -> str | None:
     """The host side of the veth whose other end is host0 in the network namespace of
     init_pid (`host0@ifN`: N is the host end's index)."""
-    shown = subprocess.run(
-        ["nsenter", "-t", str(init_pid), "-n", "ip", "-o", "link", "show", "host0"],
-        capture_output=True,
-        text=True,
-    )
+    shown = capture(["nsenter", "-t", str(init_pid), "-n", "ip", "-o", "link", "show", "host0"])
     peer = re.search(r"host0@if(\d+):", shown.stdout)
     if shown.returncode != 0 or not peer:
         return None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ... import paths, settings
 from ...errors import HarnessError
+from ...runner import capture
 from ...state import Instance
 
 # Room a box's layers may take: its payload in each snapshot, a master, an older line.
@@ -23,7 +24,7 @@ SCRATCH_MIN_FREE = 4 << 30
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True)
+    return capture(argv)
 
 
 def scratch_root() -> Path | None:
@@ -172,4 +173,4 @@ def delete_in_background(directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
         return
     # sh exits at once, so no zombie of ours waits for the rm.
-    subprocess.run(["sh", "-c", 'rm -rf "$1" >/dev/null 2>&1 &', "_", str(trash)])
+    capture(["sh", "-c", 'rm -rf "$1" >/dev/null 2>&1 &', "_", str(trash)])

@@ -18,6 +18,7 @@ from pathlib import Path
 from ... import keys, paths, progress, state
 from ...catalog import Box
 from ...errors import BoxTimeout
+from ...runner import capture
 from ...state import Instance
 from ...transport import wait_for_banner
 from ..base import Provider
@@ -162,10 +163,8 @@ class NspawnProvider(Provider):
             pass
         init = processes.container_init(instance.pid)
         if init:
-            journal = subprocess.run(
+            journal = capture(
                 ["nsenter", "-t", str(init), "-a", "journalctl", "-b", "-n", "40", "--no-pager"],
-                capture_output=True,
-                text=True,
                 timeout=10,
             )
             parts.append("== journal ==\n" + journal.stdout + journal.stderr)

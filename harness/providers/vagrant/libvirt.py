@@ -3,11 +3,10 @@ domains a crashed run left behind (libvirt_daemons.py starts and stops the daemo
 
 from __future__ import annotations
 
-import subprocess
-
 from ... import paths
 from ...catalog import Box
 from ...errors import ProviderUnavailable
+from ...runner import capture
 from ...state import Instance
 from . import libvirt_daemons
 from .host import libvirt_driver
@@ -19,11 +18,8 @@ from .project import DOMAIN_PREFIX
 def check_driver(box: Box) -> None:
     """The hypervisor must take the domain type we ask for, or the VM never boots."""
     driver = libvirt_driver()
-    done = subprocess.run(
-        ["virsh", "-c", libvirt_daemons.URI, "domcapabilities", "--virttype", driver],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = capture(
+        ["virsh", "-c", libvirt_daemons.URI, "domcapabilities", "--virttype", driver], timeout=60
     )
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]

@@ -12,12 +12,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 from ... import paths, settings, state
 from ...errors import HarnessError
+from ...runner import capture
 
 # (daemon, pid file it writes when started with -d)
 DAEMONS = (("virtlogd", "/run/virtlogd.pid"), ("libvirtd", "/run/libvirtd.pid"))
@@ -82,14 +82,12 @@ def _owner() -> str | None:
 
 
 def virsh(*args: str) -> str:
-    done = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, timeout=60)
+    done = capture(["virsh", "-c", URI, *args], timeout=60)
     return done.stdout if done.returncode == 0 else ""
 
 
 def _answers() -> bool:
-    done = subprocess.run(
-        ["virsh", "-c", URI, "version"], capture_output=True, text=True, timeout=20
-    )
+    done = capture(["virsh", "-c", URI, "version"], timeout=20)
     return done.returncode == 0
 
 
@@ -109,7 +107,7 @@ def ensure_running(timeout: float = 30.0):
             # Normally made by the init system's units or libvirt-daemon-system.
             for d in ("/run/libvirt", "/var/log/libvirt/qemu", "/var/lib/libvirt/qemu"):
                 Path(d).mkdir(parents=True, exist_ok=True)
-            done = subprocess.run([exe, "-d"], capture_output=True, text=True)
+            done = capture([exe, "-d"])
             pid = None
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and pid is None:
