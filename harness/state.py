@@ -8,7 +8,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import paths
@@ -25,6 +25,14 @@ class ProviderDetails:
     driver: str = ""  # vagrant on libvirt: kvm or qemu
     domain: str = ""  # vagrant on libvirt: the domain's name
     vagrant_box: str = ""  # vagrant: the offline box made for it
+
+    @classmethod
+    def from_record(cls, record: dict) -> ProviderDetails:
+        """From instance.json, also one an older harness wrote: a box must never become
+        invisible (its address free for another) because its record has other keys."""
+        record = {"pid1": record.get("init", ""), **record}
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: str(v) for k, v in record.items() if k in known and v})
 
 
 @dataclass
@@ -47,7 +55,7 @@ class Instance:
     def __post_init__(self):
         details: object = self.extra
         if isinstance(details, dict):  # read back from instance.json
-            self.extra = ProviderDetails(**details)
+            self.extra = ProviderDetails.from_record(details)
 
     @property
     def dir(self) -> Path:
@@ -84,8 +92,11 @@ def owner_alive(instance: Instance) -> bool:
 def load(name: str) -> Instance | None:
     record = paths.instances_dir() / name / "instance.json"
     try:
-        return Instance(**json.loads(record.read_text()))
-    except (OSError, ValueError, TypeError):
+        data = json.loads(record.read_text())
+        known = {f.name for f in fields(Instance)}
+        # Keys another harness version wrote are left out, never the whole box.
+        return Instance(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 

@@ -103,3 +103,29 @@ def test_select_boxes_accepts_lists_commas_and_all(tmp_path):
 def test_unknown_box_lists_the_known_ones():
     with pytest.raises(CatalogError, match=r"unknown box 'debian99' \(known boxes: centos5, "):
         catalog.select_boxes("debian99")
+
+
+def test_an_instance_record_of_another_harness_version_still_loads(tmp_path, monkeypatch):
+    # A box whose record did not load would look absent: its address free for another box.
+    import json
+
+    from harness import state
+
+    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
+    record = tmp_path / "instances" / "old" / "instance.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(
+        json.dumps(
+            {
+                "name": "old",
+                "box_name": "debian12",
+                "provider": "nspawn",
+                "address": "10.242.17.10",
+                "someday": 1,
+                "extra": {"init": "systemd", "veth": "vb-old", "other": "x"},
+            }
+        )
+    )
+    loaded = state.load("old")
+    assert loaded is not None and loaded.address == "10.242.17.10"
+    assert (loaded.extra.pid1, loaded.extra.veth) == ("systemd", "vb-old")
