@@ -142,8 +142,26 @@ def stage(
         bundled=bundled,
     )
     with progress.step(f"{box.name}: staging the packages' files"):
-        _describe(payload, minor)
+        describe(payload, minor)
         _stage_files(runner, payload, minor)
+    return payload
+
+
+def without_venv(box: str, salt_version: str, python_version: str) -> StagedPayload:
+    """The payload of a target whose /opt/salt the spec builds itself (EL5/6, from
+    rpm.LegacySources): every package described, no venv staged."""
+    payload = StagedPayload(
+        box=box,
+        root=f"{WORK}/stage",
+        salt_version=salt_version,
+        version=layout.package_version(salt_version),
+        python_version=python_version,
+        bundled_interpreter=True,
+        system_python=None,
+        unit_dir="/usr/lib/systemd/system",  # units give way to init scripts there
+        defect=None,
+    )
+    describe(payload, ".".join(python_version.split(".")[:2]))
     return payload
 
 
@@ -249,7 +267,7 @@ done
     runner.run(script, "checking the venv for build paths, foreign shebangs and .pth entries")
 
 
-def _describe(payload: StagedPayload, minor: str):
+def describe(payload: StagedPayload, minor: str):
     for sub in layout.SUBPACKAGES:
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,

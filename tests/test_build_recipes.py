@@ -16,7 +16,7 @@ from builds.build import output_name
 from builds.errors import BuildError
 from builds.inputs import fetch_inputs
 from builds.locks import DEFAULT_SALT, lock_name, parse_lock, salt_lock
-from builds.payload import StagedPayload, _describe, files_tree
+from builds.payload import StagedPayload, describe, files_tree
 from harness import catalog
 
 HARNESS = [sys.executable, "-m", "signoff.cli"]
@@ -76,7 +76,7 @@ def staged(defect=None, box="debian12") -> StagedPayload:
         unit_dir=layout.unit_dir(b),
         defect=defect,
     )
-    _describe(p, "3.11")
+    describe(p, "3.11")
     return p
 
 

@@ -383,18 +383,7 @@ def el6(native, tmp_path_factory):
     out = tmp_path_factory.mktemp("el6-rpm")
     log = out / "build.log"
     legacy = rpm.LegacySources(rpm.python27_source(log), legacy_wheelhouse(out / "wheels"))
-    staged = payload.StagedPayload(
-        box="debian11",
-        root=f"{payload.WORK}/stage",
-        salt_version="2019.2.8",
-        version="2019.2.8-1",
-        python_version=rpm.PYTHON27,
-        bundled_interpreter=True,
-        system_python=None,
-        unit_dir="/lib/systemd/system",
-        defect=None,
-    )
-    payload._describe(staged, "2.7")
+    staged = payload.without_venv("debian11", "2019.2.8", rpm.PYTHON27)
     checks = {
         "python": "/opt/salt/bin/python2.7 -c 'import sys, zlib, bz2, ssl, sqlite3, ctypes, "
         'looseversion, tzdata; print(sys.version.split()[0] + " " + sys.prefix)\'',
