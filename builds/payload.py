@@ -268,6 +268,8 @@ done
 
 
 def describe(payload: StagedPayload, minor: str):
+    """Every package of the payload: what it requires, its conffiles, units and scripts
+    (a defect changes them after)."""
     for sub in layout.SUBPACKAGES:
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,
