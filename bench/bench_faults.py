@@ -6,7 +6,8 @@
 Each run is `harness verify --box debian12 -k EXPR` in a harness namespace of its own, with
 one fault injected (tests/faults.py): SIGINT or SIGKILL to the run's process group at a
 random moment (8-40 s; after SIGKILL, `harness down --all`), SIGKILL to the box's
-systemd-nspawn, or every sshd of the box killed, at a random moment once the suites run.
+systemd-nspawn, or every sshd of the box killed, at a random moment in the first 5 s of
+the suites.
 After each run: what is left (processes in the namespace's control groups, links, mounts,
 instance records, scratch dirs), and whether the next run of the box (`-m smoke`) signs off.
 """

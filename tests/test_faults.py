@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from faults import BOX, Namespace, clean_run, faulted_run
+from faults import BOX, NO_BOX, Namespace, clean_run, faulted_run
 
 from harness import paths
 
@@ -42,6 +42,7 @@ def signed_off_after(ns: Namespace) -> None:
 def test_a_faulted_run_ends_leaves_nothing_and_the_next_run_signs_off(ns, fault):
     outcome = faulted_run(ns, fault, SUBSET, random.Random())
     said = "\n".join(outcome.output[-40:])
+    assert outcome.note != NO_BOX, f"{fault}: the run ended before the fault came\n{said}"
     assert outcome.exit_code is not None, f"{fault}: the run hung\n{said}"
     assert outcome.left == NOTHING, f"{fault} ({outcome.note}) left {outcome.left}\n{said}"
     assert "Traceback" not in "\n".join(outcome.output), said
