@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    ns = Namespace.fresh(Path(tempfile.mkdtemp(prefix="svh-faults-")), 90)
+    ns = Namespace.fresh(Path(tempfile.mkdtemp(prefix="svh-faults-")), 90, suffix="faultbench")
     console = Console()
     rows: dict[str, list] = {}
     for n, fault in enumerate(parse_faults(args.faults), 1):

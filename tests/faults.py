@@ -36,10 +36,11 @@ class Namespace:
     state_dir: Path
     bridge: str
     network: str
+    suffix: str = "faults"  # of its box names: machine and veth names are the host's
 
     @classmethod
-    def fresh(cls, state_dir: Path, slot: int) -> Namespace:
-        return cls(state_dir, f"svh-f{slot}", f"10.245.{slot}.0/24")
+    def fresh(cls, state_dir: Path, slot: int, suffix: str = "faults") -> Namespace:
+        return cls(state_dir, f"svh-f{slot}", f"10.245.{slot}.0/24", suffix)
 
     @property
     def env(self) -> dict[str, str]:
@@ -48,7 +49,7 @@ class Namespace:
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
         return dict(
             env,
-            SVH_INSTANCE_SUFFIX="faults",
+            SVH_INSTANCE_SUFFIX=self.suffix,
             SVH_STATE_DIR=str(self.state_dir),
             SVH_BRIDGE=self.bridge,
             SVH_NETWORK=self.network,
