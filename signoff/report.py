@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
@@ -16,11 +15,11 @@ import jinja2
 
 from harness import paths
 from harness.runner import capture
+from verification import failure_text
 from verification.events import box_of, check_of, test_name
 from verification.evidence import slug
 
 TEMPLATES = Path(__file__).with_name("templates")
-REPRODUCER = re.compile(r"see: (harness ssh .*?)(?:  \(keep|$)", re.MULTILINE)
 
 
 @dataclass
@@ -62,7 +61,7 @@ def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
                 message = (node.get("message") or node.text or "").strip()
                 break
         name = test_name(case.get("name", ""))
-        found = REPRODUCER.search(message) if outcome in ("failed", "error") else None
+        failed = outcome in ("failed", "error")
         checks.append(
             Check(
                 case.get("classname", "").rpartition(".")[2],
@@ -71,7 +70,7 @@ def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
                 outcome,
                 float(case.get("time", 0)),
                 message,
-                found.group(1) if found else "",
+                failure_text.reproducer_in(message) if failed else "",
             )
         )
     return checks

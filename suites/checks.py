@@ -3,7 +3,6 @@ what was expected, what was found, on which box, and the command that shows it."
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 
 import pytest
@@ -12,22 +11,15 @@ from harness import platform
 from harness.errors import HarnessError
 from harness.platform import InitSystem, PackageDb, Unsupported
 from harness.transport import Machine, Result
+from verification import failure_text
 from verification.salt import SaltMaster, SaltMinion
 
 # What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
 LIST_LIBRARIES = "/lib64/ld-linux-x86-64.so.2 --list"
 
 
-def reproduce(machine: Machine, command: str) -> str:
-    return f"harness ssh {machine.name} -- {shlex.quote(command)}"
-
-
 def fail(machine: Machine, expected: str, found: str, command: str):
-    pytest.fail(
-        f"expected {expected}\n  found: {found}\n  box: {machine.name}\n"
-        f"  see: {reproduce(machine, command)}  (keep the box with --keep-boxes)",
-        pytrace=False,
-    )
+    pytest.fail(failure_text.message(machine.name, expected, found, command), pytrace=False)
 
 
 def sh(machine: Machine, command: str, expect_ok: bool = True, timeout: float = 300) -> Result:

@@ -155,3 +155,12 @@ def test_every_check_of_every_box_belongs_to_its_box():
     assert collected.returncode == 0 and len(names) > 100, collected.stdout[-2000:]
     assert [n for n in names if "NOTSET" in n or box_of(n, boxes) == "(no box)"] == []
     assert "test_system_python_imports_the_distro_copy[centos7-abi]" in names
+
+
+def test_a_failure_message_gives_back_its_reproducer():
+    from verification import failure_text
+
+    command = "grep -c ' x' /etc/salt/minion"
+    text = failure_text.message("debian12-gw0", "one line", "none", command)
+    assert failure_text.reproducer_in(text) == failure_text.reproducer("debian12-gw0", command)
+    assert failure_text.reproducer_in("assert False") == ""

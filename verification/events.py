@@ -33,6 +33,11 @@ def test_name(reported: str) -> str:
     return re.sub(r"@[^\]]*$", "", reported)
 
 
+def param_id(box: str, *rest: str) -> str:
+    """A check's parameter id: the box first (box_of and check_of read it back)."""
+    return "-".join([box, *rest])
+
+
 def box_of(test_name: str, boxes: list[str]) -> str:
     """'test_x[debian12-tornado]' -> 'debian12' (the box id starts every parameter id)."""
     param = test_name.partition("[")[2].partition("]")[0]

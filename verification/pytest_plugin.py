@@ -79,7 +79,9 @@ def pytest_generate_tests(metafunc):
         # One test per box and distro conflict library of that box (catalog [[conflicts]]);
         # a box without any has the check once, skipped with the reason.
         pairs = [
-            pytest.param(b.name, c, id=f"{b.name}-{c.module}") for b in boxes for c in b.conflicts
+            pytest.param(b.name, c, id=events.param_id(b.name, c.module))
+            for b in boxes
+            for c in b.conflicts
         ] + [
             pytest.param(
                 b.name,
