@@ -10,12 +10,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.errors import HarnessError
+from verification.report_layout import ReportDir
 
 from . import report
 
 
 def _summary(directory: Path) -> dict:
-    path = directory / "summary.json"
+    path = ReportDir(directory).summary
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -32,7 +33,7 @@ def _summary(directory: Path) -> dict:
 def merge_junit(directories: list[Path], target: Path) -> None:
     merged = ET.Element("testsuites")
     for directory in directories:
-        junit = directory / "junit.xml"
+        junit = ReportDir(directory).junit
         if not junit.exists():
             raise HarnessError(
                 f"{directory} has a summary but no junit.xml: copy the whole directory"
@@ -59,11 +60,15 @@ def merge(directories: list[Path], target: Path) -> dict:
                 )
             owner[box["box"]] = directory
             boxes.append(box)
-            for kind in ("logs", "boxes"):  # failure logs and fingerprints, same paths
-                source = directory / kind / box["box"]
+            kept = zip(
+                ReportDir(directory).of_box(box["box"]),
+                ReportDir(target).of_box(box["box"]),
+                strict=True,
+            )
+            for source, copy in kept:  # fingerprint and failure logs, same paths
                 if source.is_dir():
-                    shutil.copytree(source, target / kind / box["box"], dirs_exist_ok=True)
-    merge_junit(directories, target / "junit.xml")
+                    shutil.copytree(source, copy, dirs_exist_ok=True)
+    merge_junit(directories, ReportDir(target).junit)
     started = min(s.get("started_epoch", time.time()) for s in summaries)
     merged = report.summarize(
         boxes,

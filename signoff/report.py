@@ -17,7 +17,7 @@ from harness import paths
 from harness.runner import capture
 from verification import failure_text
 from verification.events import box_of, check_of, test_name
-from verification.evidence import slug
+from verification.report_layout import ReportDir
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -79,14 +79,15 @@ def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
 def collect(junit: Path, manifests: dict[str, dict]) -> list[BoxResult]:
     """Per-box results; fingerprints and failure logs are read from junit's directory."""
     report_dir = junit.parent
+    layout = ReportDir(report_dir)
     results = {box: BoxResult(box, manifest) for box, manifest in manifests.items()}
     for check in read_junit(junit, list(manifests)):
         results.setdefault(check.box, BoxResult(check.box, {})).checks.append(check)
-        logs = report_dir / "logs" / check.box / slug(check.name)
+        logs = layout.failure_logs(check.box, check.name)
         if logs.is_dir():
             check.logs = sorted(str(p.relative_to(report_dir)) for p in logs.iterdir())
     for result in results.values():
-        fingerprint = report_dir / "boxes" / result.box / "fingerprint.json"
+        fingerprint = layout.fingerprint(result.box)
         if fingerprint.exists():
             result.fingerprint = json.loads(fingerprint.read_text())
     return list(results.values())
@@ -145,7 +146,7 @@ def render(report_dir: Path, summary: dict) -> None:
     for name in ("report.md", "report.html"):
         page = env.get_template(name + ".j2").render(**summary, matrix=rows)
         (report_dir / name).write_text(page)
-    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    ReportDir(report_dir).summary.write_text(json.dumps(summary, indent=2))
 
 
 def write(

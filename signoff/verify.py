@@ -13,6 +13,7 @@ from harness import catalog, paths, runner
 from harness.errors import HarnessError
 from verification import events
 from verification.packages import PackageSet, package_dir
+from verification.report_layout import ReportDir
 from verification.suite_command import SuiteRun
 
 from . import report
@@ -73,6 +74,7 @@ def verify(
     started = time.time()
     report_dir = (reports_dir or paths.REPO_ROOT / "reports") / time.strftime("%Y%m%d-%H%M%S")
     report_dir.mkdir(parents=True, exist_ok=True)
+    layout = ReportDir(report_dir)
     run = SuiteRun(
         boxes,
         workers=workers,
@@ -80,22 +82,22 @@ def verify(
         packages=packages,
         marker=marker,
         keyword=keyword,
-        junit=report_dir / "junit.xml",
+        junit=layout.junit,
         report_dir=report_dir,
         keep_boxes=keep_boxes,
     )
     argv = run.argv()
-    event_file = report_dir / "events.jsonl"
+    event_file = layout.events
     env = {**os.environ, events.ENV: str(event_file)}
     live = LiveProgress(boxes, event_file, console or Console())
     # pytest's own output goes to pytest.log only; the terminal gets one line per box.
-    with live, open(report_dir / "pytest.log", "w") as log:
+    with live, open(layout.pytest_log, "w") as log:
         code = runner.tee(argv, log, env=env, cwd=paths.REPO_ROOT, on_line=lambda _: None)
-    if not (report_dir / "junit.xml").exists():
+    if not layout.junit.exists():
         raise HarnessError(
-            f"the suites did not run (pytest exited {code}); see {report_dir / 'pytest.log'}"
+            f"the suites did not run (pytest exited {code}); see {layout.pytest_log}"
         )
     command = run.shown()
-    results = report.collect(report_dir / "junit.xml", found)
+    results = report.collect(layout.junit, found)
     summary = report.write(report_dir, results, started, command, shards=[shard] if shard else [])
     return summary, report_dir

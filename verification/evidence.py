@@ -5,7 +5,6 @@ moment a check fails, under --report-dir (set by `harness verify`)."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ import pytest
 from harness import platform
 from harness.platform import Unsupported
 from harness.transport import Machine
+
+from .report_layout import ReportDir
 
 # The tail of each log kept for a failure: enough for the story, small enough to archive.
 LOG_LINES = 300
@@ -30,10 +31,6 @@ def pytest_addoption(parser):
 def report_dir(config) -> Path | None:
     value = config.getoption("--report-dir", None)
     return Path(value) if value else None
-
-
-def slug(test_name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")
 
 
 def fingerprint(machine: Machine) -> dict:
@@ -61,7 +58,7 @@ def record_fingerprint(config, machine: Machine) -> None:
     directory = report_dir(config)
     if directory is None:
         return
-    target = directory / "boxes" / machine.spec.name / "fingerprint.json"
+    target = ReportDir(directory).fingerprint(machine.spec.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(fingerprint(machine), indent=2))
 
@@ -102,7 +99,7 @@ def pytest_runtest_makereport(item, call):
     machine = getattr(item, "funcargs", {}).get("machine")
     if directory is None or not report.failed or not isinstance(machine, Machine):
         return
-    target = directory / "logs" / machine.spec.name / slug(item.name)
+    target = ReportDir(directory).failure_logs(machine.spec.name, item.name)
     try:
         keep_logs(target, machine, _master_of(item))
     except Exception as e:  # the failure itself must reach the report whatever the box did

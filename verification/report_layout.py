@@ -1,0 +1,44 @@
+"""The sign-off report directory, one owner: where each piece lives. Written by
+`harness verify` and the plugin's evidence, read by the report, copied by a merge."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def slug(test_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")
+
+
+@dataclass(frozen=True)
+class ReportDir:
+    root: Path
+
+    @property
+    def junit(self) -> Path:
+        return self.root / "junit.xml"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def pytest_log(self) -> Path:
+        return self.root / "pytest.log"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    def fingerprint(self, box: str) -> Path:
+        return self.root / "boxes" / box / "fingerprint.json"
+
+    def failure_logs(self, box: str, check: str) -> Path:
+        """The logs kept when `check` failed on `box` (a directory)."""
+        return self.root / "logs" / box / slug(check)
+
+    def of_box(self, box: str) -> list[Path]:
+        """Everything kept for one box (fingerprint, failure logs): what a merge copies."""
+        return [self.root / kind / box for kind in ("boxes", "logs")]
