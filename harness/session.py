@@ -4,6 +4,7 @@ reach them and take them down through here, never through a provider directly.""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -165,8 +166,35 @@ def _reconnect(machine: Machine, booted_from: str | None) -> None:
     machine.booted_from = (booted_from, machine.actions)
 
 
+_deferring: list[int] = []  # signals that came while cleanup could not be interrupted
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Removing boxes runs to its end: a Ctrl-C or SIGTERM that comes meanwhile (a parent
+    passing on the user's Ctrl-C, a second Ctrl-C) is raised once it is done. Half a
+    removal would leave a mount, a link or a record behind. Main thread only (signals)."""
+    if threading.current_thread() is not threading.main_thread() or _deferring:
+        yield  # another thread, or already deferring further up
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    _deferring.append(0)
+    came: list[int] = []
+    for s in previous:
+        signal.signal(s, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _deferring.clear()
+    if came:
+        raise KeyboardInterrupt(f"signal {came[0]}, after the boxes were removed")
+
+
 def down(instance: Instance) -> None:
-    provider_of(instance).down(instance)
+    with interrupts_deferred():
+        provider_of(instance).down(instance)
 
 
 def halt_if_lost(instance: Instance) -> str | None:

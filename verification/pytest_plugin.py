@@ -201,11 +201,15 @@ class BoxFactory:
         return said
 
     def cleanup(self):
-        for instance, machine in reversed(self.started):
-            if machine:
-                machine.close()
-            if not self.config.getoption("--keep-boxes"):
-                session.down(instance)
+        """Remove every box this session started; runs to its end even when interrupted,
+        and again (idempotent) from pytest_unconfigure if a teardown was cut short."""
+        with session.interrupts_deferred():
+            while self.started:
+                instance, machine = self.started.pop()
+                if machine:
+                    machine.close()
+                if not self.config.getoption("--keep-boxes"):
+                    session.down(instance)
 
 
 @pytest.fixture(scope="session")
@@ -229,6 +233,13 @@ def machine(request, box_factory) -> Machine:
 def host(machine):
     """testinfra host for `machine`."""
     return testinfra_host(machine)
+
+
+def pytest_unconfigure(config):
+    # A second interrupt during teardown skips the fixture's own cleanup: boxes still go.
+    factory = getattr(config, "_harness_factory", None)
+    if factory is not None:
+        factory.cleanup()
 
 
 def pytest_terminal_summary(terminalreporter, config):
