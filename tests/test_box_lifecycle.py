@@ -48,6 +48,19 @@ def bridge_exists(bridge: str) -> bool:
     return subprocess.run(["ip", "link", "show", bridge], capture_output=True).returncode == 0
 
 
+def harness_python(harness_run, code: str):
+    """Run `code` with the harness's API in the test namespace; what it printed as JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=harness_run.env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 @pytest.fixture(scope="module")
 def two_boxes(harness_run):
     alpha = harness_run("up", BOX, "--name", "alpha").stdout
@@ -156,15 +169,8 @@ def test_a_suite_restore_of_an_untouched_box_keeps_it_and_of_a_used_one_reverts_
 ):
     # The suites restore before each step; a box that booted from that snapshot and has run
     # nothing since is that snapshot already.
-    proc = subprocess.run(
-        [sys.executable, "-c", UNTOUCHED_RESTORE],
-        capture_output=True,
-        text=True,
-        env=harness_run.env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"kept": True, "rebooted": True, "gone": True}
+    found = harness_python(harness_run, UNTOUCHED_RESTORE)
+    assert found == {"kept": True, "rebooted": True, "gone": True}
 
 
 BUSY_COPY = """
@@ -187,15 +193,7 @@ print(json.dumps(said))
 
 
 def test_a_copy_of_a_tree_the_box_keeps_writing_says_so(harness_run, two_boxes):
-    proc = subprocess.run(
-        [sys.executable, "-c", BUSY_COPY],
-        capture_output=True,
-        text=True,
-        env=harness_run.env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    said = json.loads(proc.stdout)
+    said = harness_python(harness_run, BUSY_COPY)
     assert "the box kept writing into /var/tmp/busy while it was copied" in said, said
     assert "file changed as we read it" in said, said
 
