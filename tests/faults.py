@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.providers.nspawn import cgroups
+
 REPO = Path(__file__).resolve().parent.parent
 BOX = "debian12"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -80,12 +82,7 @@ class Namespace:
 def _group_pids(ns: Namespace) -> set[int]:
     pids: set[int] = set()
     for hierarchy in ("systemd", "unified", ""):
-        top = CGROUP_ROOT / hierarchy / "salt-venv-harness" / ns.name
-        for procs in top.rglob("cgroup.procs") if top.is_dir() else ():
-            try:
-                pids.update(int(p) for p in procs.read_text().split())
-            except OSError:
-                continue
+        pids |= cgroups.pids_in(CGROUP_ROOT / hierarchy / "salt-venv-harness" / ns.name)
     return pids
 
 
@@ -176,9 +173,7 @@ class Run:
 def _box_pids(ns: Namespace, name: str) -> list[int]:
     pids: set[int] = set()
     for hierarchy in ("systemd", "unified"):
-        group = CGROUP_ROOT / hierarchy / "salt-venv-harness" / ns.name / name
-        for procs in group.rglob("cgroup.procs") if group.is_dir() else ():
-            pids.update(int(p) for p in procs.read_text().split())
+        pids |= cgroups.pids_in(CGROUP_ROOT / hierarchy / "salt-venv-harness" / ns.name / name)
     return sorted(pids)
 
 

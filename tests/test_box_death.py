@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.providers.nspawn import cgroups
+
 BOX = "debian12"
 pytestmark = pytest.mark.xdist_group("box-death")
 
@@ -28,8 +30,7 @@ def group_pids(harness_run, name: str) -> set[int]:
     pids: set[int] = set()
     for hierarchy in ("systemd", "unified"):
         group = Path("/sys/fs/cgroup", hierarchy, "salt-venv-harness", namespace, name)
-        for procs in group.rglob("cgroup.procs") if group.is_dir() else ():
-            pids.update(int(p) for p in procs.read_text().split())
+        pids |= cgroups.pids_in(group)
     return pids
 
 

@@ -50,16 +50,29 @@ def wrap(name: str, argv: list[str]) -> list[str]:
     return ["sh", "-c", f'{enter} && exec "$@"', "sh", *argv]
 
 
+def subgroups(group: Path) -> list[Path]:
+    """The group and every group under it, as found now. A box's systemd makes and removes
+    groups all the time: one that goes during the walk is left out, never an error."""
+    return [Path(root) for root, _, _ in os.walk(group, onerror=lambda _: None)]
+
+
+def pids_in(group: Path) -> set[int]:
+    """Every process in the group and the groups under it."""
+    found: set[int] = set()
+    for sub in subgroups(group):
+        try:
+            found.update(int(pid) for pid in (sub / "cgroup.procs").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def members(name: str) -> list[int]:
     """Every process in the box's groups, in every hierarchy and every group under them:
     nspawn, and the container's own processes, which outlive an nspawn that was killed."""
     found: set[int] = set()
     for group in groups(name):
-        for procs in group.rglob("cgroup.procs") if group.is_dir() else ():
-            try:
-                found.update(int(pid) for pid in procs.read_text().split())
-            except (OSError, ValueError):
-                continue
+        found |= pids_in(group)
     found.discard(os.getpid())
     return sorted(found)
 
@@ -93,7 +106,7 @@ def _remove_tree(group: Path) -> bool:
     """rmdir the group and what the box's systemd made in it, deepest first."""
     if not group.exists():
         return True
-    for sub in sorted((p for p in group.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    for sub in sorted(subgroups(group)[1:], key=lambda p: -len(p.parts)):
         try:
             sub.rmdir()
         except OSError:
