@@ -43,7 +43,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import progress
+from harness import platform, progress
 from harness.catalog import Box
 
 from . import cpython, defects, extras, layout, portable, wheels
@@ -111,7 +111,7 @@ def stage(
         inputs = fetch_inputs(lock, block, minor, glibc, runner.log, progress=progress.detail)
         runner.copy_in(inputs, f"{WORK}/inputs", "copying the inputs into the box")
     system_python, python_version = _interpreter(runner, box, minor, options)
-    python = f"{PREFIX}/bin/python3"
+    python = platform.Layout.of(box).interpreter
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
         _install(runner, box, inputs, python, python_version, options)

@@ -35,7 +35,9 @@ def capture(
             argv, capture_output=True, text=text, timeout=timeout, cwd=cwd, stdin=stdin
         )
     except FileNotFoundError:
-        raise HarnessError(f"{argv[0]} is not installed on this host (./run setup installs it)")
+        raise HarnessError(
+            f"{argv[0]} is not installed on this host (./run setup installs it)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise HarnessError(f"`{' '.join(argv)}` did not end within {timeout:.0f}s") from None
     if check and done.returncode != 0:

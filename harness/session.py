@@ -166,7 +166,7 @@ def _reconnect(machine: Machine, booted_from: str | None) -> None:
     machine.booted_from = (booted_from, machine.actions)
 
 
-_deferring: list[int] = []  # signals that came while cleanup could not be interrupted
+_deferring = False  # a removal further up already holds interrupts back
 
 
 @contextmanager
@@ -174,11 +174,12 @@ def interrupts_deferred() -> Iterator[None]:
     """Removing boxes runs to its end: a Ctrl-C or SIGTERM that comes meanwhile (a parent
     passing on the user's Ctrl-C, a second Ctrl-C) is raised once it is done. Half a
     removal would leave a mount, a link or a record behind. Main thread only (signals)."""
+    global _deferring
     if threading.current_thread() is not threading.main_thread() or _deferring:
         yield  # another thread, or already deferring further up
         return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    _deferring.append(0)
+    _deferring = True
     came: list[int] = []
     for s in previous:
         signal.signal(s, lambda signum, frame: came.append(signum))
@@ -187,7 +188,7 @@ def interrupts_deferred() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        _deferring.clear()
+        _deferring = False
     if came:
         raise KeyboardInterrupt(f"signal {came[0]}, after the boxes were removed")
 

@@ -56,6 +56,11 @@ def services(machine: Machine) -> InitSystem:
     return platform_of(machine).services
 
 
+def main_pid(machine: Machine, unit: str) -> str:
+    """The daemon's PID as the box's init system has it (0 when it does not run)."""
+    return sh(machine, services(machine).main_pid(unit)).stdout.strip()
+
+
 def interpreter(machine: Machine) -> str:
     """/opt/salt's Python on this box (bundled, or the venv's link to the system's)."""
     return platform_of(machine).layout.interpreter

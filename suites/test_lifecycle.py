@@ -15,7 +15,16 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from checks import expect_silent, expect_unchanged, fail, pkgdb, services, sh, supported
+from checks import (
+    expect_silent,
+    expect_unchanged,
+    fail,
+    main_pid,
+    pkgdb,
+    services,
+    sh,
+    supported,
+)
 from extras import expect_in_extras, salt_pip_install
 from package_sets import INSTALLED, load_packages
 
@@ -41,10 +50,6 @@ SERVICE_CHOICES = {
 
 def service_states(machine: Machine) -> str:
     return " ; ".join(services(machine).state(unit) for unit in SERVICE_CHOICES)
-
-
-def minion_pid(machine: Machine) -> str:
-    return sh(machine, services(machine).main_pid("salt-minion")).stdout.strip()
 
 
 def minion_runs_and_answers(machine: Machine) -> None:
@@ -158,14 +163,14 @@ def upgraded(old_line):
     machine = old_line.machine
     session.restore_machine(machine, "old-line")
     apply_service_choices(machine)
-    before = minion_pid(machine)
+    before = main_pid(machine, "salt-minion")
     started = time.monotonic()
     unattended = old_line.new.install(machine, unattended=True, check=False)
     seconds = time.monotonic() - started
     if unattended.exit_status != 0:  # finish it as an admin would: the other checks still run
         old_line.new.install(machine)
     services = service_states_after(machine)
-    pid = minion_pid(machine)
+    pid = main_pid(machine, "salt-minion")
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
     deleted = sh(machine, f"grep -c ' (deleted)' /proc/{pid}/maps || true").stdout.strip()
     session.snapshot_machine(machine, "upgraded")

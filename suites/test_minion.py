@@ -10,6 +10,7 @@ from checks import (
     expect_none,
     expect_silent,
     fail,
+    main_pid,
     pkgdb,
     platform_of,
     salt,
@@ -29,10 +30,6 @@ STATE_TREE = {
         "    - require:\n      - file: harness-dir\n"
     ),
 }
-
-
-def main_pid(machine, unit: str) -> str:
-    return sh(machine, services(machine).main_pid(unit)).stdout.strip()
 
 
 @pytest.mark.smoke
