@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,18 @@ def test_no_usable_hypervisor_names_what_to_install(tmp_path):
         )
     )
     assert "no hypervisor for centos5" in line and "VirtualBox" in line
+
+
+def test_a_libvirtd_slow_to_answer_is_waited_for_not_an_error(tmp_path, monkeypatch):
+    # A fresh libvirtd probes QEMU before its first answer; on a loaded host one `virsh
+    # version` outlasts its call. That call counts as "not yet": the wait goes on.
+    slow = tmp_path / "virsh"
+    slow.write_text("#!/bin/sh\nexec sleep 5\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    started = time.monotonic()
+    assert libvirt_daemons._answers(1.0) is False
+    assert time.monotonic() - started < 4
 
 
 # ---- a real VM: up, ssh, snapshot/restore, down, nothing left behind -------------------------
