@@ -134,6 +134,11 @@ class Box(Strict):
     master: str | None = None
     providers: Providers
 
+    @property
+    def packages_box(self) -> str:
+        """The catalog entry whose packages this box verifies (its own, or packages_of)."""
+        return self.packages_of or self.name
+
     @field_validator("package_manager")
     @classmethod
     def _known_manager(cls, value: str) -> str:

@@ -43,7 +43,7 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
     found = {}
     for box in boxes:
         spec = catalog.load_box(box)
-        own = spec.packages_of or box  # centos7-abi verifies centos7's packages
+        own = spec.packages_box  # centos7-abi and centos7-rpm verify centos7's packages
         found[box] = PackageSet.load(package_dir(own, packages), own).manifest
         if spec.master and spec.master != own:  # its salt-master's packages
             PackageSet.load(paths.package_set_dir(spec.master), spec.master)

@@ -35,7 +35,7 @@ def box_of(item) -> object:
 @pytest.fixture(scope="session")
 def packages(request, machine) -> PackageSet:
     """The package set under test, for the box under test."""
-    return load_packages(request.config, machine.spec.packages_of or machine.spec.name)
+    return load_packages(request.config, machine.spec.packages_box)
 
 
 @pytest.fixture(scope="session")

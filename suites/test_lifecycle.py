@@ -21,6 +21,7 @@ from checks import (
     fail,
     main_pid,
     pkgdb,
+    platform_of,
     services,
     sh,
     supported,
@@ -57,6 +58,15 @@ def minion_runs_and_answers(machine: Machine) -> None:
         machine,
         f"{services(machine).is_active('salt-minion')} && /usr/bin/salt-call --local test.ping",
     )
+
+
+def minion_on_as_the_policy_or_the_admin_leaves_it(machine: Machine) -> None:
+    """Right after an install: Debian's policy enabled and started the minion; under EL's
+    presets it is the admin who does, as the first step after installing."""
+    if platform_of(machine).starts_on_install:
+        sh(machine, services(machine).is_enabled("salt-minion"))
+    else:
+        sh(machine, services(machine).set_state("salt-minion", "enabled", "active"))
 
 
 def salt_version(machine: Machine) -> str:
@@ -135,12 +145,12 @@ def old_line(request, installed, packages, extra_wheel):
     'installed' at the end."""
     machine = installed
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
-    old = load_packages(request.config, machine.spec.name, OLD_SALT)
+    old = load_packages(request.config, machine.spec.packages_box, OLD_SALT)
     events.phase(machine.spec.name, "lifecycle")
     session.restore_machine(machine)
     old.install(machine)
     sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion")
-    sh(machine, services(machine).is_enabled("salt-minion"))
+    minion_on_as_the_policy_or_the_admin_leaves_it(machine)
     # The minion's identity: made here, since without a master it never signs in to make it.
     sh(
         machine,
@@ -181,7 +191,7 @@ def upgraded(old_line):
 class SelfUpgraded:
     line: OldLine
     minion_id: str
-    job: str  # what the master's pkg.install returned, or why nothing did
+    job: str  # what the master's order returned, or why nothing did
     came_back: bool  # the minion answered with the new version, on its own
     seconds: float
 
@@ -189,17 +199,19 @@ class SelfUpgraded:
 @pytest.fixture(scope="module")
 def self_upgraded(old_line, master):
     """'old-line' with its minion signed in to `master`, then upgraded by that minion on the
-    master's order (salt#69656): pkg.install of the packages under test, copied to the box."""
+    master's order (salt#69656): the packages under test, copied to the box, installed by
+    Salt's pkg module, or by rpm through cmd.run where Salt sees another package manager."""
     machine, new = old_line.machine, old_line.new
     session.restore_machine(machine, "old-line")
     minion = SaltMinion(machine, master, f"{machine.name}-self-upgrade")
     minion.sign_in()
     files = new.copy_to(machine)
-    sources = json.dumps([{p.name: f} for p, f in zip(new.packages, files, strict=True)])
+    upgrade = zip([p.name for p in new.packages], files, strict=True)
+    function, args = pkgdb(machine).self_upgrade(list(upgrade))
     mark = log_lines(machine, SaltMinion.log)
     started = time.monotonic()
     try:
-        returned = master.salt(minion.id, "pkg.install", f"sources={sources}", timeout=180)
+        returned = master.salt(minion.id, function, *args, timeout=180)
         job = json.dumps(returned)
     except HarnessError as e:  # the minion restarting under its own job may not return it
         job = f"no return ({e})"
@@ -344,18 +356,35 @@ def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):
     expect_silent(machine, "file left under /opt/salt after removal", command)
     names = [c.package for c in machine.spec.conflicts]
     expect_unchanged(machine, "a distro conflict package after removal", names)
-    sh(machine, "test -f /etc/salt/minion")  # removed, not purged: configs stay
+    expect_edit_kept_after_removal(machine, purge=False)
+
+
+def expect_edit_kept_after_removal(machine: Machine, purge: bool) -> None:
+    """The admin's edit of /etc/salt/minion where the package manager keeps it: in place
+    after dpkg's remove, as .rpmsave after rpm's erase (rpm has no purge)."""
+    kept = pkgdb(machine).edited_config_after_removal("/etc/salt/minion", purge)
+    if kept is None:
+        return
+    command = f"tail -n 1 {kept}"
+    found = sh(machine, command, expect_ok=False)
+    if found.stdout.strip() != LOCAL_EDIT:
+        fail(machine, f"the edited /etc/salt/minion kept as {kept}", found.stdout, command)
 
 
 def test_purge_removes_the_configs(purged):
     machine = purged.machine
     session.restore_machine(machine, "purged")
-    command = "ls /etc/salt/minion /etc/salt/master /etc/salt/pki 2>/dev/null || true"
+    # What the daemons made (keys) goes with a purge; rpm's erase leaves it to the admin.
+    erase = pkgdb(machine).edited_config_after_removal("/etc/salt/minion", True) is not None
+    paths = "/etc/salt/minion /etc/salt/master" + ("" if erase else " /etc/salt/pki")
+    command = f"ls {paths} 2>/dev/null || true"
     expect_silent(machine, "config left after purge", command)
+    expect_edit_kept_after_removal(machine, purge=True)
 
 
 def test_reinstall_after_purge_works(purged):
     machine = purged.machine
     session.restore_machine(machine, "purged")
     purged.new.install(machine)
+    minion_on_as_the_policy_or_the_admin_leaves_it(machine)
     minion_runs_and_answers(machine)

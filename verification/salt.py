@@ -67,6 +67,16 @@ def restart_service(machine: Machine, unit: str, log: str, kill: bool = False):
         )
 
 
+def enable_as_an_admin(machine: Machine, unit: str) -> None:
+    """Enable `unit` as an admin does after installing it where the distribution's policy
+    leaves it disabled (EL's presets); a box without an init system starts it by hand."""
+    try:
+        enable = platform.of(machine.spec).services.enable(unit)
+    except Unsupported:
+        return
+    machine.run(f"{{ {enable}; }} >/dev/null 2>&1 || true")
+
+
 class SaltMaster:
     """salt-master from our package, listening on the bridge."""
 
@@ -86,11 +96,7 @@ class SaltMaster:
             "interface: 0.0.0.0\nlog_level_logfile: info\nfileserver_list_cache_time: 0\n"
             "file_roots:\n  base:\n    - /srv/salt\n",
         )
-        try:  # enabled as an admin would; a box without an init system starts it by hand
-            enable = platform.of(self.machine.spec).services.enable("salt-master")
-            self.machine.run(f"{{ {enable}; }} >/dev/null 2>&1 || true")
-        except Unsupported:
-            pass
+        enable_as_an_admin(self.machine, "salt-master")
         restart_service(self.machine, "salt-master", self.log)
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
@@ -164,6 +170,8 @@ class SaltMinion:
         """Point the minion at its master, have its (new) key accepted, wait until ready."""
         self.forget()
         self.configure()
+        if not platform.of(self.machine.spec).starts_on_install:
+            enable_as_an_admin(self.machine, "salt-minion")
         self.restart(accept=True, kill=True)
 
     def restart(self, accept: bool = False, kill: bool = False):

@@ -46,6 +46,11 @@ class Platform:
     services: InitSystem
     layout: Layout
 
+    @property
+    def starts_on_install(self) -> bool:
+        """Does installing our packages leave salt-minion enabled and running?"""
+        return self.packages.daemons_start_on_install and self.services.starts_on_install
+
 
 def of(box: Box) -> Platform:
     """The platform of a catalog entry."""

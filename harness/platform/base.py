@@ -8,6 +8,7 @@ Unsupported with the reason; the suites skip the check with it.
 
 from __future__ import annotations
 
+import json
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -70,11 +71,28 @@ class PackageDb(ABC):
         cls.manager, cls.formats = manager, formats
         PackageDb.registry[manager] = cls
 
+    # The distribution's policy: do its packages' scripts start a daemon they install?
+    # (Debian's do; EL's presets leave every unit disabled and stopped.)
+    daemons_start_on_install: ClassVar[bool] = True
+    # The distribution's packages a box's image needs for this database (Debian's rpm).
+    image_packages: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, box: Box):
         self.box = box
 
     def _unsupported(self, what: str) -> Unsupported:
         return Unsupported(f"{self.box.name} has no package database ({self.why_none}): no {what}")
+
+    def self_upgrade(self, packages: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+        """The Salt function and arguments a master sends a minion to upgrade its own
+        packages to these (name, file on the box): Salt's own pkg module."""
+        sources = json.dumps([{name: file} for name, file in packages])
+        return "pkg.install", [f"sources={sources}"]
+
+    def edited_config_after_removal(self, config: str, purge: bool) -> str | None:
+        """Where an edited `config` is once the packages are removed (None: gone). dpkg
+        keeps it in place on remove and deletes it on purge."""
+        return None if purge else config
 
     why_none = ""
 

@@ -25,8 +25,10 @@ class Systemd(InitSystem, kind="systemd"):
         return f"systemctl restart {unit}"
 
     def kill_start(self, unit: str) -> str:
+        # Every process of the unit (v247's and later); a unit never started since its
+        # package went in (EL's presets) has nothing to kill, and start says if it is missing.
         return (
-            f"systemctl kill -s SIGKILL {unit} && "  # every process of the unit (v247's and later)
+            f"{{ systemctl kill -s SIGKILL {unit} 2>/dev/null || true; }} && "
             f"timeout 30 sh -c 'while systemctl is-active -q {unit}; do sleep 0.05; done' && "
             f"{{ systemctl reset-failed {unit} 2>/dev/null; systemctl start {unit}; }}"
         )

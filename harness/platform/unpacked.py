@@ -10,6 +10,7 @@ from .base import PackageDb, quoted
 
 class Unpacked(PackageDb, manager="none", formats=("rpm",)):
     why_none = "its RPMs are unpacked with rpm2cpio"
+    daemons_start_on_install = False  # no scriptlet runs
 
     def installed(self, names: Sequence[str]) -> str:
         raise self._unsupported("installed-package query")

@@ -9,6 +9,8 @@ from .base import PackageDb, quoted
 
 
 class RpmDb(PackageDb, manager="yum", formats=("rpm",)):
+    daemons_start_on_install = False  # EL's presets (disable *): %post only presets
+
     def installed(self, names: Sequence[str]) -> str:
         query = "rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n'"
         return f"{query} {quoted(names)} | grep -v 'not installed' || true"
@@ -17,8 +19,9 @@ class RpmDb(PackageDb, manager="yum", formats=("rpm",)):
         return f"rpm -ql {quoted(names)}"
 
     def unfinished(self, names: Sequence[str]) -> str:
-        # rpm has no half-configured state: files that differ
-        return f"rpm -V --nodeps {quoted(names)} || true"
+        # rpm has no half-configured state: files that differ (an admin's edits of
+        # configs are no sign of an interrupted transaction)
+        return f"rpm -V --nodeps --noconfig {quoted(names)} || true"
 
     def verify(self, names: Sequence[str]) -> str:
         # files only: dependencies are the dependency check's
@@ -50,6 +53,9 @@ class RpmDb(PackageDb, manager="yum", formats=("rpm",)):
     def remove(self, names: Sequence[str], purge: bool = False) -> str:
         # rpm has no purge: an erase leaves edited configs as .rpmsave.
         return f"yum -y -q remove {quoted(names)}"
+
+    def edited_config_after_removal(self, config: str, purge: bool) -> str | None:
+        return f"{config}.rpmsave"  # remove and erase are one: the edit is set aside
 
     def install_from_repositories(self, conflicts) -> str:
         packages = quoted([c.package for c in conflicts])

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ... import keys, paths, progress, runner, settings, state
+from ... import keys, paths, platform, progress, runner, settings, state
 from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
@@ -58,7 +58,8 @@ def sources(box: Box, mirror: str | None) -> list[str]:
 
 
 def packages(box: Box) -> list[str]:
-    wanted = BASE_PACKAGES + [c.package for c in box.conflicts] + box.build_packages
+    tools = list(platform.of(box).packages.image_packages)
+    wanted = BASE_PACKAGES + tools + [c.package for c in box.conflicts] + box.build_packages
     return list(dict.fromkeys(wanted))
 
 

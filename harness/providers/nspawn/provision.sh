@@ -21,9 +21,10 @@ printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\
     > "$root/etc/ssh/sshd_config.d/harness.conf"
 
 # The conflict packages' own .debs, so the suites can upgrade, downgrade, remove and
-# reinstall them on a box that has no network.
+# reinstall them on a box that has no network (centos7-rpm has none).
 install -d "$root/var/cache/salt-venv-harness/debs"
-chroot "$root" sh -c "cd /var/cache/salt-venv-harness/debs && apt-get -q -o APT::Sandbox::User=root download $conflicts"
+[ -z "$conflicts" ] || chroot "$root" sh -c \
+    "cd /var/cache/salt-venv-harness/debs && apt-get -q -o APT::Sandbox::User=root download $conflicts"
 
 # The host's name and resolver mean nothing inside a box.
 rm -f "$root/etc/hostname"

@@ -1,0 +1,76 @@
+"""An rpm database with rpm itself for installs, on a Debian root under systemd (centos7-rpm):
+the EL7 RPMs' scriptlets run as rpm orders them, against a database that holds what EL7's
+base provides and nothing else.
+
+rpm has no resolver here (no yum, no repositories): every Requires must be met by the
+database, never waved through with --nodeps. Debian's rpm refuses to install unless told
+`--force-debian`, which changes nothing else.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from .base import Unsupported, quoted
+from .yum import RpmDb
+
+RPM = "rpm --force-debian"
+# What an EL7 base system provides that our RPMs require, and EL7's preset policy (its
+# systemd ships 99-default-disable.preset: installing a package enables none of its units).
+BASE_PACKAGE = "el7-base"
+BASE_PROVIDES = ("/bin/sh", "glibc", "libstdc++", "logrotate", "systemd")
+PRESET = "/usr/lib/systemd/system-preset/99-default-disable.preset"
+BASE_SPEC = f"""Name: {BASE_PACKAGE}
+Version: 7
+Release: 1
+Summary: What an EL7 base system provides, for packages installed with rpm on this box
+License: none
+BuildArch: noarch
+{"".join(f"Provides: {p}{chr(10)}" for p in BASE_PROVIDES)}
+%description
+Stands for EL7's glibc, libstdc++, logrotate, systemd and /bin/sh.
+%install
+mkdir -p %{{buildroot}}{PRESET.rsplit("/", 1)[0]}
+echo 'disable *' > %{{buildroot}}{PRESET}
+%files
+{PRESET}
+"""
+
+
+def _ensure_base() -> str:
+    """Builds and installs the base package once per box (a second call finds it)."""
+    top = "/var/tmp/svh-el7-base"
+    return (
+        f"{{ rpm -q {BASE_PACKAGE} >/dev/null 2>&1 || {{ rm -rf {top} && mkdir -p {top} && "
+        f"cat > {top}/base.spec <<'SPEC'\n{BASE_SPEC}SPEC\n"
+        f"rpmbuild -bb --quiet --define '_topdir {top}' {top}/base.spec >{top}/build.log 2>&1 "
+        f"&& {RPM} -i {top}/RPMS/noarch/{BASE_PACKAGE}-*.rpm; }} || "
+        f"{{ cat {top}/build.log; exit 1; }}; }}"
+    )
+
+
+class RpmOnly(RpmDb, manager="rpm", formats=("rpm",)):
+    image_packages = ("rpm",)
+
+    def install(
+        self, files: Sequence[str], downgrade: bool = False, unattended: bool = False
+    ) -> str:
+        # rpm never asks about configs: an edited one stays, the new one lands as .rpmnew.
+        # -U runs rpm's own order: new %pre, files, new %post, old %preun, old %postun.
+        old = " --oldpackage" if downgrade else ""
+        return f"{_ensure_base()} && {RPM} -U --replacepkgs{old} {quoted(files)}"
+
+    def remove(self, names: Sequence[str], purge: bool = False) -> str:
+        # rpm has no purge: an erase leaves each edited config as .rpmsave.
+        return f"{RPM} -e {quoted(names)}"
+
+    def self_upgrade(self, packages: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+        # Salt's pkg module follows the box's os-release (Debian: aptpkg), not its rpm
+        # database: rpm through cmd.run_bg, in a scope of its own as Salt's yumpkg runs yum,
+        # so the minion's restart by %postun neither kills the upgrade nor waits for it.
+        command = self.install([file for _, file in packages])
+        return "cmd.run_bg", [f"systemd-run --scope --quiet sh -c {shlex.quote(command)}"]
+
+    def install_from_repositories(self, conflicts) -> str:
+        raise Unsupported(f"{self.box.name}: no repositories (rpm alone, no yum or dnf)")
