@@ -63,8 +63,29 @@ DEFECTS: dict[str, str] = {
         "the bundled CPython takes libssl and libcrypto from the system: /opt/salt's own "
         "copies are left out"
     ),
+    # RPM scriptlets (centos7, proven on centos7-rpm). On upgrade rpm runs the old
+    # package's %preun and %postun: those two are built into the older line.
+    "preun-stops": (
+        "%preun stops the daemons on upgrade too, not only on erase: the older line's "
+        "upgrade leaves the minion stopped"
+    ),
+    "postun-no-restart": (
+        "%postun does not restart a running daemon on upgrade: the older line's upgrade "
+        "leaves the minion running the old files"
+    ),
+    "config-replaced": (
+        "/etc/salt/minion is %config without noreplace and changes between the lines: "
+        "the upgrade replaces an edited config and sets the edit aside as .rpmsave"
+    ),
+    "post-starts-all": (
+        "%post enables and starts every daemon on every upgrade, whatever the admin chose"
+    ),
 }
 PORTABLE = {"build-glibc", "system-libssl"}
+RPM_SCRIPTLETS = {"preun-stops", "postun-no-restart", "config-replaced", "post-starts-all"}
+CENTOS7 = PORTABLE | RPM_SCRIPTLETS  # the defects of the centos7 builds
+OLDER_LINE = {"preun-stops", "postun-no-restart"}  # built into the line upgraded from
+DAEMONS = ("salt-minion", "salt-master", "salt-syndic", "salt-api")
 
 # Where each defect's broken value points; the tests look for exactly these.
 FAKE_BUILD_ROOT = "/var/tmp/svh-buildroot"
@@ -80,15 +101,15 @@ def check(name: str | None, portable: bool | None = None) -> str | None:
     if name is not None and name not in DEFECTS:
         known = ", ".join(DEFECTS)
         raise BuildError(f"unknown defect {name!r} (known: {known}; see --list-defects)")
-    if name in PORTABLE and portable is False:
+    if name in CENTOS7 and portable is False:
         raise BuildError(
-            f"defect {name} breaks a portable payload: build it for centos7 "
+            f"defect {name} breaks the centos7 packages: build it for centos7 "
             f"(harness build centos7 --defect {name})"
         )
-    if name is not None and name not in PORTABLE and portable:
+    if name is not None and name not in CENTOS7 and portable:
         raise BuildError(
             f"defect {name} is a variant of the Debian packages: build it for a Debian box; "
-            f"portable payloads have {', '.join(sorted(PORTABLE))}"
+            f"centos7's are {', '.join(sorted(CENTOS7))}"
         )
     return name
 
@@ -117,6 +138,8 @@ class Transform:
     files: Callable[[StagedPayload, Path], None] = _nothing
     # A shell command on the staged venv (venv dir, Python's X.Y), or None.
     venv: Callable[[StagedPayload, str, str], str | None] = _nothing
+    # On the RPM spec's text.
+    spec: Callable[[str], str] = lambda text: text
 
 
 def _site(prefix: str, minor: str) -> str:
@@ -149,6 +172,20 @@ def _stop_before_upgrade(payload: StagedPayload, minor: str) -> None:
             package.pre_upgrade = [
                 f"deb-systemd-invoke stop {' '.join(package.units)} >/dev/null || true"
             ]
+
+
+def _in_spec(old: str, new: Callable[[str], str], units: tuple[str, ...] = DAEMONS):
+    """Each daemon's `old` line of the spec (with {unit}) replaced by new(unit)."""
+
+    def spec(text: str) -> str:
+        for unit in units:
+            line = old.format(unit=unit)
+            if line not in text:
+                raise BuildError(f"the spec has no line {line!r} for this defect to break")
+            text = text.replace(line, new(unit))
+        return text
+
+    return spec
 
 
 def _rewrite(paths: Callable[[Path], list[Path]], old: str, new: str):
@@ -264,6 +301,31 @@ TRANSFORMS: dict[str, Transform] = {
             )
         )
     ),
+    "preun-stops": Transform(
+        spec=_in_spec(
+            "%service_preun {unit}",
+            lambda u: f"systemctl stop {u}.service >/dev/null 2>&1 || :\n%service_preun {u}",
+        )
+    ),
+    "postun-no-restart": Transform(
+        spec=_in_spec(
+            "%service_postun {unit}", lambda u: "systemctl daemon-reload >/dev/null 2>&1 || :"
+        )
+    ),
+    "config-replaced": Transform(
+        files=_versioned_minion_config,
+        spec=_in_spec(
+            "%config(noreplace) %{{_sysconfdir}}/salt/minion\n",
+            lambda u: "%config %{_sysconfdir}/salt/minion\n",
+            units=("salt-minion",),
+        ),
+    ),
+    "post-starts-all": Transform(
+        spec=_in_spec(
+            "%service_post {unit}",
+            lambda u: f"systemctl unmask {u}.service; systemctl enable --now {u}.service || :",
+        )
+    ),
     "build-glibc": Transform(BuildOptions(target_glibc=False)),
     "system-libssl": Transform(BuildOptions(own_libssl=False)),
 }
@@ -278,5 +340,5 @@ def transform(name: str | None) -> Transform:
 
 def listing() -> str:
     width = max(map(len, DEFECTS))
-    boxes = {name: "centos7" if name in PORTABLE else "debian" for name in DEFECTS}
+    boxes = {name: "centos7" if name in CENTOS7 else "debian" for name in DEFECTS}
     return "\n".join(f"{name:<{width}}  {boxes[name]:<7}  {text}" for name, text in DEFECTS.items())

@@ -67,7 +67,7 @@ def target_macros(release: str) -> dict[str, str]:
 def check(box: Box, defect: str | None) -> None:
     """Refuse, before any box starts, what this format does not build: the classic defect
     variants are built as DEBs; RPM boxes build the defects of portable payloads."""
-    if defect and defect not in defects.PORTABLE:
+    if defect and defect not in defects.CENTOS7:
         raise BuildError(
             f"defect variants are built as DEBs only (--defect {defect}): "
             "drop --format rpm, or build the defect without it"
@@ -158,7 +158,8 @@ def _prepare_tree(
         f"rm -rf {top} {out_dir} && mkdir -p {top}/SOURCES {top}/SPECS {top}/BUILD {out_dir}",
         "preparing the rpmbuild tree",
     )
-    runner.machine.put_file(SPEC, f"{top}/SPECS/salt.spec")
+    spec = defects.transform(staged.defect).spec(SPEC.read_text())
+    runner.machine.write_text(f"{top}/SPECS/salt.spec", spec)
     for name in SPEC_SOURCES:
         runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
     runner.run(

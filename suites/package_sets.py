@@ -15,7 +15,8 @@ INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
     if salt_version:
-        return paths.package_set_dir(box_name, salt_version)
+        chosen = config.getoption("--older-line")
+        return Path(chosen) if chosen else paths.package_set_dir(box_name, salt_version)
     chosen = package_dir(box_name, config.getoption("--packages"))
     if (chosen / "manifest.json").exists() and not chosen.name.startswith(box_name):
         # --packages names one set, of the box under test: a helper box (the master of

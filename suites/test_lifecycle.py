@@ -39,14 +39,27 @@ from verification.salt import MINION_READY, SaltMinion, log_lines, wait_for_log
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
-# The admin's choice for each unit before the upgrade, which upgrade and downgrade keep
-# (salt#69605, salt#68406): (is-enabled, is-active).
-SERVICE_CHOICES = {
-    "salt-minion": ("enabled", "active"),
-    "salt-master": ("disabled", "inactive"),
-    "salt-syndic": ("masked", "inactive"),
-    "salt-api": ("enabled", "inactive"),
-}
+# The admin's choice for each unit before a package change, which upgrade and downgrade
+# keep (salt#69605, salt#68406): (is-enabled, is-active). Each unit goes through every
+# state, one round per state: round r gives unit i STATES[(i + r) % 5], so a package that
+# forces one unit back on (or off) is seen whatever state that unit was in.
+UNITS = ("salt-minion", "salt-master", "salt-syndic", "salt-api")
+STATES = (
+    ("enabled", "active"),
+    ("disabled", "inactive"),
+    ("masked", "inactive"),
+    ("enabled", "inactive"),
+    ("disabled", "active"),
+)
+ROUNDS = range(len(STATES))
+
+
+def service_choices(round_: int) -> dict[str, tuple[str, str]]:
+    return {unit: STATES[(i + round_) % len(STATES)] for i, unit in enumerate(UNITS)}
+
+
+# Round 0 is the upgrade every other check looks at: the minion enabled and running.
+SERVICE_CHOICES = service_choices(0)
 
 
 def service_states(machine: Machine) -> str:
@@ -73,10 +86,10 @@ def salt_version(machine: Machine) -> str:
     return sh(machine, "/usr/bin/salt-call --version").stdout.split()[1]
 
 
-def apply_service_choices(machine: Machine) -> None:
+def apply_service_choices(machine: Machine, round_: int = 0) -> None:
     """The admin's choices, made right before a package change: a restore boots the box,
     and boot starts every enabled unit."""
-    for unit, (enabled, active) in SERVICE_CHOICES.items():
+    for unit, (enabled, active) in service_choices(round_).items():
         sh(machine, services(machine).set_state(unit, enabled, active))
 
 
@@ -91,19 +104,34 @@ def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def expect_service_choices_kept(machine: Machine, step: str, found: dict) -> None:
+def expect_service_choices_kept(machine: Machine, step: str, rounds: dict[int, dict]) -> None:
+    """rounds: each round's unit states right after the package change."""
     changed = [
         f"{unit}: {' '.join(choice)} before, {' '.join(found.get(unit, ('gone',)))} after"
-        for unit, choice in SERVICE_CHOICES.items()
+        for round_, found in sorted(rounds.items())
+        for unit, choice in service_choices(round_).items()
         if found.get(unit) != choice
     ]
     if changed:
         fail(
             machine,
-            f"each unit's enabled, masked and running state kept by the {step}",
+            f"each unit's enabled, masked and running state kept by the {step}, "
+            f"for every unit in every state ({len(rounds)} rounds)",
             "; ".join(changed),
             service_states(machine),
         )
+
+
+def states_after_each_round(machine, start: str, change) -> dict[int, dict]:
+    """Rounds 1 on: from snapshot `start`, the round's choices, change(machine), the units'
+    states right after. (Round 0 is the fixture's own package change.)"""
+    rounds = {}
+    for round_ in ROUNDS[1:]:
+        session.restore_machine(machine, start)
+        apply_service_choices(machine, round_)
+        change(machine)
+        rounds[round_] = service_states_after(machine)
+    return rounds
 
 
 def expect_version(machine: Machine, packages: PackageSet) -> None:
@@ -331,8 +359,9 @@ def test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back(sel
 
 
 def test_upgrade_keeps_each_units_enabled_masked_and_stopped_state(upgraded):
-    machine = upgraded.line.machine
-    expect_service_choices_kept(machine, "upgrade", upgraded.services)
+    machine, new = upgraded.line.machine, upgraded.line.new
+    rounds = states_after_each_round(machine, "old-line", new.install)
+    expect_service_choices_kept(machine, "upgrade", {0: upgraded.services, **rounds})
 
 
 def test_downgrade_back_to_the_older_line_works(downgraded):
@@ -343,7 +372,9 @@ def test_downgrade_back_to_the_older_line_works(downgraded):
 
 
 def test_downgrade_keeps_each_units_enabled_masked_and_stopped_state(downgraded):
-    expect_service_choices_kept(downgraded.line.machine, "downgrade", downgraded.services)
+    machine, old = downgraded.line.machine, downgraded.line.old
+    rounds = states_after_each_round(machine, "upgraded", lambda m: old.install(m, downgrade=True))
+    expect_service_choices_kept(machine, "downgrade", {0: downgraded.services, **rounds})
 
 
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):

@@ -24,6 +24,8 @@ from verification.suite_command import SuiteRun
 
 BOX = "debian12"
 PORTABLE_BUILD, PORTABLE_BOX = "centos7", "centos7-abi"
+RPM_BOX = "centos7-rpm"  # where the RPMs' scriptlets run
+OLD_SALT = "3007.16"  # the older line the lifecycle upgrades from
 # The check whose failure names each defect's class.
 CAUGHT_BY = {
     "system-site-packages": "test_venv_does_not_include_system_site_packages",
@@ -44,6 +46,10 @@ CAUGHT_BY = {
     "upgrade-stops": "test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back",
     "build-glibc": "test_every_elf_stays_within_the_abi_ceiling",
     "system-libssl": "test_every_elf_stays_within_the_abi_ceiling",
+    "preun-stops": "test_upgrade_restarts_the_running_minion_on_the_new_interpreter",
+    "postun-no-restart": "test_upgrade_restarts_the_running_minion_on_the_new_interpreter",
+    "config-replaced": "test_upgrade_keeps_edits_keys_and_enabled_state",
+    "post-starts-all": "test_upgrade_keeps_each_units_enabled_masked_and_stopped_state",
 }
 # Caught by a second check as well: on the glibc 2.17 box, what EL7 itself would refuse to
 # load; for a minion that does not come back, the plain upgrade sees it too.
@@ -55,6 +61,7 @@ ALSO_CAUGHT_BY = {
 # The checks that must catch each defect, with the fixtures they need and nothing else:
 # a variant costs a build, a box and an install, not a whole suite run.
 UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
+UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS
 NEEDS_MASTER = {"upgrade-stops"}  # the master orders the upgrade
 
 
@@ -64,6 +71,11 @@ def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:
     markers = [] if defect in UPGRADE_DEFECTS else ["lifecycle"]
     markers += [] if defect in NEEDS_MASTER else ["needs_master"]
     marker = " and ".join(f"not {m}" for m in markers) or None
+    if defect in defects.OLDER_LINE:  # the broken line is the one upgraded from
+        good = str(paths.package_set_dir(boxes(defect)[0]))
+        return SuiteRun(
+            [box], packages=good, older_line=packages, marker=marker, keyword=names, junit=junit
+        )
     return SuiteRun([box], packages=packages, marker=marker, keyword=names, junit=junit)
 
 
@@ -75,20 +87,24 @@ pytestmark = pytest.mark.slow
 
 def boxes(defect: str) -> tuple[str, str]:
     """(the box the defect is built for, the box its packages are verified on)"""
+    if defect in defects.RPM_SCRIPTLETS:
+        return PORTABLE_BUILD, RPM_BOX
     return (PORTABLE_BUILD, PORTABLE_BOX) if defect in defects.PORTABLE else (BOX, BOX)
 
 
 def built(defect: str) -> str:
     """The defect variant's packages: built, or taken as they are when current."""
     build_box = boxes(defect)[0]
+    line = ["--salt", OLD_SALT] if defect in defects.OLDER_LINE else []
     proc = subprocess.run(
-        [sys.executable, "-m", "signoff.cli", "build", build_box, "--defect", defect],
+        [sys.executable, "-m", "signoff.cli", "build", build_box, *line, "--defect", defect],
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
         pytest.fail(f"building the {defect} variant failed: {proc.stderr.strip()}", pytrace=False)
-    return str(paths.package_set_dir(build_box, defect=defect))
+    salt = OLD_SALT if defect in defects.OLDER_LINE else None
+    return str(paths.package_set_dir(build_box, salt, defect=defect))
 
 
 def test_the_build_module_lists_exactly_these_defects():

@@ -44,6 +44,12 @@ def pytest_addoption(parser):
     group.addoption(
         "--packages", default=None, help="directory of packages to verify (default: dist/BOX/)"
     )
+    group.addoption(
+        "--older-line",
+        default=None,
+        help="directory of the older Salt line the lifecycle upgrades from "
+        "(default: dist/BOX-salt-VERSION/)",
+    )
 
 
 def worker_id() -> str:

@@ -18,6 +18,7 @@ class SuiteRun:
     workers: int = 1
     provider: str | None = None
     packages: str | None = None
+    older_line: str | None = None  # the older Salt line's packages (lifecycle)
     marker: str | None = None
     keyword: str | None = None
     junit: Path | None = None
@@ -36,6 +37,7 @@ class SuiteRun:
         for flag, value in (
             ("--provider", self.provider),
             ("--packages", self.packages),
+            ("--older-line", self.older_line),
             ("-m", self.marker),
             ("-k", self.keyword),
         ):
