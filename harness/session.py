@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -152,18 +153,25 @@ def restore_machine(machine: Machine, name: str | None = None) -> None:
     from snapshot `name` and has had nothing run or copied since is that snapshot already
     (a snapshot boots the box again): it is left as it is."""
     assert machine.instance is not None
-    if name is not None and machine.booted_from == (name, machine.actions):
+    if name is not None and _booted_from.get(machine) == (name, machine.actions):
         return
     machine.close()
     restore(machine.instance, name)
     _reconnect(machine, name)
 
 
+# For each machine: the snapshot it last booted from, and its transport's action count
+# right after that boot (the session's bookkeeping, not the transport's).
+_booted_from: weakref.WeakKeyDictionary[Machine, tuple[str | None, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _reconnect(machine: Machine, booted_from: str | None) -> None:
     assert machine.instance is not None
     machine.connect(provider_of(machine.instance).boot_timeout(machine.instance))
     settle(machine)
-    machine.booted_from = (booted_from, machine.actions)
+    _booted_from[machine] = (booted_from, machine.actions)
 
 
 _deferring = False  # a removal further up already holds interrupts back

@@ -129,8 +129,6 @@ class Machine:
         self._client: paramiko.SSHClient | None = None
         self._lost: str | None = None  # why the session dropped and a new login failed
         self.actions = 0  # commands run and files copied: unchanged means the box is untouched
-        # The snapshot the box last booted from, and `actions` right after that boot.
-        self.booted_from: tuple[str | None, int] | None = None
 
     def __repr__(self):
         e = self.endpoint

@@ -41,29 +41,24 @@ OLD_SALT = "3007.16"
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
 # The admin's choice for each unit before a package change, which upgrade and downgrade
 # keep (salt#69605, salt#68406): (is-enabled, is-active). Each unit goes through every
-# state, one round per state: round r gives unit i STATES[(i + r) % 5], so a package that
-# forces one unit back on (or off) is seen whatever state that unit was in.
+# state the init system has, one round per state: round r gives unit i states[(i + r) % n],
+# so a package that forces one unit back on (or off) is seen whatever state it was in.
+# Round 0 is the change every other check looks at: the minion enabled and running.
 UNITS = ("salt-minion", "salt-master", "salt-syndic", "salt-api")
-STATES = (
-    ("enabled", "active"),
-    ("disabled", "inactive"),
-    ("masked", "inactive"),
-    ("enabled", "inactive"),
-    ("disabled", "active"),
+# salt-api serves nothing, and exits, unless a netapi is configured: the admin's config.
+API_CONFIG = (
+    "/etc/salt/master.d/api.conf",
+    "rest_cherrypy:\n  host: 127.0.0.1\n  port: 8000\n  disable_ssl: true\n",
 )
-ROUNDS = range(len(STATES))
 
 
-def service_choices(round_: int) -> dict[str, tuple[str, str]]:
-    return {unit: STATES[(i + round_) % len(STATES)] for i, unit in enumerate(UNITS)}
-
-
-# Round 0 is the upgrade every other check looks at: the minion enabled and running.
-SERVICE_CHOICES = service_choices(0)
+def service_choices(machine: Machine, round_: int) -> dict[str, tuple[str, str]]:
+    states = services(machine).admin_states
+    return {unit: states[(i + round_) % len(states)] for i, unit in enumerate(UNITS)}
 
 
 def service_states(machine: Machine) -> str:
-    return " ; ".join(services(machine).state(unit) for unit in SERVICE_CHOICES)
+    return " ; ".join(services(machine).state(unit) for unit in UNITS)
 
 
 def minion_runs_and_answers(machine: Machine) -> None:
@@ -89,8 +84,17 @@ def salt_version(machine: Machine) -> str:
 def apply_service_choices(machine: Machine, round_: int = 0) -> None:
     """The admin's choices, made right before a package change: a restore boots the box,
     and boot starts every enabled unit."""
-    for unit, (enabled, active) in service_choices(round_).items():
+    choices = service_choices(machine, round_)
+    for unit, (enabled, active) in choices.items():
         sh(machine, services(machine).set_state(unit, enabled, active))
+    found = service_states_after(machine)
+    if found != choices:  # the package change must start from exactly the admin's choices
+        fail(
+            machine,
+            f"the admin's choices in effect: {choices}",
+            str(found),
+            service_states(machine),
+        )
 
 
 def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
@@ -107,9 +111,10 @@ def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
 def expect_service_choices_kept(machine: Machine, step: str, rounds: dict[int, dict]) -> None:
     """rounds: each round's unit states right after the package change."""
     changed = [
-        f"{unit}: {' '.join(choice)} before, {' '.join(found.get(unit, ('gone',)))} after"
+        f"round {round_}, {unit}: {' '.join(choice)} before, "
+        f"{' '.join(found.get(unit, ('gone',)))} after"
         for round_, found in sorted(rounds.items())
-        for unit, choice in service_choices(round_).items()
+        for unit, choice in service_choices(machine, round_).items()
         if found.get(unit) != choice
     ]
     if changed:
@@ -126,7 +131,7 @@ def states_after_each_round(machine, start: str, change) -> dict[int, dict]:
     """Rounds 1 on: from snapshot `start`, the round's choices, change(machine), the units'
     states right after. (Round 0 is the fixture's own package change.)"""
     rounds = {}
-    for round_ in ROUNDS[1:]:
+    for round_ in range(1, len(services(machine).admin_states)):
         session.restore_machine(machine, start)
         apply_service_choices(machine, round_)
         change(machine)
@@ -157,13 +162,13 @@ class Upgraded:
     deleted_maps: str
     unattended: Result  # the upgrade as an unattended one runs it: no terminal, no answers
     seconds: float
-    services: dict  # each unit's state right after the upgrade (SERVICE_CHOICES before)
+    services: dict  # each unit's state right after the upgrade (round 0's choices before)
 
 
 @dataclass
 class Downgraded:
     line: OldLine
-    services: dict  # each unit's state right after the downgrade (SERVICE_CHOICES before)
+    services: dict  # each unit's state right after the downgrade (round 0's choices before)
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +183,7 @@ def old_line(request, installed, packages, extra_wheel):
     session.restore_machine(machine)
     old.install(machine)
     sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion")
+    machine.write_text(*API_CONFIG)
     minion_on_as_the_policy_or_the_admin_leaves_it(machine)
     # The minion's identity: made here, since without a master it never signs in to make it.
     sh(
@@ -195,7 +201,7 @@ def old_line(request, installed, packages, extra_wheel):
 
 @pytest.fixture(scope="module")
 def upgraded(old_line):
-    """Snapshot 'upgraded': 'old-line' (units set as SERVICE_CHOICES says) upgraded to the
+    """Snapshot 'upgraded': 'old-line' (units set as round 0 chooses) upgraded to the
     packages under test, with what the running minion and the units looked like right after
     the upgrade."""
     machine = old_line.machine
@@ -259,7 +265,7 @@ def self_upgraded(old_line, master):
 
 @pytest.fixture(scope="module")
 def downgraded(upgraded):
-    """Snapshot 'downgraded': 'upgraded' (units set as SERVICE_CHOICES says) taken back to
+    """Snapshot 'downgraded': 'upgraded' (units set as round 0 chooses) taken back to
     the older line, with the units' states right after."""
     machine = upgraded.line.machine
     session.restore_machine(machine, "upgraded")

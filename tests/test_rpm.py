@@ -256,8 +256,12 @@ def test_scriptlets_follow_the_service_policy(native):
         assert f"systemctl --no-reload preset {unit}" in post
         assert f"disable {unit}" in preun and f"stop {unit}" in preun
         assert f"try-restart {unit}" in postun
-    for quiet in ("salt", "salt-cloud", "salt-ssh"):
+    for quiet in ("salt-cloud", "salt-ssh"):
         assert rpm_q("--scripts", str(native[quiet])).strip() == ""
+    # The common package's one script: its last erase takes /opt/salt away whole.
+    common = rpm_q("--scripts", str(native["salt"])).strip().splitlines()
+    assert common[0].startswith("postuninstall scriptlet")
+    assert common[-1] == 'if [ "$1" -eq 0 ]; then rm -rf /opt/salt; fi'
 
 
 @pytestmark_build

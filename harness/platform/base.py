@@ -208,6 +208,15 @@ class InitSystem(ABC):
     def state(self, unit: str) -> str:
         """Prints 'UNIT ENABLED ACTIVE' (e.g. 'salt-minion enabled active')."""
 
+    # Every state an admin can leave a unit in: (enabled state, active state).
+    admin_states: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enabled", "active"),
+        ("disabled", "inactive"),
+        ("masked", "inactive"),
+        ("enabled", "inactive"),
+        ("disabled", "active"),
+    )
+
     def set_state(self, unit: str, enabled: str, active: str) -> str:
         """Puts the unit in an admin's state: enabled, disabled or masked; active or inactive."""
         admin = {"enabled": self.enable, "disabled": self.disable, "masked": self.mask}[enabled]

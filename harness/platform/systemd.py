@@ -19,7 +19,9 @@ class Systemd(InitSystem, kind="systemd"):
         return f"systemctl start {unit}"
 
     def stop(self, unit: str) -> str:
-        return f"systemctl stop {unit}"
+        # A daemon stopped while it starts may exit non-zero: "failed" is not the admin's
+        # "stopped", so the mark goes too.
+        return f"systemctl stop {unit} && {{ systemctl reset-failed {unit} 2>/dev/null || true; }}"
 
     def restart(self, unit: str) -> str:
         return f"systemctl restart {unit}"
@@ -37,7 +39,7 @@ class Systemd(InitSystem, kind="systemd"):
         return f"systemctl unmask {unit} && systemctl enable {unit}"
 
     def disable(self, unit: str) -> str:
-        return f"systemctl disable {unit}"
+        return f"systemctl unmask {unit} && systemctl disable {unit}"
 
     def mask(self, unit: str) -> str:
         return f"systemctl mask {unit}"

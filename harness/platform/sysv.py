@@ -33,6 +33,8 @@ class Sysv(InitSystem, kind="sysv"):
     def disable(self, unit: str) -> str:
         return f"chkconfig {unit} off"
 
+    admin_states = tuple(s for s in InitSystem.admin_states if s[0] != "masked")
+
     def mask(self, unit: str) -> str:
         raise self._unsupported("masking (SysV has no masked state)")
 
