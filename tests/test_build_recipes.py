@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from builds import deb, defects, layout, manifest
+from builds import deb, defects, layout, manifest, rpm
 from builds.build import output_name
 from builds.errors import BuildError
 from builds.inputs import fetch_inputs
@@ -233,3 +233,28 @@ def test_a_version_the_index_cannot_serve_is_one_line_with_the_log(tmp_path, mon
     assert not (tmp_path / "cache" / "inputs").exists() or not any(
         p.name[0] != "." for p in (tmp_path / "cache" / "inputs").iterdir()
     )
+
+
+# The lines of the spec each RPM scriptlet defect may change, and what they become
+# (preun-stops keeps the erase's disable and adds a stop that runs on upgrade too).
+SPEC_CHANGES = {
+    "preun-stops": (None, "systemctl stop salt-"),
+    "postun-no-restart": ("%service_postun salt-", "systemctl daemon-reload"),
+    "config-replaced": ("%config(noreplace) %{_sysconfdir}/salt/minion", "%config %{_sysconfdir}"),
+    "post-starts-all": ("%service_post salt-", "systemctl unmask salt-"),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(defects.RPM_SCRIPTLETS))
+def test_an_rpm_scriptlet_defect_changes_only_the_lines_it_names(defect):
+    good = rpm.SPEC.read_text().splitlines()
+    broken = defects.transform(defect).spec(rpm.SPEC.read_text()).splitlines()
+    removed = [line for line in good if line not in broken]
+    added = [line for line in broken if line not in good]
+    old, new = SPEC_CHANGES[defect]
+    units = 1 if defect == "config-replaced" else 4  # minion, master, syndic, api
+    if old is None:
+        assert removed == [], removed
+    else:
+        assert len(removed) == units and all(line.startswith(old) for line in removed), removed
+    assert len(added) == units and all(line.startswith(new) for line in added), added
