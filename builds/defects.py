@@ -85,7 +85,6 @@ PORTABLE = {"build-glibc", "system-libssl"}
 RPM_SCRIPTLETS = {"preun-stops", "postun-no-restart", "config-replaced", "post-starts-all"}
 CENTOS7 = PORTABLE | RPM_SCRIPTLETS  # the defects of the centos7 builds
 OLDER_LINE = {"preun-stops", "postun-no-restart"}  # built into the line upgraded from
-DAEMONS = ("salt-minion", "salt-master", "salt-syndic", "salt-api")
 
 # Where each defect's broken value points; the tests look for exactly these.
 FAKE_BUILD_ROOT = "/var/tmp/svh-buildroot"
@@ -174,7 +173,7 @@ def _stop_before_upgrade(payload: StagedPayload, minor: str) -> None:
             ]
 
 
-def _in_spec(old: str, new: Callable[[str], str], units: tuple[str, ...] = DAEMONS):
+def _in_spec(old: str, new: Callable[[str], str], units: tuple[str, ...] = layout.DAEMONS):
     """Each daemon's `old` line of the spec (with {unit}) replaced by new(unit)."""
 
     def spec(text: str) -> str:

@@ -92,6 +92,8 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
     ),
 )
 
+# The daemons, by unit name without ".service", in the subpackages' order.
+DAEMONS = tuple(u.removesuffix(".service") for p in SUBPACKAGES for u in p.units)
 LOGROTATE = "/etc/logrotate.d/salt"
 # Directories only root (the daemons' user) may enter: the key store (salt#65264).
 PRIVATE_DIRS = frozenset({"/etc/salt/pki"})

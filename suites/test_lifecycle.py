@@ -29,6 +29,7 @@ from checks import (
 from extras import expect_in_extras, salt_pip_install
 from package_sets import INSTALLED, load_packages
 
+from builds import layout
 from harness import session
 from harness.errors import HarnessError
 from harness.transport import Machine, Result
@@ -44,7 +45,7 @@ LOCAL_EDIT = "# edited on the box: must survive upgrades"
 # state the init system has, one round per state: round r gives unit i states[(i + r) % n],
 # so a package that forces one unit back on (or off) is seen whatever state it was in.
 # Round 0 is the change every other check looks at: the minion enabled and running.
-UNITS = ("salt-minion", "salt-master", "salt-syndic", "salt-api")
+UNITS = layout.DAEMONS  # minion, master, syndic, api
 # salt-api serves nothing, and exits, unless a netapi is configured: the admin's config.
 API_CONFIG = (
     "/etc/salt/master.d/api.conf",

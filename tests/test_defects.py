@@ -71,12 +71,12 @@ def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:
     markers = [] if defect in UPGRADE_DEFECTS else ["lifecycle"]
     markers += [] if defect in NEEDS_MASTER else ["needs_master"]
     marker = " and ".join(f"not {m}" for m in markers) or None
-    if defect in defects.OLDER_LINE:  # the broken line is the one upgraded from
-        good = str(paths.package_set_dir(boxes(defect)[0]))
-        return SuiteRun(
-            [box], packages=good, older_line=packages, marker=marker, keyword=names, junit=junit
-        )
-    return SuiteRun([box], packages=packages, marker=marker, keyword=names, junit=junit)
+    # A broken older line is the one upgraded from, to the good packages.
+    older = packages if defect in defects.OLDER_LINE else None
+    under_test = str(paths.package_set_dir(boxes(defect)[0])) if older else packages
+    return SuiteRun(
+        [box], packages=under_test, older_line=older, marker=marker, keyword=names, junit=junit
+    )
 
 
 # One file per defect, so the table survives pytest-xdist workers; printed by tests/conftest.py.
@@ -95,7 +95,8 @@ def boxes(defect: str) -> tuple[str, str]:
 def built(defect: str) -> str:
     """The defect variant's packages: built, or taken as they are when current."""
     build_box = boxes(defect)[0]
-    line = ["--salt", OLD_SALT] if defect in defects.OLDER_LINE else []
+    salt = OLD_SALT if defect in defects.OLDER_LINE else None
+    line = ["--salt", salt] if salt else []
     proc = subprocess.run(
         [sys.executable, "-m", "signoff.cli", "build", build_box, *line, "--defect", defect],
         capture_output=True,
@@ -103,7 +104,6 @@ def built(defect: str) -> str:
     )
     if proc.returncode != 0:
         pytest.fail(f"building the {defect} variant failed: {proc.stderr.strip()}", pytrace=False)
-    salt = OLD_SALT if defect in defects.OLDER_LINE else None
     return str(paths.package_set_dir(build_box, salt, defect=defect))
 
 
