@@ -64,6 +64,9 @@ class ConflictLibrary(Strict):
     module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     version: str = Field(pattern=r"^\d+(\.\d+)*$")
     repo: str | None = None  # e.g. "epel" where the base distribution lacks it
+    # Whether our payload bundles this module too; false where Salt took another library
+    # (PyCrypto's Crypto: Salt uses pycryptodomex, Cryptodome), so /opt/salt has none.
+    bundled: bool = True
 
 
 class NspawnSettings(Strict):
@@ -72,6 +75,9 @@ class NspawnSettings(Strict):
     # Instead of a Debian root: a minimal root made of the glibc 2.17 runtime, busybox and
     # dropbear, with no init system (harness/providers/nspawn/glibc_root.py).
     root: Literal["glibc-2.17"] | None = None
+    # The distribution's Python and its conflicting libraries, built here because the root
+    # has none of its own (el7: EL7's Python 2.7 and EPEL's; nspawn/el7_python.py).
+    system_python: Literal["el7"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self):

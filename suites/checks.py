@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from harness import platform
+from harness.catalog import load_catalog
 from harness.errors import HarnessError
 from harness.platform import InitSystem, PackageDb, Unsupported
 from harness.transport import Machine, Result
@@ -68,11 +69,32 @@ def interpreter(machine: Machine) -> str:
 
 def supported(question: Callable[..., str], *args) -> str:
     """The command that answers `question` on this box; skips the check, with the reason,
-    where the box cannot answer it (no package database, no init system)."""
+    where the box cannot answer it (no package database, no init system), naming the boxes
+    of the same packages that can."""
     try:
         return question(*args)
     except Unsupported as e:
-        pytest.skip(str(e))
+        pytest.skip(f"{e}{answered_elsewhere(question, *args)}")
+
+
+def answered_elsewhere(question: Callable[..., str], *args) -> str:
+    """'; checked on centos7-rpm' for the catalog's other boxes of the same packages whose
+    package database (or init system) answers `question`."""
+    kind = getattr(question, "__self__", None)
+    if not isinstance(kind, PackageDb | InitSystem):
+        return ""
+    others = []
+    for box in load_catalog().values():
+        if box.name == kind.box.name or box.packages_box != kind.box.packages_box:
+            continue
+        theirs = platform.of(box)
+        part = theirs.packages if isinstance(kind, PackageDb) else theirs.services
+        try:
+            getattr(part, question.__name__)(*args)
+        except Unsupported:
+            continue
+        others.append(box.name)
+    return f"; checked on {', '.join(others)}" if others else ""
 
 
 def expect_silent(machine: Machine, what: str, command: str, must_succeed: bool = True):

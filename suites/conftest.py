@@ -59,6 +59,15 @@ def fresh(installed):
 
 
 @pytest.fixture(scope="session")
+def opt_salt(installed, tmp_path_factory):
+    """/opt/salt as installed on the box, copied to the host (its ELF files are read there,
+    with pyelftools: a box need not have binutils)."""
+    local = tmp_path_factory.mktemp("opt-salt")
+    installed.fetch_tree("/opt/salt", local)
+    return local
+
+
+@pytest.fixture(scope="session")
 def extra_wheel(tmp_path_factory):
     """A small pure-Python wheel for salt-pip (suites/extras.py)."""
     return make_extra_wheel(tmp_path_factory.mktemp("wheel"))

@@ -37,14 +37,6 @@ MODULES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def opt_salt(installed, tmp_path_factory):
-    """/opt/salt as installed on the box, copied to the host."""
-    local = tmp_path_factory.mktemp("opt-salt")
-    installed.fetch_tree("/opt/salt", local)
-    return local
-
-
 @pytest.mark.smoke
 def test_every_elf_stays_within_the_abi_ceiling(installed, opt_salt):
     # The ceiling of the release the packages are for: centos7-rpm, a Debian 12 root,

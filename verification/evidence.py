@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import platform
+from harness.catalog import load_box
 from harness.platform import Unsupported
 from harness.transport import Machine
 
@@ -51,7 +52,26 @@ def fingerprint(machine: Machine) -> dict:
         for line in machine.run(query, check=False).stdout.splitlines():
             name, _, version = line.partition(" ")
             conflicts[name] = version
-    return {"release": release, "kernel": kernel, "init": init, "conflicts": conflicts}
+    found = {"release": release, "kernel": kernel, "init": init, "conflicts": conflicts}
+    return found | {"system_python": system_python(machine)}
+
+
+def system_python(machine: Machine) -> dict[str, str]:
+    """The distribution's Python as found; where the box's image built it (no EL7 Python
+    is reachable here), what the release it stands for has instead."""
+    spec = machine.spec
+    if spec.python.path is None:
+        return {}
+    probe = f"{spec.python.path} -c 'import platform; print(platform.python_version())'"
+    found = {"path": spec.python.path, "version": machine.run(probe, check=False).stdout.strip()}
+    nspawn = spec.providers.nspawn
+    if nspawn is not None and nspawn.system_python is not None:
+        real = load_box(spec.packages_box).python.version
+        found["built_here"] = (
+            f"{nspawn.system_python}'s Python built by the harness with the glibc 2.17 "
+            f"toolchain: {found['version']}, where {spec.packages_box} has {real}"
+        )
+    return found
 
 
 def record_fingerprint(config, machine: Machine) -> None:

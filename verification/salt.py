@@ -77,6 +77,13 @@ def enable_as_an_admin(machine: Machine, unit: str) -> None:
     machine.run(f"{{ {enable}; }} >/dev/null 2>&1 || true")
 
 
+def start_as_an_admin(machine: Machine, unit: str) -> None:
+    """Enable (where the init system can) and start `unit`, as an admin does where the
+    distribution's policy leaves it stopped."""
+    enable_as_an_admin(machine, unit)
+    restart_service(machine, unit, f"/var/log/salt/{unit.removeprefix('salt-')}")
+
+
 class SaltMaster:
     """salt-master from our package, listening on the bridge."""
 
@@ -96,8 +103,7 @@ class SaltMaster:
             "interface: 0.0.0.0\nlog_level_logfile: info\nfileserver_list_cache_time: 0\n"
             "file_roots:\n  base:\n    - /srv/salt\n",
         )
-        enable_as_an_admin(self.machine, "salt-master")
-        restart_service(self.machine, "salt-master", self.log)
+        start_as_an_admin(self.machine, "salt-master")
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
 

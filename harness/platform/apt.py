@@ -23,6 +23,9 @@ DEBS_DIR = "/var/cache/salt-venv-harness/debs"  # the image's copies of the dist
 
 
 class Dpkg(PackageDb, manager="apt", formats=("deb",)):
+    def salt_pkg_module(self) -> str:
+        return "aptpkg"
+
     def installed(self, names: Sequence[str]) -> str:
         return (
             "dpkg-query -W -f '${Package} ${Version} ${Status}\\n' "

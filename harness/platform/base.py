@@ -143,6 +143,10 @@ class PackageDb(ABC):
     def install_from_repositories(self, conflicts: Sequence[ConflictLibrary]) -> str:
         """Install the distribution's own packages from its repositories (a public VM box)."""
 
+    def salt_pkg_module(self) -> str:
+        """The Salt pkg module that reads this database (Salt picks it by os_family)."""
+        raise self._unsupported("Salt pkg module")
+
     def change_distro_package(self, package: str, change: str) -> str:
         """A distribution package changed under our running minion: upgrade (the same
         files under a higher version), downgrade (back to the original), remove, reinstall."""

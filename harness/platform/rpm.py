@@ -21,6 +21,9 @@ RPM = "rpm --force-debian"
 BASE_PACKAGE = "el7-base"
 BASE_PROVIDES = ("/bin/sh", "glibc", "libstdc++", "logrotate", "systemd")
 PRESET = "/usr/lib/systemd/system-preset/99-default-disable.preset"
+# The distribution's RPMs the image installed (NAME.rpm) and each one's update, the same
+# files under a higher release (upgrade/NAME.rpm): the box has no repository to get them from.
+DISTRO_RPMS = "/var/cache/svh-distro-rpms"
 BASE_SPEC = f"""Name: {BASE_PACKAGE}
 Version: 7
 Release: 1
@@ -71,6 +74,22 @@ class RpmOnly(RpmDb, manager="rpm", formats=("rpm",)):
         # so the minion's restart by %postun neither kills the upgrade nor waits for it.
         command = self.install([file for _, file in packages])
         return "cmd.run_bg", [f"systemd-run --scope --quiet sh -c {shlex.quote(command)}"]
+
+    def change_distro_package(self, package: str, change: str) -> str:
+        rpm = f"{DISTRO_RPMS}/{package}.rpm"
+        commands = {
+            "upgrade": f"{RPM} -U {DISTRO_RPMS}/upgrade/{package}.rpm",
+            "downgrade": f"{RPM} -U --oldpackage {rpm}",
+            "remove": f"{RPM} -e {package}",
+            "reinstall": f"{RPM} -U --oldpackage --replacepkgs {rpm}",
+        }
+        return commands[change]
+
+    def salt_pkg_module(self) -> str:
+        raise Unsupported(
+            f"{self.box.name}: Salt's pkg module follows the box's os-release (Debian: aptpkg), "
+            "not its rpm database"
+        )
 
     def install_from_repositories(self, conflicts) -> str:
         raise Unsupported(f"{self.box.name}: no repositories (rpm alone, no yum or dnf)")

@@ -11,6 +11,9 @@ from .base import PackageDb, quoted
 class RpmDb(PackageDb, manager="yum", formats=("rpm",)):
     daemons_start_on_install = False  # EL's presets (disable *): %post only presets
 
+    def salt_pkg_module(self) -> str:
+        return "yumpkg"
+
     def installed(self, names: Sequence[str]) -> str:
         query = "rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n'"
         return f"{query} {quoted(names)} | grep -v 'not installed' || true"

@@ -21,7 +21,7 @@ from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
 from ...sources import digest
-from . import glibc_root
+from . import el7_python, glibc_root
 
 # Bump when the way images are made changes, so cached images are rebuilt.
 IMAGE_FORMAT = 1
@@ -59,8 +59,18 @@ def sources(box: Box, mirror: str | None) -> list[str]:
 
 def packages(box: Box) -> list[str]:
     tools = list(platform.of(box).packages.image_packages)
-    wanted = BASE_PACKAGES + tools + [c.package for c in box.conflicts] + box.build_packages
+    wanted = BASE_PACKAGES + tools + distro_conflicts(box) + box.build_packages
     return list(dict.fromkeys(wanted))
+
+
+def distro_conflicts(box: Box) -> list[str]:
+    """The conflicting libraries the root's distribution installs (none where they come with
+    a system Python built here)."""
+    return [] if stages_python(box) else [c.package for c in box.conflicts]
+
+
+def stages_python(box: Box) -> bool:
+    return box.providers.nspawn is not None and box.providers.nspawn.system_python == "el7"
 
 
 def is_glibc_root(box: Box) -> bool:
@@ -74,8 +84,9 @@ IMAGE_FIELDS |= {"build_packages", "providers"}
 
 def image_key(box: Box, mirror: str | None = None) -> str:
     shape = box.model_dump(mode="json", include=IMAGE_FIELDS)
+    staged = el7_python.cache_key() if stages_python(box) else ""
     if is_glibc_root(box):
-        return digest(glibc_root.root_key(), json.dumps(shape, sort_keys=True))[:16]
+        return digest(glibc_root.root_key(), json.dumps(shape, sort_keys=True), staged)[:16]
     _, public_key = keys.ensure_key()
     recipe = {
         "format": IMAGE_FORMAT,
@@ -85,6 +96,8 @@ def image_key(box: Box, mirror: str | None = None) -> str:
         "provision": PROVISION_SCRIPT.read_text(),
         "key": public_key,
     }
+    if staged:  # only then: the other images keep their keys
+        recipe["system_python"] = staged
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -122,7 +135,7 @@ def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
     assert box.providers.nspawn is not None and box.providers.nspawn.suite is not None
     suite = box.providers.nspawn.suite
     _, public_key = keys.ensure_key()
-    conflicts = " ".join(c.package for c in box.conflicts)
+    conflicts = " ".join(distro_conflicts(box))
 
     def make_root(rootfs: Path, log_path: Path) -> None:
         argv = [
@@ -136,6 +149,8 @@ def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
         ]
         env = dict(os.environ, SVH_PUBKEY=public_key)
         runner.run_logged(argv, log_path, f"image build of {box.name} (mmdebstrap)", env=env)
+        if stages_python(box):
+            el7_python.install_rpms(rootfs, log_path)
 
     extra = {"packages": packages(box), "sources": sources(box, mirror)}
     _make_image(box, target, f"mmdebstrap {suite}", make_root, extra)
@@ -143,7 +158,13 @@ def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
 
 def _glibc_root(box: Box, target: Path) -> None:
     what = "glibc 2.17 runtime, busybox, dropbear"
-    _make_image(box, target, what, glibc_root.build_root, {})
+
+    def make_root(rootfs: Path, log_path: Path) -> None:
+        glibc_root.build_root(rootfs, log_path)
+        if stages_python(box):
+            el7_python.copy_into(rootfs, log_path)
+
+    _make_image(box, target, what + (", EL7's Python" if stages_python(box) else ""), make_root, {})
 
 
 def _make_image(
