@@ -13,12 +13,12 @@ options; it never tests a defect's name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import extras, layout
 from .errors import BuildError
+from .transforms import BuildOptions, Transform
 
 if TYPE_CHECKING:
     from .payload import StagedPayload
@@ -81,9 +81,18 @@ DEFECTS: dict[str, str] = {
         "%post enables and starts every daemon on every upgrade, whatever the admin chose"
     ),
 }
+# Sound variants: a deliberate change the suites must pass, so that a check's branch the
+# good build never takes runs for real (the good lines ship the same /etc/salt/minion).
+VARIANTS: dict[str, str] = {
+    "config-changes": (
+        "sound, must pass: /etc/salt/minion changes between the lines, still "
+        "%config(noreplace): an upgrade keeps an edit and sets the new copy aside as .rpmnew"
+    ),
+}
 PORTABLE = {"build-glibc", "system-libssl"}
 RPM_SCRIPTLETS = {"preun-stops", "postun-no-restart", "config-replaced", "post-starts-all"}
-CENTOS7 = PORTABLE | RPM_SCRIPTLETS  # the defects of the centos7 builds
+# The variants of the centos7 builds (on Debian, config-changes is conffile-prompt).
+CENTOS7 = PORTABLE | RPM_SCRIPTLETS | set(VARIANTS)
 OLDER_LINE = {"preun-stops", "postun-no-restart"}  # built into the line upgraded from
 
 # Where each defect's broken value points; the tests look for exactly these.
@@ -97,8 +106,8 @@ STALE_SALT_VERSION = "3008.0"
 def check(name: str | None, portable: bool | None = None) -> str | None:
     """The defect's name, if it is known and (given whether the box's payload is portable)
     applies to the box."""
-    if name is not None and name not in DEFECTS:
-        known = ", ".join(DEFECTS)
+    if name is not None and name not in DEFECTS and name not in VARIANTS:
+        known = ", ".join([*DEFECTS, *VARIANTS])
         raise BuildError(f"unknown defect {name!r} (known: {known}; see --list-defects)")
     if name in CENTOS7 and portable is False:
         raise BuildError(
@@ -111,34 +120,6 @@ def check(name: str | None, portable: bool | None = None) -> str | None:
             f"centos7's are {', '.join(sorted(CENTOS7))}"
         )
     return name
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What a defect changes in the build itself (the good build: all defaults)."""
-
-    target_glibc: bool = True  # a portable payload's wheels are for the target's glibc
-    own_libssl: bool = True  # a bundled CPython keeps its own libssl and libcrypto
-    left_out: frozenset[str] = frozenset()  # locked distributions not installed
-
-
-def _nothing(*_args) -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class Transform:
-    """How one defect breaks a good payload."""
-
-    options: BuildOptions = BuildOptions()
-    # On the packages' description (StagedPayload.packages), given Python's X.Y.
-    describe: Callable[[StagedPayload, str], None] = _nothing
-    # On the files tree beside the venv (dest/<package>/<path>).
-    files: Callable[[StagedPayload, Path], None] = _nothing
-    # A shell command on the staged venv (venv dir, Python's X.Y), or None.
-    venv: Callable[[StagedPayload, str, str], str | None] = _nothing
-    # On the RPM spec's text.
-    spec: Callable[[str], str] = lambda text: text
 
 
 def _site(prefix: str, minor: str) -> str:
@@ -325,19 +306,20 @@ TRANSFORMS: dict[str, Transform] = {
             lambda u: f"systemctl unmask {u}.service; systemctl enable --now {u}.service || :",
         )
     ),
+    "config-changes": Transform(files=_versioned_minion_config),
     "build-glibc": Transform(BuildOptions(target_glibc=False)),
     "system-libssl": Transform(BuildOptions(own_libssl=False)),
 }
-GOOD = Transform()
 
 
 def transform(name: str | None) -> Transform:
     """How the named defect breaks the payload (the good build: no change)."""
     check(name)
-    return TRANSFORMS[name] if name else GOOD
+    return TRANSFORMS[name] if name else Transform()
 
 
 def listing() -> str:
-    width = max(map(len, DEFECTS))
-    boxes = {name: "centos7" if name in CENTOS7 else "debian" for name in DEFECTS}
-    return "\n".join(f"{name:<{width}}  {boxes[name]:<7}  {text}" for name, text in DEFECTS.items())
+    every = {**DEFECTS, **VARIANTS}
+    width = max(map(len, every))
+    boxes = {name: "centos7" if name in CENTOS7 else "debian" for name in every}
+    return "\n".join(f"{name:<{width}}  {boxes[name]:<7}  {text}" for name, text in every.items())

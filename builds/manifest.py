@@ -31,6 +31,8 @@ def inputs_digest(box, salt_version: str, defect: str | None, package_format: st
         f for other in FORMATS if other != package_format for f in format_module(other).recipe()
     }
     common = [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
+    if defect is None:  # the variants' catalog: a good build takes nothing from it
+        common.remove(BUILDS_DIR / "defects.py")
     recipe = sorted({p for p in common if p.is_file()} - others)
     recipe += sorted(set(format_module(package_format).recipe()) - set(common))
     parts = [

@@ -50,6 +50,7 @@ from . import cpython, defects, extras, layout, portable, wheels
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
+from .transforms import BuildOptions
 
 WORK = "/var/tmp/svh-build"
 SITECUSTOMIZE = Path(__file__).with_name("files") / "portable" / "sitecustomize.py"
@@ -170,7 +171,7 @@ def _build_box_glibc(runner: BoxRunner) -> str:
 
 
 def _interpreter(
-    runner: BoxRunner, box: Box, minor: str, options: defects.BuildOptions
+    runner: BoxRunner, box: Box, minor: str, options: BuildOptions
 ) -> tuple[str | None, str]:
     """/opt/salt's interpreter: the bundled CPython (portable or built for the release), or
     a venv on the system's. Returns (the system Python it runs on, its version)."""
@@ -211,7 +212,7 @@ def _install(
     inputs: Path,
     python: str,
     python_version: str,
-    options: defects.BuildOptions,
+    options: BuildOptions,
 ):
     wi = f"{WORK}/inputs"
     pip_pin = next(p for p in parse_lock((inputs / "build-lock.txt").read_text()) if p.key == "pip")

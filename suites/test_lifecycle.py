@@ -39,6 +39,7 @@ from verification.salt import MINION_READY, SaltMinion, log_lines, wait_for_log
 
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 OLD_SALT = "3007.16"
+CONFIG = "/etc/salt/minion"  # the config an admin edits
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
 # The admin's choice for each unit before a package change, which upgrade and downgrade
 # keep (salt#69605, salt#68406): (is-enabled, is-active). Each unit goes through every
@@ -152,6 +153,7 @@ class OldLine:
     old: PackageSet
     new: PackageSet
     key: str  # the minion's public key before any upgrade
+    config_digest: str  # what the database keeps of the older line's own /etc/salt/minion
 
 
 @dataclass
@@ -194,7 +196,8 @@ def old_line(request, installed, packages, extra_wheel):
     )
     salt_pip_install(machine, extra_wheel)  # an admin's extra, installed by the old line
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
-    line = OldLine(machine, old, packages, key)
+    digest = sh(machine, pkgdb(machine).packaged_digest(CONFIG)).stdout.strip()
+    line = OldLine(machine, old, packages, key, digest)
     session.snapshot_machine(machine, "old-line")
     yield line
     session.restore_machine(machine, INSTALLED)
@@ -310,6 +313,29 @@ def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
     sh(machine, services(machine).is_enabled("salt-minion"))
 
 
+def test_upgrade_sets_a_changed_config_aside_beside_the_edit(upgraded):
+    # rpm's %config(noreplace) (.rpmnew) and dpkg's kept conffile (.dpkg-dist): where the
+    # package's own copy of an edited config changed, the edit stays (the check above) and
+    # the new copy lands beside it, whole; where it did not change, nothing is set aside.
+    machine = upgraded.line.machine
+    session.restore_machine(machine, "upgraded")
+    db = pkgdb(machine)
+    packaged = sh(machine, db.packaged_digest(CONFIG)).stdout.strip()
+    aside = db.new_config_set_aside(CONFIG)
+    if packaged == upgraded.line.config_digest:
+        command = f"ls {aside} 2>/dev/null || true"
+        expect_silent(machine, "a copy set aside of a config the upgrade did not change", command)
+        pytest.skip(
+            f"both lines ship the same {CONFIG}, and no {aside} was made: nothing to set "
+            "aside (tests/test_defects.py's config-changes variant changes it)"
+        )
+    command = f"{'sha256sum' if len(packaged) == 64 else 'md5sum'} {aside}"
+    found = sh(machine, command, expect_ok=False).stdout.split()[:1]
+    if found != [packaged]:
+        expected = f"the upgrade's own {CONFIG} set aside as {aside} (digest {packaged})"
+        fail(machine, expected, found[0] if found else "no such file", command)
+
+
 def test_upgrade_keeps_the_salt_pip_extras(upgraded):
     # salt#63675: extras an admin installed must outlive an upgrade of the package.
     machine = upgraded.line.machine
@@ -403,7 +429,7 @@ def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):
 def expect_edit_kept_after_removal(machine: Machine, purge: bool) -> None:
     """The admin's edit of /etc/salt/minion where the package manager keeps it: in place
     after dpkg's remove, as .rpmsave after rpm's erase (rpm has no purge)."""
-    kept = pkgdb(machine).edited_config_after_removal("/etc/salt/minion", purge)
+    kept = pkgdb(machine).edited_config_after_removal(CONFIG, purge)
     if kept is None:
         return
     command = f"tail -n 1 {kept}"
@@ -416,7 +442,7 @@ def test_purge_removes_the_configs(purged):
     machine = purged.machine
     session.restore_machine(machine, "purged")
     # What the daemons made (keys) goes with a purge; rpm's erase leaves it to the admin.
-    erase = pkgdb(machine).edited_config_after_removal("/etc/salt/minion", True) is not None
+    erase = pkgdb(machine).edited_config_after_removal(CONFIG, True) is not None
     paths = "/etc/salt/minion /etc/salt/master" + ("" if erase else " /etc/salt/pki")
     command = f"ls {paths} 2>/dev/null || true"
     expect_silent(machine, "config left after purge", command)

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_output_names_never_clash_with_the_good_packages():
 
 def test_defect_list_has_one_line_each():
     lines = defects.listing().splitlines()
-    assert [line.split()[0] for line in lines] == list(defects.DEFECTS)
+    assert [line.split()[0] for line in lines] == [*defects.DEFECTS, *defects.VARIANTS]
     with pytest.raises(BuildError, match="unknown defect 'nope'"):
         defects.check("nope")
     # Each defect names the boxes it applies to, and is refused elsewhere in one line.
@@ -118,7 +119,7 @@ def test_maintainer_scripts_follow_debian_policy():
 
 
 def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
-    assert set(defects.TRANSFORMS) == set(defects.DEFECTS)
+    assert set(defects.TRANSFORMS) == set(defects.DEFECTS) | set(defects.VARIANTS)
     good = staged()
     assert "/etc/salt/minion" in good.packages["salt-minion"].conffiles
     assert "/etc/salt/minion" not in staged("conffile").packages["salt-minion"].conffiles
@@ -138,13 +139,15 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
         "deb-systemd-invoke stop salt-minion.service >/dev/null || true"
     ]
     described = {"conffile", "ld-export", "distro-clobber", "service-state", "extras-wiped"}
-    for d in set(defects.DEFECTS) - described - defects.PORTABLE - {"upgrade-stops"}:
+    every = set(defects.DEFECTS) | set(defects.VARIANTS)
+    for d in every - described - defects.PORTABLE - {"upgrade-stops"}:
         assert staged(d).packages == good.packages, d
 
 
 def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
     trees = {}
-    for d in (None, "wrapper-pythonpath", "unit-path", "ld-export", "conffile-prompt"):
+    variants = ("wrapper-pythonpath", "unit-path", "ld-export", "conffile-prompt", "config-changes")
+    for d in (None, *variants):
         files_tree(staged(d), tmp_path / str(d))
         trees[d] = {
             str(p.relative_to(tmp_path / str(d))): p.read_text() if p.is_file() else "<dir>"
@@ -165,6 +168,7 @@ def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
     )
     assert changed("ld-export") == {"salt/etc/ld.so.conf.d", "salt/etc/ld.so.conf.d/salt.conf"}
     assert changed("conffile-prompt") == {"salt-minion/etc/salt/minion"}
+    assert changed("config-changes") == {"salt-minion/etc/salt/minion"}
     assert trees["conffile-prompt"]["salt-minion/etc/salt/minion"].startswith(
         "# defaults of the Salt "
     )
@@ -197,6 +201,20 @@ def test_manifest_reuse_needs_the_same_inputs_and_intact_files(tmp_path):
     assert manifest.inputs_digest(box, "3008.4", None, "deb") != manifest.inputs_digest(
         box, "3008.4", "conffile", "deb"
     )
+
+
+def test_the_variants_catalog_rebuilds_the_variants_only(monkeypatch):
+    box = catalog.load_box("debian12")
+    before = [manifest.inputs_digest(box, "3008.4", d, "deb") for d in (None, "conffile")]
+    read_text = Path.read_text
+
+    def edited(path, *args, **kwargs):
+        text = read_text(path, *args, **kwargs)
+        return text + "\n# a new defect" if path.name == "defects.py" else text
+
+    monkeypatch.setattr(Path, "read_text", edited)
+    after = [manifest.inputs_digest(box, "3008.4", d, "deb") for d in (None, "conffile")]
+    assert after[0] == before[0] and after[1] != before[1]
 
 
 def test_cli_errors_are_one_line_without_traceback():

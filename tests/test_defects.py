@@ -51,6 +51,8 @@ CAUGHT_BY = {
     "config-replaced": "test_upgrade_keeps_edits_keys_and_enabled_state",
     "post-starts-all": "test_upgrade_keeps_each_units_enabled_masked_and_stopped_state",
 }
+# Sound variants: the check that must pass on each, its branch taken (not skipped).
+PASSED_BY = {"config-changes": "test_upgrade_sets_a_changed_config_aside_beside_the_edit"}
 # Caught by a second check as well: on the glibc 2.17 box, what EL7 itself would refuse to
 # load; for a minion that does not come back, the plain upgrade sees it too.
 ALSO_CAUGHT_BY = {
@@ -61,12 +63,13 @@ ALSO_CAUGHT_BY = {
 # The checks that must catch each defect, with the fixtures they need and nothing else:
 # a variant costs a build, a box and an install, not a whole suite run.
 UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
-UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS
+UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS | set(PASSED_BY)
+RPM_LIFECYCLE = defects.RPM_SCRIPTLETS | set(PASSED_BY)  # built for centos7, run by its rpm
 NEEDS_MASTER = {"upgrade-stops"}  # the master orders the upgrade
 
 
 def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:
-    checks = {CAUGHT_BY[defect], ALSO_CAUGHT_BY.get(defect, CAUGHT_BY[defect])}
+    checks = {PASSED_BY[defect]} if defect in PASSED_BY else set(caught_by(defect))
     names = " or ".join(sorted({check.split("[")[0] for check in checks}))
     markers = [] if defect in UPGRADE_DEFECTS else ["lifecycle"]
     markers += [] if defect in NEEDS_MASTER else ["needs_master"]
@@ -87,7 +90,7 @@ pytestmark = pytest.mark.slow
 
 def boxes(defect: str) -> tuple[str, str]:
     """(the box the defect is built for, the box its packages are verified on)"""
-    if defect in defects.RPM_SCRIPTLETS:
+    if defect in RPM_LIFECYCLE:
         return PORTABLE_BUILD, RPM_BOX
     return (PORTABLE_BUILD, PORTABLE_BOX) if defect in defects.PORTABLE else (BOX, BOX)
 
@@ -114,13 +117,16 @@ def test_the_build_module_lists_exactly_these_defects():
         text=True,
         check=True,
     ).stdout
-    assert sorted(line.split()[0] for line in listing.splitlines() if line.strip()) == sorted(
-        CAUGHT_BY
-    )
+    listed = sorted(line.split()[0] for line in listing.splitlines() if line.strip())
+    assert listed == sorted([*CAUGHT_BY, *PASSED_BY])
 
 
-@pytest.mark.parametrize("defect", sorted(CAUGHT_BY))
-def test_suites_catch_the_defect(defect, tmp_path):
+def caught_by(defect: str) -> tuple[str, str]:
+    return CAUGHT_BY[defect], ALSO_CAUGHT_BY.get(defect, CAUGHT_BY[defect])
+
+
+def run_suites(defect: str, tmp_path: Path) -> dict[str, str]:
+    """The suites' checks for `defect` run against its packages: outcome by check."""
     packages = built(defect)
     box = boxes(defect)[1]
     junit = tmp_path / "junit.xml"
@@ -132,12 +138,26 @@ def test_suites_catch_the_defect(defect, tmp_path):
         env={**os.environ, "SVH_INSTANCE_SUFFIX": f"defect-{defect}"},
     )
     assert junit.exists(), f"the suites did not run against {packages}"
-    failed = [
-        c.name.replace(f"[{box}]", "").replace(f"[{box}-", "[")
+    return {
+        c.name.replace(f"[{box}]", "").replace(f"[{box}-", "["): c.outcome
         for c in report.read_junit(junit, [box])
-        if c.outcome in ("failed", "error")
-    ]
+    }
+
+
+@pytest.mark.parametrize("defect", sorted(CAUGHT_BY))
+def test_suites_catch_the_defect(defect, tmp_path):
+    outcomes = run_suites(defect, tmp_path)
+    failed = [name for name, outcome in outcomes.items() if outcome in ("failed", "error")]
     CATCH_TABLE_DIR.mkdir(parents=True, exist_ok=True)
     (CATCH_TABLE_DIR / f"{defect}.json").write_text(json.dumps(failed))
-    for check in (CAUGHT_BY[defect], ALSO_CAUGHT_BY.get(defect, CAUGHT_BY[defect])):
+    for check in caught_by(defect):
         assert check in failed, f"{defect} not caught by {check}; failing: {failed}"
+
+
+@pytest.mark.parametrize("variant", sorted(PASSED_BY))
+def test_suites_pass_the_sound_variant(variant, tmp_path):
+    outcomes = run_suites(variant, tmp_path)
+    bad = {name: outcome for name, outcome in outcomes.items() if outcome != "passed"}
+    assert outcomes.get(PASSED_BY[variant]) == "passed" and not bad, (
+        f"{variant} must pass {PASSED_BY[variant]} with its branch taken; not passed: {bad}"
+    )

@@ -60,6 +60,13 @@ class Dpkg(PackageDb, manager="apt", formats=("deb",)):
     def version_of(self, package: str) -> str:
         return f"dpkg-query -W -f '${{Version}}' {shlex.quote(package)} 2>/dev/null || true"
 
+    def packaged_digest(self, config: str) -> str:
+        path = shlex.quote(config)
+        return f"dpkg-query -W -f '${{Conffiles}}\\n' | awk -v p={path} '$1 == p {{print $2}}'"
+
+    def new_config_set_aside(self, config: str) -> str:
+        return f"{config}.dpkg-dist"  # --force-confold keeps the edit, the new one beside it
+
     def install(
         self, files: Sequence[str], downgrade: bool = False, unattended: bool = False
     ) -> str:

@@ -143,6 +143,16 @@ class PackageDb(ABC):
     def install_from_repositories(self, conflicts: Sequence[ConflictLibrary]) -> str:
         """Install the distribution's own packages from its repositories (a public VM box)."""
 
+    def packaged_digest(self, config: str) -> str:
+        """Prints the digest (hex: md5 or sha256) the database keeps of the package's own
+        copy of `config`, whatever the admin has made of the file since."""
+        raise self._unsupported("packaged digest of a config")
+
+    def new_config_set_aside(self, config: str) -> str:
+        """Where an upgrade puts the package's new copy of `config` when the admin edited
+        it and the package's copy changed (the edit stays in place)."""
+        raise self._unsupported("config set aside on upgrade")
+
     def salt_pkg_module(self) -> str:
         """The Salt pkg module that reads this database (Salt picks it by os_family)."""
         raise self._unsupported("Salt pkg module")

@@ -57,6 +57,14 @@ class RpmDb(PackageDb, manager="yum", formats=("rpm",)):
         # rpm has no purge: an erase leaves edited configs as .rpmsave.
         return f"yum -y -q remove {quoted(names)}"
 
+    def packaged_digest(self, config: str) -> str:
+        path = shlex.quote(config)
+        query = "rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\\n]'"
+        return f"{query} {path} | awk -v p={path} '$1 == p {{print $2}}'"
+
+    def new_config_set_aside(self, config: str) -> str:
+        return f"{config}.rpmnew"  # %config(noreplace): the edit stays, the new one beside it
+
     def edited_config_after_removal(self, config: str, purge: bool) -> str | None:
         return f"{config}.rpmsave"  # remove and erase are one: the edit is set aside
 

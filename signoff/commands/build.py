@@ -14,9 +14,13 @@ from . import out
 @click.argument("box_name", metavar="BOX", required=False)
 @click.option("--salt", "salt_version", metavar="VERSION", help="Salt version (default: 3008.4).")
 @click.option(
-    "--defect", metavar="NAME", help="A deliberately broken variant, into dist/BOX-defect-NAME/."
+    "--defect",
+    metavar="NAME",
+    help="A deliberately broken variant (or a sound one), into dist/BOX-defect-NAME/.",
 )
-@click.option("--list-defects", is_flag=True, help="List the defect variants, one line each.")
+@click.option(
+    "--list-defects", is_flag=True, help="List the defect and sound variants, one line each."
+)
 @click.option("--keep-box", is_flag=True, help="Leave the build box up afterwards.")
 @click.option(
     "--format",
