@@ -24,7 +24,7 @@ from . import abi_ceiling, defects, layout, manifest, package_cache
 from .errors import BuildError
 from .formats import PackageFormat, format_module
 from .locks import DEFAULT_SALT, salt_lock
-from .payload import StagedPayload, python_minor, stage
+from .payload import StagedPayload, Venv, python_minor, stage
 from .remote import BoxRunner
 
 REMOTE_OUT = "/var/tmp/svh-build/out"
@@ -100,7 +100,10 @@ def build_packages(
     )
     tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))
     try:
-        staged, entries = _build_on_box(box, salt_version, defect, builder, tmp, log, keep_box)
+        with tempfile.TemporaryDirectory(prefix="svh-good-venv-") as unpacked:
+            venv = _good_venv(box, salt_version, defect, dist_dir, foreign, Path(unpacked))
+            variant = (salt_version, defect, venv)
+            staged, entries = _build_on_box(box, variant, builder, tmp, log, keep_box)
         abi = _abi_gate(box, builder, tmp / entries[0]["file"], log, defect)
         made = manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)
         manifest.write(tmp, made | {"abi": abi})
@@ -130,23 +133,52 @@ def _reuse(box_name: str, final: Path, digest_: str) -> bool:
     return False
 
 
-def _build_on_box(
+def _good_venv(
     box: Box,
     salt_version: str,
     defect: str | None,
+    dist_dir: Path | None,
+    foreign: str | None,
+    unpacked: Path,
+) -> Venv | None:
+    """For a variant that keeps the venv: the good build's /opt/salt (built first, or
+    taken as it is when current) and what its manifest says of it, unpacked under
+    `unpacked` from its common package (the manifest's first). None: stage one anew."""
+    if not defect or not defects.transform(defect).keeps_the_venv:
+        return None
+    good = build_packages(box.name, salt_version, dist_dir=dist_dir, package_format=foreign)
+    builder = format_module(foreign or box.package_format)
+    made = manifest.read(good)
+    if made is None:
+        raise BuildError(f"{good} has no manifest: build it again with harness build --force")
+    builder.unpack(good / made["packages"][0]["file"], unpacked)
+    progress.note(f"{box.name}: {defect} keeps the venv: {layout.PREFIX} taken from {good}")
+    return Venv(
+        unpacked / layout.PREFIX.lstrip("/"),
+        made["python_version"],
+        made["system_python"],
+        made["bundled"],
+    )
+
+
+def _build_on_box(
+    box: Box,
+    variant: tuple[str, str | None, Venv | None],
     builder: PackageFormat,
     out: Path,
     log: Path,
     keep_box: bool,
 ) -> tuple[StagedPayload, list[dict]]:
     """Stage and pack on a fresh build box; the packages land in `out`, the common one
-    first. Returns the staged payload and the packages' manifest entries."""
+    first. `variant`: the Salt version, the defect and, where the good build's venv
+    serves, that venv. Returns the staged payload and the packages' manifest entries."""
+    salt_version, defect, venv = variant
     build_box = box.build.box or box.name
     instance_name = f"build-{box.name}-{os.getpid()}"
     progress.note(f"{box.name}: build box {instance_name} ({build_box}), log {log}")
     with session.box_instance(build_box, name=instance_name, keep=keep_box) as machine:
         runner = BoxRunner(machine, log)
-        staged = stage(machine, box, salt_version, defect, runner)
+        staged = stage(machine, box, salt_version, defect, runner, venv)
         with progress.step(f"{box.name}: building {box.package_format} packages"):
             built = builder.build(runner, staged, REMOTE_OUT, box)
         built.sort(key=lambda pkg: pkg.name != layout.COMMON)

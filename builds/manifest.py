@@ -74,6 +74,7 @@ def make(staged, package_format: str, packages: list[dict], digest_: str, second
         "system_python": staged.system_python,
         "inputs_digest": digest_,
         "build_seconds": round(seconds, 1),
+        "venv_of_the_good_build": staged.venv_of_the_good_build,
     }
 
 

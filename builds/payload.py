@@ -83,6 +83,7 @@ class StagedPayload:
     packages: dict[str, StagedPackage] = field(default_factory=dict)
     bundled: dict[str, str] = field(default_factory=dict)  # dist name -> version in /opt/salt
     portable: bool = False  # built with the glibc 2.17 toolchain (its RPM needs only libc)
+    venv_of_the_good_build: bool = False  # /opt/salt copied in from the good build's package
 
     def package_root(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -94,15 +95,62 @@ def python_minor(box) -> str:
     return ".".join(box.python.version.split(".")[:2])
 
 
-def stage(
-    machine, box: Box, salt_version: str, defect: str | None, runner: BoxRunner
-) -> StagedPayload:
-    """Build /opt/salt on the box and stage every package's files under WORK/stage."""
-    options = defects.transform(defect).options
-    minor = python_minor(box)
-    lock, block = salt_lock(salt_version, minor), build_lock(minor)
+@dataclass(frozen=True)
+class Venv:
+    """/opt/salt as staging needs it. A variant whose transform keeps the venv
+    (transforms.Transform.keeps_the_venv) gets the good build's, unpacked on the host."""
 
+    tree: Path  # the host's unpacked copy; the box's PREFIX where it was built there
+    python_version: str
+    system_python: str | None
+    bundled: dict[str, str]
+
+
+def stage(
+    machine,
+    box: Box,
+    salt_version: str,
+    defect: str | None,
+    runner: BoxRunner,
+    venv: Venv | None = None,
+) -> StagedPayload:
+    """Build /opt/salt on the box (or copy in the good build's) and stage every package's
+    files under WORK/stage."""
+    minor = python_minor(box)
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the build directory")
+    reused = venv is not None
+    if venv is None:
+        venv = _build_venv(runner, box, salt_version, defect, minor)
+    else:
+        with progress.step(f"{box.name}: the good build's {PREFIX}, unchanged by {defect}"):
+            runner.run(f"mkdir -p {PREFIX}", f"preparing {PREFIX}")
+            runner.copy_in(venv.tree, PREFIX, f"copying the good build's {PREFIX} in")
+    payload = StagedPayload(
+        box=box.name,
+        root=f"{WORK}/stage",
+        salt_version=salt_version,
+        version=layout.package_version(salt_version),
+        python_version=venv.python_version,
+        bundled_interpreter=box.python.bundle_interpreter,
+        portable=box.python.portable,
+        system_python=venv.system_python,
+        unit_dir=layout.unit_dir(box),
+        defect=defect,
+        bundled=venv.bundled,
+        venv_of_the_good_build=reused,
+    )
+    with progress.step(f"{box.name}: staging the packages' files"):
+        describe(payload, minor)
+        _stage_files(runner, payload, minor)
+    return payload
+
+
+def _build_venv(
+    runner: BoxRunner, box: Box, salt_version: str, defect: str | None, minor: str
+) -> Venv:
+    """/opt/salt on the box from the locked inputs; its tree stays on the box."""
+    options = defects.transform(defect).options
+    lock, block = salt_lock(salt_version, minor), build_lock(minor)
     # A portable payload is built for the target's glibc, not the build box's.
     for_target = box.python.portable and options.target_glibc
     glibc = box.glibc if for_target else _build_box_glibc(runner)
@@ -126,26 +174,9 @@ def stage(
                 "listing the distributions in the venv",
             )
         )
-        bundled = {canonical(k): v for k, v in sorted(bundled.items())}
         _check_hygiene(runner)
-
-    payload = StagedPayload(
-        box=box.name,
-        root=f"{WORK}/stage",
-        salt_version=salt_version,
-        version=layout.package_version(salt_version),
-        python_version=python_version,
-        bundled_interpreter=box.python.bundle_interpreter,
-        portable=box.python.portable,
-        system_python=system_python,
-        unit_dir=layout.unit_dir(box),
-        defect=defect,
-        bundled=bundled,
-    )
-    with progress.step(f"{box.name}: staging the packages' files"):
-        describe(payload, minor)
-        _stage_files(runner, payload, minor)
-    return payload
+    bundled = {canonical(k): v for k, v in sorted(bundled.items())}
+    return Venv(Path(PREFIX), python_version, system_python, bundled)
 
 
 def without_venv(box: str, salt_version: str, python_version: str) -> StagedPayload:

@@ -40,3 +40,9 @@ class Transform:
     venv: Callable[[StagedPayload, str, str], str | None] = _nothing
     # On the RPM spec's text.
     spec: Callable[[str], str] = lambda text: text
+
+    @property
+    def keeps_the_venv(self) -> bool:
+        """The good build's /opt/salt serves unchanged: only the packages' description,
+        the files beside the venv or the spec differ, so the venv is not built again."""
+        return self.options == BuildOptions() and self.venv is _nothing

@@ -280,6 +280,8 @@ def test_defect_variant_differs_exactly_as_named(defect, good_debian12, tmp_path
     out = ensure_built("debian12", defect=defect)
     m = read_manifest(out)
     assert m["defect"] == defect and out.name == f"debian12-defect-{defect}"
+    # A variant that keeps the venv packs the good build's /opt/salt: the diff shows it whole.
+    assert m["venv_of_the_good_build"] == defects.transform(defect).keeps_the_venv
     bad = extract_debs(out, tmp_path)
     CHECKS[defect](tree_diff(good_debian12, bad), bad)
     if defect == "missing-dep":
