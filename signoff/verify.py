@@ -72,9 +72,8 @@ def verify(
         )
     found = manifests(boxes, packages)
     started = time.time()
-    report_dir = (reports_dir or paths.REPO_ROOT / "reports") / time.strftime("%Y%m%d-%H%M%S")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    layout = ReportDir(report_dir)
+    layout = ReportDir.new(reports_dir or paths.REPO_ROOT / "reports")
+    report_dir = layout.root
     run = SuiteRun(
         boxes,
         workers=workers,

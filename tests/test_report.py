@@ -9,6 +9,7 @@ from pathlib import Path
 from harness import catalog, paths
 from signoff import report
 from verification.events import box_of
+from verification.report_layout import ReportDir
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest">
@@ -165,3 +166,9 @@ def test_a_failure_message_gives_back_its_reproducer():
     text = failure_text.message("debian12-gw0", "one line", "none", command)
     assert failure_text.reproducer_in(text) == failure_text.reproducer("debian12-gw0", command)
     assert failure_text.reproducer_in("assert False") == ""
+
+
+def test_runs_started_in_the_same_second_get_a_report_directory_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda _format: "20261204-051621")
+    roots = [ReportDir.new(tmp_path).root for _ in range(3)]
+    assert [r.name for r in roots] == ["20261204-051621", "20261204-051621-2", "20261204-051621-3"]

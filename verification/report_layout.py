@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,21 @@ def slug(test_name: str) -> str:
 @dataclass(frozen=True)
 class ReportDir:
     root: Path
+
+    @classmethod
+    def new(cls, parent: Path) -> ReportDir:
+        """A directory of its own under `parent`, named by the time: DATE-TIME, or
+        DATE-TIME-N when runs started in the same second (CI starts several at once)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        parent.mkdir(parents=True, exist_ok=True)
+        root, n = parent / stamp, 1
+        while True:
+            try:
+                root.mkdir()
+                return cls(root)
+            except FileExistsError:
+                n += 1
+                root = parent / f"{stamp}-{n}"
 
     @property
     def junit(self) -> Path:
