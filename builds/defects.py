@@ -89,6 +89,7 @@ VARIANTS: dict[str, str] = {
         "%config(noreplace): an upgrade keeps an edit and sets the new copy aside as .rpmnew"
     ),
 }
+EVERY = {**DEFECTS, **VARIANTS}  # every name --defect takes, with its description
 PORTABLE = {"build-glibc", "system-libssl"}
 RPM_SCRIPTLETS = {"preun-stops", "postun-no-restart", "config-replaced", "post-starts-all"}
 # The variants of the centos7 builds (on Debian, config-changes is conffile-prompt).
@@ -106,8 +107,8 @@ STALE_SALT_VERSION = "3008.0"
 def check(name: str | None, portable: bool | None = None) -> str | None:
     """The defect's name, if it is known and (given whether the box's payload is portable)
     applies to the box."""
-    if name is not None and name not in DEFECTS and name not in VARIANTS:
-        known = ", ".join([*DEFECTS, *VARIANTS])
+    if name is not None and name not in EVERY:
+        known = ", ".join(EVERY)
         raise BuildError(f"unknown defect {name!r} (known: {known}; see --list-defects)")
     if name in CENTOS7 and portable is False:
         raise BuildError(
@@ -319,7 +320,6 @@ def transform(name: str | None) -> Transform:
 
 
 def listing() -> str:
-    every = {**DEFECTS, **VARIANTS}
-    width = max(map(len, every))
-    boxes = {name: "centos7" if name in CENTOS7 else "debian" for name in every}
-    return "\n".join(f"{name:<{width}}  {boxes[name]:<7}  {text}" for name, text in every.items())
+    width = max(map(len, EVERY))
+    boxes = {name: "centos7" if name in CENTOS7 else "debian" for name in EVERY}
+    return "\n".join(f"{name:<{width}}  {boxes[name]:<7}  {text}" for name, text in EVERY.items())

@@ -36,7 +36,7 @@ def test_output_names_never_clash_with_the_good_packages():
 
 def test_defect_list_has_one_line_each():
     lines = defects.listing().splitlines()
-    assert [line.split()[0] for line in lines] == [*defects.DEFECTS, *defects.VARIANTS]
+    assert [line.split()[0] for line in lines] == list(defects.EVERY)
     with pytest.raises(BuildError, match="unknown defect 'nope'"):
         defects.check("nope")
     # Each defect names the boxes it applies to, and is refused elsewhere in one line.
@@ -119,7 +119,7 @@ def test_maintainer_scripts_follow_debian_policy():
 
 
 def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
-    assert set(defects.TRANSFORMS) == set(defects.DEFECTS) | set(defects.VARIANTS)
+    assert set(defects.TRANSFORMS) == set(defects.EVERY)
     good = staged()
     assert "/etc/salt/minion" in good.packages["salt-minion"].conffiles
     assert "/etc/salt/minion" not in staged("conffile").packages["salt-minion"].conffiles
@@ -139,8 +139,7 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
         "deb-systemd-invoke stop salt-minion.service >/dev/null || true"
     ]
     described = {"conffile", "ld-export", "distro-clobber", "service-state", "extras-wiped"}
-    every = set(defects.DEFECTS) | set(defects.VARIANTS)
-    for d in every - described - defects.PORTABLE - {"upgrade-stops"}:
+    for d in set(defects.EVERY) - described - defects.PORTABLE - {"upgrade-stops"}:
         assert staged(d).packages == good.packages, d
 
 
