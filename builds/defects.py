@@ -12,6 +12,7 @@ options; it never tests a defect's name.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +55,24 @@ DEFECTS: dict[str, str] = {
     ),
     "extras-wiped": "the post-install script empties salt-pip's extras, so an upgrade loses them",
     "version-stamp": "Salt's version stamp (salt/_version.txt) names another version",
-    # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch.
+    "missing-script": (
+        "salt-cloud's console script is left out of /opt/salt/bin: its /usr/bin wrapper "
+        "runs nothing"
+    ),
+    "no-libyaml": (
+        "PyYAML is packed without its C extension: Salt reads every YAML file with the "
+        "pure-Python loader (salt#69907)"
+    ),
+    "exit-noise": (
+        "every /opt/salt interpreter writes a teardown warning to stderr as it exits, as a "
+        "zmq context left open does"
+    ),
+    "slimmed": (
+        "the payload is slimmed by dropping salt/utils/cloud.py: the salt.cloud subpackage "
+        "no longer imports"
+    ),
+    # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch,
+    # and what only a bundled interpreter can lack.
     "build-glibc": (
         "Salt's dependencies are taken for the build box's glibc (2.36), not the target's 2.17: "
         "cryptography and pyzmq arrive linked against a newer glibc"
@@ -63,6 +81,7 @@ DEFECTS: dict[str, str] = {
         "the bundled CPython takes libssl and libcrypto from the system: /opt/salt's own "
         "copies are left out"
     ),
+    "stdlib-gap": "the bundled CPython lacks the stdlib's cmath (salt#63718)",
     # RPM scriptlets (centos7, proven on centos7-rpm). On upgrade rpm runs the old
     # package's %preun and %postun: those two are built into the older line.
     "preun-stops": (
@@ -90,7 +109,7 @@ VARIANTS: dict[str, str] = {
     ),
 }
 EVERY = {**DEFECTS, **VARIANTS}  # every name --defect takes, with its description
-PORTABLE = {"build-glibc", "system-libssl"}
+PORTABLE = {"build-glibc", "system-libssl", "stdlib-gap"}  # bundled, portable CPython
 RPM_SCRIPTLETS = {"preun-stops", "postun-no-restart", "config-replaced", "post-starts-all"}
 # The variants of the centos7 builds (on Debian, config-changes is conffile-prompt).
 CENTOS7 = PORTABLE | RPM_SCRIPTLETS | set(VARIANTS)
@@ -222,6 +241,14 @@ else echo 'command = {fake}/bin/python3 -m venv {fake}' >> {venv}/pyvenv.cfg; fi
 """
 
 
+def _teardown_warning(venv: str, minor: str) -> str:
+    line = (
+        "import atexit, sys; atexit.register(lambda: sys.stderr.write("
+        "'Exception ignored in: <function Context.__del__>\\n'))"
+    )
+    return f"printf '%s\\n' {shlex.quote(line)} > {_site(venv, minor)}/salt-teardown.pth"
+
+
 def _on_venv(command: Callable[[str, str], str]):
     def venv(payload: StagedPayload, venv: str, minor: str) -> str:
         return command(venv, minor)
@@ -281,6 +308,22 @@ TRANSFORMS: dict[str, Transform] = {
                 f"echo {STALE_SALT_VERSION} > {_site(venv, minor)}/salt/_version.txt"
             )
         )
+    ),
+    "missing-script": Transform(venv=_on_venv(lambda venv, minor: f"rm {venv}/bin/salt-cloud")),
+    "no-libyaml": Transform(
+        venv=_on_venv(lambda venv, minor: f"rm {_site(venv, minor)}/yaml/_yaml.*.so")
+    ),
+    "exit-noise": Transform(venv=_on_venv(_teardown_warning)),
+    "slimmed": Transform(
+        venv=_on_venv(
+            lambda venv, minor: (
+                f"rm {_site(venv, minor)}/salt/utils/cloud.py "
+                f"{_site(venv, minor)}/salt/utils/__pycache__/cloud.*.pyc"
+            )
+        )
+    ),
+    "stdlib-gap": Transform(
+        venv=_on_venv(lambda venv, minor: f"rm {venv}/lib/python{minor}/lib-dynload/cmath.*.so")
     ),
     "preun-stops": Transform(
         spec=_in_spec(

@@ -43,6 +43,8 @@ class Transform:
 
     @property
     def keeps_the_venv(self) -> bool:
-        """The good build's /opt/salt serves unchanged: only the packages' description,
-        the files beside the venv or the spec differ, so the venv is not built again."""
-        return self.options == BuildOptions() and self.venv is _nothing
+        """The good build's /opt/salt serves: the build itself is the good one's, and what
+        differs (the packages' description, the files beside the venv, the spec, or the
+        staged copy of the venv, which `venv` changes after staging) is applied to it, so
+        the venv is not built again."""
+        return self.options == BuildOptions()

@@ -259,6 +259,25 @@ def check_version_stamp(diff, trees):
     assert stamp == defects.STALE_SALT_VERSION
 
 
+def check_missing_script(diff, trees):
+    assert diff == {"salt": {"opt/salt/bin/salt-cloud": "removed"}}
+
+
+def check_no_libyaml(diff, trees):
+    assert list(diff) == ["salt"] and list(diff["salt"].values()) == ["removed"]
+    assert re.fullmatch(rf"{SITE}/yaml/_yaml\.cpython-[^/]+\.so", next(iter(diff["salt"])))
+
+
+def check_exit_noise(diff, trees):
+    assert diff == {"salt": {f"{SITE}/salt-teardown.pth": "added"}}
+    assert "sys.stderr.write" in (trees["salt"] / SITE / "salt-teardown.pth").read_text()
+
+
+def check_slimmed(diff, trees):
+    assert list(diff) == ["salt"] and set(diff["salt"].values()) == {"removed"}
+    assert f"{SITE}/salt/utils/cloud.py" in diff["salt"] and len(diff["salt"]) == 2
+
+
 def check_extras_wiped(diff, trees):
     assert diff == {"salt": {"DEBIAN/postinst": "added"}}
     assert "rm -rf /opt/salt/extras-3.11/*" in (trees["salt"] / "DEBIAN/postinst").read_text()

@@ -1,0 +1,172 @@
+"""What Salt's own package tests check of an installed package set (tests/pytests/pkg in
+Salt's sources), each held to its whole class: every program of ours answers --version and
+--help, every salt subpackage imports, PyYAML's C loader is there and Salt's YAML loader
+uses it, and nothing of ours writes to stderr on its way out."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import PurePosixPath
+
+import pytest
+from checks import expect_none, fail, interpreter, sh
+
+# Run on the box (not the host): each program twice, in parallel: {program: {flag: {rc, out, err}}}.
+RUN_PROGRAMS = """\
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from subprocess import run as call
+
+def run(argv):
+    done = call(argv, capture_output=True, text=True, timeout=120)
+    return {"rc": done.returncode, "out": done.stdout[:2000], "err": done.stderr[:2000]}
+
+programs = sys.argv[1:]
+jobs = [(p, flag) for p in programs for flag in ("--version", "--help")]
+with ThreadPoolExecutor(4) as pool:
+    answers = list(pool.map(lambda job: run(list(job)), jobs))
+found = {}
+for (program, flag), answer in zip(jobs, answers):
+    found.setdefault(program, {})[flag] = answer
+print(json.dumps(found))
+"""
+# Every package under salt/, imported depth first: {imported: [...], failed: {name: error}}.
+SWEEP_SUBPACKAGES = """\
+import importlib, json, pkgutil, salt
+
+imported, failed = [], {}
+
+def sweep(package):
+    for found in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if not found.ispkg:
+            continue
+        try:
+            sub = importlib.import_module(found.name)
+        except (Exception, SystemExit) as e:
+            failed[found.name] = f"{type(e).__name__}: {e}"
+            continue
+        imported.append(found.name)
+        sweep(sub)
+
+sweep(salt)
+print(json.dumps({"imported": imported, "failed": failed}))
+"""
+# Subpackages that cannot import on Linux, with the reason; any other failure is a defect.
+NOT_FOR_LINUX: dict[str, str] = {}
+# What Salt's YAML loader and dumper are built on, and whether PyYAML has its C extension.
+YAML_LOADER = """\
+import json, yaml
+import salt.utils.yamldumper as dumper, salt.utils.yamlloader as loader
+
+def bases(cls):
+    return [f"{c.__module__}.{c.__name__}" for c in cls.__mro__]
+
+print(json.dumps({
+    "with_libyaml": yaml.__with_libyaml__,
+    "loader": bases(loader.SaltYamlSafeLoader),
+    "dumper": bases(dumper.SafeOrderedDumper),
+}))
+"""
+
+
+def our_programs(packages) -> list[str]:
+    """Every program the packages put on the admin's PATH."""
+    return sorted(f for f in packages.payload_files() if f.startswith("/usr/bin/"))
+
+
+def expected_version(program: str, packages) -> str:
+    """What `program --version` starts with: Salt's programs name themselves and Salt's
+    version; salt-pip is pip, at the version bundled in /opt/salt."""
+    name = PurePosixPath(program).name
+    if name == "salt-pip":
+        return f"pip {packages.manifest['bundled']['pip']} "
+    return f"{name} {packages.salt_version} "
+
+
+@pytest.fixture(scope="session")
+def program_answers(installed, packages) -> tuple[dict, str]:
+    programs = " ".join(our_programs(packages))
+    command = f"{interpreter(installed)} -I -B -c {shlex.quote(RUN_PROGRAMS)} {programs}"
+    answers = json.loads(sh(installed, command, timeout=600).stdout)
+    # What an engineer runs to see it: the same calls, one after the other.
+    shown = (
+        f"for p in {programs}; do for flag in --version --help; do "
+        '$p $flag; echo "$p $flag: exit $?"; done; done'
+    )
+    return answers, shown
+
+
+def wrong_answers(program: str, runs: dict, packages) -> list[str]:
+    """How `program` fails Salt's test_help and test_version: exit status and first line."""
+    wrong = []
+    version, usage = runs["--version"], runs["--help"]
+    expected = expected_version(program, packages)
+    first_line = (version["out"].strip().splitlines() or [""])[0]
+    if version["rc"] != 0 or not f"{first_line} ".startswith(expected):
+        shown = first_line or version["err"].strip()[-300:]
+        wrong.append(f"{program} --version: exit {version['rc']}, {shown!r} (not {expected!r})")
+    if usage["rc"] != 0 or "usage:" not in usage["out"].lower():
+        shown = usage["err"].strip()[-300:]
+        wrong.append(f"{program} --help: exit {usage['rc']}, no usage; stderr {shown!r}")
+    return wrong
+
+
+def test_every_program_answers_version_and_help(installed, packages, program_answers):
+    answers, command = program_answers
+    if not answers:
+        fail(installed, "programs of ours in /usr/bin", "none in the packages", command)
+    wrong = [w for p, runs in sorted(answers.items()) for w in wrong_answers(p, runs, packages)]
+    expect_none(installed, "program of ours that does not answer as it should", command, wrong)
+
+
+def test_every_salt_subpackage_imports(installed):
+    command = f"{interpreter(installed)} -I -B -c {shlex.quote(SWEEP_SUBPACKAGES)}"
+    done = sh(installed, command, timeout=600)
+    swept = json.loads(done.stdout)
+    if len(swept["imported"]) < 50:  # salt/ has over a hundred subpackages
+        fail(installed, "over 50 salt subpackages", str(swept["imported"]), command)
+    failed = {n: e for n, e in swept["failed"].items() if n not in NOT_FOR_LINUX}
+    expect_none(
+        installed,
+        "salt subpackage that fails to import",
+        command,
+        [f"{n}: {e}" for n, e in failed.items()],
+    )
+
+
+def test_salt_loads_and_dumps_yaml_with_libyaml(installed):
+    """salt#69907: a PyYAML built without libyaml still works, several times slower, and
+    Salt reads every state and pillar file with it."""
+    command = f"{interpreter(installed)} -I -B -c {shlex.quote(YAML_LOADER)}"
+    found = json.loads(sh(installed, command).stdout)
+    if not found["with_libyaml"]:
+        fail(installed, "PyYAML with its C extension (yaml.__with_libyaml__)", "False", command)
+    for role in ("loader", "dumper"):
+        if not any(base.startswith("yaml._yaml.C") for base in found[role]):
+            fail(
+                installed,
+                f"Salt's YAML {role} on libyaml's C{role.title()}",
+                str(found[role]),
+                command,
+            )
+
+
+def test_nothing_of_ours_writes_to_stderr_on_its_way_out(installed, program_answers):
+    """Teardown noise ("Exception ignored in ...", ResourceWarning, a zmq context left
+    open) on every program's --version and on a local salt-call, which sets up Salt's
+    loader, its zmq-based event bus and its logging."""
+    answers, command = program_answers
+    noisy = [
+        f"{program} {flag}: {run['err'].strip()[-300:]!r}"
+        for program, runs in sorted(answers.items())
+        for flag, run in runs.items()
+        if run["err"].strip()
+    ]
+    call = "/usr/bin/salt-call --local --out=json test.ping"
+    stderr = sh(installed, call).stderr.strip()
+    if stderr:
+        noisy.append(f"{call}: {stderr[-300:]!r}")
+    expect_none(
+        installed, "stderr output when a program of ours exits", f"{command}; {call}", noisy
+    )
