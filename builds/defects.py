@@ -55,6 +55,10 @@ DEFECTS: dict[str, str] = {
     ),
     "extras-wiped": "the post-install script empties salt-pip's extras, so an upgrade loses them",
     "version-stamp": "Salt's version stamp (salt/_version.txt) names another version",
+    "stop-signal": (
+        "the salt-minion unit stops it with SIGUSR1, on which Salt dumps its stacks and goes "
+        "on: a stop hangs until systemd kills it"
+    ),
     "missing-script": (
         "salt-cloud's console script is left out of /opt/salt/bin: its /usr/bin wrapper "
         "runs nothing"
@@ -308,6 +312,9 @@ TRANSFORMS: dict[str, Transform] = {
                 f"echo {STALE_SALT_VERSION} > {_site(venv, minor)}/salt/_version.txt"
             )
         )
+    ),
+    "stop-signal": Transform(
+        files=_rewrite(_minion_unit, "[Service]\n", "[Service]\nKillSignal=SIGUSR1\n")
     ),
     "missing-script": Transform(venv=_on_venv(lambda venv, minor: f"rm {venv}/bin/salt-cloud")),
     "no-libyaml": Transform(

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from checks import (
     expect_none,
     expect_silent,
     fail,
+    lines,
     main_pid,
     pkgdb,
     platform_of,
@@ -18,6 +20,8 @@ from checks import (
     sh,
     supported,
 )
+
+from verification.salt import wait_until
 
 STATE_TREE = {
     "/srv/salt/top.sls": "base:\n  '*':\n    - harness\n",
@@ -186,6 +190,37 @@ def test_minion_reconnects_after_a_service_restart(minion):
     minion.restart()
     assert main_pid(minion.machine, "salt-minion") != before
     assert salt(minion, "test.ping") is True
+
+
+# Salt's own bound for `systemctl stop salt-minion` (tests/pytests/pkg, graceful stop).
+STOP_WITHIN_S = 20
+# Every process of a minion: the daemon, its process manager's children and its jobs
+# (each names itself after salt-minion's command line).
+MINION_PROCESSES = "ps -eo pid,args | grep '[s]alt-minion' || true"
+
+
+def test_minion_stops_gracefully_and_leaves_no_process(minion):
+    """A job runs (test.sleep) when the admin stops the minion: the stop ends in time, the
+    init system calls it a success, and no process of the minion or of its job is left."""
+    machine = minion.machine
+    stop = supported(services(machine).stop_outcome, "salt-minion")
+    minion.master.machine.run(f"salt --async {minion.id} test.sleep 300 >/dev/null")
+    if not wait_until(machine, "ps -eo args | grep -q '[P]rocessPayload'", 30):
+        fail(machine, "the test.sleep job running on the minion", "none", MINION_PROCESSES)
+    timed = (
+        "start=$(date +%s%N); "
+        f"out=$(timeout {STOP_WITHIN_S + 10} sh -c {shlex.quote(stop)}) || out='124 timeout'; "
+        'echo "$out $(( ($(date +%s%N) - start) / 1000000 ))"'
+    )
+    try:
+        rc, result, took_ms = sh(machine, timed, timeout=120).stdout.split()
+        left = lines(machine, MINION_PROCESSES)
+    finally:
+        minion.restart(kill=True)
+    if (rc, result) != ("0", "success") or int(took_ms) > STOP_WITHIN_S * 1000:
+        found = f"exit {rc}, result {result}, after {int(took_ms) / 1000:.1f} s"
+        fail(machine, f"a successful stop within {STOP_WITHIN_S} s", found, stop)
+    expect_none(machine, "process of the minion or its job after the stop", stop, left)
 
 
 @pytest.mark.parametrize("change", ["upgrade", "downgrade", "remove"])

@@ -259,6 +259,13 @@ def check_version_stamp(diff, trees):
     assert stamp == defects.STALE_SALT_VERSION
 
 
+def check_stop_signal(diff, trees):
+    assert list(diff) == ["salt-minion"] and list(diff["salt-minion"].values()) == ["changed"]
+    unit = next(iter(diff["salt-minion"]))
+    assert unit.endswith("/salt-minion.service")
+    assert "KillSignal=SIGUSR1" in (trees["salt-minion"] / unit).read_text()
+
+
 def check_missing_script(diff, trees):
     assert diff == {"salt": {"opt/salt/bin/salt-cloud": "removed"}}
 

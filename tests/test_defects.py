@@ -44,6 +44,7 @@ CAUGHT_BY = {
     "version-stamp": "test_versions_report_names_the_versions_of_the_manifest",
     "extras-wiped": "test_upgrade_keeps_the_salt_pip_extras",
     "upgrade-stops": "test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back",
+    "stop-signal": "test_minion_stops_gracefully_and_leaves_no_process",
     "missing-script": "test_every_program_answers_version_and_help",
     "no-libyaml": "test_salt_loads_and_dumps_yaml_with_libyaml",
     "exit-noise": "test_nothing_of_ours_writes_to_stderr_on_its_way_out",
@@ -70,7 +71,7 @@ ALSO_CAUGHT_BY = {
 UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
 UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS | set(PASSED_BY)
 RPM_LIFECYCLE = defects.RPM_SCRIPTLETS | set(PASSED_BY)  # built for centos7, run by its rpm
-NEEDS_MASTER = {"upgrade-stops"}  # the master orders the upgrade
+NEEDS_MASTER = {"upgrade-stops", "stop-signal"}  # the master orders the upgrade, or the job
 
 
 def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:

@@ -205,6 +205,11 @@ class InitSystem(ABC):
     def restart(self, unit: str) -> str: ...
 
     @abstractmethod
+    def stop_outcome(self, unit: str) -> str:
+        """Stops `unit` as an admin does and prints 'EXIT RESULT': the stop's exit status
+        and the init system's verdict on it ('success' when it ended cleanly)."""
+
+    @abstractmethod
     def kill_start(self, unit: str) -> str:
         """The daemon killed and started again: for the harness's own reconfiguration,
         where a clean stop would cost seconds (the restart check uses restart)."""

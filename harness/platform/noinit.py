@@ -38,6 +38,9 @@ class NoInit(InitSystem, kind="none"):
     def kill_start(self, unit: str) -> str:
         return self.restart(unit)  # the pid file names only the first process
 
+    def stop_outcome(self, unit: str) -> str:
+        raise self._unsupported("stop of its own (the suites kill the daemon)")
+
     def enable(self, unit: str) -> str:
         raise self._unsupported("enable")
 

@@ -26,6 +26,10 @@ class Systemd(InitSystem, kind="systemd"):
     def restart(self, unit: str) -> str:
         return f"systemctl restart {unit}"
 
+    def stop_outcome(self, unit: str) -> str:
+        # Result: success, or timeout, signal, exit-code, core-dump (systemd.exec(5)).
+        return f'systemctl stop {unit}; echo "$? $(systemctl show -p Result --value {unit})"'
+
     def kill_start(self, unit: str) -> str:
         # Every process of the unit (v247's and later); a unit never started since its
         # package went in (EL's presets) has nothing to kill, and start says if it is missing.

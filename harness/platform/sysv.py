@@ -24,6 +24,13 @@ class Sysv(InitSystem, kind="sysv"):
     def restart(self, unit: str) -> str:
         return f"service {unit} restart"
 
+    def stop_outcome(self, unit: str) -> str:
+        # LSB: the script's exit status is the whole verdict (0: stopped).
+        return (
+            f"service {unit} stop >/dev/null 2>&1; "
+            'rc=$?; echo "$rc $([ $rc = 0 ] && echo success || echo exit-code)"'
+        )
+
     def kill_start(self, unit: str) -> str:
         return f"service {unit} restart"
 
