@@ -40,6 +40,7 @@ REQUIRED_MODULES = [
     "_decimal",
     "pyexpat",
     "_gdbm",
+    "_dbm",
     "_bz2",
     "_lzma",
     "_uuid",

@@ -115,7 +115,8 @@ grep -q 'ret = RL_DEFAULT_LOCALE;' nls.c
 make -j2 SHLIB_LIBS=-lncursesw && make install SHLIB_LIBS=-lncursesw
 
 unpack gdbm 'gdbm_*.orig.tar.*'
-autotools --disable-static --disable-nls --without-readline
+# The compat library gives CPython's _dbm (dbm.ndbm) its ndbm interface.
+autotools --disable-static --disable-nls --without-readline --enable-libgdbm-compat
 
 unpack util-linux 'util-linux_*.orig.tar.*'
 autotools --disable-all-programs --enable-libuuid --disable-static --disable-nls \
