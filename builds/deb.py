@@ -73,7 +73,7 @@ def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> l
         deps.append(HELPER_DEPENDS)
     if pkg.name == layout.COMMON:
         deps += common_depends
-    return deps
+    return deps + pkg.distro_depends
 
 
 def postinst(pkg: StagedPackage) -> str | None:

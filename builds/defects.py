@@ -55,6 +55,10 @@ DEFECTS: dict[str, str] = {
     ),
     "extras-wiped": "the post-install script empties salt-pip's extras, so an upgrade loses them",
     "version-stamp": "Salt's version stamp (salt/_version.txt) names another version",
+    "distro-dep": (
+        "salt Depends on the distribution's python3-tornado, as a control file copied from "
+        "Debian's own salt does: our package ties itself to the library it must not touch"
+    ),
     "stop-signal": (
         "the salt-minion unit stops it with SIGUSR1, on which Salt dumps its stacks and goes "
         "on: a stop hangs until systemd kills it"
@@ -168,6 +172,10 @@ def _restart_every_unit(payload: StagedPayload, minor: str) -> None:
             f"systemctl unmask {u}; systemctl enable {u}; systemctl restart {u} || true"
             for u in package.units
         ]
+
+
+def _depend_on_distro_tornado(payload: StagedPayload, minor: str) -> None:
+    payload.packages[layout.COMMON].distro_depends.append("python3-tornado")
 
 
 def _stop_before_upgrade(payload: StagedPayload, minor: str) -> None:
@@ -313,6 +321,7 @@ TRANSFORMS: dict[str, Transform] = {
             )
         )
     ),
+    "distro-dep": Transform(describe=_depend_on_distro_tornado),
     "stop-signal": Transform(
         files=_rewrite(_minion_unit, "[Service]\n", "[Service]\nKillSignal=SIGUSR1\n")
     ),

@@ -67,6 +67,7 @@ class StagedPackage:
     post_install: list[str]  # extra shell lines after install (defects only)
     purge: list[str]  # run-time state to remove on purge
     pre_upgrade: list[str] = field(default_factory=list)  # shell lines (defects only)
+    distro_depends: list[str] = field(default_factory=list)  # the release's (defects only)
 
 
 @dataclass

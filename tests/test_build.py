@@ -259,6 +259,16 @@ def check_version_stamp(diff, trees):
     assert stamp == defects.STALE_SALT_VERSION
 
 
+def check_distro_dep(diff, trees):
+    assert diff == {"salt": {"DEBIAN/control": "changed"}}
+    depends = next(
+        line
+        for line in (trees["salt"] / "DEBIAN/control").read_text().splitlines()
+        if line.startswith("Depends:")
+    )
+    assert depends.endswith(", python3-tornado")
+
+
 def check_stop_signal(diff, trees):
     assert list(diff) == ["salt-minion"] and list(diff["salt-minion"].values()) == ["changed"]
     unit = next(iter(diff["salt-minion"]))

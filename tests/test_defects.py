@@ -44,6 +44,7 @@ CAUGHT_BY = {
     "version-stamp": "test_versions_report_names_the_versions_of_the_manifest",
     "extras-wiped": "test_upgrade_keeps_the_salt_pip_extras",
     "upgrade-stops": "test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back",
+    "distro-dep": "test_packages_provide_and_require_only_what_is_allowed",
     "stop-signal": "test_minion_stops_gracefully_and_leaves_no_process",
     "missing-script": "test_every_program_answers_version_and_help",
     "no-libyaml": "test_salt_loads_and_dumps_yaml_with_libyaml",

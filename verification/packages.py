@@ -133,9 +133,52 @@ class PackageSet:
         command = platform.of(machine.spec).packages.install(files, downgrade, unattended)
         return machine.run(f"timeout 600 sh -c {shlex.quote(command)}", check=check, timeout=630)
 
+    def relations(self) -> dict[str, dict[str, list[Relation]]]:
+        """Each package's provides and requires, read from its file."""
+        return {p.name: relations(self.directory / p.file) for p in self.packages}
+
     def payload_files(self) -> list[str]:
         """Every file and symlink the package files hold (absolute paths), read on the host."""
         return sorted(f for p in self.packages for f in _payload_files(self.directory / p.file))
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One Provides or Requires (Depends) entry: a name, and the version it is pinned to."""
+
+    name: str
+    version: str = ""  # after "=" (RPM) or "(= ...)" (DEB); empty when unpinned or ranged
+
+
+def relations(package: Path) -> dict[str, list[Relation]]:
+    """What a package file provides and requires, read on the host: {provides, requires}.
+    A DEB's requires are its Pre-Depends, Depends and Recommends, alternatives each."""
+    if package.suffix == ".rpm":
+        return {kind: _rpm_relations(package, kind) for kind in ("provides", "requires")}
+    fields = {"provides": ["Provides"], "requires": ["Pre-Depends", "Depends", "Recommends"]}
+    return {kind: _deb_relations(package, names) for kind, names in fields.items()}
+
+
+def _rpm_relations(package: Path, kind: str) -> list[Relation]:
+    listing = capture(["rpm", "-qp", f"--{kind}", str(package)], check=True).stdout
+    found = []
+    for line in listing.splitlines():
+        name, _, rest = line.strip().partition(" ")
+        op, _, version = rest.partition(" ")
+        found.append(Relation(name, version if op == "=" else ""))
+    return found
+
+
+def _deb_relations(package: Path, fields: list[str]) -> list[Relation]:
+    found = []
+    for field_name in fields:
+        value = capture(["dpkg-deb", "-f", str(package), field_name], check=True).stdout
+        for entry in value.replace("|", ",").split(","):
+            name, _, rest = entry.strip().partition(" ")
+            pinned = rest.strip("() ")
+            if name:
+                found.append(Relation(name, pinned[2:] if pinned.startswith("= ") else ""))
+    return found
 
 
 @functools.cache
