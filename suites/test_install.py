@@ -131,43 +131,12 @@ def test_our_dependencies_are_all_satisfied_by_the_distribution(installed, packa
     expect_none(installed, "dependency the distribution does not provide", command, unmet)
 
 
-# What our packages may require besides each other (each pinned to exactly our version):
-# the package manager's own markers, the shell, the C/C++ runtime and the shared libraries
-# a bundled interpreter loads, the system interpreter a venv runs on, init-system glue and
-# logrotate. Never one of the distribution's Python libraries, nor anything else.
-ALLOWED_REQUIRES = re.compile(
-    r"rpmlib\(.*\)|/bin/sh|/sbin/(chkconfig|service)|chkconfig|initscripts|systemd"
-    r"|init-system-helpers|logrotate|glibc|libstdc\+\+|zlib|bzip2-libs|xz-libs|libffi"
-    r"|openssl(11)?(-libs)?|readline|sqlite|ncurses(-libs)?"
-    r"|lib[a-z0-9][a-z0-9.+-]*|zlib1g|python3\.\d+"
-)
-
-
-def foreign_relations(packages) -> list[str]:
-    """Provides that name anything but our packages; Requires outside ALLOWED_REQUIRES, or
-    naming one of ours at another version."""
-    ours = {p.name: p.version for p in packages.packages}
-    wrong = []
-    for name, found in packages.relations().items():
-        for provide in found["provides"]:
-            bare = re.sub(r"^config\((.*)\)$|\(x86-64\)$", r"\1", provide.name)
-            if bare not in ours and not provide.name.startswith("bundled("):
-                wrong.append(f"{name} provides {provide.name}")
-        for need in found["requires"]:
-            bare = re.sub(r"^config\((.*)\)$", r"\1", need.name)
-            if bare in ours and need.version != ours[bare]:
-                wrong.append(f"{name} requires {need.name} at {need.version or 'any version'}")
-            elif bare not in ours and not ALLOWED_REQUIRES.fullmatch(need.name):
-                wrong.append(f"{name} requires {need.name}")
-    return sorted(set(wrong))
-
-
 def test_packages_provide_and_require_only_what_is_allowed(installed, packages):
     """Salt's test_pkg_meta: what the package files declare, read on the host. A Provides
     of something not ours lets other software resolve against /opt/salt's private copies; a
     Requires of the distribution's Python libraries ties us to what we must not touch."""
-    wrong = foreign_relations(packages)
-    command = "rpm -qp --provides --requires FILE  /  dpkg-deb -f FILE Provides Depends"
+    wrong = packages.foreign_relations()
+    command = f"{packages.relations_command()}  (on the host, in {packages.directory})"
     expect_none(
         installed, "provide or requirement outside our own and the allow-list", command, wrong
     )

@@ -192,7 +192,7 @@ def test_minion_reconnects_after_a_service_restart(minion):
     assert salt(minion, "test.ping") is True
 
 
-# Salt's own bound for `systemctl stop salt-minion` (tests/pytests/pkg, graceful stop).
+# Salt's own bound for an admin's stop of salt-minion (tests/pytests/pkg, graceful stop).
 STOP_WITHIN_S = 20
 # Every process of a minion: the daemon, its process manager's children and its jobs
 # (each names itself after salt-minion's command line).

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 import shlex
 import tarfile
 from dataclasses import dataclass
@@ -137,6 +138,32 @@ class PackageSet:
         """Each package's provides and requires, read from its file."""
         return {p.name: relations(self.directory / p.file) for p in self.packages}
 
+    @property
+    def suffix(self) -> str:
+        return Path(self.packages[0].file).suffix
+
+    def relations_command(self) -> str:
+        return RELATIONS_COMMAND[self.suffix]
+
+    def foreign_relations(self) -> list[str]:
+        """Provides that name anything but our packages; Requires outside ALLOWED_REQUIRES,
+        or naming one of ours at another version than the set's."""
+        ours = {p.name: p.version for p in self.packages}
+        allowed = ALLOWED_REQUIRES[self.suffix]
+        wrong = []
+        for name, found in self.relations().items():
+            for provide in found["provides"]:
+                bare = re.sub(r"^config\((.*)\)$|\(x86-64\)$", r"\1", provide.name)
+                if bare not in ours and not provide.name.startswith("bundled("):
+                    wrong.append(f"{name} provides {provide.name}")
+            for need in found["requires"]:
+                bare = re.sub(r"^config\((.*)\)$", r"\1", need.name)
+                if bare in ours and need.version != ours[bare]:
+                    wrong.append(f"{name} requires {need.name} at {need.version or 'any version'}")
+                elif bare not in ours and not allowed.fullmatch(need.name):
+                    wrong.append(f"{name} requires {need.name}")
+        return sorted(set(wrong))
+
     def payload_files(self) -> list[str]:
         """Every file and symlink the package files hold (absolute paths), read on the host."""
         return sorted(f for p in self.packages for f in _payload_files(self.directory / p.file))
@@ -148,6 +175,26 @@ class Relation:
 
     name: str
     version: str = ""  # after "=" (RPM) or "(= ...)" (DEB); empty when unpinned or ranged
+
+
+# What our packages may require besides each other (each pinned to exactly our version):
+# the package manager's own markers, the shell, the C/C++ runtime and the shared libraries
+# a bundled interpreter loads, the system interpreter a venv runs on, init-system glue and
+# logrotate. Never one of the distribution's Python libraries, nor anything else.
+ALLOWED_REQUIRES = {
+    ".rpm": re.compile(
+        r"rpmlib\(.*\)|/bin/sh|/sbin/(chkconfig|service)|chkconfig|initscripts|systemd"
+        r"|logrotate|glibc|libstdc\+\+|zlib|bzip2-libs|xz-libs|libffi|openssl(11)?(-libs)?"
+        r"|readline|sqlite|ncurses(-libs)?|python3\.\d+"
+    ),
+    ".deb": re.compile(
+        r"init-system-helpers|logrotate|lib[a-z0-9][a-z0-9.+-]*|zlib1g|python3\.\d+"
+    ),
+}
+RELATIONS_COMMAND = {
+    ".rpm": "rpm -qp --provides --requires FILE",
+    ".deb": "dpkg-deb -f FILE Provides Pre-Depends Depends Recommends",
+}
 
 
 def relations(package: Path) -> dict[str, list[Relation]]:
