@@ -40,7 +40,6 @@ REQUIRED_MODULES = [
     "_decimal",
     "pyexpat",
     "_gdbm",
-    "_dbm",
     "_bz2",
     "_lzma",
     "_uuid",

@@ -129,7 +129,7 @@ umount "$R/dev" "$R/proc" && rm -rf "$R"
 exit $status
 """
 STDLIB_CODE = """\
-import os, ssl, hashlib, sqlite3, ctypes, lzma, readline, bz2, zlib, uuid, _gdbm, _dbm, curses
+import os, ssl, hashlib, sqlite3, ctypes, lzma, readline, bz2, zlib, uuid, _gdbm, curses
 import pyexpat, decimal
 ctx = ssl.create_default_context()
 print(os.confstr("CS_GNU_LIBC_VERSION"), "|", ssl.OPENSSL_VERSION, "| sqlite",

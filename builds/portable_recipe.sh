@@ -115,8 +115,7 @@ grep -q 'ret = RL_DEFAULT_LOCALE;' nls.c
 make -j2 SHLIB_LIBS=-lncursesw && make install SHLIB_LIBS=-lncursesw
 
 unpack gdbm 'gdbm_*.orig.tar.*'
-# The compat library gives CPython's _dbm (dbm.ndbm) its ndbm interface.
-autotools --disable-static --disable-nls --without-readline --enable-libgdbm-compat
+autotools --disable-static --disable-nls --without-readline
 
 unpack util-linux 'util-linux_*.orig.tar.*'
 autotools --disable-all-programs --enable-libuuid --disable-static --disable-nls \

@@ -138,14 +138,23 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
     assert staged("upgrade-stops").packages["salt-minion"].pre_upgrade == [
         "deb-systemd-invoke stop salt-minion.service >/dev/null || true"
     ]
+    assert staged("distro-dep").packages["salt"].distro_depends == ["python3-tornado"]
     described = {"conffile", "ld-export", "distro-clobber", "service-state", "extras-wiped"}
+    described.add("distro-dep")
     for d in set(defects.EVERY) - described - defects.PORTABLE - {"upgrade-stops"}:
         assert staged(d).packages == good.packages, d
 
 
 def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
     trees = {}
-    variants = ("wrapper-pythonpath", "unit-path", "ld-export", "conffile-prompt", "config-changes")
+    variants = (
+        "wrapper-pythonpath",
+        "unit-path",
+        "ld-export",
+        "conffile-prompt",
+        "config-changes",
+        "stop-signal",
+    )
     for d in (None, *variants):
         files_tree(staged(d), tmp_path / str(d))
         trees[d] = {
@@ -166,6 +175,11 @@ def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
         in trees["unit-path"]["salt-minion/lib/systemd/system/salt-minion.service"]
     )
     assert changed("ld-export") == {"salt/etc/ld.so.conf.d", "salt/etc/ld.so.conf.d/salt.conf"}
+    assert changed("stop-signal") == {"salt-minion/lib/systemd/system/salt-minion.service"}
+    assert (
+        "KillSignal=SIGUSR1"
+        in trees["stop-signal"]["salt-minion/lib/systemd/system/salt-minion.service"]
+    )
     assert changed("conffile-prompt") == {"salt-minion/etc/salt/minion"}
     assert changed("config-changes") == {"salt-minion/etc/salt/minion"}
     assert trees["conffile-prompt"]["salt-minion/etc/salt/minion"].startswith(
