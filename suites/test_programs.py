@@ -53,6 +53,7 @@ sweep(salt)
 print(json.dumps({"imported": imported, "failed": failed}))
 """
 # Subpackages that cannot import on Linux, with the reason; any other failure is a defect.
+# None measured so far: every one of Salt 3008's imports on debian11, debian12 and EL7's.
 NOT_FOR_LINUX: dict[str, str] = {}
 # What Salt's YAML loader and dumper are built on, and whether PyYAML has its C extension.
 YAML_LOADER = """\
@@ -127,12 +128,9 @@ def test_every_salt_subpackage_imports(installed):
     if len(swept["imported"]) < 50:  # salt/ has over a hundred subpackages
         fail(installed, "over 50 salt subpackages", str(swept["imported"]), command)
     failed = {n: e for n, e in swept["failed"].items() if n not in NOT_FOR_LINUX}
-    expect_none(
-        installed,
-        "salt subpackage that fails to import",
-        command,
-        [f"{n}: {e}" for n, e in failed.items()],
-    )
+    each = f'for m in {" ".join(failed)}; do {interpreter(installed)} -I -c "import $m"; done'
+    found = [f"{n}: {e}" for n, e in failed.items()]
+    expect_none(installed, "salt subpackage that fails to import", each, found)
 
 
 def test_salt_loads_and_dumps_yaml_with_libyaml(installed):
