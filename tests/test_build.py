@@ -361,10 +361,10 @@ def test_a_failing_build_step_names_the_log_and_leaves_nothing(tmp_path):
 def test_ctrl_c_removes_the_build_box(tmp_path):
     dist = tmp_path / "dist"
     # --force: with the package cache warm the build would finish before the interrupt.
-    # A defect that changes the venv: one that keeps it would first build (or restore) the
-    # good set, a whole build of its own that lands in dist/.
+    # A defect that changes the build itself: one that keeps the venv would first build (or
+    # restore) the good set, a whole build of its own that lands in dist/.
     proc = subprocess.Popen(
-        [*HARNESS, "build", "debian13", "--defect", "buildroot-paths", "--force"],
+        [*HARNESS, "build", "debian13", "--defect", "missing-dep", "--force"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
