@@ -28,18 +28,21 @@ def availability(box: Box) -> dict[str, str | None]:
 
 
 def default_provider(box: Box) -> str:
-    """The first of the box's providers that can run here (nspawn before vagrant)."""
-    reasons = availability(box)
-    for name, reason in reasons.items():
+    """The first of the box's providers that can run here (nspawn before vagrant). The later
+    ones are not asked: asking vagrant runs `vagrant plugin list`, about a second."""
+    reasons = {}
+    for name in box.provider_names:
+        reason = get_provider(name).unavailable_reason(box)
         if reason is None:
             return name
+        reasons[name] = reason
     why = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
     raise HarnessError(f"box {box.name} cannot run here ({why})")
 
 
 def resolve(box: Box, provider: str | None) -> Provider:
     if provider is None:
-        provider = default_provider(box)
+        return get_provider(default_provider(box))  # asked already: it can run here
     if provider not in PROVIDERS:
         raise HarnessError(f"unknown provider '{provider}' (known: {', '.join(PROVIDERS)})")
     if provider not in box.provider_names:
