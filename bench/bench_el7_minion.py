@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from medians import print_medians
 
 from harness import paths, session
 from verification.packages import PackageSet
@@ -55,17 +53,11 @@ def main() -> int:
             if master.salt(minion.id, "test.ping") is not True:
                 sys.exit(f"repeat {n}: test.ping did not answer True")
             samples.append(time.monotonic() - started)
-    table = Table(title="minion on glibc 2.17 (centos7-abi) answering a debian12 master")
-    for column in ("what", "median s", "min s", "max s", "runs"):
-        table.add_column(column)
-    table.add_row(
-        "salt-minion -d until test.ping returns",
-        f"{statistics.median(samples):.2f}",
-        f"{min(samples):.2f}",
-        f"{max(samples):.2f}",
-        str(len(samples)),
+    print_medians(
+        "minion on glibc 2.17 (centos7-abi) answering a debian12 master",
+        "what",
+        {"salt-minion -d until test.ping returns": samples},
     )
-    Console().print(table)
     return 0
 
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from medians import print_medians
 
 from harness import catalog, paths, platform, session
 from verification.packages import PackageSet
@@ -68,18 +66,7 @@ def main() -> int:
         for _ in range(args.repeats):
             for case, with_job in (("idle", False), ("a job running", True)):
                 samples[case].append(stop_seconds(minion, with_job))
-    table = Table(title=f"stop of salt-minion on {box.name} (Salt's bound: 20 s)")
-    for column in ("minion", "median s", "min s", "max s", "runs"):
-        table.add_column(column)
-    for case, values in samples.items():
-        table.add_row(
-            case,
-            f"{statistics.median(values):.2f}",
-            f"{min(values):.2f}",
-            f"{max(values):.2f}",
-            str(len(values)),
-        )
-    Console().print(table)
+    print_medians(f"stop of salt-minion on {box.name} (Salt's bound: 20 s)", "minion", samples)
     return 0
 
 
