@@ -3,7 +3,7 @@ what was expected, what was found, on which box, and the command that shows it."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -65,6 +65,12 @@ def main_pid(machine: Machine, unit: str) -> str:
 def interpreter(machine: Machine) -> str:
     """/opt/salt's Python on this box (bundled, or the venv's link to the system's)."""
     return platform_of(machine).layout.interpreter
+
+
+def import_each(machine: Machine, modules: Iterable[str]) -> str:
+    """The command that imports each module on its own in /opt/salt's Python: a failed
+    sweep's reproducer."""
+    return f'for m in {" ".join(modules)}; do {interpreter(machine)} -I -c "import $m"; done'
 
 
 def supported(question: Callable[..., str], *args) -> str:

@@ -15,6 +15,7 @@ from checks import (
     expect_silent,
     expect_unchanged,
     fail,
+    import_each,
     interpreter,
     lines,
     pkgdb,
@@ -371,9 +372,7 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
     if swept["checked"] < len(REQUIRED_MODULES):
         fail(installed, "the stdlib's module list", f"{swept['checked']} names", command)
     failed = [f"{name}: {error}" for name, error in swept["failed"].items()]
-    each = (
-        f'for m in {" ".join(swept["failed"])}; do {interpreter(installed)} -I -c "import $m"; done'
-    )
+    each = import_each(installed, swept["failed"])
     expect_none(installed, "stdlib module that does not import", each, failed)
 
 

@@ -10,7 +10,7 @@ import shlex
 from pathlib import PurePosixPath
 
 import pytest
-from checks import expect_none, fail, interpreter, sh
+from checks import expect_none, fail, import_each, interpreter, sh
 
 # Run on the box (not the host): each program twice, in parallel: {program: {flag: {rc, out, err}}}.
 RUN_PROGRAMS = """\
@@ -128,7 +128,7 @@ def test_every_salt_subpackage_imports(installed):
     if len(swept["imported"]) < 50:  # salt/ has over a hundred subpackages
         fail(installed, "over 50 salt subpackages", str(swept["imported"]), command)
     failed = {n: e for n, e in swept["failed"].items() if n not in NOT_FOR_LINUX}
-    each = f'for m in {" ".join(failed)}; do {interpreter(installed)} -I -c "import $m"; done'
+    each = import_each(installed, failed)
     found = [f"{n}: {e}" for n, e in failed.items()]
     expect_none(installed, "salt subpackage that fails to import", each, found)
 

@@ -197,6 +197,7 @@ RELATIONS_COMMAND = {
 }
 
 
+@functools.cache  # one package set is checked on every box that verifies it
 def relations(package: Path) -> dict[str, list[Relation]]:
     """What a package file provides and requires, read on the host: {provides, requires}.
     A DEB's requires are its Pre-Depends, Depends and Recommends, alternatives each."""
