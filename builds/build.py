@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import catalog, paths, progress, session
+from harness import catalog, paths, progress, session, state
 from harness.catalog import Box
 
 from . import abi_ceiling, defects, layout, manifest, package_cache
@@ -81,7 +81,6 @@ def build_packages(
 ) -> Path:
     """Build BOX's packages into dist; return the output directory. Unless `force`, an
     output whose inputs are unchanged is reused (from dist/ or the package cache)."""
-    started = time.monotonic()
     box = catalog.load_box(box_name)
     defects.check(defect, box.python.portable)
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
@@ -91,10 +90,31 @@ def build_packages(
     foreign = package_format if package_format != box.package_format else None
     digest_ = manifest.inputs_digest(box, salt_version, defect, package_format)
     final = output_dir(box_name, salt_version, defect, dist_dir, foreign)
-    if not force and _reuse(box_name, final, digest_):
-        return final
     log = log_path(box_name, salt_version, defect, dist_dir, foreign)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    # One build per output at a time, across processes: a second caller waits, then
+    # finds the first one's packages current.
+    with state.locked(log.with_suffix(".lock")):
+        if not force and _reuse(box_name, final, digest_):
+            return final
+        variant = (salt_version, defect, foreign)
+        return _build(box, variant, builder, (final, digest_), log, keep_box)
+
+
+def _build(
+    box: Box,
+    variant: tuple[str, str | None, str | None],
+    builder: PackageFormat,
+    output: tuple[Path, str],
+    log: Path,
+    keep_box: bool,
+) -> Path:
+    """Build `variant` (Salt version, defect, foreign format) of `box` into `output`
+    (the final directory, and the inputs digest its manifest records)."""
+    final, digest_ = output
+    started = time.monotonic()
+    salt_version, defect, foreign = variant
+    package_format = foreign or box.package_format
+    dist_dir = final.parent
     log.write_text(
         f"build of {final.name}: Salt {salt_version}, defect {defect}, format {package_format}\n"
     )
@@ -102,8 +122,8 @@ def build_packages(
     try:
         with tempfile.TemporaryDirectory(prefix="svh-good-venv-") as unpacked:
             venv = _good_venv(box, salt_version, defect, dist_dir, foreign, Path(unpacked))
-            variant = (salt_version, defect, venv)
-            staged, entries = _build_on_box(box, variant, builder, tmp, log, keep_box)
+            on_box = (salt_version, defect, venv)
+            staged, entries = _build_on_box(box, on_box, builder, tmp, log, keep_box)
         abi = _abi_gate(box, builder, tmp / entries[0]["file"], log, defect)
         made = manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)
         manifest.write(tmp, made | {"abi": abi})

@@ -21,6 +21,7 @@ import pytest
 from build_helpers import ensure_built, extract_debs, read_manifest, tree_diff
 
 from builds import defects, layout
+from builds.build import log_path
 from builds.errors import BuildError
 from builds.locks import DEFAULT_SALT, parse_lock, salt_lock
 from harness import catalog, paths, state
@@ -382,3 +383,21 @@ def test_ctrl_c_removes_the_build_box(tmp_path):
     assert "Traceback" not in err
     assert state.load(name) is None
     assert sorted(p.name for p in dist.iterdir()) == ["logs"]
+
+
+@pytest.mark.slow
+def test_a_second_build_of_the_same_output_waits_for_the_first():
+    ensure_built("debian12")
+    # The test holds the output's build lock, as a build running elsewhere would.
+    with state.locked(log_path("debian12").with_suffix(".lock")):
+        proc = subprocess.Popen(
+            [*HARNESS, "build", "debian12"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        time.sleep(5)
+        waiting = proc.poll() is None
+    out, _ = proc.communicate(timeout=120)
+    assert waiting, f"the second build did not wait for the first: {out}"
+    assert proc.returncode == 0 and "is up to date" in out, out
