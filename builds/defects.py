@@ -79,6 +79,14 @@ DEFECTS: dict[str, str] = {
         "the payload is slimmed by dropping salt/utils/cloud.py: the salt.cloud subpackage "
         "no longer imports"
     ),
+    "logrotate-dir": (
+        "the logrotate config ships as a directory, /etc/logrotate.d/salt/salt-common, which "
+        "logrotate never reads: Salt's logs grow unrotated (salt#65231)"
+    ),
+    "salt-pip-target": (
+        "salt-pip runs pip install --target straight into the extras, as Salt's own does: a "
+        "second extension of the saltext namespace arrives as metadata only (salt#65433)"
+    ),
     # Portable payloads (centos7) only: what the ABI ceiling and the glibc 2.17 box catch,
     # and what only a bundled interpreter can lack.
     "build-glibc": (
@@ -216,6 +224,26 @@ def _wrappers(dest: Path) -> list[Path]:
     return sorted(dest.glob("*/usr/bin/*"))
 
 
+LOGROTATE_IN_A_DIRECTORY = layout.LOGROTATE + "/salt-common"
+
+
+def _logrotate_in_a_directory(payload: StagedPayload, minor: str) -> None:
+    common = payload.packages[layout.COMMON]
+    common.conffiles = [
+        LOGROTATE_IN_A_DIRECTORY if c == layout.LOGROTATE else c for c in common.conffiles
+    ]
+
+
+def _move_logrotate_into_a_directory(payload: StagedPayload, dest: Path) -> None:
+    config = dest / layout.COMMON / layout.LOGROTATE.lstrip("/")
+    text = config.read_text()
+    config.unlink()
+    moved = dest / layout.COMMON / LOGROTATE_IN_A_DIRECTORY.lstrip("/")
+    moved.parent.mkdir()
+    moved.write_text(text)
+    moved.chmod(0o644)
+
+
 def _export_libraries(payload: StagedPayload, dest: Path) -> None:
     conf = dest / layout.COMMON / "etc/ld.so.conf.d/salt.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
@@ -335,6 +363,16 @@ TRANSFORMS: dict[str, Transform] = {
             lambda venv, minor: (
                 f"rm {_site(venv, minor)}/salt/utils/cloud.py "
                 f"{_site(venv, minor)}/salt/utils/__pycache__/cloud.*.pyc"
+            )
+        )
+    ),
+    "logrotate-dir": Transform(
+        describe=_logrotate_in_a_directory, files=_move_logrotate_into_a_directory
+    ),
+    "salt-pip-target": Transform(
+        venv=_on_venv(
+            lambda venv, minor: (
+                f"printf '%s' {shlex.quote(extras.PLAIN_LAUNCHER)} > {venv}/bin/salt-pip"
             )
         )
     ),

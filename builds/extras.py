@@ -4,22 +4,26 @@ Salt's `salt-pip` installs an admin's extra Python packages into `<root>/extras-
 refuses to run unless the interpreter is a relenv onedir (`sys.RELENV`, its root). The
 payload gets the empty extras directory, a .pth that puts it on every /opt/salt process's
 sys.path after site-packages (so an extra never shadows a bundled library), and a
-`salt-pip` launcher that names /opt/salt as the root for Salt's own salt-pip code only;
-the rest of Salt keeps seeing a plain interpreter.
+`salt-pip` launcher (files/salt_pip.py) that names /opt/salt as the root for Salt's own
+salt-pip code only (the rest of Salt keeps seeing a plain interpreter) and merges each
+install into the extras, where pip's --target would skip a namespace already there.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from . import layout
 from .remote import BoxRunner
 
 PREFIX = layout.PREFIX
-LAUNCHER = """#!{prefix}/bin/python3
+LAUNCHER = Path(__file__).with_name("files") / "salt_pip.py"
+# Salt's salt-pip as it comes, for a relenv root at /opt/salt: the defect salt-pip-target.
+PLAIN_LAUNCHER = f"""#!{PREFIX}/bin/python3
 import pathlib
 import sys
 
-# Salt's salt-pip serves relenv onedirs only; /opt/salt is our equivalent of one.
-sys.RELENV = pathlib.Path("{prefix}")
+sys.RELENV = pathlib.Path("{PREFIX}")
 from salt.scripts import salt_pip
 
 sys.exit(salt_pip())
@@ -35,7 +39,7 @@ def extras_dir(minor: str) -> str:
 
 def provide(runner: BoxRunner, minor: str) -> None:
     site = f"{PREFIX}/lib/python{minor}/site-packages"
-    runner.machine.write_text(f"{PREFIX}/bin/salt-pip", LAUNCHER.format(prefix=PREFIX), 0o755)
+    runner.machine.write_text(f"{PREFIX}/bin/salt-pip", LAUNCHER.read_text(), 0o755)
     runner.run(
         f"mkdir -p {extras_dir(minor)} && echo {extras_dir(minor)} > {site}/salt-extras.pth",
         "salt-pip: the extras directory, its .pth and the launcher",

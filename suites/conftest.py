@@ -4,6 +4,7 @@ installed, and a salt-master on a second box of the same release."""
 from __future__ import annotations
 
 import pytest
+from extras import extension_wheels as make_extension_wheels
 from extras import extra_wheel as make_extra_wheel
 from package_sets import INSTALLED, load_packages
 
@@ -71,6 +72,12 @@ def opt_salt(installed, tmp_path_factory):
 def extra_wheel(tmp_path_factory):
     """A small pure-Python wheel for salt-pip (suites/extras.py)."""
     return make_extra_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def extension_wheels(tmp_path_factory):
+    """Two Salt extensions of the saltext namespace, as wheels (suites/extras.py)."""
+    return make_extension_wheels(tmp_path_factory.mktemp("extensions"))
 
 
 @pytest.fixture(scope="session")

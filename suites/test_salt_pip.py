@@ -1,14 +1,23 @@
 """salt-pip extras (salt#63675, salt#62949): an admin's extra Python package goes into
 /opt/salt's extras directory, Salt imports it (salt-call, and a minion serving its master
 through a custom execution module), and the system's Python never sees it. That it
-survives an upgrade is checked by the lifecycle suite."""
+survives an upgrade is checked by the lifecycle suite. Salt extensions installed with
+salt-pip are listed by the versions report and load."""
 
 from __future__ import annotations
 
 import json
 
 from checks import expect_silent, fail, salt, sh
-from extras import ANSWER, EXTRA, expect_in_extras, salt_pip_install
+from extras import (
+    ANSWER,
+    EXTENSION_VERSION,
+    EXTENSIONS,
+    EXTRA,
+    expect_in_extras,
+    extension_answer,
+    salt_pip_install,
+)
 
 # A custom execution module that needs the extra: what admins install extras for.
 EXEC_MODULE = f"import {EXTRA}\n\n\ndef answer():\n    return {EXTRA}.ANSWER\n"
@@ -54,3 +63,42 @@ def test_a_minion_serves_its_master_with_a_salt_pip_extra(minion, extra_wheel):
         sh(machine, f"salt-pip uninstall -y {EXTRA}")
     command = "find /opt/salt/extras-* ! -type d ! -name README"
     expect_silent(machine, "file left in the extras by salt-pip uninstall", command)
+
+
+def report_section(report: str, title: str) -> dict[str, str]:
+    """The `name: version` lines under `title:` of `salt --versions-report`."""
+    section: dict[str, str] = {}
+    inside = False
+    for line in report.splitlines():
+        if not line.startswith(" "):
+            inside = line.strip() == f"{title}:"
+        elif inside and ": " in line:
+            name, _, version = line.strip().partition(": ")
+            section[name] = version.strip()
+    return section
+
+
+def test_salt_extensions_installed_with_salt_pip_are_reported_and_load(fresh, extension_wheels):
+    """Two extensions of the saltext namespace, installed one after the other (salt#65433:
+    the second arrived as metadata only): both listed, both modules load for salt-call."""
+    for wheel in extension_wheels:
+        salt_pip_install(fresh, wheel)
+    command = "salt --versions-report"
+    listed = report_section(sh(fresh, command).stdout, "Salt Extensions")
+    expected = {name: EXTENSION_VERSION for name in EXTENSIONS}
+    if {name: listed.get(name) for name in EXTENSIONS} != expected:
+        fail(fresh, f"Salt Extensions to list {expected}", repr(listed), command)
+    for module in EXTENSIONS.values():
+        command = f"salt-call --local --out=json {module}.answer"
+        result = sh(fresh, command, expect_ok=False)
+        try:
+            got = json.loads(result.stdout).get("local")
+        except (ValueError, AttributeError):
+            got = (result.stdout + result.stderr).strip()[-400:]
+        if got != extension_answer(module):
+            fail(
+                fresh,
+                f"the extension's module to answer {extension_answer(module)!r}",
+                repr(got),
+                command,
+            )

@@ -296,6 +296,24 @@ def check_slimmed(diff, trees):
     assert f"{SITE}/salt/utils/cloud.py" in diff["salt"] and len(diff["salt"]) == 2
 
 
+def check_logrotate_dir(diff, trees):
+    moved = defects.LOGROTATE_IN_A_DIRECTORY.lstrip("/")
+    assert diff == {
+        "salt": {
+            "etc/logrotate.d/salt": "changed",  # a file before, a directory now
+            moved: "added",
+            "DEBIAN/conffiles": "changed",
+        }
+    }
+    assert defects.LOGROTATE_IN_A_DIRECTORY in (trees["salt"] / "DEBIAN/conffiles").read_text()
+
+
+def check_salt_pip_target(diff, trees):
+    assert diff == {"salt": {"opt/salt/bin/salt-pip": "changed"}}
+    launcher = (trees["salt"] / "opt/salt/bin/salt-pip").read_text()
+    assert "from salt.scripts import salt_pip" in launcher and "--target" not in launcher
+
+
 def check_extras_wiped(diff, trees):
     assert diff == {"salt": {"DEBIAN/postinst": "added"}}
     assert "rm -rf /opt/salt/extras-3.11/*" in (trees["salt"] / "DEBIAN/postinst").read_text()

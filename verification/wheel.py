@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import zipfile
 from pathlib import Path
 
@@ -17,18 +18,24 @@ def _record_line(path: str, data: bytes) -> str:
     return f"{path},sha256={digest},{len(data)}"
 
 
-def make_wheel(directory: Path, name: str, version: str, module: str) -> Path:
-    """directory/NAME-VERSION-py3-none-any.whl holding one module NAME.py with `module`."""
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": module.encode(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": WHEEL_METADATA.encode(),
-    }
-    record = [_record_line(path, data) for path, data in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+def make_wheel(
+    directory: Path, name: str, version: str, files: dict[str, str], entry_points: str = ""
+) -> Path:
+    """directory/NAME-VERSION-py3-none-any.whl holding `files` (path in the wheel: text),
+    with an entry_points.txt when `entry_points` is given."""
+    stem = re.sub(r"[-_.]+", "_", name)  # a wheel's file and .dist-info name: PEP 427
+    info = f"{stem}-{version}.dist-info"
+    contents = {path: text.encode() for path, text in files.items()}
+    contents[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    )
+    contents[f"{info}/WHEEL"] = WHEEL_METADATA.encode()
+    if entry_points:
+        contents[f"{info}/entry_points.txt"] = entry_points.encode()
+    record = [_record_line(path, data) for path, data in contents.items()] + [f"{info}/RECORD,,"]
+    contents[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = directory / f"{stem}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in files.items():
+        for path, data in contents.items():
             archive.writestr(path, data)
     return wheel
