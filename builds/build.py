@@ -161,18 +161,35 @@ def _good_venv(
     foreign: str | None,
     unpacked: Path,
 ) -> Venv | None:
-    """For a variant that keeps the venv: the good build's /opt/salt (built first, or
-    taken as it is when current) and what its manifest says of it, unpacked under
-    `unpacked` from its common package (the manifest's first). None: stage one anew."""
-    if not defect or not defects.transform(defect).keeps_the_venv:
-        return None
-    good = build_packages(box.name, salt_version, dist_dir=dist_dir, package_format=foreign)
-    builder = format_module(foreign or box.package_format)
+    """The good build's /opt/salt where this build packs it unchanged: a variant that keeps
+    the venv (from the good set of its own format), and the good set in another format
+    (from the box's own good set: one venv, packed twice). None: stage one anew."""
+    if defect and defects.transform(defect).keeps_the_venv:
+        venv = venv_of_the_good_build(box, salt_version, unpacked, dist_dir, foreign)
+        progress.note(f"{box.name}: {defect} keeps the venv, taken from the good build's")
+        return venv
+    if foreign and not defect:
+        venv = venv_of_the_good_build(box, salt_version, unpacked, dist_dir)
+        progress.note(f"{box.name}: the {foreign} packages pack its own format's venv")
+        return venv
+    return None
+
+
+def venv_of_the_good_build(
+    box: Box,
+    salt_version: str,
+    unpacked: Path,
+    dist_dir: Path | None = None,
+    package_format: str | None = None,
+) -> Venv:
+    """The good build's /opt/salt (built first, or taken as it is when current) and what its
+    manifest says of it, unpacked under `unpacked` from its common package (the first)."""
+    good = build_packages(box.name, salt_version, dist_dir=dist_dir, package_format=package_format)
+    builder = format_module(package_format or box.package_format)
     made = manifest.read(good)
     if made is None:
         raise BuildError(f"{good} has no manifest: build it again with harness build --force")
     builder.unpack(good / made["packages"][0]["file"], unpacked)
-    progress.note(f"{box.name}: {defect} keeps the venv: {layout.PREFIX} taken from {good}")
     return Venv(
         unpacked / layout.PREFIX.lstrip("/"),
         made["python_version"],

@@ -123,7 +123,7 @@ def stage(
     if venv is None:
         venv = _build_venv(runner, box, salt_version, defect, minor)
     else:
-        with progress.step(f"{box.name}: the good build's {PREFIX}, unchanged by {defect}"):
+        with progress.step(f"{box.name}: the good build's {PREFIX}, unchanged"):
             runner.run(f"mkdir -p {PREFIX}", f"preparing {PREFIX}")
             runner.copy_in(venv.tree, PREFIX, f"copying the good build's {PREFIX} in")
     payload = StagedPayload(

@@ -158,20 +158,24 @@ def manifest_of(out: Path) -> dict:
 def el7(tmp_path_factory) -> dict[str, Path]:
     """The debian12 payload packed with EL7's macros (rhel 7, .el7, /usr/lib/systemd/system)."""
     from builds import rpm
+    from builds.build import venv_of_the_good_build
     from builds.payload import stage
     from builds.remote import BoxRunner
     from harness import catalog
     from harness.session import box_instance
 
     out = tmp_path_factory.mktemp("el7-rpm")
+    box = catalog.load_box("debian12")
+    # The good build's venv, as the --format rpm build packs it: staged once per run.
+    venv = venv_of_the_good_build(box, SALT, tmp_path_factory.mktemp("good-venv"))
     with box_instance("debian12", name=f"rpm-debian12-{os.getpid()}") as machine:
         runner = BoxRunner(machine, out / "build.log")
-        staged = stage(machine, catalog.load_box("debian12"), SALT, None, runner)
+        staged = stage(machine, box, SALT, None, runner, venv)
         built = rpm.build(
             runner,
             staged,
             "/var/tmp/svh-build/out-el7",
-            catalog.load_box("debian12"),
+            box,
             rpm.target_macros("7"),
         )
         for r in built:
