@@ -3,8 +3,10 @@ installed, and a salt-master on a second box of the same release."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from extras import extension_wheels as make_extension_wheels
+from extras import EXTENSIONS, extension_wheel
 from extras import extra_wheel as make_extra_wheel
 from package_sets import INSTALLED, load_packages
 
@@ -75,9 +77,12 @@ def extra_wheel(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def extension_wheels(tmp_path_factory):
-    """Two Salt extensions of the saltext namespace, as wheels (suites/extras.py)."""
-    return make_extension_wheels(tmp_path_factory.mktemp("extensions"))
+def extension_wheels(tmp_path_factory) -> dict[tuple[str, str], Path]:
+    """Salt extensions of the saltext namespace as wheels, by (distribution, version):
+    each at 1.0, and the first at 2.0 too (suites/extras.py)."""
+    directory = tmp_path_factory.mktemp("extensions")
+    wanted = [(name, "1.0") for name in EXTENSIONS] + [(next(iter(EXTENSIONS)), "2.0")]
+    return {w: extension_wheel(directory, *w) for w in wanted}
 
 
 @pytest.fixture(scope="session")

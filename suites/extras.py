@@ -15,7 +15,6 @@ ANSWER = "from the salt-pip extras"
 # Two Salt extensions in the saltext namespace, as extensions on PyPI are: each brings an
 # execution module through its salt.loader entry point. Distribution: module.
 EXTENSIONS = {"saltext.svh_one": "svhone", "saltext.svh_two": "svhtwo"}
-EXTENSION_VERSION = "1.0"
 REMOTE_DIR = "/var/tmp/salt-venv-harness/extras"
 
 
@@ -39,18 +38,16 @@ def extra_wheel(directory: Path) -> Path:
     return make_wheel(directory, EXTRA, "1.0", {f"{EXTRA}.py": f"ANSWER = {ANSWER!r}\n"})
 
 
-def extension_answer(module: str) -> str:
-    return f"{module}, from a Salt extension"
+def extension_answer(module: str, version: str) -> str:
+    return f"{module} {version}, from a Salt extension"
 
 
-def extension_wheels(directory: Path) -> list[Path]:
-    """One wheel per extension of EXTENSIONS: saltext/NAME/modules/MODULE.py and its
-    salt.loader entry point, as the Salt extension template lays them out."""
-    wheels = []
-    for distribution, module in EXTENSIONS.items():
-        package = distribution.replace(".", "/")
-        code = f"def answer():\n    return {extension_answer(module)!r}\n"
-        files = {f"{package}/__init__.py": "", f"{package}/modules/{module}.py": code}
-        entry_point = f"[salt.loader]\n{module} = {distribution}\n"
-        wheels.append(make_wheel(directory, distribution, EXTENSION_VERSION, files, entry_point))
-    return wheels
+def extension_wheel(directory: Path, distribution: str, version: str) -> Path:
+    """A Salt extension of EXTENSIONS as the Salt extension template lays one out:
+    saltext/NAME/modules/MODULE.py and its salt.loader entry point."""
+    module = EXTENSIONS[distribution]
+    package = distribution.replace(".", "/")
+    code = f"def answer():\n    return {extension_answer(module, version)!r}\n"
+    files = {f"{package}/__init__.py": "", f"{package}/modules/{module}.py": code}
+    entry_point = f"[salt.loader]\n{module} = {distribution}\n"
+    return make_wheel(directory, distribution, version, files, entry_point)

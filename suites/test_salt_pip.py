@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
-from checks import expect_silent, fail, salt, sh
+from checks import expect_silent, fail, lines, platform_of, salt, sh
 from extras import (
     ANSWER,
-    EXTENSION_VERSION,
     EXTENSIONS,
     EXTRA,
     expect_in_extras,
@@ -80,25 +79,32 @@ def report_section(report: str, title: str) -> dict[str, str]:
 
 def test_salt_extensions_installed_with_salt_pip_are_reported_and_load(fresh, extension_wheels):
     """Two extensions of the saltext namespace, installed one after the other (salt#65433:
-    the second arrived as metadata only): both listed, both modules load for salt-call."""
-    for wheel in extension_wheels:
-        salt_pip_install(fresh, wheel)
+    the second arrived as metadata only), then the first upgraded: both listed at their
+    versions, both modules load for salt-call, and the upgrade left one copy."""
+    first, second = EXTENSIONS
+    for name, version in ((first, "1.0"), (second, "1.0"), (first, "2.0")):
+        salt_pip_install(fresh, extension_wheels[name, version])
+    expected = {first: "2.0", second: "1.0"}
     command = "salt --versions-report"
     listed = report_section(sh(fresh, command).stdout, "Salt Extensions")
-    expected = {name: EXTENSION_VERSION for name in EXTENSIONS}
     if {name: listed.get(name) for name in EXTENSIONS} != expected:
         fail(fresh, f"Salt Extensions to list {expected}", repr(listed), command)
-    for module in EXTENSIONS.values():
-        command = f"salt-call --local --out=json {module}.answer"
-        result = sh(fresh, command, expect_ok=False)
-        try:
-            got = json.loads(result.stdout).get("local")
-        except (ValueError, AttributeError):
-            got = (result.stdout + result.stderr).strip()[-400:]
-        if got != extension_answer(module):
-            fail(
-                fresh,
-                f"the extension's module to answer {extension_answer(module)!r}",
-                repr(got),
-                command,
-            )
+    for distribution, version in expected.items():
+        expect_extension_answers(fresh, EXTENSIONS[distribution], version)
+    extras = platform_of(fresh).layout.extras_dir
+    command = f"ls -d {extras}/*.dist-info"
+    infos = [line.rsplit("/", 1)[1] for line in lines(fresh, command) if "saltext" in line]
+    if sorted(infos) != ["saltext_svh_one-2.0.dist-info", "saltext_svh_two-1.0.dist-info"]:
+        fail(fresh, "one .dist-info per extension, at its version", str(infos), command)
+
+
+def expect_extension_answers(machine, module: str, version: str) -> None:
+    command = f"salt-call --local --out=json {module}.answer"
+    result = sh(machine, command, expect_ok=False)
+    try:
+        got = json.loads(result.stdout).get("local")
+    except (ValueError, AttributeError):
+        got = (result.stdout + result.stderr).strip()[-400:]
+    if got != extension_answer(module, version):
+        expected = f"{module}.answer to return {extension_answer(module, version)!r}"
+        fail(machine, expected, repr(got), command)

@@ -139,8 +139,10 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
         "deb-systemd-invoke stop salt-minion.service >/dev/null || true"
     ]
     assert staged("distro-dep").packages["salt"].distro_depends == ["python3-tornado"]
+    moved = staged("logrotate-dir").packages["salt"].conffiles
+    assert defects.LOGROTATE_IN_A_DIRECTORY in moved and "/etc/logrotate.d/salt" not in moved
     described = {"conffile", "ld-export", "distro-clobber", "service-state", "extras-wiped"}
-    described.add("distro-dep")
+    described |= {"distro-dep", "logrotate-dir"}
     for d in set(defects.EVERY) - described - defects.PORTABLE - {"upgrade-stops"}:
         assert staged(d).packages == good.packages, d
 

@@ -51,8 +51,9 @@ def remove_earlier(name: str) -> None:
         record = info / "RECORD"
         rows = list(csv.reader(record.read_text().splitlines())) if record.is_file() else []
         for row in rows:
-            path = EXTRAS / row[0] if row else EXTRAS
-            if path != EXTRAS and (path.is_file() or path.is_symlink()):
+            path = pathlib.Path(os.path.normpath(EXTRAS / row[0])) if row else EXTRAS
+            # Only files inside the extras: a RECORD may name scripts as ../../bin/NAME.
+            if EXTRAS in path.parents and (path.is_file() or path.is_symlink()):
                 path.unlink()
         shutil.rmtree(info, ignore_errors=True)
         for directory in sorted(EXTRAS.rglob("*"), reverse=True):  # emptied ones
