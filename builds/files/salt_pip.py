@@ -56,9 +56,12 @@ def remove_earlier(name: str) -> None:
             if EXTRAS in path.parents and (path.is_file() or path.is_symlink()):
                 path.unlink()
         shutil.rmtree(info, ignore_errors=True)
-        for directory in sorted(EXTRAS.rglob("*"), reverse=True):  # emptied ones
-            if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
-                directory.rmdir()
+
+
+def remove_emptied_directories() -> None:
+    for directory in sorted(EXTRAS.rglob("*"), reverse=True):  # the deepest first
+        if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
+            directory.rmdir()
 
 
 def merged_install() -> int:
@@ -73,6 +76,7 @@ def merged_install() -> int:
             return code
         for info in pathlib.Path(staging).glob("*.dist-info"):
             remove_earlier(distribution(info))
+        remove_emptied_directories()  # once, after every earlier install is gone
         shutil.copytree(staging, EXTRAS, symlinks=True, dirs_exist_ok=True)
     return 0
 
