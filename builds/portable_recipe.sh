@@ -144,18 +144,20 @@ cmake_build . -DBUILD_TESTS=OFF -DBUILD_STATIC=OFF -DWITH_DOCS=OFF -DWITH_PERF_T
 
 # No PGO/LTO: the build boxes have two cores. sysconfig keeps LDFLAGS' rpath to /opt/salt/lib
 # on purpose: extensions built later against /opt/salt's libraries (libffi, libssl) need it.
+# No test suite, no test modules and no -O/-OO bytecode: none is part of a runtime, and
+# compiling them costs minutes of this build.
 unpack python 'python3.11_*.orig.tar.*'
 CPPFLAGS="$CPPFLAGS -I$PREFIX/include/ncursesw" ./configure --prefix="$PREFIX" --enable-shared \
     --with-ensurepip=no --without-static-libpython --with-openssl="$PREFIX" --with-system-expat \
-    > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
+    --disable-test-modules > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
+sed -i 's/\$(PYTHON_FOR_BUILD) -Wi -OO\? \$(DESTDIR)/: $(DESTDIR)/' Makefile
+[ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = 4 ]
 make -j2
 make install > install.out 2>&1 || { tail -40 install.out; exit 1; }
 
 # ---- trim, then make every ELF find /opt/salt/lib relative to itself ----------------------
 py=$PREFIX/lib/python3.11
-rm -rf "$py/test" "$py/idlelib/idle_test" "$PREFIX/share/man" "$PREFIX/share/doc" \
-    "$PREFIX/share/info"
-find "$PREFIX" -name '*.opt-[12].pyc' -delete
+rm -rf "$PREFIX/share/man" "$PREFIX/share/doc" "$PREFIX/share/info"
 find "$PREFIX/lib" -maxdepth 1 \( -name '*.a' -o -name '*.la' \) -delete
 # Only the interpreter's own commands (and openssl) in bin: c_rehash is a perl script,
 # *-config scripts describe the build box.

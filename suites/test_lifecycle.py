@@ -248,8 +248,8 @@ def self_upgraded(old_line, master):
     function, args = pkgdb(machine).self_upgrade(list(upgrade))
     mark = log_lines(machine, SaltMinion.log)
     started = time.monotonic()
-    try:
-        returned = master.salt(minion.id, function, *args, timeout=180)
+    try:  # past -t, salt asks the minion (find_job) and waits on only while the job runs
+        returned = master.salt(minion.id, function, *args, timeout=20)
         job = json.dumps(returned)
     except HarnessError as e:  # the minion restarting under its own job may not return it
         job = f"no return ({e})"
