@@ -10,6 +10,7 @@ Python, the python3.X package owning that interpreter.
 
 from __future__ import annotations
 
+import os
 import shlex
 import textwrap
 from pathlib import Path
@@ -20,6 +21,8 @@ from harness.runner import capture
 from . import layout
 from .errors import BuildError
 from .formats import PackageFile
+from .inputs import cache_root
+from .locks import digest
 from .payload import StagedPackage, StagedPayload
 from .remote import BoxRunner
 
@@ -198,14 +201,20 @@ def deb_name(pkg: StagedPackage, version: str) -> str:
     return f"{pkg.name}_{version}_{arch_of(pkg)}.deb"
 
 
-SHLIBDEPS = r"""
+ELF_FILES = r"""
+set -e
 work={work}
 rm -rf $work && mkdir -p $work/debian && cd $work
 printf 'Source: salt\n\nPackage: salt\nArchitecture: amd64\n' > debian/control
 find {root} -type f \( -name '*.so' -o -name '*.so.*' -o -perm -u+x \) -print0 |
     xargs -0 -r sh -c 'for f; do
         if [ "$(head -c 4 "$f" | od -An -c | tr -d " ")" = "177ELF" ]; then echo "$f"; fi
-    done' sh > elf.txt
+    done' sh | sort > elf.txt
+# What dpkg-shlibdeps reads: these files, and the shlibs and symbols of the box's packages.
+{{ tr '\n' '\0' < elf.txt | xargs -0 -r sha256sum; dpkg-query -W; }} | sha256sum | cut -c1-32
+"""
+SHLIBDEPS = r"""
+cd {work}
 libdirs=$(sed 's|/[^/]*$||' elf.txt | sort -u | sed 's/^/-l/')
 dpkg-shlibdeps -O --ignore-missing-info --warnings=0 $libdirs \
     $(sed 's/^/-e/' elf.txt) 2>shlibdeps.err \
@@ -214,15 +223,27 @@ cat shlibdeps.err
 """
 
 
-def common_depends(runner: BoxRunner, staged: StagedPayload) -> list[str]:
+def shared_library_depends(runner: BoxRunner, root: str) -> str:
+    """dpkg-shlibdeps' Depends for the ELF files under `root`. Cached on the host by what it
+    reads: a defect variant or the older line that packs the same ELF files on the same box
+    skips its minutes of objdump."""
     work = "/var/tmp/svh-build/shlibdeps"
-    runner.run(
-        SHLIBDEPS.format(work=work, root=staged.package_root(layout.COMMON)),
-        "dpkg-shlibdeps on the ELF files in /opt/salt",
-    )
-    text = runner.output(
-        f"cat {work}/depends.txt", "reading the shared-library dependencies"
-    ).strip()
+    key = runner.output(ELF_FILES.format(work=work, root=root), "listing the ELF files").strip()
+    cached = cache_root() / "shlibdeps" / f"{digest(key, ELF_FILES, SHLIBDEPS)[:20]}.txt"
+    if cached.is_file():
+        runner.note(f"dpkg-shlibdeps: these ELF files on this box were read before: {cached}")
+        return cached.read_text()
+    runner.run(SHLIBDEPS.format(work=work), "dpkg-shlibdeps on the ELF files in /opt/salt")
+    text = runner.output(f"cat {work}/depends.txt", "reading the shared-library dependencies")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}")
+    partial.write_text(text)
+    partial.replace(cached)  # whole or absent, for builds running side by side
+    return text
+
+
+def common_depends(runner: BoxRunner, staged: StagedPayload) -> list[str]:
+    text = shared_library_depends(runner, staged.package_root(layout.COMMON)).strip()
     deps = [d.strip() for d in text.split(",") if d.strip()]
     if staged.system_python:
         owner = runner.output(
