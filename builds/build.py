@@ -120,10 +120,9 @@ def _build(
     )
     tmp = Path(tempfile.mkdtemp(prefix=f".building-{final.name}-", dir=final.parent))
     try:
-        with tempfile.TemporaryDirectory(prefix="svh-good-venv-") as unpacked:
-            venv = _good_venv(box, salt_version, defect, dist_dir, foreign, Path(unpacked))
-            on_box = (salt_version, defect, venv)
-            staged, entries = _build_on_box(box, on_box, builder, tmp, log, keep_box)
+        venv = _good_venv(box, salt_version, defect, dist_dir, foreign)
+        on_box = (salt_version, defect, venv)
+        staged, entries = _build_on_box(box, on_box, builder, tmp, log, keep_box)
         abi = _abi_gate(box, builder, tmp / entries[0]["file"], log, defect)
         made = manifest.make(staged, package_format, entries, digest_, time.monotonic() - started)
         manifest.write(tmp, made | {"abi": abi})
@@ -159,17 +158,16 @@ def _good_venv(
     defect: str | None,
     dist_dir: Path | None,
     foreign: str | None,
-    unpacked: Path,
 ) -> Venv | None:
     """The good build's /opt/salt where this build packs it unchanged: a variant that keeps
     the venv (from the good set of its own format), and the good set in another format
     (from the box's own good set: one venv, packed twice). None: stage one anew."""
     if defect and defects.transform(defect).keeps_the_venv:
-        venv = venv_of_the_good_build(box, salt_version, unpacked, dist_dir, foreign)
+        venv = venv_of_the_good_build(box, salt_version, dist_dir, foreign)
         progress.note(f"{box.name}: {defect} keeps the venv, taken from the good build's")
         return venv
     if foreign and not defect:
-        venv = venv_of_the_good_build(box, salt_version, unpacked, dist_dir)
+        venv = venv_of_the_good_build(box, salt_version, dist_dir)
         progress.note(f"{box.name}: the {foreign} packages pack its own format's venv")
         return venv
     return None
@@ -178,23 +176,22 @@ def _good_venv(
 def venv_of_the_good_build(
     box: Box,
     salt_version: str,
-    unpacked: Path,
     dist_dir: Path | None = None,
     package_format: str | None = None,
 ) -> Venv:
-    """The good build's /opt/salt (built first, or taken as it is when current) and what its
-    manifest says of it, unpacked under `unpacked` from its common package (the first)."""
+    """The good build's /opt/salt (built first, or taken as it is when current): its common
+    package (the first), which a build box unpacks, and what its manifest says of it."""
     good = build_packages(box.name, salt_version, dist_dir=dist_dir, package_format=package_format)
     builder = format_module(package_format or box.package_format)
     made = manifest.read(good)
     if made is None:
         raise BuildError(f"{good} has no manifest: build it again with harness build --force")
-    builder.unpack(good / made["packages"][0]["file"], unpacked)
     return Venv(
-        unpacked / layout.PREFIX.lstrip("/"),
         made["python_version"],
         made["system_python"],
         made["bundled"],
+        package=good / made["packages"][0]["file"],
+        unpack_command=builder.unpack_command,
     )
 
 

@@ -53,6 +53,10 @@ def unpack(package: Path, dest: Path) -> None:
         raise BuildError(f"dpkg-deb -x {package.name}: {done.stderr.strip()}")
 
 
+def unpack_command(package: str, dest: str) -> str:
+    return f"dpkg-deb -x {shlex.quote(package)} {shlex.quote(dest)}"
+
+
 def arch_of(pkg: StagedPackage) -> str:
     # Only the common package holds compiled code; role packages are scripts and units.
     return "amd64" if pkg.name == layout.COMMON else "all"

@@ -41,6 +41,9 @@ class PackageFormat(Protocol):
     def unpack(self, package: Path, dest: Path) -> None:
         """Unpack the files of a package into dest on the host."""
 
+    def unpack_command(self, package: str, dest: str) -> str:
+        """The shell command that unpacks a package's files into dest on a build box."""
+
     def recipe(self) -> list[Path]:
         """The files of builds/ only this format reads: they decide its packages only."""
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,12 +100,30 @@ def python_minor(box) -> str:
 @dataclass(frozen=True)
 class Venv:
     """/opt/salt as staging needs it. A variant whose transform keeps the venv
-    (transforms.Transform.keeps_the_venv) gets the good build's, unpacked on the host."""
+    (transforms.Transform.keeps_the_venv) gets the good build's, from its package."""
 
-    tree: Path  # the host's unpacked copy; the box's PREFIX where it was built there
     python_version: str
     system_python: str | None
     bundled: dict[str, str]
+    # The good build's common package on the host, and how a build box unpacks it;
+    # None where the venv was built on the box itself.
+    package: Path | None = None
+    unpack_command: Callable[[str, str], str] | None = None
+
+
+def _unpack_the_good_venv(runner: BoxRunner, venv: Venv) -> None:
+    """The good build's /opt/salt from its package, sent and unpacked on the box: one file
+    over the wire, not its ten thousand."""
+    assert venv.package is not None and venv.unpack_command is not None
+    good = f"{WORK}/good"
+    remote = f"{good}/{venv.package.name}"
+    runner.run(f"mkdir -p {good}", "preparing the good build's package directory")
+    runner.send_file(venv.package, remote, "copying the good build's package in")
+    runner.run(
+        f"{venv.unpack_command(remote, f'{good}/root')} && mv {good}/root{PREFIX} {PREFIX} "
+        f"&& rm -rf {good}",
+        f"unpacking the good build's {PREFIX}",
+    )
 
 
 def stage(
@@ -124,8 +143,7 @@ def stage(
         venv = _build_venv(runner, box, salt_version, defect, minor)
     else:
         with progress.step(f"{box.name}: the good build's {PREFIX}, unchanged"):
-            runner.run(f"mkdir -p {PREFIX}", f"preparing {PREFIX}")
-            runner.copy_in(venv.tree, PREFIX, f"copying the good build's {PREFIX} in")
+            _unpack_the_good_venv(runner, venv)
     payload = StagedPayload(
         box=box.name,
         root=f"{WORK}/stage",
@@ -177,7 +195,7 @@ def _build_venv(
         )
         _check_hygiene(runner)
     bundled = {canonical(k): v for k, v in sorted(bundled.items())}
-    return Venv(Path(PREFIX), python_version, system_python, bundled)
+    return Venv(python_version, system_python, bundled)
 
 
 def without_venv(box: str, salt_version: str, python_version: str) -> StagedPayload:
@@ -358,8 +376,10 @@ def _stage_files(runner: BoxRunner, payload: StagedPayload, minor: str):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     venv = f"{payload.root}/{layout.COMMON}{PREFIX}"
+    # Hard links: the box's /opt/salt is not read again, and a transform that edits a file
+    # in place may change both names.
     runner.run(
-        f"mkdir -p {venv} && cp -a {PREFIX}/. {venv}/ && chown -R root:root {payload.root} "
+        f"mkdir -p {venv} && cp -al {PREFIX}/. {venv}/ && chown -R root:root {payload.root} "
         f"&& chmod 755 {payload.root}/*",
         "copying the venv into the stage",
     )

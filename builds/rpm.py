@@ -91,6 +91,12 @@ def unpack(package: Path, dest: Path) -> None:
         raise BuildError(f"rpm2cpio | cpio of {package.name}: {done.stderr.strip()}")
 
 
+def unpack_command(package: str, dest: str) -> str:
+    """rpm2archive, which the build boxes' rpm has (cpio they lack)."""
+    d = shlex.quote(dest)
+    return f"mkdir -p {d} && rpm2archive - < {shlex.quote(package)} | tar -xzf - -C {d}"
+
+
 def rpmbuild_argv(
     staged: StagedPayload, topdir: str, defines: dict[str, str] | None = None
 ) -> list[str]:

@@ -167,7 +167,7 @@ def el7(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("el7-rpm")
     box = catalog.load_box("debian12")
     # The good build's venv, as the --format rpm build packs it: staged once per run.
-    venv = venv_of_the_good_build(box, SALT, tmp_path_factory.mktemp("good-venv"))
+    venv = venv_of_the_good_build(box, SALT)
     with box_instance("debian12", name=f"rpm-debian12-{os.getpid()}") as machine:
         runner = BoxRunner(machine, out / "build.log")
         staged = stage(machine, box, SALT, None, runner, venv)
