@@ -230,7 +230,7 @@ cat shlibdeps.err
 def shared_library_depends(runner: BoxRunner, root: str) -> str:
     """dpkg-shlibdeps' Depends for the ELF files under `root`. Cached on the host by what it
     reads: a defect variant or the older line that packs the same ELF files on the same box
-    skips its minutes of objdump."""
+    skips it (2 to 15 s a build, more under load)."""
     work = "/var/tmp/svh-build/shlibdeps"
     key = runner.output(ELF_FILES.format(work=work, root=root), "listing the ELF files").strip()
     cached = cache_root() / "shlibdeps" / f"{digest(key, ELF_FILES, SHLIBDEPS)[:20]}.txt"
