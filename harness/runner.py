@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
@@ -76,6 +77,9 @@ def tee(
         text=True,
         env=dict(env) if env is not None else None,
         cwd=cwd,
+        # Its own process group: a signal to ours (a terminal's Ctrl-C, `timeout`) reaches it
+        # once, passed on by _stop, and never twice (a second one cuts its cleanup short).
+        start_new_session=True,
     )
     assert proc.stdout is not None
     try:
@@ -89,26 +93,32 @@ def tee(
         raise
 
 
-def _stop(proc: subprocess.Popen, log: IO[str], grace: float = 120.0) -> None:
-    """Ctrl-C (or an error) here: the child ends its own way first, so that a suite run
-    removes its boxes, and is killed if it has not within `grace`. Nothing keeps running."""
-    assert proc.stdout is not None
-    killer = threading.Timer(grace, proc.kill)
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
     try:
-        try:
-            proc.wait(timeout=2)  # a terminal's Ctrl-C reached it as well
-        except subprocess.TimeoutExpired:
-            proc.terminate()
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass  # every process of the group has ended
+
+
+def _stop(proc: subprocess.Popen, log: IO[str], grace: float = 120.0) -> None:
+    """Ctrl-C (or an error) here: the child's process group is asked to end (SIGTERM), so
+    that a suite run removes its boxes, and is killed if it has not within `grace`; what
+    the child left in its group is killed once it has ended. Nothing keeps running."""
+    assert proc.stdout is not None
+    killer = threading.Timer(grace, _signal_group, (proc, signal.SIGKILL))
+    try:
+        _signal_group(proc, signal.SIGTERM)
         killer.start()
         for line in proc.stdout:  # drained, or the child blocks on a full pipe
             log.write(line)
         proc.wait()
     except BaseException:  # a second Ctrl-C: no more waiting
-        proc.kill()
+        _signal_group(proc, signal.SIGKILL)
         proc.wait()
         raise
     finally:
         killer.cancel()
+        _signal_group(proc, signal.SIGKILL)
 
 
 def run_logged(

@@ -247,6 +247,22 @@ def down_all() -> Cleanup:
     return Cleanup(boxes, removed, leftovers())
 
 
+def new_run() -> str:
+    """A token naming a run (this process, even after its PID is reused): SVH_RUN."""
+    return state.process_token()
+
+
+def down_run(run: str) -> list[str]:
+    """Take down every box of `run` still up: those whose own process could not, because it
+    was killed (xdist kills a worker 10 s into an interrupt; a second Ctrl-C kills all)."""
+    gone = []
+    for instance in state.all_instances():
+        if run and instance.run == run:
+            down(instance)
+            gone.append(instance.name)
+    return gone
+
+
 def leftovers() -> list[str]:
     """What belongs to no box that is up, in every provider."""
     return [item for name in PROVIDERS for item in get_provider(name).leftovers()]

@@ -39,6 +39,7 @@ VARIABLES = (
     Variable("SVH_RUN_DIR", "/run/salt-venv-harness", "libvirt daemons the harness started"),
     Variable("SVH_VM_BOOT_DIR", "/var/lib/libvirt/boot/salt-venv-harness", "VM kernels"),
     Variable("SVH_EVENTS", "unset", "set by harness verify: its suites' event file"),
+    Variable("SVH_RUN", "unset", "set by harness verify or pytest: the run a box belongs to"),
 )
 
 
@@ -60,6 +61,12 @@ class Settings:
     @property
     def boot_timeout(self) -> float:
         return float(self._get("SVH_BOOT_TIMEOUT", "60"))
+
+
+def export(name: str, value: str) -> None:
+    """Set a variable for this process and every process it starts from now on."""
+    assert any(v.name == name for v in VARIABLES), f"{name} is not in settings.VARIABLES"
+    os.environ[name] = value
 
 
 def current() -> Settings:

@@ -50,6 +50,7 @@ class Instance:
     snapshots: dict[str, list[str]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     owner: str = ""  # the process that started it (process_token()): a run that may clean it
+    run: str = ""  # the run it belongs to (SVH_RUN): taken down at that run's end
     extra: ProviderDetails = field(default_factory=ProviderDetails)
 
     def __post_init__(self):

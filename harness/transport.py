@@ -241,7 +241,13 @@ class Machine:
 
     def _exec(self, command, on_out, on_err, timeout, stdin) -> int:
         self.actions += 1
-        chan = self._transport().open_session()
+        try:
+            chan = self._transport().open_session()
+        except (EOFError, OSError, paramiko.SSHException) as e:  # it dropped just now
+            raise SessionLost(
+                f"box {self.name}: SSH session lost as `{command}` started "
+                f"(sshd in the box ended or restarted, or the box died: {e!r})"
+            ) from None
         try:
             chan.exec_command(self.as_root(command))
             if stdin is not None:

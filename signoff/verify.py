@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness import catalog, paths, runner
+from harness import catalog, paths, runner, session
 from harness.errors import HarnessError
 from verification import events
 from verification.packages import PackageSet, package_dir
@@ -50,6 +50,19 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
     return found
 
 
+def run_suites(run: SuiteRun, layout: ReportDir, live: LiveProgress) -> int:
+    """pytest's exit code. Its own output goes to pytest.log only; the terminal gets one line
+    per box. Every box of the run is down at the end, interrupted or not, unless kept."""
+    token = session.new_run()
+    env = {**os.environ, events.ENV: str(layout.events), "SVH_RUN": token}
+    try:
+        with live, open(layout.pytest_log, "w") as log:
+            return runner.tee(run.argv(), log, env=env, cwd=paths.REPO_ROOT, on_line=lambda _: None)
+    finally:
+        if not run.keep_boxes:
+            session.down_run(token)
+
+
 def verify(
     box_spec: list[str] | None,
     workers: int = 1,
@@ -85,13 +98,7 @@ def verify(
         report_dir=report_dir,
         keep_boxes=keep_boxes,
     )
-    argv = run.argv()
-    event_file = layout.events
-    env = {**os.environ, events.ENV: str(event_file)}
-    live = LiveProgress(boxes, event_file, console or Console())
-    # pytest's own output goes to pytest.log only; the terminal gets one line per box.
-    with live, open(layout.pytest_log, "w") as log:
-        code = runner.tee(argv, log, env=env, cwd=paths.REPO_ROOT, on_line=lambda _: None)
+    code = run_suites(run, layout, LiveProgress(boxes, layout.events, console or Console()))
     if not layout.junit.exists():
         raise HarnessError(
             f"the suites did not run (pytest exited {code}); see {layout.pytest_log}"

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,21 +152,63 @@ def test_a_shard_past_the_boxes_and_a_box_twice_are_one_line(tmp_path):
     assert result.returncode == 1 and "not a report directory" in result.stderr
 
 
-def test_ctrl_c_of_verify_alone_removes_every_box_it_started(packages_dir):
-    """SIGINT to `harness verify` only (not to its pytest, as a terminal's Ctrl-C would
-    also do): the suite run still ends its own way and removes its boxes."""
-    suffix = "verify-interrupted"
+def _interrupt_by_verify_alone(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)  # not to its pytest, as a terminal's Ctrl-C would also do
+
+
+def _interrupt_by_timeout(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)  # what `timeout` sends: the whole process group
+
+
+def _interrupt_twice(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)  # while the suites still remove their boxes
+    proc.send_signal(signal.SIGINT)  # the impatient user: the suites are killed at once
+
+
+def _processes_with(variable: str) -> list[int]:
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if variable.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue  # ended meanwhile
+    return found
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [_interrupt_by_verify_alone, _interrupt_by_timeout, _interrupt_twice],
+    ids=["ctrl-c-to-verify-alone", "sigterm-to-its-group", "two-ctrl-c"],
+)
+def test_an_interrupted_verify_leaves_no_box_and_no_process(packages_dir, interrupt):
+    """However `harness verify -n 2` is stopped while a box installs, its boxes are removed
+    and nothing of the run keeps running: the workers a second signal or xdist killed
+    included (the run's own sweep takes their boxes down)."""
+    suffix = "stopped-" + interrupt.__name__.rsplit("_", 1)[1]  # a hostname: no underscore
     env = {**os.environ, "SVH_INSTANCE_SUFFIX": suffix}
-    argv = [sys.executable, "-m", "signoff.cli", "verify", "--box", BOX, "-m", "smoke"]
-    proc = subprocess.Popen(argv, cwd=paths.REPO_ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    argv = [sys.executable, "-m", "signoff.cli", "verify", "--box", BOX, "-m", "smoke", "-n", "2"]
+    proc = subprocess.Popen(
+        argv,
+        cwd=paths.REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     assert proc.stdout is not None
+    seen = []
     for line in proc.stdout:  # interrupted once the box is up and installing
+        seen.append(line)
         if line.startswith(f"{BOX}: install"):
             break
     else:
-        pytest.fail(f"no install phase; exit {proc.wait()}")
-    proc.send_signal(signal.SIGINT)
+        pytest.fail(f"no install phase; exit {proc.wait()}: {''.join(seen)}")
+    interrupt(proc)
     rest = proc.communicate(timeout=300)[0]
     assert proc.returncode == 130, rest
     assert state.load(f"{BOX}-{suffix}") is None, "the box under test is still up"
     assert not [m for m in Path("/proc/mounts").read_text().split("\n") if f"{BOX}-{suffix}" in m]
+    assert not _processes_with(f"SVH_INSTANCE_SUFFIX={suffix}"), "a process of the run runs on"

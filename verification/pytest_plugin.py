@@ -75,6 +75,17 @@ def pytest_configure(config):
         boxes = [b.name for b in config._harness_boxes]
         config.pluginmanager.register(OutcomeEvents(boxes), "harness-outcome-events")
     session.terminate_as_interrupt()
+    config._harness_run = own_run()
+
+
+def own_run() -> str:
+    """The run token (SVH_RUN) this process sets for its workers and boxes, when it is the
+    first process of the run (not a worker, not a run that harness verify started)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or settings.current().text("SVH_RUN"):
+        return ""
+    token = session.new_run()
+    settings.export("SVH_RUN", token)
+    return token
 
 
 def pytest_generate_tests(metafunc):
@@ -246,6 +257,9 @@ def pytest_unconfigure(config):
     factory = getattr(config, "_harness_factory", None)
     if factory is not None:
         factory.cleanup()
+    # And those of workers that were killed before they could remove them.
+    if getattr(config, "_harness_run", "") and not config.getoption("--keep-boxes"):
+        session.down_run(config._harness_run)
 
 
 def pytest_terminal_summary(terminalreporter, config):

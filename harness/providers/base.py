@@ -68,6 +68,7 @@ class Provider(ABC):
                 )
             instance = self.new_instance(box, name, image)
             instance.owner = state.process_token()
+            instance.run = settings.current().text("SVH_RUN")
             shutil.rmtree(instance.dir, ignore_errors=True)
             instance.save()
         try:
