@@ -163,7 +163,8 @@ def fetch_sources(log: Path) -> list[Path]:
 
 def cache_key() -> str:
     parts = [s.sha256 for s in SOURCES] + [CMAKE_SHA256, toolchain.WHEEL_SHA256]
-    return digest("python-el7-v1", *parts, RECIPE.read_text(), "x86_64")[:20]
+    recipe = RECIPE.read_text() + toolchain.WRAPPERS.read_text()
+    return digest("python-el7-v1", *parts, recipe, "x86_64")[:20]
 
 
 def send_toolchain(runner: BoxRunner) -> None:
@@ -245,10 +246,12 @@ def install(runner: BoxRunner, box) -> str:
             sources = fetch_sources(runner.log)
             runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}/dl", "preparing the build")
             send_toolchain(runner)
-            for src in [*sources, RECIPE]:
+            for src in [*sources, RECIPE, toolchain.WRAPPERS]:
                 runner.send_file(src, f"{WORK}/dl/{src.name}", f"copying {src.name} in")
+            wrappers = f"{WORK}/dl/{toolchain.WRAPPERS.name}"
             runner.run(
-                f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={TOOLCHAIN} bash {WORK}/dl/{RECIPE.name}",
+                f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={TOOLCHAIN} TOOLCHAIN_WRAPPERS={wrappers} "
+                f"bash {WORK}/dl/{RECIPE.name}",
                 "building the portable CPython and its libraries",
                 timeout=4 * 3600,
             )

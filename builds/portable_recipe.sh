@@ -1,9 +1,9 @@
 # Build CPython 3.11 and the C libraries it needs into $PREFIX for glibc 2.17 (EL7), on a
 # Debian build box, with the ppbt toolchain. Run by builds/portable.py as
-#   WORK=... PREFIX=... TOOLCHAIN=... bash portable_recipe.sh
+#   WORK=... PREFIX=... TOOLCHAIN=... TOOLCHAIN_WRAPPERS=... bash portable_recipe.sh
 # with the Debian orig tarballs (and the build-only tools) in $WORK/dl.
 set -euo pipefail
-: "${WORK:?}" "${PREFIX:?}" "${TOOLCHAIN:?}"
+: "${WORK:?}" "${PREFIX:?}" "${TOOLCHAIN:?}" "${TOOLCHAIN_WRAPPERS:?}"
 T=x86_64-linux-gnu
 SYSROOT=$TOOLCHAIN/$T/sysroot
 SRC=$WORK/src
@@ -11,15 +11,10 @@ TOOLS=$WORK/tools
 mkdir -p "$SRC" "$TOOLS/bin" "$PREFIX/lib" "$PREFIX/include"
 
 # ---- build-only tools, never part of $PREFIX ----------------------------------------------
-# The compiler wrappers add the prefix map, so no build path lands in __FILE__ strings, and
-# they keep it out of the flags that sysconfig, openssl and *-config scripts record.
-for tool in gcc g++; do
-    printf '#!/bin/sh\nexec %s "$@" -ffile-prefix-map=%s/=\n' \
-        "$TOOLCHAIN/bin/$T-$tool" "$WORK" > "$TOOLS/bin/$T-$tool"
-done
 # setup.py asks dpkg-architecture for multiarch dirs and would add the box's own
 # /usr/include/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu (glibc 2.36) to every module.
-printf '#!/bin/sh\nexit 1\n' > "$TOOLS/bin/dpkg-architecture"
+. "$TOOLCHAIN_WRAPPERS"
+toolchain_wrappers "$TOOLS/bin"
 # SQLite's canonical source generates its amalgamation with tclsh: Debian's tcl8.6 binaries.
 dpkg-deb -x "$WORK"/dl/libtcl8.6_*.deb "$TOOLS/tcl"
 dpkg-deb -x "$WORK"/dl/tcl8.6_*.deb "$TOOLS/tcl"

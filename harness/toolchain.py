@@ -24,6 +24,8 @@ VERSION = "0.1.8"
 WHEEL = f"ppbt-{VERSION}-py3-none-manylinux_2_17_x86_64.whl"
 WHEEL_SHA256 = "cdc534b53f052ff32812ea7167afd3393068b1dab92c63546b38353c286aac73"
 TRIPLET = "x86_64-linux-gnu"
+# The compiler wrappers and stubs every build with the toolchain sources (a shell function).
+WRAPPERS = Path(__file__).with_name("toolchain_wrappers.sh")
 GLIBC = "2.17"
 # glibc's own runtime libraries (2.17's set): what every target's glibc brings along.
 GLIBC_RUNTIME = (

@@ -285,7 +285,7 @@ def purged(old_line):
     """Snapshot 'purged': 'old-line' with every package purged."""
     machine = old_line.machine
     session.restore_machine(machine, "old-line")
-    sh(machine, pkgdb(machine).remove(old_line.old.names, purge=True))
+    sh(machine, pkgdb(machine).purge(old_line.old.names))
     session.snapshot_machine(machine, "purged")
     return old_line
 

@@ -131,7 +131,10 @@ class PackageSet:
             for f, p in zip(self.copy_to(machine), self.packages, strict=True)
             if names is None or p.name in names
         ]
-        command = platform.of(machine.spec).packages.install(files, downgrade, unattended)
+        db = platform.of(machine.spec).packages
+        assert not (downgrade and unattended), "a downgrade is never unattended"
+        install = db.downgrade if downgrade else db.install_unattended if unattended else db.install
+        command = install(files)
         return machine.run(f"timeout 600 sh -c {shlex.quote(command)}", check=check, timeout=630)
 
     def relations(self) -> dict[str, dict[str, list[Relation]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -13,9 +13,27 @@ def slug(test_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")
 
 
+RUN_FILES = {
+    "junit": "junit.xml",
+    "summary": "summary.json",
+    "pytest_log": "pytest.log",
+    "events": "events.jsonl",
+}
+
+
 @dataclass(frozen=True)
 class ReportDir:
     root: Path
+    # The run's files under root (RUN_FILES): pytest's JUnit XML, the verdicts, pytest's own
+    # output and the live progress' events.
+    junit: Path = field(init=False)
+    summary: Path = field(init=False)
+    pytest_log: Path = field(init=False)
+    events: Path = field(init=False)
+
+    def __post_init__(self):
+        for attribute, name in RUN_FILES.items():
+            object.__setattr__(self, attribute, self.root / name)  # frozen: set once, here
 
     @classmethod
     def new(cls, parent: Path) -> ReportDir:
@@ -31,22 +49,6 @@ class ReportDir:
             except FileExistsError:
                 n += 1
                 root = parent / f"{stamp}-{n}"
-
-    @property
-    def junit(self) -> Path:
-        return self.root / "junit.xml"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / "summary.json"
-
-    @property
-    def pytest_log(self) -> Path:
-        return self.root / "pytest.log"
-
-    @property
-    def events(self) -> Path:
-        return self.root / "events.jsonl"
 
     def fingerprint(self, box: str) -> Path:
         return self.root / "boxes" / box / "fingerprint.json"

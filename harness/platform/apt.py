@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Sequence
-
 from .base import PackageDb, quoted
 
 # Keep local edits of conffiles and never stop at a prompt: the box has no terminal.
@@ -22,61 +19,37 @@ APT_UNATTENDED = (
 DEBS_DIR = "/var/cache/salt-venv-harness/debs"  # the image's copies of the distro's .debs
 
 
-class Dpkg(PackageDb, manager="apt", formats=("deb",)):
+COMMANDS = {
+    "installed": "dpkg-query -W -f '${{Package}} ${{Version}} ${{Status}}\\n' {names} "
+    "2>/dev/null | grep ' installed$' | cut -d' ' -f1,2 || true",
+    "files": "dpkg-query -L {names}",
+    "unfinished": "dpkg --audit || true",
+    "verify": "dpkg --verify {names} || true",
+    "conffiles": "dpkg-query -W -f '${{Conffiles}}\\n' {names} | awk 'NF {{print $1}}'",
+    "owner": "dpkg -S {path} 2>/dev/null | cut -d: -f1 || true",
+    "version_of": "dpkg-query -W -f '${{Version}}' {package} 2>/dev/null || true",
+    "packaged_digest": "dpkg-query -W -f '${{Conffiles}}\\n' "
+    "| awk -v p={config} '$1 == p {{print $2}}'",
+    # apt's own check first, then each Depends of ours that is not installed.
+    "unmet_requirements": "ours=$(echo {names} | tr ' ' '|') && apt-get check -q >&2 && "
+    "dpkg-query -W -f '${{Depends}}\\n' {names} | tr ',|' '\\n\\n' "
+    "| sed 's/^ *//; s/[ (:].*//' | grep . | sort -u | grep -vxE \"$ours\" "
+    '| while read -r dep; do [ "$(dpkg-query -W -f \'${{Status}}\' "$dep" 2>/dev/null)" '
+    "= 'install ok installed' ] || echo \"$dep\"; done",
+    "install": f"{APT} install {{files}} </dev/null",
+    "downgrade": f"{APT} --allow-downgrades install {{files}} </dev/null",
+    "install_unattended": f"{APT_UNATTENDED} install {{files}} </dev/null",
+    "remove": f"{APT} remove {{names}}",
+    "purge": f"{APT} purge {{names}}",
+}
+
+
+class Dpkg(PackageDb, manager="apt", formats=("deb",), commands=COMMANDS):
     def salt_pkg_module(self) -> str:
         return "aptpkg"
 
-    def installed(self, names: Sequence[str]) -> str:
-        return (
-            "dpkg-query -W -f '${Package} ${Version} ${Status}\\n' "
-            f"{quoted(names)} 2>/dev/null | grep ' installed$' | cut -d' ' -f1,2 || true"
-        )
-
-    def files(self, names: Sequence[str]) -> str:
-        return f"dpkg-query -L {quoted(names)}"
-
-    def unfinished(self, names: Sequence[str]) -> str:
-        return "dpkg --audit || true"
-
-    def verify(self, names: Sequence[str]) -> str:
-        return f"dpkg --verify {quoted(names)} || true"
-
-    def conffiles(self, names: Sequence[str]) -> str:
-        return f"dpkg-query -W -f '${{Conffiles}}\\n' {quoted(names)} | awk 'NF {{print $1}}'"
-
-    def unmet_requirements(self, names: Sequence[str]) -> str:
-        ours = "|".join(names)
-        return (
-            f"apt-get check -q >&2 && dpkg-query -W -f '${{Depends}}\\n' {quoted(names)} "
-            "| tr ',|' '\\n\\n' | sed 's/^ *//; s/[ (:].*//' | grep . | sort -u "
-            f"| grep -vxE '{ours}' | while read -r dep; do "
-            "[ \"$(dpkg-query -W -f '${Status}' \"$dep\" 2>/dev/null)\" = 'install ok installed' ]"
-            ' || echo "$dep"; done'
-        )
-
-    def owner(self, path: str) -> str:
-        return f"dpkg -S {shlex.quote(path)} 2>/dev/null | cut -d: -f1 || true"
-
-    def version_of(self, package: str) -> str:
-        return f"dpkg-query -W -f '${{Version}}' {shlex.quote(package)} 2>/dev/null || true"
-
-    def packaged_digest(self, config: str) -> str:
-        path = shlex.quote(config)
-        return f"dpkg-query -W -f '${{Conffiles}}\\n' | awk -v p={path} '$1 == p {{print $2}}'"
-
     def new_config_set_aside(self, config: str) -> str:
         return f"{config}.dpkg-dist"  # --force-confold keeps the edit, the new one beside it
-
-    def install(
-        self, files: Sequence[str], downgrade: bool = False, unattended: bool = False
-    ) -> str:
-        apt = APT_UNATTENDED if unattended else APT
-        return (
-            f"{apt} {'--allow-downgrades ' if downgrade else ''}install {quoted(files)} </dev/null"
-        )
-
-    def remove(self, names: Sequence[str], purge: bool = False) -> str:
-        return f"{APT} {'purge' if purge else 'remove'} {quoted(names)}"
 
     def install_from_repositories(self, conflicts) -> str:
         packages = quoted([c.package for c in conflicts])

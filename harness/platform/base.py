@@ -8,17 +8,22 @@ Unsupported with the reason; the suites skip the check with it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
+import string
+import types
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from harness.catalog import Box, ConflictLibrary
 
 PREFIX = "/opt/salt"  # where the venv, and a bundled interpreter, live
+EMPTY: Mapping[str, str] = MappingProxyType({})
 WRAPPERS_DIR = "/usr/bin"  # salt-call, salt-minion, ...: wrappers into PREFIX
 
 
@@ -28,6 +33,43 @@ class Unsupported(Exception):
 
 def quoted(names: Sequence[str]) -> str:
     return " ".join(shlex.quote(n) for n in names)
+
+
+class Command:
+    """One question or order of a box kind, written as a shell template of its argument:
+    `start = Command("systemctl start {unit}")` gives the kind a method, and
+    `.start("salt-minion")` is "systemctl start salt-minion". The argument is shell-quoted (a
+    sequence of names: each one). `Command(unsupported="masking")` is a method that raises
+    Unsupported instead: the kind cannot answer."""
+
+    def __init__(self, template: str = "", unsupported: str = "", name: str = ""):
+        assert bool(template) != bool(unsupported), "a template, or what is unsupported"
+        self.name = name
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+        assert len(fields) <= 1, f"{template}: one argument at most"
+        self.template, self.unsupported, self.field = (
+            template,
+            unsupported,
+            fields.pop() if fields else "",
+        )
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def fill(self, argument: str | int | Sequence[str] | None) -> str:
+        if not self.field:
+            return self.template
+        words = [str(argument)] if isinstance(argument, str | int) else argument or []
+        return self.template.format(**{self.field: quoted(words)})
+
+    def __get__(self, kind: Any, owner: type | None = None) -> Callable[..., str]:
+        def command(kind, argument=None) -> str:
+            if self.unsupported:
+                raise kind._unsupported(self.unsupported)
+            return self.fill(argument)
+
+        command.__name__ = self.name  # as a method's: checks.answered_elsewhere asks others
+        return types.MethodType(command, kind)
 
 
 @dataclass(frozen=True)
@@ -58,6 +100,28 @@ class Layout:
         return cls(PREFIX, ".".join(version.split(".")[:2]))
 
 
+def literal(text: str) -> str:
+    """`text` inside a Command's template as it is (its braces are not a placeholder)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def install_commands(
+    kind: type, base: type, commands: Mapping[str, str], unsupported: Mapping[str, str]
+) -> None:
+    """Makes each entry of the kind's `commands` (name: shell template of the one argument)
+    and `unsupported` (name: what it cannot answer, the skip's reason) a Command of the kind;
+    every Command the base declares must be said by the kind or a kind it derives from."""
+    for name, template in commands.items():
+        setattr(kind, name, Command(template, name=name))
+    for name, what in unsupported.items():
+        setattr(kind, name, Command(unsupported=what, name=name))
+    declared = {name for name, type_ in base.__annotations__.items() if "Command" in type_}
+    said = set(commands) | set(unsupported)
+    assert said <= declared, f"{kind.__name__}: no such command {sorted(said - declared)}"
+    missing = [name for name in declared if inspect.getattr_static(kind, name, None) is None]
+    assert not missing, f"{kind.__name__} does not say {', '.join(missing)}"
+
+
 class PackageDb(ABC):
     """A box's package database and manager. Subclasses register under the catalog's
     `package_manager` value they serve."""
@@ -66,9 +130,17 @@ class PackageDb(ABC):
     manager: ClassVar[str]
     formats: ClassVar[tuple[str, ...]]  # package formats it installs
 
-    def __init_subclass__(cls, manager: str, formats: tuple[str, ...], **kwargs):
+    def __init_subclass__(
+        cls,
+        manager: str,
+        formats: tuple[str, ...],
+        commands: Mapping[str, str] = EMPTY,
+        unsupported: Mapping[str, str] = EMPTY,
+        **kwargs,
+    ):
         super().__init_subclass__(**kwargs)
         cls.manager, cls.formats = manager, formats
+        install_commands(cls, PackageDb, commands, unsupported)
         PackageDb.registry[manager] = cls
 
     # The distribution's policy: do its packages' scripts start a daemon they install?
@@ -96,57 +168,32 @@ class PackageDb(ABC):
 
     why_none = ""
 
-    @abstractmethod
-    def installed(self, names: Sequence[str]) -> str:
-        """One line per installed package: NAME VERSION."""
-
-    @abstractmethod
-    def files(self, names: Sequence[str]) -> str:
-        """Every path the packages own, one a line."""
-
-    @abstractmethod
-    def unfinished(self, names: Sequence[str]) -> str:
-        """Lines for packages an interrupted transaction left behind (empty: none)."""
-
-    @abstractmethod
-    def verify(self, names: Sequence[str]) -> str:
-        """Lines for files that changed since install (empty: clean)."""
-
-    @abstractmethod
-    def conffiles(self, names: Sequence[str]) -> str:
-        """The packages' configuration files, one a line."""
-
-    @abstractmethod
-    def unmet_requirements(self, names: Sequence[str]) -> str:
-        """Prints each dependency of the packages that nothing installed provides."""
-
-    @abstractmethod
-    def owner(self, path: str) -> str:
-        """The package owning path (empty when none does)."""
-
-    @abstractmethod
-    def version_of(self, package: str) -> str:
-        """The installed version of one package (empty when not installed)."""
-
-    @abstractmethod
-    def install(
-        self, files: Sequence[str], downgrade: bool = False, unattended: bool = False
-    ) -> str:
-        """Install or upgrade to these package files. `unattended` leaves conffile questions
-        unanswered, as an unattended upgrade does."""
-
-    @abstractmethod
-    def remove(self, names: Sequence[str], purge: bool = False) -> str:
-        """Remove (or purge: configs and state too) the packages."""
+    # Each kind gives its commands as tables (class keywords, see install_commands).
+    # The questions, of the packages' names (or one path or package); each prints:
+    installed: ClassVar[Command]  # one line per installed package: NAME VERSION
+    files: ClassVar[Command]  # every path the packages own, one a line
+    unfinished: ClassVar[Command]  # packages an interrupted transaction left (empty: none)
+    verify: ClassVar[Command]  # files that changed since install (empty: clean)
+    conffiles: ClassVar[Command]  # the packages' configuration files, one a line
+    owner: ClassVar[Command]  # the package owning a path (empty when none does)
+    version_of: ClassVar[Command]  # the installed version of one package (empty: none)
+    unmet_requirements: ClassVar[Command]  # each dependency nothing installed provides
+    # The digest (hex: md5 or sha256) the database keeps of the package's own copy of a
+    # config, whatever the admin has made of the file since.
+    packaged_digest: ClassVar[Command] = Command(
+        unsupported="packaged digest of a config", name="packaged_digest"
+    )
+    # The orders, of package files or names:
+    install: ClassVar[Command]  # install, or upgrade to, these files
+    downgrade: ClassVar[Command]  # back to these (older) files
+    # Install as an unattended upgrade does: nobody answers a conffile question.
+    install_unattended: ClassVar[Command]
+    remove: ClassVar[Command]  # remove the packages, leaving configs and state
+    purge: ClassVar[Command]  # remove them with their configs and state
 
     @abstractmethod
     def install_from_repositories(self, conflicts: Sequence[ConflictLibrary]) -> str:
         """Install the distribution's own packages from its repositories (a public VM box)."""
-
-    def packaged_digest(self, config: str) -> str:
-        """Prints the digest (hex: md5 or sha256) the database keeps of the package's own
-        copy of `config`, whatever the admin has made of the file since."""
-        raise self._unsupported("packaged digest of a config")
 
     def new_config_set_aside(self, config: str) -> str:
         """Where an upgrade puts the package's new copy of `config` when the admin edited
@@ -174,9 +221,16 @@ class InitSystem(ABC):
     # Does installing a daemon's package start it (the distribution's policy)?
     starts_on_install: ClassVar[bool] = True
 
-    def __init_subclass__(cls, kind: str, **kwargs):
+    def __init_subclass__(
+        cls,
+        kind: str,
+        commands: Mapping[str, str] = EMPTY,
+        unsupported: Mapping[str, str] = EMPTY,
+        **kwargs,
+    ):
         super().__init_subclass__(**kwargs)
         cls.kind = kind
+        install_commands(cls, InitSystem, commands, unsupported)
         InitSystem.registry[kind] = cls
 
     def __init__(self, box: Box):
@@ -185,47 +239,26 @@ class InitSystem(ABC):
     def _unsupported(self, what: str) -> Unsupported:
         return Unsupported(f"{self.box.name} has no init system: no service {what}")
 
-    @abstractmethod
-    def is_enabled(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def is_active(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def main_pid(self, unit: str) -> str:
-        """Prints the daemon's PID (0 when it does not run)."""
-
-    @abstractmethod
-    def start(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def stop(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def restart(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def stop_outcome(self, unit: str) -> str:
-        """Stops `unit` as an admin does and prints 'EXIT RESULT': the stop's exit status
-        and the init system's verdict on it ('success' when it ended cleanly)."""
-
-    @abstractmethod
-    def kill_start(self, unit: str) -> str:
-        """The daemon killed and started again: for the harness's own reconfiguration,
-        where a clean stop would cost seconds (the restart check uses restart)."""
-
-    @abstractmethod
-    def enable(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def disable(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def mask(self, unit: str) -> str: ...
-
-    @abstractmethod
-    def state(self, unit: str) -> str:
-        """Prints 'UNIT ENABLED ACTIVE' (e.g. 'salt-minion enabled active')."""
+    # Each kind gives its commands as tables (class keywords, see install_commands).
+    # What every init system is asked, each a Command of the unit's name:
+    is_enabled: ClassVar[Command]  # exits 0 when the unit starts at boot
+    is_active: ClassVar[Command]  # exits 0 when it runs
+    main_pid: ClassVar[Command]  # prints the daemon's PID (0 when it does not run)
+    start: ClassVar[Command]
+    stop: ClassVar[Command]
+    restart: ClassVar[Command]
+    # Stops the unit as an admin does and prints 'EXIT RESULT': the stop's exit status and
+    # the init system's verdict on it ('success' when it ended cleanly).
+    stop_outcome: ClassVar[Command]
+    # The daemon killed and started again: for the harness's own reconfiguration, where a
+    # clean stop would cost seconds (the restart check uses restart).
+    kill_start: ClassVar[Command]
+    enable: ClassVar[Command]
+    disable: ClassVar[Command]
+    mask: ClassVar[Command]
+    state: ClassVar[Command]  # prints 'UNIT ENABLED ACTIVE' ('salt-minion enabled active')
+    status: ClassVar[Command]  # a few lines on the daemon, for a failure message
+    settle: ClassVar[Command]  # waits until what a package queued (restarts) is done
 
     # Every state an admin can leave a unit in: (enabled state, active state).
     admin_states: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -242,14 +275,6 @@ class InitSystem(ABC):
         if active == "active":
             return f"{admin(unit)} && {self.start(unit)}"
         return f"{self.stop(unit)} && {admin(unit)}"
-
-    @abstractmethod
-    def settle(self) -> str:
-        """Waits until what a package queued (restarts without waiting) is done."""
-
-    @abstractmethod
-    def status(self, unit: str) -> str:
-        """A few lines on the daemon, for a failure message."""
 
     def booted(self) -> str | None:
         """Waits until boot finished (None: nothing to wait for)."""

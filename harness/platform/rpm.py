@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from .base import Unsupported, quoted
+from .base import Unsupported, literal
 from .yum import RpmDb
 
 RPM = "rpm --force-debian"
@@ -53,20 +53,20 @@ def _ensure_base() -> str:
     )
 
 
-class RpmOnly(RpmDb, manager="rpm", formats=("rpm",)):
+# rpm never asks about configs: an edited one stays, the new one lands as .rpmnew.
+# -U runs rpm's own order: new %pre, files, new %post, old %preun, old %postun.
+# rpm has no purge: an erase leaves each edited config as .rpmsave.
+COMMANDS = {
+    "install": f"{literal(_ensure_base())} && {RPM} -U --replacepkgs {{files}}",
+    "install_unattended": f"{literal(_ensure_base())} && {RPM} -U --replacepkgs {{files}}",
+    "downgrade": f"{literal(_ensure_base())} && {RPM} -U --replacepkgs --oldpackage {{files}}",
+    "remove": f"{RPM} -e {{names}}",
+    "purge": f"{RPM} -e {{names}}",
+}
+
+
+class RpmOnly(RpmDb, manager="rpm", formats=("rpm",), commands=COMMANDS):
     image_packages = ("rpm",)
-
-    def install(
-        self, files: Sequence[str], downgrade: bool = False, unattended: bool = False
-    ) -> str:
-        # rpm never asks about configs: an edited one stays, the new one lands as .rpmnew.
-        # -U runs rpm's own order: new %pre, files, new %post, old %preun, old %postun.
-        old = " --oldpackage" if downgrade else ""
-        return f"{_ensure_base()} && {RPM} -U --replacepkgs{old} {quoted(files)}"
-
-    def remove(self, names: Sequence[str], purge: bool = False) -> str:
-        # rpm has no purge: an erase leaves each edited config as .rpmsave.
-        return f"{RPM} -e {quoted(names)}"
 
     def self_upgrade(self, packages: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
         # Salt's pkg module follows the box's os-release (Debian: aptpkg), not its rpm

@@ -136,6 +136,7 @@ cp -a {tree}/. %{{buildroot}}/
 
 def cache_key() -> str:
     parts = [s.sha256 for s in SOURCES] + [toolchain.WHEEL_SHA256, RECIPE.read_text()]
+    parts.append(toolchain.WRAPPERS.read_text())
     parts.append(Path(__file__).read_text())  # how the RPMs are made
     return digest("el7-python-v1", *parts, repr(PACKAGES))[:16]
 
@@ -162,6 +163,7 @@ def build(log: Path) -> Path:
         for source in sources:
             shutil.copy(source, Path(work) / "dl" / source.name)
         env = dict(os.environ, WORK=work, OUT=str(out / "trees"), TOOLCHAIN=str(tc), LC_ALL="C")
+        env["TOOLCHAIN_WRAPPERS"] = str(toolchain.WRAPPERS)
         run_logged(["bash", str(RECIPE)], log, "the build of EL7's system Python", env=env)
         _check_packages(out / "trees", log)
         _make_rpms(out, Path(work), log)

@@ -1,10 +1,10 @@
 # Build EL7's system Python (2.7, at /usr/bin/python) and EPEL's libraries that conflict with
 # Salt's, for glibc 2.17, with the ppbt toolchain, on the host. Run by el7_python.py as
-#   WORK=... OUT=... TOOLCHAIN=... bash el7_python.sh
+#   WORK=... OUT=... TOOLCHAIN=... TOOLCHAIN_WRAPPERS=... bash el7_python.sh
 # with the sources in $WORK/dl. Each package's files land in $OUT/<EL7 package name>/usr/...,
 # laid out as EL7 lays them out (/usr/bin, /usr/lib/python2.7/site-packages, /usr/lib64).
 set -euo pipefail
-: "${WORK:?}" "${OUT:?}" "${TOOLCHAIN:?}"
+: "${WORK:?}" "${OUT:?}" "${TOOLCHAIN:?}" "${TOOLCHAIN_WRAPPERS:?}"
 T=x86_64-linux-gnu
 DEPS=$WORK/deps  # static OpenSSL and zlib, libzmq's headers: build inputs only
 SRC=$WORK/src
@@ -12,15 +12,8 @@ TOOLS=$WORK/tools
 PYROOT=$OUT/python
 mkdir -p "$DEPS/lib" "$DEPS/include" "$SRC" "$TOOLS"
 
-# The wrappers keep the build paths out of __FILE__ strings; pkg-config and
-# dpkg-architecture would hand the host's own (glibc 2.36) libraries to the builds.
-for tool in gcc g++; do
-    printf '#!/bin/sh\nexec %s "$@" -ffile-prefix-map=%s/=\n' \
-        "$TOOLCHAIN/bin/$T-$tool" "$WORK" > "$TOOLS/$T-$tool"
-done
-printf '#!/bin/sh\nexit 1\n' > "$TOOLS/dpkg-architecture"
-printf '#!/bin/sh\nexit 1\n' > "$TOOLS/pkg-config"
-chmod +x "$TOOLS"/*
+. "$TOOLCHAIN_WRAPPERS"
+toolchain_wrappers "$TOOLS" pkg-config
 export PATH="$TOOLS:$TOOLCHAIN/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export CC=$T-gcc CXX=$T-g++ AR=$T-ar RANLIB=$T-ranlib
 export CFLAGS="-O2 -fPIC" CXXFLAGS="-O2 -fPIC"
