@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import catalog
+
 from . import extras, layout
 from .errors import BuildError
 from .transforms import BuildOptions, Transform
@@ -82,6 +84,10 @@ DEFECTS: dict[str, str] = {
     "logrotate-dir": (
         "the logrotate config ships as a directory, /etc/logrotate.d/salt/salt-common, which "
         "logrotate never reads: Salt's logs grow unrotated (salt#65231)"
+    ),
+    "rc-above-final": (
+        "a release candidate's packages are named as PEP 440 spells it (3008.4rc1-1), which "
+        "dpkg and rpm sort above the final: the final never replaces the candidate"
     ),
     "salt-pip-target": (
         "salt-pip runs pip install --target straight into the extras, as Salt's own does: a "
@@ -172,6 +178,11 @@ def _post(package: str, line: Callable[[str], str]) -> Callable[[StagedPayload, 
 def _not_a_conffile(payload: StagedPayload, minor: str) -> None:
     minion = payload.packages["salt-minion"]
     minion.conffiles = [c for c in minion.conffiles if c != "/etc/salt/minion"]
+
+
+def _prerelease_as_pep440(payload: StagedPayload, minor: str) -> None:
+    box = catalog.load_box(payload.box)
+    payload.prerelease_order = layout.prerelease_order(payload.salt_version, box, False)
 
 
 def _restart_every_unit(payload: StagedPayload, minor: str) -> None:
@@ -316,6 +327,7 @@ TRANSFORMS: dict[str, Transform] = {
         )
     ),
     "conffile": Transform(describe=_not_a_conffile),
+    "rc-above-final": Transform(describe=_prerelease_as_pep440),
     "distro-clobber": Transform(
         describe=_post(
             layout.COMMON,

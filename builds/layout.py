@@ -7,6 +7,7 @@ at exactly its own version. Shared by every package format.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,8 +113,28 @@ def subpackage(name: str) -> SubPackage:
     raise KeyError(name)
 
 
-def package_version(salt_version: str) -> str:
-    return f"{salt_version}-{PACKAGE_RELEASE}"
+# A Salt release candidate as PEP 440 spells it: 3008.5rc1.
+PRERELEASE = re.compile(r"(?P<final>\d+(?:\.\d+)*)(?P<pre>rc\d+)")
+
+
+def package_version(salt_version: str, box, sorted_prerelease: bool = True) -> str:
+    """VERSION-RELEASE of our packages of a Salt version on `box`. A release candidate sorts
+    below its final (Salt's test_version.py): 3008.5rc1 is 3008.5~rc1-1 where the package
+    manager knows the tilde (dpkg; rpm 4.10 and later), else 3008.5-0.rc1 (EL5's and EL6's
+    rpm). Unsorted, it stays as PEP 440 spells it, which both sort above the final."""
+    found = PRERELEASE.fullmatch(salt_version)
+    if not found or not sorted_prerelease:
+        return f"{salt_version}-{PACKAGE_RELEASE}"
+    if platform.of(box).packages.knows_tilde:
+        return f"{found['final']}~{found['pre']}-{PACKAGE_RELEASE}"
+    return f"{found['final']}-0.{found['pre']}"
+
+
+def prerelease_order(salt_version: str, box, sorted_prerelease: bool = True) -> list[str]:
+    """[a release candidate of this version, the final] as our packages name them: the pair
+    the manifest records, and the suites have the box's own package manager order."""
+    final = PRERELEASE.sub(r"\g<final>", salt_version)
+    return [package_version(f"{final}rc1", box, sorted_prerelease), package_version(final, box)]
 
 
 def conffiles(pkg: SubPackage) -> list[str]:

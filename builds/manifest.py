@@ -75,6 +75,7 @@ def make(staged, package_format: str, packages: list[dict], digest_: str, second
         "inputs_digest": digest_,
         "build_seconds": round(seconds, 1),
         "venv_of_the_good_build": staged.venv_of_the_good_build,
+        "prerelease_order": staged.prerelease_order,
     }
 
 

@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import platform, progress
+from harness import catalog, platform, progress
 from harness.catalog import Box
 
 from . import cpython, defects, extras, layout, portable, wheels
@@ -86,6 +86,8 @@ class StagedPayload:
     bundled: dict[str, str] = field(default_factory=dict)  # dist name -> version in /opt/salt
     portable: bool = False  # built with the glibc 2.17 toolchain (its RPM needs only libc)
     venv_of_the_good_build: bool = False  # /opt/salt copied in from the good build's package
+    # [a release candidate's package version, the final's], as this build names them
+    prerelease_order: list[str] = field(default_factory=list)
 
     def package_root(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -148,7 +150,7 @@ def stage(
         box=box.name,
         root=f"{WORK}/stage",
         salt_version=salt_version,
-        version=layout.package_version(salt_version),
+        version=layout.package_version(salt_version, box),
         python_version=venv.python_version,
         bundled_interpreter=box.python.bundle_interpreter,
         portable=box.python.portable,
@@ -157,6 +159,7 @@ def stage(
         defect=defect,
         bundled=venv.bundled,
         venv_of_the_good_build=reused,
+        prerelease_order=layout.prerelease_order(salt_version, box),
     )
     with progress.step(f"{box.name}: staging the packages' files"):
         describe(payload, minor)
@@ -205,7 +208,7 @@ def without_venv(box: str, salt_version: str, python_version: str) -> StagedPayl
         box=box,
         root=f"{WORK}/stage",
         salt_version=salt_version,
-        version=layout.package_version(salt_version),
+        version=layout.package_version(salt_version, catalog.load_box(box)),
         python_version=python_version,
         bundled_interpreter=True,
         system_python=None,

@@ -104,6 +104,7 @@ def rpmbuild_argv(
     macros = {
         "_topdir": topdir,
         "salt_version": staged.salt_version,
+        "salt_package_version": staged.version.rsplit("-", 1)[0],
         "salt_release": staged.version.rsplit("-", 1)[1],
         "staging_root": staged.root,
         "payload_compression": PAYLOAD_COMPRESSION,

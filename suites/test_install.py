@@ -142,6 +142,20 @@ def test_packages_provide_and_require_only_what_is_allowed(installed, packages):
     )
 
 
+def test_a_release_candidate_sorts_below_its_final(installed, packages):
+    """Salt's test_version.py: the box's own package manager sorts our name for a release
+    candidate of this version (3008.4rc1) below the final's, or the final never replaces
+    a candidate. The build records the pair it names (3008.4~rc1-1, or 3008.4-0.rc1 where
+    rpm has no tilde)."""
+    order = packages.manifest.get("prerelease_order")
+    if not order:
+        pytest.skip(f"{packages.directory}'s manifest names no release candidate (built elsewhere)")
+    candidate, final = order
+    command = supported(pkgdb(installed).sorts_before, candidate, final)
+    if sh(installed, command, expect_ok=False).exit_status != 0:
+        fail(installed, f"{candidate} below {final}", f"{candidate} sorts above", command)
+
+
 def test_the_logrotate_config_is_a_regular_file_of_roots(installed):
     """salt#65231: the logrotate config shipped as a directory, which logrotate ignores."""
     command = "stat -c '%F %U:%G %a' /etc/logrotate.d/salt"

@@ -51,6 +51,7 @@ CAUGHT_BY = {
     "exit-noise": "test_nothing_of_ours_writes_to_stderr_on_its_way_out",
     "slimmed": "test_every_salt_subpackage_imports",
     "logrotate-dir": "test_the_logrotate_config_is_a_regular_file_of_roots",
+    "rc-above-final": "test_a_release_candidate_sorts_below_its_final",
     "salt-pip-target": "test_salt_extensions_installed_with_salt_pip_are_reported_and_load",
     "stdlib-gap": "test_bundled_interpreter_has_a_complete_stdlib",
     "build-glibc": "test_every_elf_stays_within_the_abi_ceiling",

@@ -48,6 +48,9 @@ class Dpkg(PackageDb, manager="apt", formats=("deb",), commands=COMMANDS):
     def salt_pkg_module(self) -> str:
         return "aptpkg"
 
+    def sorts_before(self, older: str, newer: str) -> str:
+        return f"dpkg --compare-versions {quoted([older])} lt {quoted([newer])}"
+
     def new_config_set_aside(self, config: str) -> str:
         return f"{config}.dpkg-dist"  # --force-confold keeps the edit, the new one beside it
 

@@ -204,6 +204,16 @@ class PackageDb(ABC):
         """The Salt pkg module that reads this database (Salt picks it by os_family)."""
         raise self._unsupported("Salt pkg module")
 
+    @property
+    def knows_tilde(self) -> bool:
+        """Does its version comparison sort "~" below everything (dpkg; rpm 4.10 and later)?"""
+        return True
+
+    def sorts_before(self, older: str, newer: str) -> str:
+        """Exits 0 when the database's own comparison sorts package version `older`
+        (VERSION-RELEASE) below `newer`."""
+        raise self._unsupported("version comparison")
+
     def change_distro_package(self, package: str, change: str) -> str:
         """A distribution package changed under our running minion: upgrade (the same
         files under a higher version), downgrade (back to the original), remove, reinstall."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .base import PackageDb, quoted
 
 COMMANDS = {
@@ -35,6 +37,21 @@ class RpmDb(PackageDb, manager="yum", formats=("rpm",), commands=COMMANDS):
 
     def salt_pkg_module(self) -> str:
         return "yumpkg"
+
+    @property
+    def knows_tilde(self) -> bool:
+        return int(self.box.rpm_target or 7) >= 7  # EL6's rpm is 4.8, EL5's 4.4
+
+    def sorts_before(self, older: str, newer: str) -> str:
+        # rpm's own rpmvercmp, on VERSION and then on RELEASE, as rpm orders packages: its
+        # Lua's rpm.vercmp on a whole VERSION-RELEASE differs between rpm versions.
+        assert all(re.fullmatch(r"[\w.~+-]+", v) for v in (older, newer)), (older, newer)
+        evr = "local function evr(s) return s:match('^(.*)-([^-]*)$') end"
+        compare = (
+            f"local v1, r1 = evr('{older}'); local v2, r2 = evr('{newer}'); "
+            "local c = rpm.vercmp(v1, v2); if c == 0 then c = rpm.vercmp(r1, r2) end; print(c)"
+        )
+        return f'test "$(rpm --eval "%{{lua: {evr} {compare}}}")" = -1'
 
     def new_config_set_aside(self, config: str) -> str:
         return f"{config}.rpmnew"  # %config(noreplace): the edit stays, the new one beside it
