@@ -66,6 +66,7 @@ def test_manifest_describes_the_build(built):
         "deb",
     )
     assert m["bundled_interpreter"] == box.python.bundle_interpreter
+    assert m["prerelease_order"] == [f"{DEFAULT_SALT}~rc1-1", f"{DEFAULT_SALT}-1"]
     expected_python = (
         box.python.bundled_version if box.python.bundle_interpreter else box.python.version
     )
@@ -314,6 +315,10 @@ def check_salt_pip_target(diff, trees):
     assert "from salt.scripts import salt_pip" in launcher and "--target" not in launcher
 
 
+def check_rc_above_final(diff, trees):
+    assert diff == {}  # the good build's packages: only the name a candidate would get differs
+
+
 def check_extras_wiped(diff, trees):
     assert diff == {"salt": {"DEBIAN/postinst": "added"}}
     assert "rm -rf /opt/salt/extras-3.11/*" in (trees["salt"] / "DEBIAN/postinst").read_text()
@@ -341,6 +346,8 @@ def test_defect_variant_differs_exactly_as_named(defect, good_debian12, tmp_path
     CHECKS[defect](tree_diff(good_debian12, bad), bad)
     if defect == "missing-dep":
         assert "msgpack" not in m["bundled"]
+    if defect == "rc-above-final":
+        assert m["prerelease_order"] == [f"{DEFAULT_SALT}rc1-1", f"{DEFAULT_SALT}-1"]
 
 
 # ---- failures: one line, log path, nothing left behind -------------------------------------

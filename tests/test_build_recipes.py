@@ -141,6 +141,7 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
     assert staged("distro-dep").packages["salt"].distro_depends == ["python3-tornado"]
     moved = staged("logrotate-dir").packages["salt"].conffiles
     assert defects.LOGROTATE_IN_A_DIRECTORY in moved and "/etc/logrotate.d/salt" not in moved
+    assert staged("rc-above-final").prerelease_order == ["3008.4rc1-1", "3008.4-1"]
     described = {"conffile", "ld-export", "distro-clobber", "service-state", "extras-wiped"}
     described |= {"distro-dep", "logrotate-dir"}
     for d in set(defects.EVERY) - described - defects.PORTABLE - {"upgrade-stops"}:
