@@ -56,6 +56,11 @@ DEFECTS: dict[str, str] = {
         "the admin at a conffile prompt"
     ),
     "extras-wiped": "the post-install script empties salt-pip's extras, so an upgrade loses them",
+    "ownership-reset": (
+        "the post-install script hands /etc/salt, /var/cache/salt and /var/log/salt back to "
+        "root on every upgrade, as packages that 'reset permissions' do (salt#65264, "
+        "salt#68793): a master an admin runs as a user of their own loses its key store"
+    ),
     "version-stamp": "Salt's version stamp (salt/_version.txt) names another version",
     "distro-dep": (
         "salt Depends on the distribution's python3-tornado, as a control file copied from "
@@ -166,6 +171,9 @@ def check(name: str | None, portable: bool | None = None) -> str | None:
 
 def _site(prefix: str, minor: str) -> str:
     return f"{prefix}/lib/python{minor}/site-packages"
+
+
+RESET_OWNERSHIP = "chown -R root:root /etc/salt /var/cache/salt /var/log/salt"
 
 
 def _post(package: str, line: Callable[[str], str]) -> Callable[[StagedPayload, str], None]:
@@ -354,6 +362,7 @@ TRANSFORMS: dict[str, Transform] = {
     "extras-wiped": Transform(
         describe=_post(layout.COMMON, lambda minor: f"rm -rf {extras.extras_dir(minor)}/*")
     ),
+    "ownership-reset": Transform(describe=_post(layout.COMMON, lambda minor: RESET_OWNERSHIP)),
     "version-stamp": Transform(
         venv=_on_venv(
             lambda venv, minor: (

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from checks import (
+    expect_none,
     expect_silent,
     expect_unchanged,
     fail,
@@ -265,6 +266,47 @@ def self_upgraded(old_line, master):
     came_back = running and master.wait_for_version(minion.id, new.salt_version, timeout=120)
     yield SelfUpgraded(old_line, minion.id, job, came_back, time.monotonic() - started)
     minion.forget()
+
+
+# An admin who runs the master as a user of their own (Salt's `user:`) owns its key store,
+# cache and log; our daemons run as root by default, so a package must never hand those
+# back to root (salt#65264, salt#68793: ownership reset on upgrade).
+ADMIN_USER = "saltadm"
+ADMIN_USER_CONFIG = ("/etc/salt/master.d/user.conf", f"user: {ADMIN_USER}\n")
+MASTER_OWNED = "/etc/salt/pki/master /var/cache/salt/master /var/log/salt/master"
+
+
+@pytest.fixture(scope="module")
+def custom_user_upgraded(old_line):
+    """'old-line' with the master set to run as ADMIN_USER (stopped, so that no restart of
+    it re-owns its trees and hides what the packages did), upgraded to the packages under
+    test, then salt-call and salt-pip run as root: what of the master's trees ADMIN_USER no
+    longer owns, and the config."""
+    machine = old_line.machine
+    session.restore_machine(machine, "old-line")
+    sh(machine, f"{services(machine).stop('salt-master')} || true")
+    sh(
+        machine,
+        f"id {ADMIN_USER} >/dev/null 2>&1 || useradd --system --home-dir /var/lib/{ADMIN_USER} "
+        f"--shell /bin/sh {ADMIN_USER}; mkdir -p /etc/salt/pki/master /var/cache/salt/master "
+        f"&& touch /var/log/salt/master && chown -R {ADMIN_USER}: {MASTER_OWNED}",
+    )
+    machine.write_text(*ADMIN_USER_CONFIG)
+    old_line.new.install(machine)
+    # root's tools afterwards must not make anything of the master's root's either.
+    sh(machine, "salt-call --local test.ping >/dev/null && salt-pip list >/dev/null")
+    command = f"find {MASTER_OWNED} ! -user {ADMIN_USER} -printf '%p %u\\n'"
+    not_theirs = sh(machine, command).stdout.split("\n")
+    config = sh(machine, f"cat {ADMIN_USER_CONFIG[0]}").stdout
+    return machine, command, [line for line in not_theirs if line.strip()], config
+
+
+def test_an_admins_master_user_and_its_ownership_survive_an_upgrade(custom_user_upgraded):
+    machine, command, not_theirs, config = custom_user_upgraded
+    if config != ADMIN_USER_CONFIG[1]:
+        fail(machine, f"{ADMIN_USER_CONFIG[0]} kept", config, f"cat {ADMIN_USER_CONFIG[0]}")
+    what = f"path of the master's no longer owned by {ADMIN_USER}"
+    expect_none(machine, what, command, not_theirs)
 
 
 @pytest.fixture(scope="module")

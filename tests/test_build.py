@@ -315,6 +315,11 @@ def check_salt_pip_target(diff, trees):
     assert "from salt.scripts import salt_pip" in launcher and "--target" not in launcher
 
 
+def check_ownership_reset(diff, trees):
+    assert diff == {"salt": {"DEBIAN/postinst": "added"}}
+    assert "chown -R root:root /etc/salt" in (trees["salt"] / "DEBIAN/postinst").read_text()
+
+
 def check_rc_above_final(diff, trees):
     assert diff == {}  # the good build's packages: only the name a candidate would get differs
 

@@ -51,6 +51,7 @@ CAUGHT_BY = {
     "exit-noise": "test_nothing_of_ours_writes_to_stderr_on_its_way_out",
     "slimmed": "test_every_salt_subpackage_imports",
     "logrotate-dir": "test_the_logrotate_config_is_a_regular_file_of_roots",
+    "ownership-reset": "test_an_admins_master_user_and_its_ownership_survive_an_upgrade",
     "rc-above-final": "test_a_release_candidate_sorts_below_its_final",
     "salt-pip-target": "test_salt_extensions_installed_with_salt_pip_are_reported_and_load",
     "stdlib-gap": "test_bundled_interpreter_has_a_complete_stdlib",
@@ -73,6 +74,7 @@ ALSO_CAUGHT_BY = {
 # The checks that must catch each defect, with the fixtures they need and nothing else:
 # a variant costs a build, a box and an install, not a whole suite run.
 UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
+UPGRADE_DEFECTS |= {"ownership-reset"}
 UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS | set(PASSED_BY)
 RPM_LIFECYCLE = defects.RPM_SCRIPTLETS | set(PASSED_BY)  # built for centos7, run by its rpm
 NEEDS_MASTER = {"upgrade-stops", "stop-signal"}  # the master orders the upgrade, or the job
