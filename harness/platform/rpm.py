@@ -56,12 +56,14 @@ def _ensure_base() -> str:
 # rpm never asks about configs: an edited one stays, the new one lands as .rpmnew.
 # -U runs rpm's own order: new %pre, files, new %post, old %preun, old %postun.
 # rpm has no purge: an erase leaves each edited config as .rpmsave.
+UPGRADE = f"{literal(_ensure_base())} && {RPM} -U --replacepkgs"
+ERASE = f"{RPM} -e {{names}}"
 COMMANDS = {
-    "install": f"{literal(_ensure_base())} && {RPM} -U --replacepkgs {{files}}",
-    "install_unattended": f"{literal(_ensure_base())} && {RPM} -U --replacepkgs {{files}}",
-    "downgrade": f"{literal(_ensure_base())} && {RPM} -U --replacepkgs --oldpackage {{files}}",
-    "remove": f"{RPM} -e {{names}}",
-    "purge": f"{RPM} -e {{names}}",
+    "install": f"{UPGRADE} {{files}}",
+    "install_unattended": f"{UPGRADE} {{files}}",
+    "downgrade": f"{UPGRADE} --oldpackage {{files}}",
+    "remove": ERASE,
+    "purge": ERASE,
 }
 
 

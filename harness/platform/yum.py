@@ -6,6 +6,8 @@ import re
 
 from .base import PackageDb, quoted
 
+LOCALINSTALL = "yum -y -q --disablerepo='*' localinstall {files}"
+ERASE = "yum -y -q remove {names}"
 COMMANDS = {
     "installed": "rpm -q --qf '%{{NAME}} %{{VERSION}}-%{{RELEASE}}\\n' {names} "
     "| grep -v 'not installed' || true",
@@ -23,12 +25,12 @@ COMMANDS = {
     "| sort -u | while read -r req; do "
     'rpm -q --whatprovides "$req" >/dev/null 2>&1 || echo "$req"; done',
     # yum never asks about configs: unattended or not is the same run.
-    "install": "yum -y -q --disablerepo='*' localinstall {files}",
-    "install_unattended": "yum -y -q --disablerepo='*' localinstall {files}",
+    "install": LOCALINSTALL,
+    "install_unattended": LOCALINSTALL,
     "downgrade": "yum -y -q --disablerepo='*' downgrade {files}",
     # rpm has no purge: an erase leaves edited configs as .rpmsave.
-    "remove": "yum -y -q remove {names}",
-    "purge": "yum -y -q remove {names}",
+    "remove": ERASE,
+    "purge": ERASE,
 }
 
 
