@@ -20,6 +20,7 @@ from checks import (
     expect_silent,
     expect_unchanged,
     fail,
+    lines,
     main_pid,
     pkgdb,
     platform_of,
@@ -296,9 +297,8 @@ def custom_user_upgraded(old_line):
     # root's tools afterwards must not make anything of the master's root's either.
     sh(machine, "salt-call --local test.ping >/dev/null && salt-pip list >/dev/null")
     command = f"find {MASTER_OWNED} ! -user {ADMIN_USER} -printf '%p %u\\n'"
-    not_theirs = sh(machine, command).stdout.split("\n")
     config = sh(machine, f"cat {ADMIN_USER_CONFIG[0]}").stdout
-    return machine, command, [line for line in not_theirs if line.strip()], config
+    return machine, command, lines(machine, command), config
 
 
 def test_an_admins_master_user_and_its_ownership_survive_an_upgrade(custom_user_upgraded):
