@@ -63,8 +63,8 @@ def log_path(*args: Any, **kwargs: Any) -> Path:
 
 def current_digest(box_name: str, *variant: str | None, package_format: str | None = None) -> str:
     """The inputs digest a build of (box, salt version, defect) would have now."""
-    box = catalog.load_box(box_name)
     salt_version, defect = [*variant, None, None][:2]
+    box = catalog.load_box(box_name).for_salt(salt_version or DEFAULT_SALT)
     return manifest.inputs_digest(
         box, salt_version or DEFAULT_SALT, defect, package_format or box.package_format
     )
@@ -81,7 +81,7 @@ def build_packages(
 ) -> Path:
     """Build BOX's packages into dist; return the output directory. Unless `force`, an
     output whose inputs are unchanged is reused (from dist/ or the package cache)."""
-    box = catalog.load_box(box_name)
+    box = catalog.load_box(box_name).for_salt(salt_version)
     defects.check(defect, box.python.portable)
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
     package_format = package_format or box.package_format

@@ -84,12 +84,17 @@ def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> l
 
 
 def postinst(pkg: StagedPackage) -> str | None:
-    if not (pkg.units or pkg.post_install):
+    if not (pkg.units or pkg.post_install or pkg.carries_extras):
         return None
     units = " ".join(pkg.units)
     lines = [
         "#!/bin/sh",
-        f"# {pkg.name}: enable and start its units on install, restart them on upgrade.",
+        f"# {pkg.name}: "
+        + (
+            "enable and start its units on install, restart them on upgrade."
+            if pkg.units
+            else "after an install, upgrade or downgrade."
+        ),
         "set -e",
         'case "$1" in',
         "configure|abort-upgrade|abort-deconfigure|abort-remove)",
@@ -122,6 +127,8 @@ def postinst(pkg: StagedPackage) -> str | None:
             "        fi",
             "    fi",
         ]
+    if pkg.carries_extras:
+        lines.append(f"    {layout.PREFIX}/bin/python3 {layout.CARRY_EXTRAS} || true")
     lines += [f"    {line}" for line in pkg.post_install]
     lines += ["    ;;", "esac", "exit 0", ""]
     return "\n".join(lines)

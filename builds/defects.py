@@ -56,6 +56,11 @@ DEFECTS: dict[str, str] = {
         "the admin at a conffile prompt"
     ),
     "extras-wiped": "the post-install script empties salt-pip's extras, so an upgrade loses them",
+    "extras-stranded": (
+        "no package script moves salt-pip's extras when an upgrade changes the bundled "
+        "Python's minor: they stay in extras-3.11, off 3.13's path, and nothing says so "
+        "(salt#69526)"
+    ),
     "ownership-reset": (
         "the post-install script hands /etc/salt, /var/cache/salt and /var/log/salt back to "
         "root on every upgrade, as packages that 'reset permissions' do (salt#65264, "
@@ -181,6 +186,10 @@ def _post(package: str, line: Callable[[str], str]) -> Callable[[StagedPayload, 
         payload.packages[package].post_install.append(line(minor))
 
     return describe
+
+
+def _extras_left_behind(payload: StagedPayload, minor: str) -> None:
+    payload.packages[layout.COMMON].carries_extras = False
 
 
 def _not_a_conffile(payload: StagedPayload, minor: str) -> None:
@@ -362,6 +371,7 @@ TRANSFORMS: dict[str, Transform] = {
     "extras-wiped": Transform(
         describe=_post(layout.COMMON, lambda minor: f"rm -rf {extras.extras_dir(minor)}/*")
     ),
+    "extras-stranded": Transform(describe=_extras_left_behind),
     "ownership-reset": Transform(describe=_post(layout.COMMON, lambda minor: RESET_OWNERSHIP)),
     "version-stamp": Transform(
         venv=_on_venv(

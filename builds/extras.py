@@ -18,6 +18,7 @@ from .remote import BoxRunner
 
 PREFIX = layout.PREFIX
 LAUNCHER = Path(__file__).with_name("files") / "salt_pip.py"
+CARRY = Path(__file__).with_name("files") / "carry_extras.py"
 # Salt's salt-pip as it comes, for a relenv root at /opt/salt: the defect salt-pip-target.
 PLAIN_LAUNCHER = f"""#!{PREFIX}/bin/python3
 import pathlib
@@ -39,11 +40,14 @@ def extras_dir(minor: str) -> str:
 
 def provide(runner: BoxRunner, minor: str) -> None:
     site = f"{PREFIX}/lib/python{minor}/site-packages"
-    runner.machine.write_text(f"{PREFIX}/bin/salt-pip", LAUNCHER.read_text(), 0o755)
+    carry_dir = layout.CARRY_EXTRAS.rpartition("/")[0]
     runner.run(
-        f"mkdir -p {extras_dir(minor)} && echo {extras_dir(minor)} > {site}/salt-extras.pth",
+        f"mkdir -p {extras_dir(minor)} {carry_dir} && "
+        f"echo {extras_dir(minor)} > {site}/salt-extras.pth",
         "salt-pip: the extras directory, its .pth and the launcher",
     )
+    runner.machine.write_text(f"{PREFIX}/bin/salt-pip", LAUNCHER.read_text(), 0o755)
+    runner.machine.write_text(layout.CARRY_EXTRAS, CARRY.read_text(), 0o644)
     # A file of ours in the extras keeps them a directory: pip removes the directory it
     # empties when it uninstalls the last extra, and the package owns it.
     runner.machine.write_text(f"{extras_dir(minor)}/README", README)

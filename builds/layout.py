@@ -96,6 +96,9 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
 # The daemons, by unit name without ".service", in the subpackages' order.
 DAEMONS = tuple(u.removesuffix(".service") for p in SUBPACKAGES for u in p.units)
 LOGROTATE = "/etc/logrotate.d/salt"
+# Run after every package change: salt-pip's extras of another Python minor moved into
+# this one's (builds/files/carry_extras.py).
+CARRY_EXTRAS = f"{PREFIX}/share/salt-pip/carry_extras.py"
 # Directories only root (the daemons' user) may enter: the key store (salt#65264).
 PRIVATE_DIRS = frozenset({"/etc/salt/pki"})
 

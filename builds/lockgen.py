@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from .errors import BuildError
-from .locks import LOCK_DIR, lock_name, parse_lock
+from .locks import DEFAULT_SALT, LOCK_DIR, OLDER_LINES, lock_name, parse_lock
 
-SALT_LINES = ["3008.4", "3007.16"]
+SALT_LINES = [DEFAULT_SALT, *OLDER_LINES]
 PYTHONS = ["3.11", "3.13"]
 # What the sdists compiled on the box need to build: salt's in-tree backend, timelib
 # (Cython) and, where no wheel fits (glibc 2.17), pyzmq (scikit-build-core, cmake, ninja).

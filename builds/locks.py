@@ -15,6 +15,9 @@ __all__ = ["digest"]
 
 LOCK_DIR = Path(__file__).resolve().parent / "locks"
 DEFAULT_SALT = "3008.4"
+# The lines the lifecycle upgrades from and downgrades to, as Salt's own package tests do:
+# the previous line and the LTS line.
+OLDER_LINES = ("3007.16", "3006.29")
 
 _REQ = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")

@@ -68,6 +68,8 @@ class StagedPackage:
     post_install: list[str]  # extra shell lines after install (defects only)
     purge: list[str]  # run-time state to remove on purge
     pre_upgrade: list[str] = field(default_factory=list)  # shell lines (defects only)
+    # After every install, upgrade or downgrade: layout.CARRY_EXTRAS (the common package).
+    carries_extras: bool = False
     distro_depends: list[str] = field(default_factory=list)  # the release's (defects only)
 
 
@@ -333,6 +335,7 @@ def describe(payload: StagedPayload, minor: str):
             units=list(sub.units),
             post_install=[],
             purge=list(sub.purge),
+            carries_extras=sub.name == layout.COMMON,
         )
     defects.transform(payload.defect).describe(payload, minor)
 

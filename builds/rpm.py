@@ -26,7 +26,7 @@ from harness.aptsources import debian_mirrors
 from harness.catalog import Box
 from harness.runner import capture
 
-from . import defects
+from . import defects, layout
 from .errors import BuildError
 from .formats import PackageFile
 from .inputs import fetch_url
@@ -113,6 +113,9 @@ def rpmbuild_argv(
         macros["system_python"] = staged.system_python
     if staged.portable:
         macros["portable"] = "1"
+    common = staged.packages.get(layout.COMMON)
+    if common and common.carries_extras:
+        macros["carry_extras"] = layout.CARRY_EXTRAS
     macros.update(defines or {})
     # --nodeps: the build box's rpm database is empty (Debian installs with dpkg, not rpm),
     # so every BuildRequires would look missing; the box's build tools come from apt.

@@ -7,6 +7,7 @@ file is one line naming the file and the field.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,26 @@ class SystemPython(Strict):
     portable: bool = False
     # The distribution's packages of that Python (its interpreter and standard library).
     packages: list[str] = []
+    # Salt lines (by major) whose packages carry the portable interpreter of the given
+    # minor instead: a line Salt never ran upstream on the release's Python (Salt's own
+    # 3006 packages carry 3.10, then 3.11; Debian 13 has 3.13).
+    lines: dict[str, str] = {}
+
+    @field_validator("lines")
+    @classmethod
+    def _line_minors(cls, value: dict[str, str]) -> dict[str, str]:
+        for line, minor in value.items():
+            if not re.fullmatch(r"\d{4}", line) or not re.fullmatch(r"\d+\.\d+", minor):
+                raise ValueError(f"{line} = {minor!r}: expected a Salt major = a Python minor")
+        return value
+
+    def for_salt(self, salt_version: str) -> SystemPython:
+        """The Python that packages of `salt_version` use on the box."""
+        minor = self.lines.get(salt_version.split(".")[0])
+        if minor is None:
+            return self
+        change = {"bundle_interpreter": True, "bundled_version": minor, "portable": True}
+        return self.model_copy(update=change | {"lines": {}})
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -139,6 +160,11 @@ class Box(Strict):
     # The box the suites run the salt-master on (default: a second box of this one).
     master: str | None = None
     providers: Providers
+
+    def for_salt(self, salt_version: str) -> Box:
+        """The box as packages of `salt_version` are built for it (python.lines)."""
+        python = self.python.for_salt(salt_version)
+        return self if python is self.python else self.model_copy(update={"python": python})
 
     @property
     def packages_box(self) -> str:

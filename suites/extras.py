@@ -12,6 +12,8 @@ from verification.wheel import make_wheel
 
 EXTRA = "svh_extra"
 ANSWER = "from the salt-pip extras"
+# An extra built for one Python minor (its wheel's tag), as one with a C extension is.
+NATIVE, NATIVE_VERSION = "svh_native", "1.0"
 # Two Salt extensions in the saltext namespace, as extensions on PyPI are: each brings an
 # execution module through its salt.loader entry point. Distribution: module.
 EXTENSIONS = {"saltext.svh_one": "svhone", "saltext.svh_two": "svhtwo"}
@@ -26,16 +28,23 @@ def salt_pip_install(machine: Machine, wheel: Path) -> None:
     sh(machine, f"salt-pip install --no-index --no-deps {remote}")
 
 
-def expect_in_extras(machine: Machine) -> None:
+def expect_in_extras(machine: Machine, module: str = EXTRA) -> None:
     layout = platform_of(machine).layout
-    command = f"{layout.interpreter} -c 'import {EXTRA}; print({EXTRA}.__file__)'"
+    command = f"{layout.interpreter} -c 'import {module}; print({module}.__file__)'"
     where = sh(machine, command, expect_ok=False).stdout.strip()
-    if where != f"{layout.extras_dir}/{EXTRA}.py":
-        fail(machine, f"{EXTRA} imported from {layout.extras_dir}/", where or "no module", command)
+    if where != f"{layout.extras_dir}/{module}.py":
+        fail(machine, f"{module} imported from {layout.extras_dir}/", where or "no module", command)
 
 
 def extra_wheel(directory: Path) -> Path:
     return make_wheel(directory, EXTRA, "1.0", {f"{EXTRA}.py": f"ANSWER = {ANSWER!r}\n"})
+
+
+def native_wheel(directory: Path, minor: str) -> Path:
+    """NATIVE as a wheel for CPython `minor` on Linux x86_64 only."""
+    cp = "cp" + minor.replace(".", "")
+    files = {f"{NATIVE}.py": f"ANSWER = {ANSWER!r}\n"}
+    return make_wheel(directory, NATIVE, NATIVE_VERSION, files, tag=f"{cp}-{cp}-linux_x86_64")
 
 
 def extension_answer(module: str, version: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from builds.locks import OLDER_LINES
 from harness import paths
 from harness.errors import HarnessError
 from verification.packages import PackageSet, package_dir
@@ -25,6 +26,17 @@ def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path
         if manifest.get("box") != box_name:
             return paths.package_set_dir(box_name)
     return chosen
+
+
+def older_lines(config) -> list[str]:
+    """The Salt lines the lifecycle upgrades from: --older-line's (its manifest's), each
+    --older-salt, or every line of OLDER_LINES."""
+    chosen = config.getoption("--older-line")
+    if chosen and (Path(chosen) / "manifest.json").exists():
+        return [PackageSet.read_manifest(Path(chosen))["salt_version"]]
+    named = [v.strip() for item in config.getoption("--older-salt") for v in item.split(",")]
+    lines = [v for v in named if v] or list(OLDER_LINES)
+    return lines[:1] if chosen else lines
 
 
 def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:

@@ -28,8 +28,8 @@ from checks import (
     sh,
     supported,
 )
-from extras import expect_in_extras, salt_pip_install
-from package_sets import INSTALLED, load_packages
+from extras import NATIVE, NATIVE_VERSION, expect_in_extras, native_wheel, salt_pip_install
+from package_sets import INSTALLED, load_packages, older_lines
 
 from builds import layout
 from harness import session
@@ -40,7 +40,6 @@ from verification.packages import PackageSet
 from verification.salt import MINION_READY, SaltMinion, log_lines, wait_for_log
 
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
-OLD_SALT = "3007.16"
 CONFIG = "/etc/salt/minion"  # the config an admin edits
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
 # The admin's choice for each unit before a package change, which upgrade and downgrade
@@ -149,6 +148,14 @@ def expect_version(machine: Machine, packages: PackageSet) -> None:
         fail(machine, f"salt-call {packages.salt_version}", found, "/usr/bin/salt-call --version")
 
 
+def pytest_generate_tests(metafunc):
+    # Every lifecycle check runs once per older line (the previous one and the LTS).
+    if "older_salt" in metafunc.fixturenames:
+        lines = older_lines(metafunc.config)
+        ids = [f"from-{line}" for line in lines]
+        metafunc.parametrize("older_salt", lines, ids=ids, scope="module")
+
+
 @dataclass
 class OldLine:
     machine: Machine
@@ -156,6 +163,10 @@ class OldLine:
     new: PackageSet
     key: str  # the minion's public key before any upgrade
     config_digest: str  # what the database keeps of the older line's own /etc/salt/minion
+
+    def state(self, name: str) -> str:
+        """The snapshot of lifecycle state `name` ('old-line', 'upgraded', ...) of this line."""
+        return f"{name}-{self.old.salt_version}"
 
 
 @dataclass
@@ -177,13 +188,13 @@ class Downgraded:
 
 
 @pytest.fixture(scope="module")
-def old_line(request, installed, packages, extra_wheel):
+def old_line(request, installed, packages, extra_wheel, older_salt, tmp_path_factory):
     """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
-    the minion's keys made and the minion running, an extra installed with salt-pip. Back to
-    'installed' at the end."""
+    the minion's keys made and the minion running, two extras installed with salt-pip (one
+    pure Python, one built for the line's Python minor). Back to 'installed' at the end."""
     machine = installed
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
-    old = load_packages(request.config, machine.spec.packages_box, OLD_SALT)
+    old = load_packages(request.config, machine.spec.packages_box, older_salt)
     events.phase(machine.spec.name, "lifecycle")
     session.restore_machine(machine)
     old.install(machine)
@@ -196,11 +207,12 @@ def old_line(request, installed, packages, extra_wheel):
         "test -f /etc/salt/pki/minion/minion.pub || "
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
-    salt_pip_install(machine, extra_wheel)  # an admin's extra, installed by the old line
+    salt_pip_install(machine, extra_wheel)  # an admin's extras, installed by the old line
+    salt_pip_install(machine, native_wheel(tmp_path_factory.mktemp("native"), old.python_minor))
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
     digest = sh(machine, pkgdb(machine).packaged_digest(CONFIG)).stdout.strip()
     line = OldLine(machine, old, packages, key, digest)
-    session.snapshot_machine(machine, "old-line")
+    session.snapshot_machine(machine, line.state("old-line"))
     yield line
     session.restore_machine(machine, INSTALLED)
 
@@ -211,7 +223,7 @@ def upgraded(old_line):
     packages under test, with what the running minion and the units looked like right after
     the upgrade."""
     machine = old_line.machine
-    session.restore_machine(machine, "old-line")
+    session.restore_machine(machine, old_line.state("old-line"))
     apply_service_choices(machine)
     before = main_pid(machine, "salt-minion")
     started = time.monotonic()
@@ -223,7 +235,7 @@ def upgraded(old_line):
     pid = main_pid(machine, "salt-minion")
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
     deleted = sh(machine, f"grep -c ' (deleted)' /proc/{pid}/maps || true").stdout.strip()
-    session.snapshot_machine(machine, "upgraded")
+    session.snapshot_machine(machine, old_line.state("upgraded"))
     return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds, services)
 
 
@@ -242,7 +254,7 @@ def self_upgraded(old_line, master):
     master's order (salt#69656): the packages under test, copied to the box, installed by
     Salt's pkg module, or by rpm through cmd.run where Salt sees another package manager."""
     machine, new = old_line.machine, old_line.new
-    session.restore_machine(machine, "old-line")
+    session.restore_machine(machine, old_line.state("old-line"))
     minion = SaltMinion(machine, master, f"{machine.name}-self-upgrade")
     minion.sign_in()
     files = new.copy_to(machine)
@@ -284,7 +296,7 @@ def custom_user_upgraded(old_line):
     test, then salt-call and salt-pip run as root: what of the master's trees ADMIN_USER no
     longer owns, and the config."""
     machine = old_line.machine
-    session.restore_machine(machine, "old-line")
+    session.restore_machine(machine, old_line.state("old-line"))
     sh(machine, f"{services(machine).stop('salt-master')} || true")
     sh(
         machine,
@@ -314,11 +326,11 @@ def downgraded(upgraded):
     """Snapshot 'downgraded': 'upgraded' (units set as round 0 chooses) taken back to
     the older line, with the units' states right after."""
     machine = upgraded.line.machine
-    session.restore_machine(machine, "upgraded")
+    session.restore_machine(machine, upgraded.line.state("upgraded"))
     apply_service_choices(machine)
     upgraded.line.old.install(machine, downgrade=True)
     services = service_states_after(machine)
-    session.snapshot_machine(machine, "downgraded")
+    session.snapshot_machine(machine, upgraded.line.state("downgraded"))
     return Downgraded(upgraded.line, services)
 
 
@@ -326,22 +338,22 @@ def downgraded(upgraded):
 def purged(old_line):
     """Snapshot 'purged': 'old-line' with every package purged."""
     machine = old_line.machine
-    session.restore_machine(machine, "old-line")
+    session.restore_machine(machine, old_line.state("old-line"))
     sh(machine, pkgdb(machine).purge(old_line.old.names))
-    session.snapshot_machine(machine, "purged")
+    session.snapshot_machine(machine, old_line.state("purged"))
     return old_line
 
 
 def test_older_line_installs_and_runs(old_line):
     machine = old_line.machine
-    session.restore_machine(machine, "old-line")
+    session.restore_machine(machine, old_line.state("old-line"))
     expect_version(machine, old_line.old)
     minion_runs_and_answers(machine)
 
 
 def test_upgrade_keeps_edits_keys_and_enabled_state(upgraded):
     machine = upgraded.line.machine
-    session.restore_machine(machine, "upgraded")
+    session.restore_machine(machine, upgraded.line.state("upgraded"))
     expect_version(machine, upgraded.line.new)
     command = "tail -n 1 /etc/salt/minion"
     if sh(machine, command).stdout.strip() != LOCAL_EDIT:
@@ -360,7 +372,7 @@ def test_upgrade_sets_a_changed_config_aside_beside_the_edit(upgraded):
     # package's own copy of an edited config changed, the edit stays (the check above) and
     # the new copy lands beside it, whole; where it did not change, nothing is set aside.
     machine = upgraded.line.machine
-    session.restore_machine(machine, "upgraded")
+    session.restore_machine(machine, upgraded.line.state("upgraded"))
     db = pkgdb(machine)
     packaged = sh(machine, db.packaged_digest(CONFIG)).stdout.strip()
     aside = db.new_config_set_aside(CONFIG)
@@ -379,10 +391,29 @@ def test_upgrade_sets_a_changed_config_aside_beside_the_edit(upgraded):
 
 
 def test_upgrade_keeps_the_salt_pip_extras(upgraded):
-    # salt#63675: extras an admin installed must outlive an upgrade of the package.
-    machine = upgraded.line.machine
-    session.restore_machine(machine, "upgraded")
+    # salt#63675: extras an admin installed must outlive an upgrade of the package. salt#69526:
+    # where the upgrade changes /opt/salt's Python minor, the pure-Python ones move to the
+    # new minor's extras, and one line of the upgrade names each built for the old minor
+    # with the command that reinstalls it.
+    machine, line = upgraded.line.machine, upgraded.line
+    session.restore_machine(machine, line.state("upgraded"))
     expect_in_extras(machine)
+    old, new = line.old.python_minor, line.new.python_minor
+    if old == new:
+        expect_in_extras(machine, NATIVE)
+        return
+    output = upgraded.unattended.stdout + upgraded.unattended.stderr
+    wanted = (f"{NATIVE}=={NATIVE_VERSION}", f"salt-pip install {NATIVE}=={NATIVE_VERSION}")
+    told = [text for text in output.splitlines() if all(w in text for w in wanted)]
+    if len(told) != 1:
+        fail(
+            machine,
+            f"one line of the upgrade from Python {old} to {new} telling the admin to "
+            f"reinstall {wanted[0]}, built for {old}: `{wanted[1]}`",
+            f"{len(told)} such lines; the upgrade's last lines: "
+            + " | ".join(output.strip().splitlines()[-4:]),
+            f"ls {layout.PREFIX}/extras-{old} {layout.PREFIX}/extras-{new}",
+        )
 
 
 def test_unattended_upgrade_over_an_edited_conffile_neither_asks_nor_hangs(upgraded):
@@ -437,13 +468,13 @@ def test_upgrade_keeps_each_units_enabled_masked_and_stopped_state(upgraded):
     machine, new = upgraded.line.machine, upgraded.line.new
     # Round 0 first: a package already seen to change a unit fails without four more rounds.
     expect_service_choices_kept(machine, "upgrade", {0: upgraded.services})
-    rounds = states_after_each_round(machine, "old-line", new.install)
+    rounds = states_after_each_round(machine, upgraded.line.state("old-line"), new.install)
     expect_service_choices_kept(machine, "upgrade", {0: upgraded.services, **rounds})
 
 
 def test_downgrade_back_to_the_older_line_works(downgraded):
     machine = downgraded.line.machine
-    session.restore_machine(machine, "downgraded")
+    session.restore_machine(machine, downgraded.line.state("downgraded"))
     expect_version(machine, downgraded.line.old)
     minion_runs_and_answers(machine)
 
@@ -451,13 +482,15 @@ def test_downgrade_back_to_the_older_line_works(downgraded):
 def test_downgrade_keeps_each_units_enabled_masked_and_stopped_state(downgraded):
     machine, old = downgraded.line.machine, downgraded.line.old
     expect_service_choices_kept(machine, "downgrade", {0: downgraded.services})
-    rounds = states_after_each_round(machine, "upgraded", lambda m: old.install(m, downgrade=True))
+    rounds = states_after_each_round(
+        machine, downgraded.line.state("upgraded"), lambda m: old.install(m, downgrade=True)
+    )
     expect_service_choices_kept(machine, "downgrade", {0: downgraded.services, **rounds})
 
 
 def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):
     machine, old = old_line.machine, old_line.old
-    session.restore_machine(machine, "old-line")
+    session.restore_machine(machine, old_line.state("old-line"))
     sh(machine, pkgdb(machine).remove(old.names))
     command = "pgrep -af '[s]alt-(minion|master)' || true"
     expect_silent(machine, "salt process after removal", command)
@@ -482,7 +515,7 @@ def expect_edit_kept_after_removal(machine: Machine, purge: bool) -> None:
 
 def test_purge_removes_the_configs(purged):
     machine = purged.machine
-    session.restore_machine(machine, "purged")
+    session.restore_machine(machine, purged.state("purged"))
     # What the daemons made (keys) goes with a purge; rpm's erase leaves it to the admin.
     erase = pkgdb(machine).edited_config_after_removal(CONFIG, True) is not None
     paths = "/etc/salt/minion /etc/salt/master" + ("" if erase else " /etc/salt/pki")
@@ -493,7 +526,7 @@ def test_purge_removes_the_configs(purged):
 
 def test_reinstall_after_purge_works(purged):
     machine = purged.machine
-    session.restore_machine(machine, "purged")
+    session.restore_machine(machine, purged.state("purged"))
     purged.new.install(machine)
     minion_on_as_the_policy_or_the_admin_leaves_it(machine)
     minion_runs_and_answers(machine)

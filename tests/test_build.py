@@ -177,7 +177,7 @@ def check_ld_export(diff, trees):
         "salt": {
             "etc/ld.so.conf.d": "added",
             "etc/ld.so.conf.d/salt.conf": "added",
-            "DEBIAN/postinst": "added",
+            "DEBIAN/postinst": "changed",
         }
     }
     assert (trees["salt"] / "etc/ld.so.conf.d/salt.conf").read_text().strip() == "/opt/salt/lib"
@@ -214,7 +214,7 @@ def check_conffile(diff, trees):
 
 
 def check_distro_clobber(diff, trees):
-    assert diff == {"salt": {"DEBIAN/postinst": "added"}}
+    assert diff == {"salt": {"DEBIAN/postinst": "changed"}}
     assert f"{defects.CLOBBERED_FILE}" in (trees["salt"] / "DEBIAN/postinst").read_text()
 
 
@@ -316,7 +316,7 @@ def check_salt_pip_target(diff, trees):
 
 
 def check_ownership_reset(diff, trees):
-    assert diff == {"salt": {"DEBIAN/postinst": "added"}}
+    assert diff == {"salt": {"DEBIAN/postinst": "changed"}}
     assert "chown -R root:root /etc/salt" in (trees["salt"] / "DEBIAN/postinst").read_text()
 
 
@@ -324,8 +324,12 @@ def check_rc_above_final(diff, trees):
     assert diff == {}  # the good build's packages: only the name a candidate would get differs
 
 
+def check_extras_stranded(diff, trees):
+    assert diff == {"salt": {"DEBIAN/postinst": "removed"}}  # its one line: the carry
+
+
 def check_extras_wiped(diff, trees):
-    assert diff == {"salt": {"DEBIAN/postinst": "added"}}
+    assert diff == {"salt": {"DEBIAN/postinst": "changed"}}
     assert "rm -rf /opt/salt/extras-3.11/*" in (trees["salt"] / "DEBIAN/postinst").read_text()
 
 

@@ -143,7 +143,9 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
     assert defects.LOGROTATE_IN_A_DIRECTORY in moved and "/etc/logrotate.d/salt" not in moved
     assert staged("rc-above-final").prerelease_order == ["3008.4rc1-1", "3008.4-1"]
     described = {"conffile", "ld-export", "distro-clobber", "service-state", "extras-wiped"}
-    described |= {"distro-dep", "logrotate-dir", "ownership-reset"}
+    described |= {"distro-dep", "logrotate-dir", "ownership-reset", "extras-stranded"}
+    assert not staged("extras-stranded").packages["salt"].carries_extras
+    assert good.packages["salt"].carries_extras
     assert staged("ownership-reset").packages["salt"].post_install == [
         "chown -R root:root /etc/salt /var/cache/salt /var/log/salt"
     ]

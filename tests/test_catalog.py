@@ -129,3 +129,17 @@ def test_an_instance_record_of_another_harness_version_still_loads(tmp_path, mon
     loaded = state.load("old")
     assert loaded is not None and loaded.address == "10.242.17.10"
     assert (loaded.extra.pid1, loaded.extra.veth) == ("systemd", "vb-old")
+
+
+def test_a_salt_line_can_carry_its_own_interpreter_on_one_box():
+    debian13 = catalog.load_box("debian13")
+    lts = debian13.for_salt("3006.29").python
+    assert (lts.bundle_interpreter, lts.bundled_version, lts.portable) == (True, "3.11", True)
+    assert debian13.for_salt("3008.4") is debian13  # the release's own 3.13
+    assert catalog.load_box("debian12").for_salt("3006.29").python.bundle_interpreter is False
+
+
+def test_a_bad_salt_line_of_the_python_table_is_one_line(tmp_path):
+    text = GOOD.replace("[python]\n", '[python.lines]\n"3006" = "three"\n\n[python]\n', 1)
+    message = load_error(write_box(tmp_path, text))
+    assert "field 'python.lines'" in message and "a Salt major = a Python minor" in message

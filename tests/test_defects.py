@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from builds import defects
+from builds.locks import OLDER_LINES
 from harness import paths
 from signoff import report
 from verification.suite_command import SuiteRun
@@ -25,7 +27,10 @@ from verification.suite_command import SuiteRun
 BOX = "debian12"
 PORTABLE_BUILD, PORTABLE_BOX = "centos7", "centos7-abi"
 RPM_BOX = "centos7-rpm"  # where the RPMs' scriptlets run
-OLD_SALT = "3007.16"  # the older line the lifecycle upgrades from
+OLD_SALT = OLDER_LINES[0]  # the older line a broken upgrade is seen from
+# Where an upgrade changes /opt/salt's Python minor: debian13's LTS line carries 3.11.
+MINOR_CHANGE_BOX, MINOR_CHANGE_SALT = "debian13", OLDER_LINES[-1]
+MINOR_CHANGE = {"extras-stranded"}
 # The check whose failure names each defect's class.
 CAUGHT_BY = {
     "system-site-packages": "test_venv_does_not_include_system_site_packages",
@@ -43,6 +48,7 @@ CAUGHT_BY = {
     "conffile-prompt": "test_unattended_upgrade_over_an_edited_conffile_neither_asks_nor_hangs",
     "version-stamp": "test_versions_report_names_the_versions_of_the_manifest",
     "extras-wiped": "test_upgrade_keeps_the_salt_pip_extras",
+    "extras-stranded": "test_upgrade_keeps_the_salt_pip_extras",
     "upgrade-stops": "test_an_upgrade_ordered_by_the_master_finishes_and_the_minion_comes_back",
     "distro-dep": "test_packages_provide_and_require_only_what_is_allowed",
     "stop-signal": "test_minion_stops_gracefully_and_leaves_no_process",
@@ -74,7 +80,7 @@ ALSO_CAUGHT_BY = {
 # The checks that must catch each defect, with the fixtures they need and nothing else:
 # a variant costs a build, a box and an install, not a whole suite run.
 UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
-UPGRADE_DEFECTS |= {"ownership-reset"}
+UPGRADE_DEFECTS |= {"ownership-reset"} | MINOR_CHANGE
 UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS | set(PASSED_BY)
 RPM_LIFECYCLE = defects.RPM_SCRIPTLETS | set(PASSED_BY)  # built for centos7, run by its rpm
 NEEDS_MASTER = {"upgrade-stops", "stop-signal"}  # the master orders the upgrade, or the job
@@ -90,7 +96,13 @@ def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:
     older = packages if defect in defects.OLDER_LINE else None
     under_test = str(paths.package_set_dir(boxes(defect)[0])) if older else packages
     return SuiteRun(
-        [box], packages=under_test, older_line=older, marker=marker, keyword=names, junit=junit
+        [box],
+        packages=under_test,
+        older_line=older,
+        older_salt=MINOR_CHANGE_SALT if defect in MINOR_CHANGE else OLD_SALT,
+        marker=marker,
+        keyword=names,
+        junit=junit,
     )
 
 
@@ -104,6 +116,8 @@ def boxes(defect: str) -> tuple[str, str]:
     """(the box the defect is built for, the box its packages are verified on)"""
     if defect in RPM_LIFECYCLE:
         return PORTABLE_BUILD, RPM_BOX
+    if defect in MINOR_CHANGE:
+        return MINOR_CHANGE_BOX, MINOR_CHANGE_BOX
     return (PORTABLE_BUILD, PORTABLE_BOX) if defect in defects.PORTABLE else (BOX, BOX)
 
 
@@ -111,15 +125,21 @@ def built(defect: str) -> str:
     """The defect variant's packages: built, or taken as they are when current."""
     build_box = boxes(defect)[0]
     salt = OLD_SALT if defect in defects.OLDER_LINE else None
+    if defect in MINOR_CHANGE:  # the line upgraded from: none of the usual builds makes it
+        harness_build(build_box, "--salt", MINOR_CHANGE_SALT, what=f"Salt {MINOR_CHANGE_SALT}")
     line = ["--salt", salt] if salt else []
+    harness_build(build_box, *line, "--defect", defect, what=f"the {defect} variant")
+    return str(paths.package_set_dir(build_box, salt, defect=defect))
+
+
+def harness_build(box: str, *options: str, what: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "signoff.cli", "build", build_box, *line, "--defect", defect],
+        [sys.executable, "-m", "signoff.cli", "build", box, *options],
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
-        pytest.fail(f"building the {defect} variant failed: {proc.stderr.strip()}", pytrace=False)
-    return str(paths.package_set_dir(build_box, salt, defect=defect))
+        pytest.fail(f"building {what} for {box} failed: {proc.stderr.strip()}", pytrace=False)
 
 
 def test_the_build_module_lists_exactly_these_defects():
@@ -150,10 +170,13 @@ def run_suites(defect: str, tmp_path: Path) -> dict[str, str]:
         env={**os.environ, "SVH_INSTANCE_SUFFIX": f"defect-{defect}"},
     )
     assert junit.exists(), f"the suites did not run against {packages}"
-    return {
-        c.name.replace(f"[{box}]", "").replace(f"[{box}-", "["): c.outcome
-        for c in report.read_junit(junit, [box])
-    }
+    return {check_name(c.name, box): c.outcome for c in report.read_junit(junit, [box])}
+
+
+def check_name(name: str, box: str) -> str:
+    """'test_x[debian12-msgpack]' -> 'test_x[msgpack]'; the box and the older line dropped."""
+    name = re.sub(r"-from-[\d.]+\]$", "]", name)
+    return name.replace(f"[{box}]", "").replace(f"[{box}-", "[")
 
 
 @pytest.mark.parametrize("defect", sorted(CAUGHT_BY))

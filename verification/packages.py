@@ -100,6 +100,11 @@ class PackageSet:
         return self.manifest["salt_version"]
 
     @property
+    def python_minor(self) -> str:
+        """The X.Y of /opt/salt's Python."""
+        return ".".join(self.manifest["python_version"].split(".")[:2])
+
+    @property
     def bundled(self) -> dict[str, str]:
         return self.manifest.get("bundled", {})
 

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from builds.locks import OLDER_LINES
 from harness import catalog, session, settings, state
 from harness.errors import HarnessError, SessionLost
 from harness.providers import PROVIDERS
@@ -48,7 +49,14 @@ def pytest_addoption(parser):
         "--older-line",
         default=None,
         help="directory of the older Salt line the lifecycle upgrades from "
-        "(default: dist/BOX-salt-VERSION/)",
+        "(default: dist/BOX-salt-VERSION/ of each --older-salt)",
+    )
+    group.addoption(
+        "--older-salt",
+        action="append",
+        default=[],
+        help="Salt version(s) the lifecycle upgrades from: repeat or comma list "
+        f"(default: {', '.join(OLDER_LINES)})",
     )
 
 
@@ -88,6 +96,7 @@ def own_run() -> str:
     return token
 
 
+@pytest.hookimpl(tryfirst=True)  # the box first in every id, before a test module's own
 def pytest_generate_tests(metafunc):
     if "machine" not in metafunc.fixturenames:
         return

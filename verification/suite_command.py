@@ -19,6 +19,7 @@ class SuiteRun:
     provider: str | None = None
     packages: str | None = None
     older_line: str | None = None  # the older Salt line's packages (lifecycle)
+    older_salt: str | None = None  # the older Salt line(s) the lifecycle upgrades from
     marker: str | None = None
     keyword: str | None = None
     junit: Path | None = None
@@ -38,6 +39,7 @@ class SuiteRun:
             ("--provider", self.provider),
             ("--packages", self.packages),
             ("--older-line", self.older_line),
+            ("--older-salt", self.older_salt),
             ("-m", self.marker),
             ("-k", self.keyword),
         ):
