@@ -3,9 +3,11 @@ whole suite run, read from the junit.xml of a sign-off report (`harness verify` 
 `./run main all`), as a table. pytest's per-test time counts the call and its fixtures'
 setup, so a check that is first to need a fixture carries that fixture's cost.
 
-    .venv/bin/python bench/bench_check_cost.py REPORT_DIR [--checks NAME,NAME...]
+    .venv/bin/python bench/bench_check_cost.py REPORT_DIR [--checks NAME,NAME...] [--ids TEXT]
 
 Default checks: those that came with Salt's own package tests (tests/pytests/pkg).
+`--checks all --ids from-3006.29`: every check run from the LTS line (the lifecycle's
+parameter id), i.e. what that upgrade path adds.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ PACKAGE_TEST_PARITY = [
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("report_dir", type=Path)
-    ap.add_argument("--checks", default=",".join(PACKAGE_TEST_PARITY))
+    ap.add_argument("--checks", default=",".join(PACKAGE_TEST_PARITY), help="names, or all")
+    ap.add_argument("--ids", default="", help="only checks whose parameter id holds this")
     args = ap.parse_args()
     wanted = set(args.checks.split(","))
     summary = json.loads((args.report_dir / "summary.json").read_text())
@@ -46,7 +49,9 @@ def main():
     ran: dict[str, int] = defaultdict(int)
     for check in report.read_junit(args.report_dir / "junit.xml", boxes):
         total[check.box] += check.seconds
-        if check.name.split("[")[0] in wanted and check.outcome != "skipped":
+        named_one = args.checks == "all" or check.name.split("[")[0] in wanted
+        in_ids = args.ids in check.name.partition("[")[2]
+        if named_one and in_ids and check.outcome != "skipped":
             named[check.box] += check.seconds
             ran[check.box] += 1
     table = Table(

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from builds.locks import OLDER_LINES
 from harness import catalog, paths
 from signoff import report
 from verification.events import box_of
@@ -172,3 +173,20 @@ def test_runs_started_in_the_same_second_get_a_report_directory_each(tmp_path, m
     monkeypatch.setattr(time, "strftime", lambda _format: "20261204-051621")
     roots = [ReportDir.new(tmp_path).root for _ in range(3)]
     assert [r.name for r in roots] == ["20261204-051621", "20261204-051621-2", "20261204-051621-3"]
+
+
+def lifecycle_ids(*options: str) -> set[str]:
+    argv = ["--collect-only", "-q", "suites/test_lifecycle.py", "--box", "debian12", *options]
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", *argv], capture_output=True, text=True, cwd=paths.REPO_ROOT
+    )
+    assert collected.returncode == 0, collected.stdout[-2000:]
+    lines = [line for line in collected.stdout.splitlines() if "::" in line]
+    return {line.partition("[")[2].rstrip("]") for line in lines}
+
+
+def test_the_lifecycle_runs_once_from_each_older_line_the_box_first_in_its_id(tmp_path):
+    assert lifecycle_ids() == {f"debian12-from-{line}" for line in OLDER_LINES}
+    assert lifecycle_ids("--older-salt", "3006.29") == {"debian12-from-3006.29"}
+    (tmp_path / "manifest.json").write_text('{"salt_version": "3007.2"}')
+    assert lifecycle_ids("--older-line", str(tmp_path)) == {"debian12-from-3007.2"}
