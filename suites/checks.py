@@ -18,6 +18,12 @@ from verification.salt import SaltMaster, SaltMinion
 # What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
 LIST_LIBRARIES = "/lib64/ld-linux-x86-64.so.2 --list"
 
+# salt-api serves nothing, and exits, unless a netapi is configured: the admin's config.
+API_CONFIG = (
+    "/etc/salt/master.d/api.conf",
+    "rest_cherrypy:\n  host: 127.0.0.1\n  port: 8000\n  disable_ssl: true\n",
+)
+
 
 def fail(machine: Machine, expected: str, found: str, command: str):
     pytest.fail(failure_text.message(machine.name, expected, found, command), pytrace=False)

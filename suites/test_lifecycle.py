@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from checks import (
+    API_CONFIG,
     expect_none,
     expect_silent,
     expect_unchanged,
@@ -48,11 +49,6 @@ LOCAL_EDIT = "# edited on the box: must survive upgrades"
 # so a package that forces one unit back on (or off) is seen whatever state it was in.
 # Round 0 is the change every other check looks at: the minion enabled and running.
 UNITS = layout.DAEMONS  # minion, master, syndic, api
-# salt-api serves nothing, and exits, unless a netapi is configured: the admin's config.
-API_CONFIG = (
-    "/etc/salt/master.d/api.conf",
-    "rest_cherrypy:\n  host: 127.0.0.1\n  port: 8000\n  disable_ssl: true\n",
-)
 
 
 def service_choices(machine: Machine, round_: int) -> dict[str, tuple[str, str]]:

@@ -5,8 +5,19 @@ store is private to the daemon that made it, and a user without root runs Salt's
 from __future__ import annotations
 
 import pytest
-from checks import expect_none, expect_silent, fail, platform_of, services, sh, supported
+from checks import (
+    API_CONFIG,
+    expect_none,
+    expect_silent,
+    fail,
+    main_pid,
+    platform_of,
+    services,
+    sh,
+    supported,
+)
 
+from builds import layout
 from harness.transport import Machine
 from verification.salt import start_as_an_admin, wait_until
 
@@ -69,6 +80,42 @@ def test_master_keys_are_private_to_the_master(request, installed):
 
 def test_minion_keys_are_private_to_the_minion(minion):
     expect_private_keys(minion.machine, "minion", daemon_user(minion.machine, "salt-minion"))
+
+
+PROCESSES = "ps -e -o pid=,ppid=,user=,args="
+
+
+def descendants(table: list[list[str]], pid: str) -> list[list[str]]:
+    """The rows of `pid` and of every process under it, from rows pid, ppid, user, args."""
+    found, frontier = [], {pid}
+    while frontier:
+        rows = [row for row in table if row[0] in frontier]
+        found += rows
+        frontier = {row[0] for row in table if row[1] in frontier}
+    return found
+
+
+def test_every_process_of_every_daemon_runs_as_root(fresh):
+    # The decision (README): our daemons run as root, as the distributions' salt packages
+    # did. Each started as an admin would, then every process under its main PID: the
+    # master's workers, the minion's keepalive child, the api's server.
+    machine = fresh
+    machine.write_text(*API_CONFIG)
+    for unit in layout.DAEMONS:
+        sh(machine, services(machine).restart(unit))
+    sh(machine, "sleep 5")  # the master forks its workers after it starts
+    table = [line.split(None, 3) for line in sh(machine, PROCESSES).stdout.splitlines()]
+    found = []
+    for unit in layout.DAEMONS:
+        pid = main_pid(machine, unit)
+        if pid in ("", "0"):
+            found.append(f"{unit} is not running after {services(machine).restart(unit)}")
+        found += [
+            f"{unit}: {row[0]} runs as {row[2]}: {row[3][:80]}"
+            for row in descendants(table, pid)
+            if row[2] != "root"
+        ]
+    expect_none(machine, "process of our daemons run by another user than root", PROCESSES, found)
 
 
 def test_an_unprivileged_user_runs_salt_call_and_the_versions_report(installed):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from builds import rpm_targets
+from builds import layout, rpm_targets
 from builds.layout import SUBPACKAGES as LAYOUT
 from builds.rpm import PYTHON27, RPM_DIR, RPMLINTRC
 from harness import catalog, platform
@@ -262,10 +262,13 @@ def test_scriptlets_follow_the_service_policy(native):
         assert f"try-restart {unit}" in postun
     for quiet in ("salt-cloud", "salt-ssh"):
         assert rpm_q("--scripts", str(native[quiet])).strip() == ""
-    # The common package's one script: its last erase takes /opt/salt away whole.
-    common = rpm_q("--scripts", str(native["salt"])).strip().splitlines()
-    assert common[0].startswith("postuninstall scriptlet")
-    assert common[-1] == 'if [ "$1" -eq 0 ]; then rm -rf /opt/salt; fi'
+    # The common package's two scripts: its last erase takes /opt/salt away whole; after
+    # every transaction, salt-pip's extras of another Python minor are carried over.
+    postun, posttrans = rpm_q("--scripts", str(native["salt"])).split("posttrans scriptlet")
+    assert postun.startswith("postuninstall scriptlet")
+    assert postun.strip().splitlines()[-1] == 'if [ "$1" -eq 0 ]; then rm -rf /opt/salt; fi'
+    carry = f"/opt/salt/bin/python3 {layout.CARRY_EXTRAS} || :"
+    assert posttrans.strip().splitlines()[-1] == carry
 
 
 @pytestmark_build
