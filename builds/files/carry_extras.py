@@ -72,11 +72,11 @@ def main() -> int:
         if old == EXTRAS or not old.is_dir() or old.is_symlink():
             continue
         infos = sorted(old.glob("*.dist-info"))
-        carried = [requirement(i) for i in infos if pure(i)]
-        stranded = [requirement(i) for i in infos if not pure(i)]
-        for info in infos:
-            if pure(info):
-                carry(info, old)
+        movable = [info for info in infos if pure(info)]
+        carried = [requirement(info) for info in movable]
+        stranded = [requirement(info) for info in infos if info not in movable]
+        for info in movable:
+            carry(info, old)
         tidy(old)
         if carried:
             print(f"salt-pip: moved {', '.join(carried)} from {old} to {EXTRAS}")
