@@ -4,6 +4,7 @@ progress: image builds, Vagrant box builds, pip downloads and the suites all run
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -80,6 +81,7 @@ def tee(
         # Its own process group: a signal to ours (a terminal's Ctrl-C, `timeout`) reaches it
         # once, passed on by _stop, and never twice (a second one cuts its cleanup short).
         start_new_session=True,
+        preexec_fn=_end_with_parent(os.getpid()),
     )
     assert proc.stdout is not None
     try:
@@ -91,6 +93,22 @@ def tee(
     except BaseException:
         _stop(proc, log)
         raise
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> Callable[[], None]:
+    """For the child: SIGTERM when this process dies. Its own session keeps it out of a
+    signal to ours, so a SIGKILL here (which runs no _stop) would leave it running on, and
+    a suite run that outlives us tears its boxes down late, by name, under a later run."""
+
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

@@ -205,12 +205,17 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 def down(instance: Instance) -> None:
+    """Take the instance down, unless another command did already (and its name may now
+    belong to a later box)."""
     with interrupts_deferred():
-        provider_of(instance).down(instance)
+        if state.is_current(instance):
+            provider_of(instance).down(instance)
 
 
 def halt_if_lost(instance: Instance) -> str | None:
     """Why a box died under a run (and what still ran of it is stopped), else None."""
+    if not state.is_current(instance):
+        return "it was taken down by another command"
     provider = provider_of(instance)
     why = provider.lost(instance)
     if why:

@@ -90,6 +90,17 @@ def owner_alive(instance: Instance) -> bool:
     return pid != os.getpid() and process_token(pid) == instance.owner
 
 
+def is_current(instance: Instance) -> bool:
+    """Whether `instance` is still the box its record names: not taken down by another
+    command (harness down) and its name reused by a later box, which a run that held the
+    old one must never touch."""
+    record = load(instance.name)
+    return record is not None and (record.owner, record.started_at) == (
+        instance.owner,
+        instance.started_at,
+    )
+
+
 def load(name: str) -> Instance | None:
     record = paths.instances_dir() / name / "instance.json"
     try:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .state import Instance
 
 BULK_BYTES = 1 << 20  # files above this go through the OpenSSH client
+SSH_FAILED = 255  # the OpenSSH client's exit when the connection (not the command) failed
 TREE_CHANGED = "changed as we read it"  # GNU tar, when the box writes into what it copies
 # A box that dies without closing its connections (its network namespace is gone) must not
 # leave a command waiting: keepalives every few seconds, and the kernel drops a connection
@@ -304,10 +305,15 @@ class Machine:
         proc = subprocess.run(
             argv, stdin=stdin, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        if proc.returncode != 0:
-            raise CommandError(
-                self.name, what, proc.returncode, "", proc.stderr.decode(errors="replace")
+        said = proc.stderr.decode(errors="replace")
+        if proc.returncode == SSH_FAILED:  # cat, tar and mkdir never exit 255: ssh itself did
+            why = (said.strip().splitlines() or ["no word from ssh"])[-1]
+            raise SessionLost(
+                f"box {self.name}: SSH session dropped while running `{what}` "
+                f"(sshd in the box ended or restarted, or the box died: {why})"
             )
+        if proc.returncode != 0:
+            raise CommandError(self.name, what, proc.returncode, "", said)
 
     def send_file(self, local: str | Path, remote: str, mode: int | None = None):
         """Copy a (large) local file to `remote` on the box."""

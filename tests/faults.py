@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOX = "debian12"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 HANG = 900.0  # a run still going this long after its fault has hung
+RUN_END = 60.0  # what a killed run started has ended this long after it
 # A fault in the box comes this many seconds at most after its suites start: a short
 # subset (the tests' -k isolation) is done within ~12 s of that.
 IN_BOX_WINDOW = 5.0
@@ -99,10 +100,35 @@ def _mounts(ns: Namespace) -> list[str]:
     return [m for m in points if m.startswith((f"{ns.state_dir}/", f"{scratch}/"))]
 
 
+def run_pids(ns: Namespace) -> set[int]:
+    """Host processes of the namespace's runs (the harness and what it started: the suites'
+    pytest runs in a session of its own), by the state dir in their environment."""
+    marker = f"\0SVH_STATE_DIR={ns.state_dir}\0".encode()
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in b"\0" + (proc / "environ").read_bytes():
+                pids.add(int(proc.name))
+        except OSError:
+            continue
+    return pids - {os.getpid()}
+
+
+def runs_ended(ns: Namespace, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while run_pids(ns):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def left(ns: Namespace, veths: set[str] = frozenset()) -> dict[str, int]:  # type: ignore[assignment]
-    """Processes in the namespace's control groups, links, mounts, instances, scratch dirs."""
+    """Processes of its runs and in its control groups, links, mounts, instances, scratch
+    dirs."""
     scratch = Path("/dev/shm/salt-venv-harness", ns.name)
     return {
+        "runs": len(run_pids(ns)),
         "processes": len(_group_pids(ns)),
         "links": len(_links(ns, set(veths))),
         "mounts": len(_mounts(ns)),
@@ -243,6 +269,9 @@ def faulted_run(ns: Namespace, fault: str, args: list[str], rng: random.Random) 
         veths.add(box["extra"]["veth"])
     code, seconds = run.wait()
     if fault == "sigkill":
+        # What it started ends with it (told by the kernel): its boxes go as it ends.
+        if not runs_ended(ns, RUN_END):
+            note += f"; its processes still ran {RUN_END:.0f}s after it was killed"
         down = ns.harness("down", "--all")
         note += f"; down --all exited {down.returncode}"
         run.lines += (down.stdout + down.stderr).splitlines()

@@ -145,3 +145,38 @@ def test_a_boot_that_fails_names_its_telling_line(harness_run):
         "Failed to add new veth interfaces (vb-d5:host0): File exists"
     ), result.stderr
     assert harness_run("status").stdout.strip() == "no boxes up"
+
+
+SSHD_DIES_IN_A_COPY = """
+import json, tempfile
+from harness import session
+from harness.errors import SessionLost
+machine = session.connect(session.up("debian12", name="d6"))
+# A copy that waits on a FIFO until every sshd of the box is killed under it.
+machine.run("mkfifo /run/never")
+machine.run("setsid -f sh -c 'sleep 2; pkill -KILL -x sshd' </dev/null >/dev/null 2>&1")
+try:
+    machine.fetch("/run/never", tempfile.mktemp())
+    said = "copied"
+except SessionLost as e:
+    said = str(e)
+session.down(machine.instance)
+print(json.dumps(said))
+"""
+
+
+def test_a_bulk_copy_whose_sshd_dies_says_the_session_dropped(harness_run):
+    # Bulk copies go through the OpenSSH client, whose exit 255 is its own failure.
+    done = subprocess.run(
+        [sys.executable, "-c", SSHD_DIES_IN_A_COPY],
+        env=harness_run.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said.startswith(
+        "box d6: SSH session dropped while running `copy /run/never <- box` (sshd in the box "
+        "ended or restarted, or the box died: "
+    ), said

@@ -290,3 +290,25 @@ def test_not_root_is_one_line(harness_run):
         "needs root (run as root, e.g. sudo harness ...)"
     )
     assert set(our_nspawn_pids(harness_run.env["SVH_BRIDGE"])) <= before, "a box was started"
+
+
+NAME_REUSED = """
+import json, subprocess, sys
+from harness import session
+held = session.up("debian12", name="gamma")  # a run that holds its box...
+cli = [sys.executable, "-m", "signoff.cli"]
+for args in (["down", "gamma"], ["up", "debian12", "--name", "gamma"]):  # ...which a user replaced
+    subprocess.run([*cli, *args], check=True, capture_output=True)
+why = session.halt_if_lost(held)  # the run, late, finds its box gone and ends
+session.down(held)
+print(json.dumps(why))
+"""
+
+
+def test_a_run_whose_box_was_replaced_never_touches_the_box_now_of_that_name(harness_run):
+    # A killed run's suites, or one whose box a user took down, end late: what they tear
+    # down by name must not be a later box that took the name.
+    why = harness_python(harness_run, NAME_REUSED)
+    assert why == "it was taken down by another command"
+    assert ssh(harness_run, "gamma", "hostname").strip() == "gamma"  # the later box answers
+    harness_run("down", "gamma")

@@ -17,7 +17,7 @@ from harness import paths
 
 pytestmark = pytest.mark.xdist_group("faults")
 SUBSET = ["-k", "isolation"]
-NOTHING = {"processes": 0, "links": 0, "mounts": 0, "instances": 0, "scratch": 0}
+NOTHING = {"runs": 0, "processes": 0, "links": 0, "mounts": 0, "instances": 0, "scratch": 0}
 
 
 @pytest.fixture(scope="module")

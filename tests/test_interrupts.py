@@ -3,8 +3,12 @@ passing on the user's Ctrl-C): the signal is raised once the removal is done."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 CODE = """
 import os, signal, time
@@ -36,3 +40,34 @@ def test_a_signal_during_removal_is_raised_after_it():
     lines = done.stdout.splitlines()
     assert lines[0] == "['removal finished'] signal 15, after the boxes were removed", lines
     assert lines[1] == "interrupted again", lines
+
+
+KILLED_PARENT = """
+import sys
+from harness import runner
+runner.tee(["sleep", "120"], sys.stdout)
+"""
+
+
+def test_what_the_harness_runs_ends_when_the_harness_is_killed():
+    # Its own session keeps a child out of signals to ours: a SIGKILL here runs no cleanup,
+    # so the kernel must tell the child (which then removes its boxes itself).
+    parent = subprocess.Popen([sys.executable, "-c", KILLED_PARENT], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not (sleeps := children(parent.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sleeps, "the child never started"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in sleeps) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    still = [pid for pid in sleeps if Path(f"/proc/{pid}").exists()]
+    for pid in still:
+        os.kill(pid, signal.SIGKILL)
+    assert not still, "the child ran on after the harness was killed"
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in found.read_text().split()] if found.exists() else []
