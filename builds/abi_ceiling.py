@@ -51,7 +51,7 @@ from typing import Any, cast
 from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
-from elftools.elf.sections import SymbolTableSection
+from elftools.elf.sections import NoteSection, SymbolTableSection
 
 from harness import toolchain
 
@@ -87,18 +87,19 @@ class RuntimeCeiling:
     gcc: str
     xcrypt: bool  # libcrypt.so.1 is libxcrypt (XCRYPT_2.0), not glibc's own
     release: str
+    kernel: str  # the release's Linux: no ELF's .note.ABI-tag may ask for a newer one
 
 
 # EL5/6/7: auditwheel's manylinux_2_5/2_12/2_17 policies (taken from those releases' libs);
 # Debian 12: its libstdc++6/libgcc-s1 (gcc 12.2), read on this host; Debian 11 (gcc 10.2) and
 # Debian 13 (gcc 14.2): from those gcc releases' version scripts, not read on a box here.
 RUNTIME_CEILINGS: tuple[RuntimeCeiling, ...] = (
-    RuntimeCeiling("2.5", "3.4.8", "1.3.1", "4.2.0", False, "EL5 (gcc 4.1)"),
-    RuntimeCeiling("2.12", "3.4.13", "1.3.3", "4.3.0", False, "EL6 (gcc 4.4)"),
-    RuntimeCeiling("2.17", "3.4.19", "1.3.7", "4.8.0", False, "EL7 (gcc 4.8)"),
-    RuntimeCeiling("2.31", "3.4.28", "1.3.12", "7.0.0", True, "Debian 11 (gcc 10)"),
-    RuntimeCeiling("2.36", "3.4.30", "1.3.13", "12.0.0", True, "Debian 12 (gcc 12)"),
-    RuntimeCeiling("2.41", "3.4.33", "1.3.15", "14.0.0", True, "Debian 13 (gcc 14)"),
+    RuntimeCeiling("2.5", "3.4.8", "1.3.1", "4.2.0", False, "EL5 (gcc 4.1)", "2.6.18"),
+    RuntimeCeiling("2.12", "3.4.13", "1.3.3", "4.3.0", False, "EL6 (gcc 4.4)", "2.6.32"),
+    RuntimeCeiling("2.17", "3.4.19", "1.3.7", "4.8.0", False, "EL7 (gcc 4.8)", "3.10.0"),
+    RuntimeCeiling("2.31", "3.4.28", "1.3.12", "7.0.0", True, "Debian 11 (gcc 10)", "5.10.0"),
+    RuntimeCeiling("2.36", "3.4.30", "1.3.13", "12.0.0", True, "Debian 12 (gcc 12)", "6.1.0"),
+    RuntimeCeiling("2.41", "3.4.33", "1.3.15", "14.0.0", True, "Debian 13 (gcc 14)", "6.12.0"),
 )
 
 
@@ -139,6 +140,8 @@ class ElfInfo:
     version_needs: dict[str, list[str]] = field(default_factory=dict)
     # version name -> the undefined symbols bound to it (.dynsym + .gnu.version)
     symbols: dict[str, list[str]] = field(default_factory=dict)
+    # the oldest Linux it runs on, by its .note.ABI-tag ("3.2.0"), or None
+    kernel: str | None = None
 
     @property
     def max_glibc(self) -> str | None:
@@ -155,8 +158,8 @@ class ElfInfo:
 class Finding:
     """One rule broken by one file. `message` is one line: the file, what it needs, and
     what the target allows. Kinds: glibc-too-new, glibc-private, libstdcxx-too-new,
-    libgcc-too-new, libcrypt-too-new, unknown-version, system-library, not-on-rpath,
-    rpath-outside-tree, unreadable."""
+    libgcc-too-new, libcrypt-too-new, unknown-version, kernel-too-new, system-library,
+    not-on-rpath, rpath-outside-tree, unreadable."""
 
     path: str  # relative to the scanned root
     kind: str
@@ -233,6 +236,8 @@ def read_elf(path: Path, rel: str) -> ElfInfo:
                 versym = sec
             elif isinstance(sec, SymbolTableSection) and sec["sh_type"] == "SHT_DYNSYM":
                 dynsym = sec
+            elif isinstance(sec, NoteSection):
+                info.kernel = info.kernel or _abi_tag(sec)
         if dynamic is None:  # no section headers (sstrip): the PT_DYNAMIC segment
             for seg in elf.iter_segments():
                 if isinstance(seg, DynamicSegment):
@@ -349,12 +354,30 @@ def _symbols_of(info: ElfInfo, versions: list[str], limit: int = 5) -> str:
     return f" (symbols: {', '.join(syms[:limit])}{more})"
 
 
+def _abi_tag(notes: NoteSection) -> str | None:
+    """The Linux version a GNU ABI tag note asks for ("2.6.32"), if the section has one."""
+    for note in notes.iter_notes():
+        if note["n_type"] == "NT_GNU_ABI_TAG" and note["n_desc"]["abi_os"] == "ELF_NOTE_OS_LINUX":
+            desc = note["n_desc"]
+            return f"{desc['abi_major']}.{desc['abi_minor']}.{desc['abi_tiny']}"
+    return None
+
+
 def _check_versions(
     info: ElfInfo, ceiling: str, rt: RuntimeCeiling, from_system: set[str]
 ) -> list[Finding]:
     """Version needs against the ceilings: GLIBC_ on any library, the gcc runtime's and
-    libcrypt's only where that library is the system's."""
+    libcrypt's only where that library is the system's; the kernel its ABI tag names."""
     out = _check_glibc(info, ceiling)
+    if info.kernel and parse_version(info.kernel) > parse_version(rt.kernel):
+        out.append(
+            Finding(
+                info.path,
+                "kernel-too-new",
+                f"{info.path}: its .note.ABI-tag asks for Linux {info.kernel}, "
+                f"{rt.release} runs {rt.kernel}",
+            )
+        )
     for soname, names in info.version_needs.items():
         if soname in from_system:
             out += _check_runtime_library(info, soname, names, rt)

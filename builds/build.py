@@ -23,7 +23,7 @@ from harness.catalog import Box
 from . import abi_ceiling, defects, layout, manifest, package_cache
 from .errors import BuildError
 from .formats import PackageFormat, format_module
-from .locks import DEFAULT_SALT, salt_lock
+from .locks import box_line, salt_lock
 from .payload import StagedPayload, Venv, python_minor, stage
 from .remote import BoxRunner
 
@@ -32,12 +32,13 @@ REMOTE_OUT = "/var/tmp/svh-build/out"
 
 def output_name(
     box_name: str,
-    salt_version: str = DEFAULT_SALT,
+    salt_version: str | None = None,
     defect: str | None = None,
     foreign_format: str | None = None,
 ) -> str:
-    """foreign_format: a package format other than the box's own (rpm from a Debian box)."""
-    other_line = salt_version if salt_version != DEFAULT_SALT else None
+    """foreign_format: a package format other than the box's own (rpm from a Debian box).
+    The box's own Salt line (box_line) is named by the box alone."""
+    other_line = salt_version if salt_version not in (None, box_line(box_name)) else None
     return paths.package_set_name(box_name, other_line, defect, foreign_format)
 
 
@@ -47,7 +48,7 @@ def dist_root(dist_dir: Path | None = None) -> Path:
 
 def output_dir(
     box_name: str,
-    salt_version: str = DEFAULT_SALT,
+    salt_version: str | None = None,
     defect: str | None = None,
     dist_dir: Path | None = None,
     foreign_format: str | None = None,
@@ -64,15 +65,14 @@ def log_path(*args: Any, **kwargs: Any) -> Path:
 def current_digest(box_name: str, *variant: str | None, package_format: str | None = None) -> str:
     """The inputs digest a build of (box, salt version, defect) would have now."""
     salt_version, defect = [*variant, None, None][:2]
-    box = catalog.load_box(box_name).for_salt(salt_version or DEFAULT_SALT)
-    return manifest.inputs_digest(
-        box, salt_version or DEFAULT_SALT, defect, package_format or box.package_format
-    )
+    salt_version = salt_version or box_line(box_name)
+    box = catalog.load_box(box_name).for_salt(salt_version)
+    return manifest.inputs_digest(box, salt_version, defect, package_format or box.package_format)
 
 
 def build_packages(
     box_name: str,
-    salt_version: str = DEFAULT_SALT,
+    salt_version: str | None = None,
     defect: str | None = None,
     keep_box: bool = False,
     dist_dir: Path | None = None,
@@ -81,6 +81,7 @@ def build_packages(
 ) -> Path:
     """Build BOX's packages into dist; return the output directory. Unless `force`, an
     output whose inputs are unchanged is reused (from dist/ or the package cache)."""
+    salt_version = salt_version or box_line(box_name)
     box = catalog.load_box(box_name).for_salt(salt_version)
     defects.check(defect, box.python.portable)
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts

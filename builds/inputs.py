@@ -27,17 +27,21 @@ __all__ = ["cache_root", "fetch_url", "filling", "sha256_file"]
 ARCH = "x86_64"
 
 
+# The legacy manylinux names, by the glibc minor each stands for (PEP 600).
+LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+
+
 def platform_tags(glibc: str) -> list[str]:
-    """pip --platform values a box with this glibc accepts, best first."""
+    """pip --platform values a box with this glibc accepts, best first, each legacy name next
+    to the glibc it stands for: no wheel may need a newer glibc than the box's (a 2.12 box
+    takes manylinux2010 and manylinux1 wheels, never manylinux2014 ones)."""
     major, minor = (int(x) for x in glibc.split(".")[:2])
-    tags = [f"manylinux_{major}_{m}_{ARCH}" for m in range(minor, 16, -1)]
-    return [
-        *tags,
-        f"manylinux2014_{ARCH}",
-        f"manylinux2010_{ARCH}",
-        f"manylinux1_{ARCH}",
-        f"linux_{ARCH}",
-    ]
+    tags = []
+    for m in range(minor, 4, -1):
+        tags.append(f"manylinux_{major}_{m}_{ARCH}")
+        if m in LEGACY_MANYLINUX:
+            tags.append(f"{LEGACY_MANYLINUX[m]}_{ARCH}")
+    return [*tags, f"linux_{ARCH}"]
 
 
 def inputs_key(lock_text: str, build_text: str, python_minor: str, glibc: str) -> str:

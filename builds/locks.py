@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import settings
+from harness import catalog, settings
 from harness.sources import digest
 
 from .errors import BuildError
@@ -72,6 +72,11 @@ def parse_lock(text: str, source: str = "lock") -> list[Pin]:
 def lock_dir() -> Path:
     """builds/locks, or $SVH_LOCK_DIR (a test's own locks)."""
     return settings.current().path("SVH_LOCK_DIR", LOCK_DIR)
+
+
+def box_line(box_name: str) -> str:
+    """The Salt line a box's packages carry unless another is asked for."""
+    return catalog.load_box(box_name).salt or DEFAULT_SALT
 
 
 def lock_name(salt_version: str, python_minor: str) -> str:

@@ -232,7 +232,7 @@ def _interpreter(
     a venv on the system's. Returns (the system Python it runs on, its version)."""
     if box.python.portable:
         python_version = portable.install(runner, box)
-        portable.send_toolchain(runner)  # the sdists compile with it too
+        portable.send_toolchain(runner, box)  # the sdists compile with it too
         runner.machine.put_file(SITECUSTOMIZE, f"{PREFIX}/lib/python{minor}/sitecustomize.py")
         if not options.own_libssl:
             runner.run(
@@ -279,7 +279,7 @@ def _install(
         "installing pip into the venv",
     )
     # Portable payloads compile with the glibc 2.17 toolchain.
-    env = portable.compile_env() if box.python.portable else None
+    env = portable.compile_env(box) if box.python.portable else None
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
     pins = [
         p for p in parse_lock((inputs / "lock.txt").read_text()) if p.key not in options.left_out
@@ -296,8 +296,12 @@ def _install(
         runner.run(
             f"{python} -m pip check --disable-pip-version-check", "checking the venv's dependencies"
         )
-    wanted = ["salt.version", "msgpack", "zmq", "tornado", "cryptography", "yaml", "jinja2"]
-    modules = ", ".join(m for m in wanted if m not in options.left_out)
+    # Each module whose distribution the lock has (Salt 3005 bundles its own tornado and
+    # needs no cryptography).
+    locked = {p.key for p in pins}
+    wanted = {"salt.version": "salt", "msgpack": "msgpack", "zmq": "pyzmq", "tornado": "tornado"}
+    wanted |= {"cryptography": "cryptography", "yaml": "pyyaml", "jinja2": "jinja2"}
+    modules = ", ".join(m for m, dist in wanted.items() if dist in locked)
     runner.run(f"{python} -I -c 'import {modules}'", "importing Salt from the venv")
 
 

@@ -1,20 +1,22 @@
-"""A portable CPython 3.11 in /opt/salt for glibc 2.17 (EL7), built on a Debian build box.
+"""A portable CPython in /opt/salt for an old glibc, built on a Debian build box: 3.11 for
+glibc 2.17 (EL7, and any newer release's older Salt line), 3.9 for glibc 2.12 (EL6).
 
-Every C library the interpreter needs (OpenSSL 3, SQLite, libffi, xz, bzip2, zlib, ncurses,
-readline, gdbm, libuuid, expat) and libzmq for pyzmq are built from Debian's orig tarballs
-with the ppbt toolchain (gcc 11, glibc 2.17 sysroot: see toolchain.py) into /opt/salt/lib,
-and every ELF finds them through an $ORIGIN-relative RPATH, so the tree needs nothing from
-the target but glibc 2.17. We drive the toolchain ourselves instead of `relenv build`
-offline: relenv pins upstream tarballs by checksum, and the only sources reachable here,
-Debian's orig tarballs, differ from them in version and checksum.
+Every C library the interpreter needs (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses,
+readline, gdbm, libuuid, expat) and, for EL7, libzmq for pyzmq are built from Debian's orig
+tarballs into /opt/salt/lib, and every ELF finds them through an $ORIGIN-relative RPATH, so
+the tree needs nothing from the target but its glibc. The compiler is the ppbt toolchain
+(gcc 11, a glibc 2.17 sysroot) for 2.17, and zig cc for older glibc versions (see
+harness/toolchain.py). We drive the toolchains ourselves instead of `relenv build` offline:
+relenv pins upstream tarballs by checksum, and the only sources reachable here, Debian's
+orig tarballs, differ from them in version and checksum.
 
     version = install(runner, box)   # /opt/salt on the box, built or unpacked from the cache
-    send_toolchain(runner)           # the toolchain at TOOLCHAIN on the box, for compile_env()
-    env = compile_env()              # CC, LDFLAGS, ZMQ_PREFIX ... for sdists such as pyzmq
+    send_toolchain(runner, box)      # the compilers on the box, for compile_env()
+    env = compile_env(box)           # CC, LDFLAGS, ZMQ_PREFIX ... for sdists such as pyzmq
     run_on_glibc217(runner, code)    # python3 -c CODE in a root of glibc 2.17 + /opt/salt only
 
 A cold build takes ~9 minutes on two cores; the tree is cached on the host as a tarball
-keyed by the sources, the toolchain and the recipe (builds/portable_recipe.sh).
+keyed by the target, its sources, the toolchain and the recipe (builds/portable_recipe.sh).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from .remote import BoxRunner
 PREFIX = cpython.PREFIX
 WORK = "/var/tmp/svh-portable"
 TOOLCHAIN = "/var/tmp/svh-toolchain"  # on the box; compile_env() relies on it
+ZIG = "/var/tmp/svh-zig"  # on the box, for targets below glibc 2.17
 RECIPE = Path(__file__).with_name("portable_recipe.sh")
+ZIG_WRAPPERS = Path(__file__).with_name("zig_wrappers.sh")
 
 
 class Source(NamedTuple):
@@ -65,10 +69,6 @@ SOURCES = [
         "d66c56ad259a82cf2a9dfc408b32bf5da52371500b84745f7fb8b645712df676",
     ),
     Source(
-        "pool/main/o/openssl/openssl_3.0.20.orig.tar.gz",
-        "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
-    ),
-    Source(
         "pool/main/n/ncurses/ncurses_6.4.orig.tar.gz",
         "6931283d9ac87c5073f30b6290c4c75f21632bb4fc3603ac8100812bed248159",
     ),
@@ -92,11 +92,6 @@ SOURCES = [
         "pool/main/e/expat/expat_2.5.0.orig.tar.gz",
         "ab00ee05c7067fd10a35c5d2a4922ebba746ddd50ff83b79c828da17bbdf1757",
     ),
-    Source(
-        "pool/main/z/zeromq3/zeromq3_4.3.4.orig.tar.gz",
-        "0ff5a531c9ffaf0dfdc7dc78d13d1383088f454896d252934c429b2554d10559",
-    ),
-    Source(cpython.SOURCE_PATH, cpython.SOURCE_SHA256),
     # Build-only: tclsh generates SQLite's amalgamation (bookworm amd64 binaries).
     Source(
         "pool/main/t/tcl8.6/libtcl8.6_8.6.13+dfsg-2_amd64.deb",
@@ -107,6 +102,73 @@ SOURCES = [
         "4d539bdd459ea9fd5be25bf46c3c928ae5eb9cfdb5a1bf7ca25cacc596327d9d",
     ),
 ]
+ZEROMQ = Source(
+    "pool/main/z/zeromq3/zeromq3_4.3.4.orig.tar.gz",
+    "0ff5a531c9ffaf0dfdc7dc78d13d1383088f454896d252934c429b2554d10559",
+)
+
+
+class Target(NamedTuple):
+    """What a portable interpreter is built for, and from what."""
+
+    glibc: str  # the oldest glibc it runs on: no ELF needs a newer symbol version
+    series: str  # CPython's minor version
+    python: Source
+    openssl: Source
+    with_zmq: bool  # build libzmq (else pyzmq's wheel fits the target and brings its own)
+    zig: bool  # compiled with zig cc (else the ppbt toolchain)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [*SOURCES, self.openssl, *([ZEROMQ] if self.with_zmq else []), self.python]
+
+
+EL7 = Target(
+    "2.17",
+    "3.11",
+    Source(cpython.SOURCE_PATH, cpython.SOURCE_SHA256),
+    Source(
+        "pool/main/o/openssl/openssl_3.0.20.orig.tar.gz",
+        "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
+    ),
+    with_zmq=True,
+    zig=False,
+)
+# Bullseye's CPython 3.9 and OpenSSL 1.1.1 (Salt 3005, EL6's line, runs on 3.9).
+EL6 = Target(
+    "2.12",
+    "3.9",
+    Source(
+        "pool/main/p/python3.9/python3.9_3.9.2.orig.tar.xz",
+        "3c2034c54f811448f516668dce09d24008a0716c3a794dd8639b5388cbde247d",
+    ),
+    Source(
+        "pool/main/o/openssl/openssl_1.1.1w.orig.tar.gz",
+        "cf3098950cb4d853ad95c0841f1f9c6d3dc102dccfcacd521d93925208b76ac8",
+    ),
+    with_zmq=False,
+    zig=True,
+)
+
+
+def target(box) -> Target:
+    """The portable build for the box: EL6's below glibc 2.17, else EL7's (which runs on any
+    newer glibc); its CPython must be the one the box bundles."""
+    found = EL6 if _glibc_minor(box.glibc) < 17 else EL7
+    if _glibc_minor(box.glibc) < _glibc_minor(found.glibc):
+        raise BuildError(f"{box.name}: no portable CPython builds for glibc {box.glibc} here")
+    if box.python.bundled_version != found.series:
+        raise BuildError(
+            f"{box.name}: the portable CPython for glibc {box.glibc} is {found.series}, "
+            f"the catalog bundles {box.python.bundled_version} (python.bundled_version)"
+        )
+    return found
+
+
+def _glibc_minor(glibc: str) -> int:
+    return int(glibc.split(".")[1])
+
+
 # Build-only: CMake (libzmq, expat), from PyPI; 3.x still accepts libzmq's old
 # cmake_minimum_required.
 CMAKE_VERSION = "3.31.10"
@@ -156,41 +218,54 @@ def _fetch_cmake(log: Path) -> Path:
     return dest
 
 
-def fetch_sources(log: Path) -> list[Path]:
+def fetch_sources(target: Target, log: Path) -> list[Path]:
     """Every input of a cold build on the host (downloaded once, sha256-pinned)."""
-    return [fetch_url(_url(s.path), s.sha256, log) for s in SOURCES] + [_fetch_cmake(log)]
+    return [fetch_url(_url(s.path), s.sha256, log) for s in target.sources] + [_fetch_cmake(log)]
 
 
-def cache_key() -> str:
-    parts = [s.sha256 for s in SOURCES] + [CMAKE_SHA256, toolchain.WHEEL_SHA256]
-    recipe = RECIPE.read_text() + toolchain.WRAPPERS.read_text()
-    return digest("python-el7-v1", *parts, recipe, "x86_64")[:20]
+def _wrappers(target: Target) -> Path:
+    return ZIG_WRAPPERS if target.zig else toolchain.WRAPPERS
 
 
-def send_toolchain(runner: BoxRunner) -> None:
-    """Put the ppbt toolchain at TOOLCHAIN on the box (once per box)."""
+def cache_key(target: Target) -> str:
+    parts = [s.sha256 for s in target.sources] + [CMAKE_SHA256, toolchain.WHEEL_SHA256]
+    parts += [toolchain.ZIG_WHEEL_SHA256] if target.zig else []
+    recipe = RECIPE.read_text() + _wrappers(target).read_text()
+    return digest("python-portable-v1", target.glibc, target.series, *parts, recipe, "x86_64")[:20]
+
+
+def send_toolchain(runner: BoxRunner, box) -> None:
+    """Put the compilers for the box's target on the build box (once per box): the ppbt
+    toolchain always (its glibc 2.17 runtime runs the checks), zig for older targets."""
     root = toolchain.ensure_toolchain(runner.log)
     gcc = f"{TOOLCHAIN}/bin/{toolchain.TRIPLET}-gcc"
-    if runner.output(f"test -x {gcc} && echo yes || true", "looking for the toolchain").strip():
-        return
-    runner.copy_in(root, TOOLCHAIN, "copying the glibc 2.17 toolchain in")
+    if not runner.output(f"test -x {gcc} && echo yes || true", "looking for the toolchain"):
+        runner.copy_in(root, TOOLCHAIN, "copying the glibc 2.17 toolchain in")
+    if target(box).zig and not runner.output(
+        f"test -x {ZIG}/zig && echo yes || true", "looking for zig"
+    ):
+        runner.copy_in(toolchain.ensure_zig(runner.log), ZIG, "copying zig cc in")
 
 
-def compile_env() -> dict[str, str]:
-    """Environment for compiling sdists on the box against /opt/salt for glibc 2.17.
+def compile_env(box) -> dict[str, str]:
+    """Environment for compiling sdists on the box against /opt/salt for the box's glibc.
 
     Needs send_toolchain() first. pyzmq (scikit-build-core) takes ZMQ_PREFIX and links the
     libzmq built here; setuptools projects (timelib) take CC/LDSHARED/CFLAGS/LDFLAGS.
     """
+    built = target(box)
     t = toolchain.TRIPLET
+    cc, cxx = f"{t}-gcc", f"{t}-g++"
+    if built.zig:
+        cc, cxx = (f"{ZIG}/zig {tool} -target {t}.{built.glibc}" for tool in ("cc", "c++"))
     flags = "-O2 -g0 -ffile-prefix-map=/tmp/="  # pip builds under /tmp: keep that path out
     return {
         "PATH": f"{TOOLCHAIN}/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "CC": f"{t}-gcc",
-        "CXX": f"{t}-g++",
-        "LDSHARED": f"{t}-gcc -pthread -shared",
-        "LDCXXSHARED": f"{t}-g++ -pthread -shared",
-        "AR": f"{t}-ar",
+        "CC": cc,
+        "CXX": cxx,
+        "LDSHARED": f"{cc} -pthread -shared",
+        "LDCXXSHARED": f"{cxx} -pthread -shared",
+        "AR": "ar" if built.zig else f"{t}-ar",
         "CFLAGS": flags,
         "CXXFLAGS": flags,
         "CPPFLAGS": f"-I{PREFIX}/include",
@@ -198,6 +273,8 @@ def compile_env() -> dict[str, str]:
         "LDFLAGS": f"-L{PREFIX}/lib -Wl,-rpath,{PREFIX}/lib -static-libstdc++ -static-libgcc",
         "ZMQ_PREFIX": PREFIX,
         "PYZMQ_NO_BUNDLE": "1",
+        "ZIG_GLOBAL_CACHE_DIR": f"{WORK}/zig-cache",
+        "ZIG_LOCAL_CACHE_DIR": f"{WORK}/zig-cache",
     }
 
 
@@ -216,55 +293,61 @@ def check(runner: BoxRunner) -> None:
     runner.note(f"on glibc 2.17: {run_on_glibc217(runner, STDLIB_CODE).strip()}")
 
 
-def check_abi(tarball: Path, log: Path) -> None:
-    """Every ELF of the built tree within EL7's ABI (builds.abi_ceiling, pyelftools)."""
+def check_abi(tarball: Path, built: Target, log: Path) -> None:
+    """Every ELF of the built tree within the target's ABI (builds.abi_ceiling)."""
     with tempfile.TemporaryDirectory(prefix="svh-portable-abi-") as tmp:
         with tarfile.open(tarball) as tar:
             tar.extractall(tmp, filter="tar")
-        report = abi_ceiling.scan(Path(tmp), toolchain.GLIBC, portable=True)
+        report = abi_ceiling.scan(Path(tmp), built.glibc, portable=True)
     with open(log, "a") as f:
         f.write(f"\n### portable CPython, ABI ceiling: {report.summary()}\n")
         f.writelines(f"{finding.kind}: {finding.message}\n" for finding in report.findings)
     if report.findings:
         raise BuildError(
-            f"the portable CPython breaks EL7's ABI: {report.findings[0].message}", log
+            f"the portable CPython breaks glibc {built.glibc}'s ABI: {report.findings[0].message}",
+            log,
         )
 
 
 def install(runner: BoxRunner, box) -> str:
     """Put the portable interpreter into /opt/salt on the box; return its version."""
-    cached = cache_root() / "python-el7" / cache_key() / "python.tar"
+    built = target(box)
+    cached = cache_root() / "python-portable" / cache_key(built) / "python.tar"
     if cached.is_file():
-        with progress.step(f"{box.name}: portable CPython {cpython.VERSION} (cached)"):
+        with progress.step(f"{box.name}: portable CPython {built.series} (cached)"):
             runner.run(f"rm -rf {PREFIX}", "clearing /opt/salt")
             runner.send_tar(cached, PREFIX, "unpacking the cached portable CPython")
     else:
         with progress.step(
-            f"{box.name}: building CPython {cpython.VERSION} and its libraries for glibc 2.17 "
-            "(make -j2, ~9 minutes)"
+            f"{box.name}: building CPython {built.series} and its libraries for glibc "
+            f"{built.glibc} (make -j2, ~9 minutes)"
         ):
-            sources = fetch_sources(runner.log)
-            runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}/dl", "preparing the build")
-            send_toolchain(runner)
-            for src in [*sources, RECIPE, toolchain.WRAPPERS]:
-                runner.send_file(src, f"{WORK}/dl/{src.name}", f"copying {src.name} in")
-            wrappers = f"{WORK}/dl/{toolchain.WRAPPERS.name}"
-            runner.run(
-                f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={TOOLCHAIN} TOOLCHAIN_WRAPPERS={wrappers} "
-                f"bash {WORK}/dl/{RECIPE.name}",
-                "building the portable CPython and its libraries",
-                timeout=4 * 3600,
-            )
-            check(runner)
-            runner.run(f"tar -C {PREFIX} -cf {WORK}/python.tar .", "packing /opt/salt")
-            with filling(cached.parent) as tmp:
-                runner.fetch(
-                    f"{WORK}/python.tar", tmp / cached.name, "caching the portable CPython"
-                )
-                check_abi(tmp / cached.name, runner.log)
-            runner.run(f"rm -rf {WORK}", "removing the build directory")
+            _build(runner, box, built, cached)
     cpython.check_stdlib(runner)
     return runner.output(
         f"{PREFIX}/bin/python3 -I -c 'import platform; print(platform.python_version())'",
         "asking the portable CPython its version",
     ).strip()
+
+
+def _build(runner: BoxRunner, box, built: Target, cached: Path) -> None:
+    sources = fetch_sources(built, runner.log)
+    runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}/dl", "preparing the build")
+    send_toolchain(runner, box)
+    wrappers = _wrappers(built)
+    for src in [*sources, RECIPE, wrappers]:
+        runner.send_file(src, f"{WORK}/dl/{src.name}", f"copying {src.name} in")
+    runner.run(
+        f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={ZIG if built.zig else TOOLCHAIN} "
+        f"TOOLCHAIN_WRAPPERS={WORK}/dl/{wrappers.name} GLIBC={built.glibc} "
+        f"PYTHON_SERIES={built.series} WITH_ZMQ={int(built.with_zmq)} "
+        f"bash {WORK}/dl/{RECIPE.name}",
+        "building the portable CPython and its libraries",
+        timeout=4 * 3600,
+    )
+    check(runner)
+    runner.run(f"tar -C {PREFIX} -cf {WORK}/python.tar .", "packing /opt/salt")
+    with filling(cached.parent) as tmp:
+        runner.fetch(f"{WORK}/python.tar", tmp / cached.name, "caching the portable CPython")
+        check_abi(tmp / cached.name, built, runner.log)
+    runner.run(f"rm -rf {WORK}", "removing the build directory")

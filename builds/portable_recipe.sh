@@ -1,11 +1,14 @@
-# Build CPython 3.11 and the C libraries it needs into $PREFIX for glibc 2.17 (EL7), on a
-# Debian build box, with the ppbt toolchain. Run by builds/portable.py as
-#   WORK=... PREFIX=... TOOLCHAIN=... TOOLCHAIN_WRAPPERS=... bash portable_recipe.sh
-# with the Debian orig tarballs (and the build-only tools) in $WORK/dl.
+# Build CPython and the C libraries it needs into $PREFIX for an old glibc (EL7's 2.17 with
+# the ppbt toolchain, EL6's 2.12 with zig cc), on a Debian build box. Run by
+# builds/portable.py as
+#   WORK=... PREFIX=... TOOLCHAIN=... TOOLCHAIN_WRAPPERS=... PYTHON_SERIES=3.11 WITH_ZMQ=1 \
+#       bash portable_recipe.sh
+# with the Debian orig tarballs (and the build-only tools) in $WORK/dl. TOOLCHAIN_WRAPPERS
+# defines toolchain_wrappers, which puts $T-gcc, $T-ar ... for the target into a directory.
 set -euo pipefail
-: "${WORK:?}" "${PREFIX:?}" "${TOOLCHAIN:?}" "${TOOLCHAIN_WRAPPERS:?}"
+: "${WORK:?}" "${PREFIX:?}" "${TOOLCHAIN:?}" "${TOOLCHAIN_WRAPPERS:?}" "${PYTHON_SERIES:?}"
+: "${WITH_ZMQ:?}"
 T=x86_64-linux-gnu
-SYSROOT=$TOOLCHAIN/$T/sysroot
 SRC=$WORK/src
 TOOLS=$WORK/tools
 mkdir -p "$SRC" "$TOOLS/bin" "$PREFIX/lib" "$PREFIX/include"
@@ -15,6 +18,7 @@ mkdir -p "$SRC" "$TOOLS/bin" "$PREFIX/lib" "$PREFIX/include"
 # /usr/include/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu (glibc 2.36) to every module.
 . "$TOOLCHAIN_WRAPPERS"
 toolchain_wrappers "$TOOLS/bin"
+SYSROOT=${SYSROOT:-$TOOLCHAIN/$T/sysroot}  # where CMake looks for libraries (zig: none)
 # SQLite's canonical source generates its amalgamation with tclsh: Debian's tcl8.6 binaries.
 dpkg-deb -x "$WORK"/dl/libtcl8.6_*.deb "$TOOLS/tcl"
 dpkg-deb -x "$WORK"/dl/tcl8.6_*.deb "$TOOLS/tcl"
@@ -129,29 +133,34 @@ cmake_build expat -DEXPAT_BUILD_TOOLS=OFF -DEXPAT_BUILD_EXAMPLES=OFF -DEXPAT_BUI
     -DEXPAT_BUILD_DOCS=OFF -DEXPAT_SHARED_LIBS=ON > build.out 2>&1 || { tail -40 build.out; exit 1; }
 
 # C++: libstdc++ and libgcc linked in statically, EL7's (GLIBCXX_3.4.19) is too old.
-# No libsodium: CURVE comes from the bundled tweetnacl.
-unpack zeromq 'zeromq3_*.orig.tar.*'
-cmake_build . -DBUILD_TESTS=OFF -DBUILD_STATIC=OFF -DWITH_DOCS=OFF -DWITH_PERF_TOOL=OFF \
-    -DENABLE_CPACK=OFF -DENABLE_PRECOMPILED=OFF -DWITH_LIBSODIUM=OFF -DENABLE_CURVE=ON \
-    -DWITH_LIBBSD=OFF -DENABLE_DRAFTS=OFF \
-    -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS -static-libstdc++ -static-libgcc" \
-    > build.out 2>&1 || { tail -40 build.out; exit 1; }
+# No libsodium: CURVE comes from the bundled tweetnacl. (Where pyzmq's wheel fits the
+# target, it brings its own libzmq: WITH_ZMQ=0.)
+if [ "$WITH_ZMQ" = 1 ]; then
+    unpack zeromq 'zeromq3_*.orig.tar.*'
+    cmake_build . -DBUILD_TESTS=OFF -DBUILD_STATIC=OFF -DWITH_DOCS=OFF -DWITH_PERF_TOOL=OFF \
+        -DENABLE_CPACK=OFF -DENABLE_PRECOMPILED=OFF -DWITH_LIBSODIUM=OFF -DENABLE_CURVE=ON \
+        -DWITH_LIBBSD=OFF -DENABLE_DRAFTS=OFF \
+        -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS -static-libstdc++ -static-libgcc" \
+        > build.out 2>&1 || { tail -40 build.out; exit 1; }
+fi
 
 # No PGO/LTO: the build boxes have two cores. sysconfig keeps LDFLAGS' rpath to /opt/salt/lib
 # on purpose: extensions built later against /opt/salt's libraries (libffi, libssl) need it.
 # No test suite, no test modules and no -O/-OO bytecode: none is part of a runtime, and
 # compiling them costs minutes of this build.
-unpack python 'python3.11_*.orig.tar.*'
+unpack python "python${PYTHON_SERIES}_*.orig.tar.*"
 CPPFLAGS="$CPPFLAGS -I$PREFIX/include/ncursesw" ./configure --prefix="$PREFIX" --enable-shared \
     --with-ensurepip=no --without-static-libpython --with-openssl="$PREFIX" --with-system-expat \
     --disable-test-modules > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
 sed -i 's/\$(PYTHON_FOR_BUILD) -Wi -OO\? \$(DESTDIR)/: $(DESTDIR)/' Makefile
-[ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = 4 ]
+# 3.9 also compiles site-packages three times over; 3.11 does not.
+case $PYTHON_SERIES in 3.9) compiles=6 ;; *) compiles=4 ;; esac
+[ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = "$compiles" ]
 make -j2
 make install > install.out 2>&1 || { tail -40 install.out; exit 1; }
 
 # ---- trim, then make every ELF find /opt/salt/lib relative to itself ----------------------
-py=$PREFIX/lib/python3.11
+py=$PREFIX/lib/python$PYTHON_SERIES
 rm -rf "$PREFIX/share/man" "$PREFIX/share/doc" "$PREFIX/share/info"
 find "$PREFIX/lib" -maxdepth 1 \( -name '*.a' -o -name '*.la' \) -delete
 # Only the interpreter's own commands (and openssl) in bin: c_rehash is a perl script,
@@ -161,17 +170,18 @@ find "$PREFIX/bin" -mindepth 1 ! \( -name 'python3*' -o -name 'pydoc3*' -o -name
 # sysconfig names the compilers without the toolchain's prefix, so a user of the installed
 # payload gets the system's gcc; the build box passes compile_env() instead.
 build_dir=$SRC/python
-for f in "$py"/_sysconfigdata_*.py "$py"/config-3.11-*/Makefile "$PREFIX"/bin/python3.11-config; do
+for f in "$py"/_sysconfigdata_*.py "$py"/config-"$PYTHON_SERIES"-*/Makefile \
+    "$PREFIX/bin/python$PYTHON_SERIES-config"; do
     sed -i -e "s|$build_dir|$PREFIX|g" -e "s|:$room||g" \
         -e "s/\b$T-\(gcc\|g++\|cpp\|ar\|ranlib\|readelf\)/\1/g" "$f"
 done
-"$PREFIX/bin/python3.11" -m compileall -q -f -d "$py" "$py"/_sysconfigdata_*.py > /dev/null
+"$PREFIX/bin/python$PYTHON_SERIES" -m compileall -q -f -d "$py" "$py"/_sysconfigdata_*.py > /dev/null
 
 printf '\177ELF' > "$WORK/elf-magic"
 find "$PREFIX" -type f ! -name '*.py' ! -name '*.pyc' | while read -r f; do
     cmp -s -n 4 "$f" "$WORK/elf-magic" || continue
     $STRIP --strip-debug "$f"
-    # The toolchain's crt files tag binaries "for GNU/Linux 5.16.9"; EL7 runs 3.10.
+    # ppbt's crt files tag binaries "for GNU/Linux 5.16.9"; EL7 runs 3.10, EL6 2.6.32.
     if $READELF -S "$f" | grep -q '\.note\.ABI-tag'; then
         $OBJCOPY --remove-section=.note.ABI-tag "$f"
     fi

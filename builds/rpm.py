@@ -7,8 +7,9 @@ does. `harness build BOX --format rpm` writes the RPMs to dist/BOX-rpm/ (dist/BO
 the box's native format).
 
 The same spec serves EL targets: extra_defines carries an EL release's macros (see
-rpm_targets.target_macros). With EL5/6's macros the spec builds Python 2.7 and
-/opt/salt itself, from LegacySources (CPython's tarball and a Python 2.7 wheelhouse).
+rpm_targets.target_macros). With EL5/6's macros the spec writes SysV init scripts, and for a
+payload that is not portable builds Python 2.7 and /opt/salt itself, from LegacySources
+(CPython's tarball and a Python 2.7 wheelhouse).
 """
 
 from __future__ import annotations
@@ -193,15 +194,15 @@ def build(
 ) -> list[PackageFile]:
     """Build the spec's RPMs from `staged` into out_dir on the box.
 
-    For EL5/6 macros (rhel <= 6) the spec builds /opt/salt itself from `legacy`: the
-    staged trees give everything else (wrappers, configs; units are replaced by init
-    scripts).
+    For EL5/6 macros (rhel <= 6) the staged trees' units are replaced by init scripts, and
+    unless the payload is portable (built for the release's glibc) the spec builds /opt/salt
+    itself from `legacy`.
     """
     check(box, staged.defect)
     if extra_defines is None and box.rpm_target:  # the box's own EL release
         extra_defines = target_macros(box.rpm_target)
     rhel = (extra_defines or {}).get("rhel")
-    if rhel and int(rhel) <= 6 and legacy is None:
+    if rhel and int(rhel) <= 6 and legacy is None and not staged.portable:
         raise BuildError(
             f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
             "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv"

@@ -20,6 +20,7 @@ from harness.platform import InitSystem
 from harness.runner import capture
 
 from .errors import BuildError
+from .locks import box_line
 from .rpm import SPEC, target_macros
 
 DAEMONS = ["minion", "master", "syndic", "api"]
@@ -108,11 +109,19 @@ def _rpmspec(args: list[str], macros: dict[str, str]) -> str:
     return proc.stdout
 
 
-def evaluate(release: str, salt_version: str = "3008.4") -> EvaluatedSpec:
+def evaluate(release: str, salt_version: str = "3008.4", portable: bool = False) -> EvaluatedSpec:
     macros = {**target_macros(release), "salt_version": salt_version}
+    if portable:  # as rpm.rpmbuild_argv passes it for a payload built for the target's glibc
+        macros["portable"] = "1"
     text = _rpmspec(["-P"], macros)
     nvrs = _rpmspec(["-q", "--qf", "%{nvr}\\n"], macros).split()
     return EvaluatedSpec(f"el{release}", text, parse_spec(text), nvrs)
+
+
+def evaluate_box(box) -> EvaluatedSpec:
+    """The spec as the box's own RPMs are built: its release, Salt line and payload."""
+    assert box.rpm_target is not None
+    return evaluate(box.rpm_target, box_line(box.name), box.python.portable)
 
 
 def _check_daemon(spec: EvaluatedSpec, daemon: str, init: InitSystem) -> list[str]:
@@ -179,8 +188,7 @@ def el_boxes():
 def main() -> int:
     failed = False
     for box in el_boxes():
-        assert box.rpm_target is not None
-        spec = evaluate(box.rpm_target)
+        spec = evaluate_box(box)
         problems = check(spec, platform.of(box).services, box.python.bundled_version)
         failed |= bool(problems)
         verdict = "ok" if not problems else "MISMATCH: " + "; ".join(problems)

@@ -155,6 +155,9 @@ class Box(Strict):
     conflicts: list[ConflictLibrary] = []
     build_packages: list[str] = []
     build: BuildSettings = BuildSettings()
+    # The Salt line its packages carry when none is asked for (builds.locks.DEFAULT_SALT when
+    # unset): the newest whose whole dependency set builds within the box's glibc.
+    salt: str | None = Field(default=None, pattern=r"^\d{4}\.\d+$")
     # Verify the packages of another catalog entry (centos7-abi runs centos7's RPMs).
     packages_of: str | None = None
     # The box the suites run the salt-master on (default: a second box of this one).

@@ -134,9 +134,14 @@ def test_catalog_glibc_parses():
 # --- the glibc ceiling --------------------------------------------------------------------
 
 
+def _drop_abi_tag(path: Path) -> Path:
+    subprocess.run(["objcopy", "--remove-section=.note.ABI-tag", str(path)], check=True)
+    return path
+
+
 def test_toolchain_binary_passes_217_host_binary_fails(tmp_path, gcc, gcc217):
     tree = _salt(tmp_path)
-    _cc(gcc217, tree / "bin" / "hello", HELLO_C)
+    _drop_abi_tag(_cc(gcc217, tree / "bin" / "hello", HELLO_C))
     ok = scan(tmp_path / "root", "2.17")
     assert ok.files == 1
     assert ok.ok, ok.findings
@@ -153,6 +158,23 @@ def test_toolchain_binary_passes_217_host_binary_fails(tmp_path, gcc, gcc217):
     assert "above the ceiling 2.17" in msg
     assert "__libc_start_main@GLIBC_2.34" in msg
     assert scan(tmp_path / "root", "2.36").ok
+
+
+def test_an_executable_tagged_for_a_newer_kernel_is_flagged(tmp_path, gcc, gcc217):
+    # ppbt's crt files tag executables for Linux 5.16.9; EL7 runs 3.10, EL6 2.6.32.
+    tree = _salt(tmp_path)
+    hello = _cc(gcc217, tree / "bin" / "hello", HELLO_C)
+    bad = scan(tmp_path / "root", "2.17")
+    assert _kinds(bad) == ["kernel-too-new"]
+    assert bad.findings[0].message == (
+        "opt/salt/bin/hello: its .note.ABI-tag asks for Linux 5.16.9, EL7 (gcc 4.8) runs 3.10.0"
+    )
+    _cc(gcc, hello, HELLO_C)  # Debian 12's crt: Linux 3.2.0, within Debian 12, not EL6
+    assert scan(tmp_path / "root", "2.36").ok
+    assert "kernel-too-new" in _kinds(scan(tmp_path / "root", "2.12"))
+    assert scan(tmp_path / "root", "2.12").elf_files[0].kernel == "3.2.0"
+    _drop_abi_tag(hello)
+    assert "kernel-too-new" not in _kinds(scan(tmp_path / "root", "2.12"))
 
 
 def test_getrandom_needs_225_boundary(tmp_path, gcc):
@@ -327,7 +349,7 @@ def test_real_system_libraries(tmp_path, gcc, lib):
 
 def test_symlinks_and_non_elf_files(tmp_path, gcc217):
     tree = _salt(tmp_path)
-    real = _cc(gcc217, tree / "bin" / "python3.11", HELLO_C)
+    real = _drop_abi_tag(_cc(gcc217, tree / "bin" / "python3.11", HELLO_C))
     (tree / "bin" / "python3").symlink_to("python3.11")
     (tree / "bin" / "python").symlink_to(real)
     (tree / "lib64").symlink_to("lib")  # a directory symlink, as venvs have
@@ -356,7 +378,7 @@ def test_damaged_elf_is_reported(tmp_path):
 
 def test_cli_exit_code_and_one_line_per_finding(tmp_path, gcc, gcc217, capsys):
     tree = _salt(tmp_path)
-    _cc(gcc217, tree / "bin" / "hello", HELLO_C)
+    _drop_abi_tag(_cc(gcc217, tree / "bin" / "hello", HELLO_C))
     assert abi_ceiling.main([str(tmp_path / "root"), "--box", "centos7"]) == 0
     out = capsys.readouterr().out
     assert "2.17" in out and "glibc-too-new" not in out

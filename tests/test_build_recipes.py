@@ -15,7 +15,7 @@ import pytest
 from builds import deb, defects, layout, manifest, rpm
 from builds.build import output_name
 from builds.errors import BuildError
-from builds.inputs import fetch_inputs
+from builds.inputs import fetch_inputs, platform_tags
 from builds.locks import DEFAULT_SALT, lock_name, parse_lock, salt_lock
 from builds.payload import StagedPayload, describe, files_tree
 from harness import catalog
@@ -79,6 +79,20 @@ def staged(defect=None, box="debian12") -> StagedPayload:
     )
     describe(p, "3.11")
     return p
+
+
+@pytest.mark.parametrize("glibc", ["2.5", "2.12", "2.17", "2.36"])
+def test_wheels_are_asked_for_within_the_box_s_glibc_only(glibc):
+    minor = int(glibc.split(".")[1])
+    tags = platform_tags(glibc)
+    needs = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}
+    for tag in tags[:-1]:
+        legacy = tag.split("_")[0]
+        wanted = needs[legacy] if legacy in needs else int(tag.split("_")[2])
+        assert wanted <= minor, f"{tag} needs glibc 2.{wanted}, the box has {glibc}"
+    assert tags[0] == f"manylinux_2_{minor}_x86_64" and tags[-1] == "linux_x86_64"
+    assert {"manylinux1_x86_64", "manylinux_2_5_x86_64"} <= set(tags)
+    assert ("manylinux2010_x86_64" in tags) == (minor >= 12)
 
 
 def test_units_go_where_each_release_puts_them():

@@ -37,7 +37,7 @@ EL_BOXES = rpm_targets.el_boxes()
 
 @pytest.mark.parametrize("el_box", EL_BOXES, ids=[b.name for b in EL_BOXES])
 def test_spec_fits_each_el_target(el_box):
-    spec = rpm_targets.evaluate(el_box.rpm_target)
+    spec = rpm_targets.evaluate_box(el_box)
     services = platform.of(el_box).services
     assert rpm_targets.check(spec, services, el_box.python.bundled_version) == []
     assert sorted(spec.packages) == sorted(SUBPACKAGES)
@@ -58,6 +58,17 @@ def test_el_targets_differ_as_intended():
     assert el7.packages["salt"].tag("Source10") == []
     assert "openssl11-libs" in el7.packages["salt"].tag("Requires")
     assert [n.rsplit(".", 1)[1] for n in el7.nvrs] == ["el7"] * len(SUBPACKAGES)
+
+
+def test_a_portable_el6_payload_is_packed_as_it_is_with_sysv_scripts():
+    el6 = rpm_targets.evaluate("6", "3005.5", portable=True)
+    main = el6.packages["salt"]
+    assert main.tag("Source10") == [] and main.tag("AutoReqProv") == []
+    assert main.tag("Requires")[:2] == ["glibc", "libstdc++"]
+    assert "ncurses-libs" not in main.tag("Requires")
+    assert el6.script("salt-minion", "%post").strip() == "/sbin/chkconfig --add salt-minion || :"
+    assert "/etc/rc.d/init.d/salt-minion" in el6.packages["salt-minion"].files
+    assert el6.nvrs[0] == "salt-3005.5-1.el6"
 
 
 def test_the_target_check_catches_a_spec_that_does_not_fit():

@@ -33,7 +33,6 @@ def build(box_name, salt_version, defect, list_defects, keep_box, package_format
     """Build BOX's Salt packages in a fresh build box of BOX, into dist/BOX/."""
     from builds import defects
     from builds.build import build_packages
-    from builds.locks import DEFAULT_SALT
 
     if list_defects:
         click.echo(defects.listing())
@@ -48,7 +47,7 @@ def build(box_name, salt_version, defect, list_defects, keep_box, package_format
         )
     path = build_packages(
         box_name,
-        salt_version or DEFAULT_SALT,
+        salt_version,
         defect,
         keep_box=keep_box,
         package_format=package_format,

@@ -1,0 +1,28 @@
+# zig cc as the compiler for a target glibc older than any toolchain sysroot here (EL6's
+# 2.12): zig links against its own stubs of that glibc version and refuses newer symbols.
+# Sourced by builds/portable_recipe.sh with $TOOLCHAIN (the ziglang package), $GLIBC,
+# $WORK and $PREFIX set:
+#   . "$TOOLCHAIN_WRAPPERS" && toolchain_wrappers DIR [STUB...]
+# It writes the same $T-gcc, $T-ar ... names the ppbt toolchain has, so the recipe and the
+# sysconfig clean-up are one for both. The binutils are the build box's own (x86_64 ELF).
+toolchain_wrappers() {
+    local dir=$1 triplet=x86_64-linux-gnu tool
+    shift
+    # zig's caches (its glibc stubs, compiled once per build) stay in the build tree.
+    export ZIG_GLOBAL_CACHE_DIR=$WORK/zig-cache ZIG_LOCAL_CACHE_DIR=$WORK/zig-cache
+    # clang makes errors of what gcc only warns about in older C (libffi 3.4.4's tramp.c).
+    local lenient="-Wno-error=implicit-function-declaration -Wno-error=int-conversion"
+    lenient="$lenient -Wno-error=incompatible-function-pointer-types"
+    for tool in gcc:cc g++:c++; do
+        printf '#!/bin/sh\nexec %s %s -target x86_64-linux-gnu.%s "$@" -ffile-prefix-map=%s/= %s\n' \
+            "$TOOLCHAIN/zig" "${tool#*:}" "$GLIBC" "$WORK" "$lenient" > "$dir/$triplet-${tool%:*}"
+    done
+    for tool in ar ranlib nm strip readelf objcopy; do
+        ln -sf "/usr/bin/$tool" "$dir/$triplet-$tool"
+    done
+    for tool in dpkg-architecture "$@"; do
+        printf '#!/bin/sh\nexit 1\n' > "$dir/$tool"
+    done
+    chmod +x "$dir"/*
+    SYSROOT=$PREFIX  # no sysroot: CMake finds only what was built into $PREFIX
+}
