@@ -39,6 +39,7 @@ symlinks are skipped (their targets are counted once, as files).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import posixpath
 import re
@@ -50,7 +51,7 @@ from typing import Any, cast
 
 from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
+from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import NoteSection, SymbolTableSection
 
 from harness import toolchain
@@ -69,6 +70,9 @@ LIBCRYPT = "libcrypt.so.1"
 
 # Never from the system, portable or not (matched on the soname's stem before ".so").
 NEVER_FROM_SYSTEM = ("libssl", "libcrypto", "libffi", "libsqlite3", "libpython")
+
+# Findings that say a needed library is not the tree's (its symbols are unknown here).
+LIBRARY_KINDS = frozenset({"system-library", "not-on-rpath", "rpath-outside-tree"})
 
 # auditwheel's grafted copies: libsodium-cb25555f.so.23.3.0, libzmq-f468291a.so.5.2.4
 _GRAFTED = re.compile(r"-[0-9a-f]{8}\.so(\.|$)")
@@ -142,6 +146,9 @@ class ElfInfo:
     symbols: dict[str, list[str]] = field(default_factory=dict)
     # the oldest Linux it runs on, by its .note.ABI-tag ("3.2.0"), or None
     kernel: str | None = None
+    # symbols it exports, and those it needs (not weakly) with no version at all
+    defined: set[str] = field(default_factory=set)
+    unversioned: list[str] = field(default_factory=list)
 
     @property
     def max_glibc(self) -> str | None:
@@ -158,8 +165,8 @@ class ElfInfo:
 class Finding:
     """One rule broken by one file. `message` is one line: the file, what it needs, and
     what the target allows. Kinds: glibc-too-new, glibc-private, libstdcxx-too-new,
-    libgcc-too-new, libcrypt-too-new, unknown-version, kernel-too-new, system-library,
-    not-on-rpath, rpath-outside-tree, unreadable."""
+    libgcc-too-new, libcrypt-too-new, unknown-version, kernel-too-new, unversioned-symbol,
+    system-library, not-on-rpath, rpath-outside-tree, unreadable."""
 
     path: str  # relative to the scanned root
     kind: str
@@ -251,14 +258,29 @@ def read_elf(path: Path, rel: str) -> ElfInfo:
                     info.rpath.extend(p for p in str(cast(Any, tag).rpath).split(":") if p)
                 elif kind == "DT_RUNPATH":
                     info.runpath.extend(p for p in str(cast(Any, tag).runpath).split(":") if p)
-        if versym is not None and dynsym is not None and index_names:
-            for i, sym in enumerate(dynsym.iter_symbols()):
-                if sym["st_shndx"] != "SHN_UNDEF" or not sym.name:
-                    continue
-                ndx = versym.get_symbol(i)["ndx"]
-                if isinstance(ndx, int) and (ndx & 0x7FFF) in index_names:
-                    info.symbols.setdefault(index_names[ndx & 0x7FFF], []).append(sym.name)
+        if dynsym is not None:
+            _read_symbols(info, dynsym, versym, index_names)
     return info
+
+
+def _read_symbols(
+    info: ElfInfo,
+    dynsym: SymbolTableSection,
+    versym: GNUVerSymSection | None,
+    index_names: dict[int, str],
+) -> None:
+    for i, sym in enumerate(dynsym.iter_symbols()):
+        if not sym.name:
+            continue
+        if sym["st_shndx"] != "SHN_UNDEF":
+            info.defined.add(sym.name)
+            continue
+        ndx = versym.get_symbol(i)["ndx"] if versym is not None else 0
+        number = ndx & 0x7FFF if isinstance(ndx, int) else 0
+        if number in index_names:
+            info.symbols.setdefault(index_names[number], []).append(sym.name)
+        elif sym["st_info"]["bind"] != "STB_WEAK":
+            info.unversioned.append(sym.name)
 
 
 class _Tree:
@@ -559,7 +581,86 @@ def scan(
             report.max_glibc, report.max_glibc_path = info.max_glibc, rel
         system = _check_needed(info, tree, tree.installed(path), portable, report)
         report.findings.extend(_check_versions(info, glibc_ceiling, rt, system))
+    if portable:
+        # A file whose libraries are not all the tree's already has its finding.
+        unsure = {f.path for f in report.findings if f.kind in LIBRARY_KINDS}
+        judged = [info for info in report.elf_files if info.path not in unsure]
+        report.findings.extend(_check_unversioned(judged, report.elf_files, glibc_ceiling))
     return report
+
+
+def _check_unversioned(files: list[ElfInfo], tree: list[ElfInfo], ceiling: str) -> list[Finding]:
+    """What a portable tree needs with no version comes from the tree itself (libpython's Py*
+    for extension modules) or is a glibc function as old as the ceiling (dlopen, which a
+    wheel leaves to the interpreter to load). Linked against stubs of an older glibc, a
+    function that glibc gained later (secure_getenv, 2.17) is left undefined and unversioned:
+    it would bind to whatever the target exports, or to nothing."""
+    exported = set().union(*(info.defined for info in tree)) if tree else set()
+    introduced = glibc_introductions()
+    out = []
+    for info in files:
+        late = [
+            f"{sym} (glibc {introduced[sym]})" if sym in introduced else f"{sym} (not in glibc)"
+            for sym in sorted(set(info.unversioned) - exported)
+            if sym not in introduced or parse_version(introduced[sym]) > parse_version(ceiling)
+        ]
+        if late:
+            shown = ", ".join(late[:5]) + (f" and {len(late) - 5} more" if len(late) > 5 else "")
+            out.append(
+                Finding(
+                    info.path,
+                    "unversioned-symbol",
+                    f"{info.path} needs {shown} with no version, and no library of the tree "
+                    f"exports it: above the ceiling {ceiling}",
+                )
+            )
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def glibc_introductions() -> dict[str, str]:
+    """Every symbol glibc 2.17 exports (the ppbt toolchain's sysroot), with the oldest glibc
+    version that has it; symbols glibc gained after 2.17 are absent."""
+    libdir = toolchain.sysroot(toolchain.ensure_toolchain(_toolchain_log())) / "lib"
+    # The sysroot's glibc lacks the compat memcpy@GLIBC_2.2.5 that every real glibc has.
+    oldest: dict[str, str] = {"memcpy": "2.2.5"}
+    for soname in sorted(GLIBC_LIBS):
+        path = libdir / soname
+        if not path.exists():
+            continue
+        for name, version in _exported_versions(path):
+            known = oldest.get(name)
+            if known is None or parse_version(version) < parse_version(known):
+                oldest[name] = version
+    return oldest
+
+
+def _toolchain_log() -> Path:
+    from harness import paths
+
+    return paths.state_dir() / "logs" / "toolchain.log"
+
+
+def _exported_versions(path: Path) -> Iterator[tuple[str, str]]:
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        verdef = next((s for s in elf.iter_sections() if isinstance(s, GNUVerDefSection)), None)
+        versym = next((s for s in elf.iter_sections() if isinstance(s, GNUVerSymSection)), None)
+        dynsym = elf.get_section_by_name(".dynsym")
+        if verdef is None or versym is None or not isinstance(dynsym, SymbolTableSection):
+            return
+        names = {}
+        for vd, auxes in verdef.iter_versions():
+            aux = next(iter(auxes), None)
+            if aux is not None:
+                names[int(vd["vd_ndx"])] = str(aux.name)
+        for i, sym in enumerate(dynsym.iter_symbols()):
+            if sym["st_shndx"] == "SHN_UNDEF" or not sym.name:
+                continue
+            ndx = versym.get_symbol(i)["ndx"]
+            version = _glibc_number(names.get(ndx & 0x7FFF, "")) if isinstance(ndx, int) else None
+            if version:
+                yield sym.name, version
 
 
 def main(argv: list[str] | None = None) -> int:

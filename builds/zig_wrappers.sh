@@ -10,12 +10,24 @@ toolchain_wrappers() {
     shift
     # zig's caches (its glibc stubs, compiled once per build) stay in the build tree.
     export ZIG_GLOBAL_CACHE_DIR=$WORK/zig-cache ZIG_LOCAL_CACHE_DIR=$WORK/zig-cache
-    # clang makes errors of what gcc only warns about in older C (libffi 3.4.4's tramp.c).
+    # clang makes errors of what gcc only warns about in older C (libffi 3.4.4's tramp.c);
+    # zig's linker takes neither -stats nor -lc through -Wl (ncurses' shared-library link
+    # line; libc is linked anyway).
     local lenient="-Wno-error=implicit-function-declaration -Wno-error=int-conversion"
     lenient="$lenient -Wno-error=incompatible-function-pointer-types"
     for tool in gcc:cc g++:c++; do
-        printf '#!/bin/sh\nexec %s %s -target x86_64-linux-gnu.%s "$@" -ffile-prefix-map=%s/= %s\n' \
-            "$TOOLCHAIN/zig" "${tool#*:}" "$GLIBC" "$WORK" "$lenient" > "$dir/$triplet-${tool%:*}"
+        {
+            echo '#!/bin/sh'
+            echo 'for arg in "$@"; do'
+            echo '    shift'
+            echo '    case $arg in -Wl,*,-stats*|-Wl,*,-lc)'
+            echo '        arg=$(printf %s "$arg" | sed -e "s/,-stats//" -e "s/,-lc\$//") ;;'
+            echo '    esac'
+            echo '    set -- "$@" "$arg"'
+            echo 'done'
+            echo "exec $TOOLCHAIN/zig ${tool#*:} -target x86_64-linux-gnu.$GLIBC \"\$@\"" \
+                "-ffile-prefix-map=$WORK/= $lenient"
+        } > "$dir/$triplet-${tool%:*}"
     done
     for tool in ar ranlib nm strip readelf objcopy; do
         ln -sf "/usr/bin/$tool" "$dir/$triplet-$tool"

@@ -71,6 +71,21 @@ def gcc217(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def zig212(tmp_path_factory) -> Path:
+    """EL6's compiler: zig cc behind builds/zig_wrappers.sh's wrapper, for glibc 2.12."""
+    from harness.toolchain import ensure_zig
+
+    zig = ensure_zig(tmp_path_factory.mktemp("zig") / "zig.log")
+    tools = tmp_path_factory.mktemp("zig-wrappers")
+    script = REPO / "builds" / "zig_wrappers.sh"
+    env = dict(os.environ, TOOLCHAIN=str(zig), GLIBC="2.12", WORK=str(tools), PREFIX="/opt/salt")
+    subprocess.run(
+        ["bash", "-c", f'. "{script}" && toolchain_wrappers "{tools}"'], env=env, check=True
+    )
+    return tools / "x86_64-linux-gnu-gcc"
+
+
+@pytest.fixture(scope="module")
 def libfake(tmp_path_factory, gcc) -> Path:
     """libfake.so.1, a library the target system does not have, built outside any tree."""
     out = tmp_path_factory.mktemp("outside") / "libfake.so.1"
@@ -175,6 +190,43 @@ def test_an_executable_tagged_for_a_newer_kernel_is_flagged(tmp_path, gcc, gcc21
     assert scan(tmp_path / "root", "2.12").elf_files[0].kernel == "3.2.0"
     _drop_abi_tag(hello)
     assert "kernel-too-new" not in _kinds(scan(tmp_path / "root", "2.12"))
+
+
+SECURE_GETENV_C = """
+#define _GNU_SOURCE
+#include <stdlib.h>
+char *home(void) { return secure_getenv("HOME"); }
+"""
+
+
+MAIN_SECURE_GETENV_C = SECURE_GETENV_C + "int main(void) { return home() != 0; }\n"
+
+
+def test_zig_for_el6_links_within_212_and_refuses_newer_symbols(tmp_path, zig212):
+    tree = _salt(tmp_path)
+    hello = _cc(zig212, tree / "bin" / "hello", HELLO_C)
+    report = scan(tmp_path / "root", "2.12")
+    assert report.ok, report.findings
+    assert report.elf_files[0].kernel == "2.0.0"  # zig's crt: older than EL5's 2.6.18
+    assert subprocess.run([str(hello)], capture_output=True, text=True).stdout == "hello\n"
+    # secure_getenv came with glibc 2.17: an executable does not link; a shared library does,
+    # with the symbol left undefined and unversioned, which the gate names.
+    argv = [str(zig212), "-x", "c", "-", "-o"]
+    refused = subprocess.run(
+        [*argv, str(tmp_path / "x")], input=MAIN_SECURE_GETENV_C, capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "secure_getenv" in refused.stderr, refused.stderr
+    library = tree / "lib" / "libhome.so"
+    subprocess.run(
+        [*argv, str(library), "-shared", "-fPIC"], input=SECURE_GETENV_C, text=True, check=True
+    )
+    bad = scan(tmp_path / "root", "2.12")
+    assert _kinds(bad) == ["unversioned-symbol"]
+    assert bad.findings[0].message == (
+        "opt/salt/lib/libhome.so needs secure_getenv (glibc 2.17) with no version, and no "
+        "library of the tree exports it: above the ceiling 2.12"
+    )
+    assert scan(tmp_path / "root", "2.17").ok
 
 
 def test_getrandom_needs_225_boundary(tmp_path, gcc):
