@@ -153,9 +153,7 @@ CPPFLAGS="$CPPFLAGS -I$PREFIX/include/ncursesw" ./configure --prefix="$PREFIX" -
     --with-ensurepip=no --without-static-libpython --with-openssl="$PREFIX" --with-system-expat \
     --disable-test-modules > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
 sed -i 's/\$(PYTHON_FOR_BUILD) -Wi -OO\? \$(DESTDIR)/: $(DESTDIR)/' Makefile
-# 3.9 also compiles site-packages three times over; 3.11 does not.
-case $PYTHON_SERIES in 3.9) compiles=6 ;; *) compiles=4 ;; esac
-[ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = "$compiles" ]
+[ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = 4 ]
 make -j2
 make install > install.out 2>&1 || { tail -40 install.out; exit 1; }
 

@@ -10,19 +10,27 @@ toolchain_wrappers() {
     shift
     # zig's caches (its glibc stubs, compiled once per build) stay in the build tree.
     export ZIG_GLOBAL_CACHE_DIR=$WORK/zig-cache ZIG_LOCAL_CACHE_DIR=$WORK/zig-cache
-    # clang makes errors of what gcc only warns about in older C (libffi 3.4.4's tramp.c);
-    # zig's linker takes neither -stats nor -lc through -Wl (ncurses' shared-library link
-    # line; libc is linked anyway).
+    # clang makes errors of what gcc only warns about in older C (libffi 3.4.4's tramp.c,
+    # gdbm's __DATE__). zig's linker takes neither -stats nor -lc through -Wl (ncurses'
+    # shared-library link line; libc is linked anyway) nor -h for -soname (libpython's), and
+    # takes an input named *.so for a shared library: readline names its PIC objects so,
+    # and they go in as *.so.o links.
     local lenient="-Wno-error=implicit-function-declaration -Wno-error=int-conversion"
-    lenient="$lenient -Wno-error=incompatible-function-pointer-types"
+    lenient="$lenient -Wno-error=incompatible-function-pointer-types -Wno-error=date-time"
     for tool in gcc:cc g++:c++; do
         {
             echo '#!/bin/sh'
             echo 'for arg in "$@"; do'
             echo '    shift'
-            echo '    case $arg in -Wl,*,-stats*|-Wl,*,-lc)'
-            echo '        arg=$(printf %s "$arg" | sed -e "s/,-stats//" -e "s/,-lc\$//") ;;'
+            echo '    case $arg in'
+            echo '        -Wl,*,-stats*|-Wl,*,-lc)'
+            echo '            arg=$(printf %s "$arg" | sed -e "s/,-stats//" -e "s/,-lc\$//") ;;'
+            echo '        -Wl,-h?*) arg="-Wl,-soname,${arg#-Wl,-h}" ;;'
             echo '    esac'
+            echo '    if [ "${arg%.so}" != "$arg" ] && [ -f "$arg" ] &&'
+            echo '        [ "$(od -An -j16 -N2 -tu2 "$arg" | tr -d " ")" = 1 ]; then'
+            echo '        ln -sf "${arg##*/}" "$arg.o" && arg=$arg.o  # ET_REL: an object'
+            echo '    fi'
             echo '    set -- "$@" "$arg"'
             echo 'done'
             echo "exec $TOOLCHAIN/zig ${tool#*:} -target x86_64-linux-gnu.$GLIBC \"\$@\"" \

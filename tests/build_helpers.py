@@ -13,7 +13,7 @@ from builds.build import build_packages, current_digest, output_dir
 from builds.locks import DEFAULT_SALT
 
 
-def ensure_built(box: str, salt: str = DEFAULT_SALT, defect: str | None = None) -> Path:
+def ensure_built(box: str, salt: str | None = DEFAULT_SALT, defect: str | None = None) -> Path:
     """dist/<output>/, built only when missing or built from other inputs."""
     out = output_dir(box, salt, defect)
     if not manifest.is_current(out, current_digest(box, salt, defect)):
