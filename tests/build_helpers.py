@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from builds import manifest
+from builds import abi_ceiling, layout, manifest, rpm
 from builds.build import build_packages, current_digest, output_dir
 from builds.locks import DEFAULT_SALT
 
@@ -71,3 +71,14 @@ def tree_diff(good: dict[str, Path], bad: dict[str, Path]) -> dict[str, dict[str
         if changes:
             diff[name] = changes
     return diff
+
+
+def scan_the_common_rpm(out: Path, m: dict, dest: Path, ceiling: str) -> abi_ceiling.AbiReport:
+    """The common RPM of a portable set unpacked into dest and scanned against `ceiling`:
+    the build's own gate found nothing, and neither does this scan."""
+    assert m["abi"]["glibc_ceiling"] == ceiling and not m["abi"]["findings"]
+    common = next(p["file"] for p in m["packages"] if p["name"] == layout.COMMON)
+    rpm.unpack(out / common, dest)
+    report = abi_ceiling.scan(dest, ceiling, portable=True)
+    assert report.ok, [f.message for f in report.findings]
+    return report
