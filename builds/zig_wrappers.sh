@@ -20,6 +20,7 @@ toolchain_wrappers() {
     for tool in gcc:cc g++:c++; do
         {
             echo '#!/bin/sh'
+            echo 'sources= libraries='
             echo 'for arg in "$@"; do'
             echo '    shift'
             echo '    case $arg in'
@@ -31,12 +32,19 @@ toolchain_wrappers() {
             echo '        [ "$(od -An -j16 -N2 -tu2 "$arg" | tr -d " ")" = 1 ]; then'
             echo '        ln -sf "${arg##*/}" "$arg.o" && arg=$arg.o  # ET_REL: an object'
             echo '    fi'
+            echo '    case $arg in *.c|*.cc|*.cpp|*.o|*.s|*.S|*.a|-) sources=yes ;; esac'
+            echo '    case $arg in *.so|*.so.*) [ -f "$arg" ] && libraries=yes ;; esac'
             echo '    set -- "$@" "$arg"'
             echo 'done'
+            # A link whose only input is a shared library (libpython3.so) fails in zig: an
+            # empty object goes along.
+            echo "[ -n \"\$sources\" ] || [ -z \"\$libraries\" ] || set -- \"\$@\" $WORK/zig-empty.o"
             echo "exec $TOOLCHAIN/zig ${tool#*:} -target x86_64-linux-gnu.$GLIBC \"\$@\"" \
                 "-ffile-prefix-map=$WORK/= $lenient"
         } > "$dir/$triplet-${tool%:*}"
     done
+    echo 'int svh_zig_empty;' | "$TOOLCHAIN/zig" cc -target "x86_64-linux-gnu.$GLIBC" -x c -c - \
+        -o "$WORK/zig-empty.o"
     for tool in ar ranlib nm strip readelf objcopy; do
         ln -sf "/usr/bin/$tool" "$dir/$triplet-$tool"
     done
