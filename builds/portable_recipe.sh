@@ -1,13 +1,13 @@
 # Build CPython and the C libraries it needs into $PREFIX for an old glibc (EL7's 2.17 with
 # the ppbt toolchain, EL6's 2.12 with zig cc), on a Debian build box. Run by
 # builds/portable.py as
-#   WORK=... PREFIX=... TOOLCHAIN=... TOOLCHAIN_WRAPPERS=... PYTHON_SERIES=3.11 WITH_ZMQ=1 \
-#       bash portable_recipe.sh
+#   WORK=... PREFIX=... TOOLCHAIN=... TOOLCHAIN_WRAPPERS=... GLIBC=2.17 PYTHON_SERIES=3.11 \
+#       WITH_ZMQ=1 bash portable_recipe.sh
 # with the Debian orig tarballs (and the build-only tools) in $WORK/dl. TOOLCHAIN_WRAPPERS
 # defines toolchain_wrappers, which puts $T-gcc, $T-ar ... for the target into a directory.
 set -euo pipefail
 : "${WORK:?}" "${PREFIX:?}" "${TOOLCHAIN:?}" "${TOOLCHAIN_WRAPPERS:?}" "${PYTHON_SERIES:?}"
-: "${WITH_ZMQ:?}"
+: "${WITH_ZMQ:?}" "${GLIBC:?}"
 T=x86_64-linux-gnu
 SRC=$WORK/src
 TOOLS=$WORK/tools
@@ -152,6 +152,13 @@ unpack python "python${PYTHON_SERIES}_*.orig.tar.*"
 CPPFLAGS="$CPPFLAGS -I$PREFIX/include/ncursesw" ./configure --prefix="$PREFIX" --enable-shared \
     --with-ensurepip=no --without-static-libpython --with-openssl="$PREFIX" --with-system-expat \
     --disable-test-modules > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
+# configure finds prlimit by compiling only; glibc gained it in 2.13, so for an older target
+# resource.so would need an unversioned prlimit64 that the target lacks (the ABI gate's
+# unversioned-symbol finding).
+if [ "${GLIBC#2.}" -lt 13 ]; then
+    sed -i 's|^#define HAVE_PRLIMIT 1$|#undef HAVE_PRLIMIT|' pyconfig.h
+    if grep -q '^#define HAVE_PRLIMIT' pyconfig.h; then echo "HAVE_PRLIMIT still set"; exit 1; fi
+fi
 sed -i 's/\$(PYTHON_FOR_BUILD) -Wi -OO\? \$(DESTDIR)/: $(DESTDIR)/' Makefile
 [ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = 4 ]
 make -j2
