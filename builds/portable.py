@@ -341,6 +341,7 @@ def _build(runner: BoxRunner, box, built: Target, cached: Path) -> None:
         f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={ZIG if built.zig else TOOLCHAIN} "
         f"TOOLCHAIN_WRAPPERS={WORK}/dl/{wrappers.name} GLIBC={built.glibc} "
         f"PYTHON_SERIES={built.series} WITH_ZMQ={int(built.with_zmq)} "
+        f"{f'PATCHELF={TOOLCHAIN}/bin/patchelf ' if built.zig else ''}"
         f"bash {WORK}/dl/{RECIPE.name}",
         "building the portable CPython and its libraries",
         timeout=4 * 3600,

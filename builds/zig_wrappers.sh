@@ -1,7 +1,7 @@
 # zig cc as the compiler for a target glibc older than any toolchain sysroot here (EL6's
 # 2.12): zig links against its own stubs of that glibc version and refuses newer symbols.
-# Sourced by builds/portable_recipe.sh with $TOOLCHAIN (the ziglang package), $GLIBC,
-# $WORK and $PREFIX set:
+# Sourced by builds/portable_recipe.sh with $TOOLCHAIN (the ziglang package), $PATCHELF (the
+# ppbt toolchain's: zig has none), $GLIBC, $WORK and $PREFIX set:
 #   . "$TOOLCHAIN_WRAPPERS" && toolchain_wrappers DIR [STUB...]
 # It writes the same $T-gcc, $T-ar ... names the ppbt toolchain has, so the recipe and the
 # sysconfig clean-up are one for both. The binutils are the build box's own (x86_64 ELF).
@@ -48,6 +48,7 @@ toolchain_wrappers() {
     for tool in ar ranlib nm strip readelf objcopy; do
         ln -sf "/usr/bin/$tool" "$dir/$triplet-$tool"
     done
+    ln -sf "$PATCHELF" "$dir/patchelf"
     for tool in dpkg-architecture "$@"; do
         printf '#!/bin/sh\nexit 1\n' > "$dir/$tool"
     done

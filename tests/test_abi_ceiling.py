@@ -79,6 +79,7 @@ def zig212(tmp_path_factory) -> Path:
     tools = tmp_path_factory.mktemp("zig-wrappers")
     script = REPO / "builds" / "zig_wrappers.sh"
     env = dict(os.environ, TOOLCHAIN=str(zig), GLIBC="2.12", WORK=str(tools), PREFIX="/opt/salt")
+    env["PATCHELF"] = "/usr/bin/patchelf"
     subprocess.run(
         ["bash", "-c", f'. "{script}" && toolchain_wrappers "{tools}"'], env=env, check=True
     )
