@@ -30,7 +30,13 @@ def inputs_digest(box, salt_version: str, defect: str | None, package_format: st
     others = {
         f for other in FORMATS if other != package_format for f in format_module(other).recipe()
     }
-    common = [*BUILDS_DIR.glob("*.py"), *(BUILDS_DIR / "files").rglob("*")]
+    # The shell recipes too (the portable CPython's, the zig wrappers): a changed recipe
+    # rebuilds the packages that carry what it built.
+    common = [
+        *BUILDS_DIR.glob("*.py"),
+        *BUILDS_DIR.glob("*.sh"),
+        *(BUILDS_DIR / "files").rglob("*"),
+    ]
     if defect is None:  # the variants' catalog: a good build takes nothing from it
         common.remove(BUILDS_DIR / "defects.py")
     recipe = sorted({p for p in common if p.is_file()} - others)

@@ -252,6 +252,20 @@ def test_the_variants_catalog_rebuilds_the_variants_only(monkeypatch):
     assert after[0] == before[0] and after[1] != before[1]
 
 
+@pytest.mark.parametrize("recipe", ["portable_recipe.sh", "zig_wrappers.sh", "payload.py"])
+def test_a_changed_recipe_rebuilds_the_packages(monkeypatch, recipe):
+    box = catalog.load_box("centos7")
+    before = manifest.inputs_digest(box, "3008.4", None, "rpm")
+    read_text = Path.read_text
+
+    def edited(path, *args, **kwargs):
+        text = read_text(path, *args, **kwargs)
+        return text + "\n# changed" if path.name == recipe else text
+
+    monkeypatch.setattr(Path, "read_text", edited)
+    assert manifest.inputs_digest(box, "3008.4", None, "rpm") != before
+
+
 def test_cli_errors_are_one_line_without_traceback():
     for args, expected in (
         (["build", "debian12", "--salt", "2999.1"], "unknown Salt version '2999.1'"),
