@@ -149,7 +149,10 @@ fi
 # No test suite, no test modules and no -O/-OO bytecode: none is part of a runtime, and
 # compiling them costs minutes of this build.
 unpack python "python${PYTHON_SERIES}_*.orig.tar.*"
-CPPFLAGS="$CPPFLAGS -I$PREFIX/include/ncursesw" ./configure --prefix="$PREFIX" --enable-shared \
+# 3.9's setup.py looks for uuid.h itself, not uuid/uuid.h: _uuid is left out without this.
+py_include=-I$PREFIX/include/ncursesw
+[ "$PYTHON_SERIES" != 3.9 ] || py_include="$py_include -I$PREFIX/include/uuid"
+CPPFLAGS="$CPPFLAGS $py_include" ./configure --prefix="$PREFIX" --enable-shared \
     --with-ensurepip=no --without-static-libpython --with-openssl="$PREFIX" --with-system-expat \
     --disable-test-modules > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
 # configure finds prlimit by compiling only; glibc gained it in 2.13, so for an older target
