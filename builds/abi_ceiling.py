@@ -368,12 +368,15 @@ def _above(names: list[str], prefix: str, ceiling: str, aliases: dict[str, str])
     return [n for _, n in sorted(out, reverse=True)]
 
 
-def _symbols_of(info: ElfInfo, versions: list[str], limit: int = 5) -> str:
+def _symbols_of(info: ElfInfo, versions: list[str]) -> str:
     syms = [f"{s}@{v}" for v in versions for s in sorted(info.symbols.get(v, []))]
-    if not syms:
-        return ""
-    more = f", {len(syms) - limit} more" if len(syms) > limit else ""
-    return f" (symbols: {', '.join(syms[:limit])}{more})"
+    return f" (symbols: {_listed(syms)})" if syms else ""
+
+
+def _listed(items: list[str], limit: int = 5) -> str:
+    """The first `limit` items, and how many more: "a, b, c, 4 more"."""
+    more = f", {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def _abi_tag(notes: NoteSection) -> str | None:
@@ -596,21 +599,23 @@ def _check_unversioned(files: list[ElfInfo], tree: list[ElfInfo], ceiling: str) 
     function that glibc gained later (secure_getenv, 2.17) is left undefined and unversioned:
     it would bind to whatever the target exports, or to nothing."""
     exported = set().union(*(info.defined for info in tree)) if tree else set()
+    outside = {info.path: sorted(set(info.unversioned) - exported) for info in files}
+    if not any(outside.values()):
+        return []  # the glibc symbol table (the ppbt toolchain) is read only when needed
     introduced = glibc_introductions()
     out = []
-    for info in files:
+    for path, symbols in outside.items():
         late = [
             f"{sym} (glibc {introduced[sym]})" if sym in introduced else f"{sym} (not in glibc)"
-            for sym in sorted(set(info.unversioned) - exported)
+            for sym in symbols
             if sym not in introduced or parse_version(introduced[sym]) > parse_version(ceiling)
         ]
         if late:
-            shown = ", ".join(late[:5]) + (f" and {len(late) - 5} more" if len(late) > 5 else "")
             out.append(
                 Finding(
-                    info.path,
+                    path,
                     "unversioned-symbol",
-                    f"{info.path} needs {shown} with no version, and no library of the tree "
+                    f"{path} needs {_listed(late)} with no version, and no library of the tree "
                     f"exports it: above the ceiling {ceiling}",
                 )
             )

@@ -91,12 +91,7 @@ def compile_lock(
 ) -> Path:
     """The lock of `requirements` (held to `constraints`) for Python `python_minor`."""
     text = _compiled(requirements, python_minor, constraints)
-    parse_lock(text, str(out))
-    out.write_text(
-        f"# {' '.join(requirements)} for Python {python_minor}; "
-        "regenerate: python -m builds.lockgen\n" + text
-    )
-    return out
+    return _write(out, f"{' '.join(requirements)} for Python {python_minor}", text)
 
 
 def compile_sdist_line(salt: str, python_minor: str, out: Path) -> Path:
@@ -104,12 +99,14 @@ def compile_sdist_line(salt: str, python_minor: str, out: Path) -> Path:
     sdist's hash), then what SDIST_REQUIREMENTS names, held to SALT_TESTED_WITH."""
     salt_pin = _compiled([f"salt=={salt}"], python_minor, no_deps=True)
     deps = _compiled(SDIST_REQUIREMENTS[salt], python_minor, tuple(SALT_TESTED_WITH[salt]))
-    text = salt_pin + deps
+    what = f"salt=={salt} for Python {python_minor}, its requirements as its sdist names them, "
+    return _write(out, what + "at the versions Salt tested", salt_pin + deps)
+
+
+def _write(out: Path, what: str, text: str) -> Path:
+    """A lock file: its pins checked, under one line saying what it locks."""
     parse_lock(text, str(out))
-    out.write_text(
-        f"# salt=={salt} for Python {python_minor}, its requirements as its sdist names them, "
-        "at the versions Salt tested; regenerate: python -m builds.lockgen\n" + text
-    )
+    out.write_text(f"# {what}; regenerate: python -m builds.lockgen\n" + text)
     return out
 
 
@@ -138,10 +135,8 @@ def _compiled(
 def targets(salts: list[str] | None, pythons: list[str] | None) -> list[tuple[str, str]]:
     """(Salt line, Python minor) pairs to lock: the lines we ship on each Python, and each
     old-glibc line on its own Python; narrowed by --salt and --python."""
-    pairs = [(salt, py) for py in PYTHONS for salt in SALT_LINES]
-    pairs += list(OLD_GLIBC_LINES.items())
-    if salts:
-        pairs = list(dict.fromkeys(p for s in salts for p in _on_pythons(s)))
+    lines = salts or [*SALT_LINES, *OLD_GLIBC_LINES]
+    pairs = list(dict.fromkeys(p for s in lines for p in _on_pythons(s)))
     return [(s, py) for s, py in pairs if not pythons or py in pythons]
 
 
