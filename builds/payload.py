@@ -55,6 +55,7 @@ from .transforms import BuildOptions
 
 WORK = "/var/tmp/svh-build"
 SITECUSTOMIZE = Path(__file__).with_name("files") / "portable" / "sitecustomize.py"
+AS_PUBLISHED = Path(__file__).with_name("files") / "as_published.py"
 PREFIX = layout.PREFIX
 
 
@@ -198,7 +199,7 @@ def _build_venv(
                 "listing the distributions in the venv",
             )
         )
-        _check_hygiene(runner)
+        _check_hygiene(runner, python)
     bundled = {canonical(k): v for k, v in sorted(bundled.items())}
     return Venv(python_version, system_python, bundled)
 
@@ -305,11 +306,15 @@ def _install(
     runner.run(f"{python} -I -c 'import {modules}'", "importing Salt from the venv")
 
 
-def _check_hygiene(runner: BoxRunner):
-    """Fail the build if the venv points outside itself or kept a build path."""
+def _check_hygiene(runner: BoxRunner, python: str):
+    """Fail the build if the venv points outside itself or kept a build path. Our own build
+    paths fail anywhere; pip's only where the file is not as its published wheel has it."""
+    runner.machine.put_file(AS_PUBLISHED, f"{WORK}/as_published.py")
     script = f"""
-bad=$(grep -rlE -- '/var/tmp/svh-|/tmp/pip-' {PREFIX} || true)
+bad=$(grep -rl -- '/var/tmp/svh-' {PREFIX} || true)
 [ -z "$bad" ] || {{ echo "build paths left in: $bad"; exit 1; }}
+bad=$({{ grep -rl -- '/tmp/pip-' {PREFIX} || true; }} | {python} -I {WORK}/as_published.py)
+[ -z "$bad" ] || {{ echo "pip's build paths left in: $bad"; exit 1; }}
 for f in {PREFIX}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
     line=$(head -c 200 "$f" | head -n 1 | tr -d '\\0')

@@ -171,6 +171,8 @@ make install > install.out 2>&1 || { tail -40 install.out; exit 1; }
 py=$PREFIX/lib/python$PYTHON_SERIES
 rm -rf "$PREFIX/share/man" "$PREFIX/share/doc" "$PREFIX/share/info"
 find "$PREFIX/lib" -maxdepth 1 \( -name '*.a' -o -name '*.la' \) -delete
+# 3.9 also keeps a static libpython in config-3.9-*/, carrying the build paths
+rm -f "$py"/config-"$PYTHON_SERIES"-*/libpython*.a
 # Only the interpreter's own commands (and openssl) in bin: c_rehash is a perl script,
 # *-config scripts describe the build box.
 find "$PREFIX/bin" -mindepth 1 ! \( -name 'python3*' -o -name 'pydoc3*' -o -name '2to3*' \

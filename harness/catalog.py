@@ -97,8 +97,9 @@ class NspawnSettings(Strict):
     # dropbear, with no init system (harness/providers/nspawn/glibc_root.py).
     root: Literal["glibc-2.17"] | None = None
     # The distribution's Python and its conflicting libraries, built here because the root
-    # has none of its own (el7: EL7's Python 2.7 and EPEL's; nspawn/el7_python.py).
-    system_python: Literal["el7"] | None = None
+    # has none of its own (el7: EL7's Python 2.7 and EPEL's; el6: the same Python 2.7 with
+    # EL6's and EPEL 6's libraries; nspawn/system_python.py).
+    system_python: Literal["el7", "el6"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self):

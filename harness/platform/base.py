@@ -230,6 +230,10 @@ class InitSystem(ABC):
     kind: ClassVar[str]
     # Does installing a daemon's package start it (the distribution's policy)?
     starts_on_install: ClassVar[bool] = True
+    # Do our packages' service files run on helpers the init system's own packages bring
+    # (SysV scripts source EL's functions, and are driven by service and chkconfig)? A box
+    # root that has no such packages (the glibc boxes) then gets stand-ins for them.
+    scripts_need_helpers: ClassVar[bool] = False
 
     def __init_subclass__(
         cls,
@@ -269,6 +273,7 @@ class InitSystem(ABC):
     state: ClassVar[Command]  # prints 'UNIT ENABLED ACTIVE' ('salt-minion enabled active')
     status: ClassVar[Command]  # a few lines on the daemon, for a failure message
     settle: ClassVar[Command]  # waits until what a package queued (restarts) is done
+    init_script: ClassVar[Command]  # the unit's SysV script, to run with an action itself
 
     # Every state an admin can leave a unit in: (enabled state, active state).
     admin_states: ClassVar[tuple[tuple[str, str], ...]] = (

@@ -31,6 +31,7 @@ UNSUPPORTED = {
     "disable": "disable",
     "mask": "mask",
     "state": "state",
+    "init_script": "init script",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import InitSystem
+from .base import InitSystem, Unsupported
 
 COMMANDS = {
     "is_enabled": "systemctl is-enabled {unit}",
@@ -29,8 +29,13 @@ COMMANDS = {
     "status": "systemctl status {unit} --no-pager -l 2>&1 | tail -n 8",
 }
 
+UNSUPPORTED = {"init_script": "SysV init script (its daemons are systemd units)"}
 
-class Systemd(InitSystem, kind="systemd", commands=COMMANDS):
+
+class Systemd(InitSystem, kind="systemd", commands=COMMANDS, unsupported=UNSUPPORTED):
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(f"{self.box.name} runs systemd: no {what}")
+
     def booted(self) -> str | None:
         return "systemctl is-system-running --wait >/dev/null"
 

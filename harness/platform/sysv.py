@@ -21,6 +21,7 @@ COMMANDS = {
     "&& echo enabled || echo disabled) $(service {unit} status >/dev/null 2>&1 "
     "&& echo active || echo inactive)",
     "settle": "true",  # service runs its work before it returns
+    "init_script": "/etc/rc.d/init.d/{unit}",
     "status": "service {unit} status 2>&1; "
     "tail -n 8 /var/log/salt/$(echo {unit} | sed 's/^salt-//')",
 }
@@ -30,6 +31,7 @@ UNSUPPORTED = {"mask": "masking (SysV has no masked state)"}
 
 class Sysv(InitSystem, kind="sysv", commands=COMMANDS, unsupported=UNSUPPORTED):
     admin_states = tuple(s for s in InitSystem.admin_states if s[0] != "masked")
+    scripts_need_helpers = True
 
     def package_expectations(self, unit: str) -> tuple[list[tuple[str, str]], list[str]]:
         wanted = [

@@ -1,12 +1,17 @@
-"""The root filesystem of a box that runs the real glibc 2.17 (catalog box centos7-abi).
+"""The root filesystem of a box that runs the real glibc 2.17 (catalog boxes centos7-abi,
+centos6-abi: [providers.nspawn] root = "glibc-2.17").
 
 No CentOS image is reachable from here, but ppbt's sysroot (harness/toolchain.py) holds a
 runnable glibc 2.17. A root made of that runtime, Debian's static busybox and an SSH server
 built with the same toolchain proves that what we build for EL7 runs against EL7's C
-library. It has no systemd and no package database; PID 1 is svh-init (busybox sh), which
-gives host0 its address and runs dropbear until SIGTERM.
+library, and, since glibc keeps every older symbol version, that what we build within EL6's
+2.12 loads too. The sysroot's glibc lacks the one compat symbol such builds ask for,
+memcpy@GLIBC_2.2.5; a preloaded library adds it back. No systemd and no package database;
+PID 1 is svh-init (busybox sh), which gives host0 its address and runs dropbear until
+SIGTERM. A box whose init is SysV also gets EL's script helpers (sysv_root.py), and
+svh-init starts its enabled services, and stops them, as EL's rc does.
 
-    build_root(dest, log)                      # assemble a complete root at dest (new dir)
+    build_root(dest, log, box)                 # assemble a complete root at dest (new dir)
     root_key()                                 # changes whenever build_root's output would
     init_argv("10.242.17.10", 24, gateway)     # PID 1's command line, for systemd-nspawn
 
@@ -33,14 +38,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import keys, progress, toolchain
+from ... import keys, platform, progress, toolchain
 from ...aptsources import source_mirror
+from ...catalog import Box
 from ...errors import HarnessError, LoggedError
 from ...runner import capture, tee
 from ...sources import cache_root, digest, fetch_url, filling
+from . import sysv_root
 
-BOX = "centos7-abi"
-RECIPE = "glibc-root-v1"  # bump to recompile the cached SSH programs
+RECIPE = "glibc-root-v2"  # bump to recompile the cached SSH programs
 SONAMES = [  # glibc's runtime plus libgcc_s: no headers, no static or linker-only files
     "ld-linux-x86-64.so.2",
     *toolchain.GLIBC_RUNTIME,
@@ -100,6 +106,17 @@ OPENSSH = Source(
 )
 SOURCES = (DROPBEAR, OPENSSH)
 
+# glibc 2.14 gave memcpy a new version and kept the old one, memcpy@GLIBC_2.2.5, as a compat
+# symbol that every later glibc exports (EL7's too). What is linked for glibc 2.12 or 2.5
+# (EL6, EL5) asks for that one; the sysroot's glibc was built without it. This library adds
+# it back (as memmove, which is what it is in glibc), preloaded by /etc/ld.so.preload.
+COMPAT_LIBRARY = "usr/lib64/libsvh-compat.so"
+COMPAT_SOURCE = """#include <string.h>
+void *svh_memcpy_compat(void *dest, const void *src, size_t n) { return memmove(dest, src, n); }
+__asm__(".symver svh_memcpy_compat, memcpy@GLIBC_2.2.5");
+"""
+COMPAT_VERSIONS = "GLIBC_2.2.5 { global: memcpy; local: *; };\n"
+
 INIT = r"""#!/bin/sh
 # PID 1 of a glibc 2.17 box: lo and host0 up, then dropbear until SIGTERM/SIGINT (or busybox
 # halt/poweroff: SIGUSR1/SIGUSR2). Usage: svh-init ADDRESS/PREFIX [GATEWAY]
@@ -112,7 +129,7 @@ umask 022
 stopping=
 sshd=
 trap 'stopping=1; [ -z "$sshd" ] || kill -TERM "$sshd" 2>/dev/null' TERM INT USR1 USR2
-mkdir -p /run/lock
+mkdir -p /run/lock/subsys
 ip link set lo up
 # nspawn moves host0 in before it starts us; wait a little in case it is not there yet.
 n=0
@@ -133,9 +150,17 @@ key=/etc/dropbear/dropbear_ed25519_host_key
 dropbear -F -E -p 22 -W 1048576 -r "$key" -P /run/dropbear.pid &
 sshd=$!
 echo "svh-init: $address up, dropbear running"
+# A SysV box (sysv_root.py) starts what is enabled in runlevel 3, as EL's rc does.
+for s in /etc/rc.d/rc3.d/S*; do
+    [ -x "$s" ] && "$s" start </dev/null
+done
 # `wait PID` returns when dropbear ends or a trapped signal comes, and meanwhile reaps every
 # child that ends, orphans adopted by PID 1 included (a bare `wait` would also wait for those).
 while kill -0 "$sshd" 2>/dev/null; do wait "$sshd"; done
+# A SysV box's running services stop through their scripts, as EL's halt does.
+for k in /etc/rc.d/rc0.d/K*; do
+    [ -x "$k" ] && [ -f "/var/lock/subsys/${k##*/K??}" ] && "$k" stop </dev/null
+done
 # Then everybody else (a salt-minion daemon, login sessions): SIGTERM, up to 5 s to end.
 kill -TERM -1 2>/dev/null
 n=0
@@ -151,11 +176,11 @@ fi
 echo "svh-init: stopped"
 """
 
-OS_RELEASE = f"""NAME="salt-venv-harness glibc 2.17 box"
+OS_RELEASE = """NAME="salt-venv-harness glibc 2.17 box"
 ID=svh-glibc
 ID_LIKE="centos rhel fedora"
-VERSION_ID="7"
-PRETTY_NAME="{BOX}: CentOS 7's glibc 2.17 with busybox and dropbear (not CentOS)"
+VERSION_ID="{release}"
+PRETTY_NAME="{box}: glibc 2.17 with busybox and dropbear, for CentOS {release} (not CentOS)"
 """
 
 FILES = {  # path in the root -> (mode, text)
@@ -188,8 +213,6 @@ FILES = {  # path in the root -> (mode, text)
         "127.0.0.1   localhost localhost.localdomain\n::1         localhost6 localhost\n",
     ),
     "etc/resolv.conf": (0o644, ""),  # nothing beyond the bridge to ask
-    "etc/os-release": (0o644, OS_RELEASE),
-    "etc/salt-venv-harness-box": (0o644, BOX + "\n"),
     "usr/sbin/svh-init": (0o755, INIT),
 }
 DIRS = {  # path in the root -> mode
@@ -236,7 +259,7 @@ def _busybox() -> Path:
     status = capture(["dpkg-query", "-W", "-f", "${Status} ${Version}", "busybox-static"]).stdout
     if not status.startswith("install ok installed") or not Path("/bin/busybox").is_file():
         raise HarnessError(
-            f"the {BOX} box needs the host's busybox-static: "
+            "a glibc 2.17 box needs the host's busybox-static: "
             "apt-get install busybox-static (or ./run setup)"
         )
     return Path("/bin/busybox")
@@ -248,13 +271,15 @@ def _busybox_version() -> str:
 
 
 def _ssh_key() -> str:
-    return digest(RECIPE, toolchain.WHEEL_SHA256, *(repr(s) for s in SOURCES))[:16]
+    parts = (repr(s) for s in SOURCES)
+    return digest(RECIPE, toolchain.WHEEL_SHA256, *parts, COMPAT_SOURCE, COMPAT_VERSIONS)[:16]
 
 
 def root_key() -> str:
     """A digest of everything build_root's output depends on, for an image cache."""
     _, public_key = keys.ensure_key()
-    return digest(_ssh_key(), Path(__file__).read_text(), _busybox_version(), public_key)[:16]
+    here = Path(__file__).read_text() + Path(sysv_root.__file__).read_text()
+    return digest(_ssh_key(), here, _busybox_version(), public_key)[:16]
 
 
 def _mirror() -> str:
@@ -316,7 +341,27 @@ def ssh_programs(log: Path) -> Path:
     ):
         for source in SOURCES:
             _compile(source, tc, Path(work), out, log)
+        _compile_compat(tc, Path(work), out, log)
     return final
+
+
+def _compile_compat(tc: Path, work: Path, out: Path, log: Path):
+    (work / "compat.c").write_text(COMPAT_SOURCE)
+    (work / "compat.map").write_text(COMPAT_VERSIONS)
+    (out / COMPAT_LIBRARY).parent.mkdir(parents=True, exist_ok=True)
+    gcc = tc / "bin" / f"{toolchain.TRIPLET}-gcc"
+    argv = [
+        str(gcc),
+        "-shared",
+        "-fPIC",
+        "-O2",
+        "-nostartfiles",
+        "-s",
+        "-o",
+        str(out / COMPAT_LIBRARY),
+    ]
+    argv += ["compat.c", "-Wl,--version-script=compat.map", "-Wl,-soname,libsvh-compat.so"]
+    _make(argv, work, log, "the compat library's build", dict(os.environ, LC_ALL="C"))
 
 
 def _copy_runtime(sysroot_lib: Path, lib64: Path, cxx_lib: Path):
@@ -353,26 +398,41 @@ def _install_ldd(sysroot: Path, root: Path):
     shutil.copy2(sysroot / "usr/bin/getent", root / "usr/bin/getent")
 
 
-def build_root(dest: Path, log: Path) -> None:
-    """Assemble the box's root filesystem at `dest` (which must not exist yet)."""
-    busybox = _busybox()
-    programs = ssh_programs(log)
-    sysroot = toolchain.sysroot(toolchain.ensure_toolchain(log))
-    _, public_key = keys.ensure_key()
-    dest.mkdir(parents=True)
-    for path, mode in DIRS.items():
+def _layout(dest: Path, box: Box) -> None:
+    """Directories, links and small files: the base's, and SysV's where the box has it."""
+    sysv = platform.of(box).services.scripts_need_helpers
+    dirs = {**DIRS, **(sysv_root.dirs() if sysv else {})}
+    links = {**SYMLINKS, **(sysv_root.symlinks() if sysv else {})}
+    files = {
+        **FILES,
+        "etc/os-release": (0o644, OS_RELEASE.format(box=box.name, release=box.release)),
+        "etc/salt-venv-harness-box": (0o644, box.name + "\n"),
+        "etc/ld.so.preload": (0o644, f"/{COMPAT_LIBRARY}\n"),
+        **(sysv_root.files() if sysv else {}),
+    }
+    for path, mode in dirs.items():
         (dest / path).mkdir(parents=True, exist_ok=True)
         (dest / path).chmod(mode)
-    for path, target in SYMLINKS.items():
+    for path, target in links.items():
         (dest / path).symlink_to(target)
+    for path, (mode, text) in files.items():
+        (dest / path).write_text(text)
+        (dest / path).chmod(mode)
+
+
+def build_root(dest: Path, log: Path, box: Box) -> None:
+    """Assemble the root filesystem of `box` at `dest` (which must not exist yet)."""
+    busybox = _busybox()
+    programs = ssh_programs(log)
     tc = toolchain.ensure_toolchain(log)
+    sysroot = toolchain.sysroot(tc)
+    _, public_key = keys.ensure_key()
+    dest.mkdir(parents=True)
+    _layout(dest, box)
     _copy_runtime(sysroot / "lib", dest / "usr/lib64", tc / toolchain.TRIPLET / "lib64")
     shutil.copytree(programs / "usr", dest / "usr", dirs_exist_ok=True, symlinks=True)
     _link_applets(busybox, dest)
     _install_ldd(sysroot, dest)
-    for path, (mode, text) in FILES.items():
-        (dest / path).write_text(text)
-        (dest / path).chmod(mode)
     authorized = dest / "root/.ssh/authorized_keys"
     authorized.write_text(public_key + "\n")
     authorized.chmod(0o600)
@@ -382,4 +442,4 @@ def build_root(dest: Path, log: Path) -> None:
     if check.returncode != 0 or "not found" in check.stdout:
         with open(log, "a") as f:
             f.write(check.stdout + check.stderr)
-        raise LoggedError(f"{BOX}: ldd of the new root's SSH programs failed", log)
+        raise LoggedError(f"{box.name}: ldd of the new root's SSH programs failed", log)

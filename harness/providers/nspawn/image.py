@@ -21,7 +21,7 @@ from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
 from ...sources import digest
-from . import el7_python, glibc_root
+from . import glibc_root, system_python
 
 # Bump when the way images are made changes, so cached images are rebuilt.
 IMAGE_FORMAT = 1
@@ -69,8 +69,9 @@ def distro_conflicts(box: Box) -> list[str]:
     return [] if stages_python(box) else [c.package for c in box.conflicts]
 
 
-def stages_python(box: Box) -> bool:
-    return box.providers.nspawn is not None and box.providers.nspawn.system_python == "el7"
+def stages_python(box: Box) -> str | None:
+    """The release whose system Python (and conflicting libraries) the image is given, if any."""
+    return box.providers.nspawn.system_python if box.providers.nspawn is not None else None
 
 
 def is_glibc_root(box: Box) -> bool:
@@ -84,7 +85,8 @@ IMAGE_FIELDS |= {"build_packages", "providers"}
 
 def image_key(box: Box, mirror: str | None = None) -> str:
     shape = box.model_dump(mode="json", include=IMAGE_FIELDS)
-    staged = el7_python.cache_key() if stages_python(box) else ""
+    release = stages_python(box)
+    staged = system_python.cache_key(release) if release else ""
     if is_glibc_root(box):
         return digest(glibc_root.root_key(), json.dumps(shape, sort_keys=True), staged)[:16]
     _, public_key = keys.ensure_key()
@@ -149,8 +151,8 @@ def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
         ]
         env = dict(os.environ, SVH_PUBKEY=public_key)
         runner.run_logged(argv, log_path, f"image build of {box.name} (mmdebstrap)", env=env)
-        if stages_python(box):
-            el7_python.install_rpms(rootfs, log_path)
+        if release := stages_python(box):
+            system_python.install_rpms(release, rootfs, log_path)
 
     extra = {"packages": packages(box), "sources": sources(box, mirror)}
     _make_image(box, target, f"mmdebstrap {suite}", make_root, extra)
@@ -160,11 +162,13 @@ def _glibc_root(box: Box, target: Path) -> None:
     what = "glibc 2.17 runtime, busybox, dropbear"
 
     def make_root(rootfs: Path, log_path: Path) -> None:
-        glibc_root.build_root(rootfs, log_path)
-        if stages_python(box):
-            el7_python.copy_into(rootfs, log_path)
+        glibc_root.build_root(rootfs, log_path, box)
+        if release := stages_python(box):
+            system_python.copy_into(release, rootfs, log_path)
 
-    _make_image(box, target, what + (", EL7's Python" if stages_python(box) else ""), make_root, {})
+    if release := stages_python(box):
+        what += f", {system_python.RELEASES[release].title}'s Python"
+    _make_image(box, target, what, make_root, {})
 
 
 def _make_image(

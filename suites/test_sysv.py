@@ -1,0 +1,126 @@
+"""The SysV init scripts of our packages (EL5/EL6), run as an admin runs them: each
+daemon's script, through every action, with the exit codes LSB asks of an init script
+(status: 0 running, 1 dead with a pid file, 2 dead with a lock file, 3 stopped; start of a
+running and stop of a stopped service: 0; an unknown action: 2; an unimplemented one: 3).
+
+Boxes whose daemons are systemd units (or that have no init system) skip, naming the boxes
+of the same packages where the scripts run."""
+
+from __future__ import annotations
+
+import pytest
+from checks import API_CONFIG, fail, services, sh, supported
+
+from builds import layout
+from harness.transport import Machine
+
+LSB_STOPPED, LSB_DEAD_PIDFILE, LSB_DEAD_LOCKED, LSB_USAGE, LSB_UNIMPLEMENTED = 3, 1, 2, 2, 3
+STALE_PID = 999999  # above the default pid_max: no process has it
+
+
+def script(machine: Machine, daemon: str) -> str:
+    return supported(services(machine).init_script, daemon)
+
+
+def run(machine: Machine, command: str):
+    result = sh(machine, command, expect_ok=False, timeout=120)
+    return result.exit_status, (result.stdout + result.stderr).strip()
+
+
+def expect_exit(machine: Machine, command: str, wanted: int, why: str):
+    code, output = run(machine, command)
+    if code != wanted:
+        fail(machine, f"`{command}` to exit {wanted} ({why})", f"exit {code}: {output}", command)
+    return output
+
+
+def pid_of(machine: Machine, daemon: str) -> str:
+    return sh(machine, f"cat /var/run/{daemon}.pid 2>/dev/null || true").stdout.strip()
+
+
+def wait_running(machine: Machine, daemon: str, path: str) -> str:
+    """The daemon's pid once `status` says it runs (salt's -d writes its pid file just after
+    the script returns)."""
+    command = f"n=0; until {path} status >/dev/null; do n=$((n+1)); [ $n -lt 300 ] || exit 1; "
+    command += "sleep 0.1; done"
+    code, _ = run(machine, command)
+    if code != 0:
+        fail(machine, f"{path} status to say running within 30 s", "it never did", command)
+    return pid_of(machine, daemon)
+
+
+def leftover(machine: Machine, daemon: str) -> list[str]:
+    """Processes of the daemon still running (its command line names /usr/bin/DAEMON)."""
+    command = f"ps -o pid,args | grep -F '/usr/bin/{daemon}' | grep -v grep || true"
+    return [line for line in sh(machine, command).stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("daemon", layout.DAEMONS)
+def test_init_script_reports_a_stopped_daemon_and_refuses_bad_actions(fresh, daemon):
+    machine = fresh
+    path = script(machine, daemon)
+    output = expect_exit(machine, f"{path} status", LSB_STOPPED, "program is not running")
+    assert f"{daemon} is stopped" in output, output
+    expect_exit(machine, f"{path} stop", 0, "stopping a stopped daemon succeeds")
+    expect_exit(machine, f"{path} no-such-action", LSB_USAGE, "invalid or excess arguments")
+    expect_exit(machine, f"{path} reload", LSB_UNIMPLEMENTED, "unimplemented feature")
+    # A pid file whose process is gone, then only the subsystem lock.
+    sh(machine, f"echo {STALE_PID} > /var/run/{daemon}.pid")
+    expect_exit(machine, f"{path} status", LSB_DEAD_PIDFILE, "dead, the pid file exists")
+    sh(machine, f"rm -f /var/run/{daemon}.pid && touch /var/lock/subsys/{daemon}")
+    expect_exit(machine, f"{path} status", LSB_DEAD_LOCKED, "dead, the lock file exists")
+
+
+@pytest.mark.parametrize("daemon", layout.DAEMONS)
+def test_init_script_starts_restarts_and_stops_its_daemon(fresh, daemon):
+    machine = fresh
+    path = script(machine, daemon)
+    machine.write_text(*API_CONFIG)  # salt-api serves nothing, and exits, without one
+    expect_exit(machine, f"{path} start", 0, "start")
+    first = wait_running(machine, daemon, path)
+    exe = sh(machine, f"readlink /proc/{first}/exe").stdout.strip()
+    if not exe.startswith("/opt/salt/"):
+        fail(machine, f"{daemon} to run /opt/salt's Python", exe, f"readlink /proc/{first}/exe")
+    expect_exit(machine, f"{path} start", 0, "starting a running daemon succeeds")
+    assert pid_of(machine, daemon) == first, "a second start replaced the running daemon"
+    expect_exit(machine, f"{path} restart", 0, "restart")
+    second = wait_running(machine, daemon, path)
+    assert second != first, f"restart left the same process {first} running"
+    expect_exit(machine, f"{path} stop", 0, "stop")
+    expect_exit(machine, f"{path} status", LSB_STOPPED, "stopped after stop")
+    found = leftover(machine, daemon)
+    if found:
+        fail(
+            machine, f"no {daemon} process after `{path} stop`", "\n".join(found), "ps -o pid,args"
+        )
+    files = f"/var/lock/subsys/{daemon} /var/run/{daemon}.pid"
+    expect_exit(
+        machine,
+        f"for f in {files}; do ! test -e $f || exit 1; done",
+        0,
+        "stop removes its lock and pid files",
+    )
+
+
+@pytest.mark.parametrize("daemon", layout.DAEMONS)
+def test_the_admins_commands_drive_the_script(fresh, daemon):
+    """What an admin types on EL6 (the platform's enable, start, status, stop), and the
+    script's condrestart, which the packages' %postun runs."""
+    machine = fresh
+    path = script(machine, daemon)
+    init = services(machine)
+    machine.write_text(*API_CONFIG)
+    sh(machine, init.enable(daemon))
+    expect_exit(machine, init.is_enabled(daemon), 0, "enabled")
+    expect_exit(machine, init.start(daemon), 0, "start")
+    first = wait_running(machine, daemon, path)
+    expect_exit(machine, init.is_active(daemon), 0, "running")
+    expect_exit(machine, f"{path} condrestart", 0, "condrestart of a running one")
+    assert wait_running(machine, daemon, path) != first, "condrestart did not restart it"
+    expect_exit(machine, init.stop(daemon), 0, "stop")
+    expect_exit(machine, f"{path} condrestart", 0, "condrestart of a stopped one")
+    expect_exit(machine, init.is_active(daemon), LSB_STOPPED, "condrestart left it stopped")
+    sh(machine, init.disable(daemon))
+    code, output = run(machine, init.is_enabled(daemon))
+    if code == 0:
+        fail(machine, f"{daemon} disabled", output, init.is_enabled(daemon))
