@@ -152,6 +152,22 @@ unpack python "python${PYTHON_SERIES}_*.orig.tar.*"
 # 3.9's setup.py looks for uuid.h itself, not uuid/uuid.h: _uuid is left out without this.
 py_include=-I$PREFIX/include/ncursesw
 [ "$PYTHON_SERIES" != 3.9 ] || py_include="$py_include -I$PREFIX/include/uuid"
+# 3.9's setup.py links _crypt with -lcrypt only where it finds libcrypt.so in the build box's
+# own directories: without it, crypt stays undefined and the module is dropped. zig has no
+# libcrypt of the target to link with, nor its crypt.h: a stub of glibc's (soname
+# libcrypt.so.1, crypt at GLIBC_2.2.5, as every glibc has it) and its one declaration stand
+# in for the compile and the link, outside /opt/salt.
+if [ "$PYTHON_SERIES" = 3.9 ]; then
+    stubs=$WORK/link-stubs
+    mkdir -p "$stubs"
+    echo 'char *crypt(const char *key, const char *salt);' > "$stubs/crypt.h"
+    echo 'char *crypt(const char *key, const char *salt) { return 0; }' > "$stubs/crypt.c"
+    echo 'GLIBC_2.2.5 { global: crypt; local: *; };' > "$stubs/crypt.map"
+    $T-gcc -shared -fPIC -o "$stubs/libcrypt.so" "$stubs/crypt.c" -Wl,-soname,libcrypt.so.1 \
+        -Wl,--version-script="$stubs/crypt.map"
+    printf '*shared*\n_crypt _cryptmodule.c -DHAVE_CRYPT_H -I%s -L%s -lcrypt\n' \
+        "$stubs" "$stubs" > Modules/Setup.local
+fi
 CPPFLAGS="$CPPFLAGS $py_include" ./configure --prefix="$PREFIX" --enable-shared \
     --with-ensurepip=no --without-static-libpython --with-openssl="$PREFIX" --with-system-expat \
     --disable-test-modules > configure.out 2>&1 || { tail -40 configure.out; exit 1; }
@@ -166,6 +182,9 @@ sed -i 's/\$(PYTHON_FOR_BUILD) -Wi -OO\? \$(DESTDIR)/: $(DESTDIR)/' Makefile
 [ "$(grep -c ': $(DESTDIR)$(LIBDEST)/compileall.py' Makefile)" = 4 ]
 make -j2
 make install > install.out 2>&1 || { tail -40 install.out; exit 1; }
+# setup.py renames an extension that does not import to NAME_failed.so and goes on.
+failed=$(find "$PREFIX/lib" -name '*_failed.so')
+[ -z "$failed" ] || { echo "extension modules that do not import: $failed"; exit 1; }
 
 # ---- trim, then make every ELF find /opt/salt/lib relative to itself ----------------------
 py=$PREFIX/lib/python$PYTHON_SERIES
@@ -180,9 +199,11 @@ find "$PREFIX/bin" -mindepth 1 ! \( -name 'python3*' -o -name 'pydoc3*' -o -name
 # sysconfig names the compilers without the toolchain's prefix, so a user of the installed
 # payload gets the system's gcc; the build box passes compile_env() instead.
 build_dir=$SRC/python
+# The link stubs (3.9's _crypt) were for this build only.
 for f in "$py"/_sysconfigdata_*.py "$py"/config-"$PYTHON_SERIES"-*/Makefile \
-    "$PREFIX/bin/python$PYTHON_SERIES-config"; do
-    sed -i -e "s|$build_dir|$PREFIX|g" -e "s|:$room||g" \
+    "$py"/config-"$PYTHON_SERIES"-*/Setup.local "$PREFIX/bin/python$PYTHON_SERIES-config"; do
+    [ -f "$f" ] || continue
+    sed -i -e "s|$build_dir|$PREFIX|g" -e "s|:$room||g" -e "s| -[IL]$WORK/link-stubs||g" \
         -e "s/\b$T-\(gcc\|g++\|cpp\|ar\|ranlib\|readelf\)/\1/g" "$f"
 done
 "$PREFIX/bin/python$PYTHON_SERIES" -m compileall -q -f -d "$py" "$py"/_sysconfigdata_*.py > /dev/null

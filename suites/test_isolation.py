@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from checks import (
     supported,
 )
 
+import builds
 from builds import abi_ceiling
 from builds.cpython import REQUIRED_MODULES
 
@@ -32,8 +34,12 @@ from builds.cpython import REQUIRED_MODULES
 # /var/tmp/... and /home/user/... in examples, so those prefixes alone prove nothing.)
 BUILD_PATHS = (
     r"/var/tmp/svh-|/var/tmp/salt-rpmbuild|salt-venv-harness|/root/\.cache/|BUILDROOT/|"
-    r"/rpmbuild/BUILD|/debian/tmp/|/tmp/pip-(build|req|install|wheel)-"
+    r"/rpmbuild/BUILD|/debian/tmp/"
 )
+# pip's build directories: in a file as its published wheel has it (an old manylinux wheel
+# keeps its builder's), they are upstream's; anywhere else, ours.
+PIP_BUILD_PATHS = r"/tmp/pip-(build|req|install|wheel)-"
+AS_PUBLISHED = Path(builds.__file__).with_name("files") / "as_published.py"
 # Libraries an ELF under /opt/salt may take from the system: the C runtime and the
 # distribution's base libraries, never a distro copy of something /opt/salt bundles.
 SYSTEM_LIBS = re.compile(
@@ -110,7 +116,18 @@ def salt_call_sys_path(machine, env: str = "") -> tuple[list[str], str]:
 # the distributions in /opt/salt that claim its name (none: the payload has none).
 OWN_COPY = """\
 import json, importlib, importlib.metadata as m
-claimed = m.packages_distributions().get({top!r}, [])
+def claims(name):  # m.packages_distributions()[name], which Python 3.9 lacks
+    if hasattr(m, "packages_distributions"):
+        return m.packages_distributions().get(name, [])
+    found = []
+    for dist in m.distributions():
+        tops = (dist.read_text("top_level.txt") or "").split() or [
+            f.parts[0].split(".")[0] for f in dist.files or [] if f.parts
+        ]
+        if name in tops and dist.metadata["Name"] not in found:
+            found.append(dist.metadata["Name"])
+    return found
+claimed = claims({top!r})
 try:
     module = importlib.import_module({module!r})
 except ImportError:
@@ -226,6 +243,16 @@ def test_wrappers_resist_a_hostile_python_environment(installed):
 def test_no_build_root_paths_in_the_payload(installed):
     command = f"grep -r -a -l -E {shlex.quote(BUILD_PATHS)} /opt/salt || true"
     expect_silent(installed, "file under /opt/salt naming a build root or cache path", command)
+    installed.put_file(AS_PUBLISHED, "/var/tmp/as_published.py")
+    command = (
+        f"grep -r -a -l -E {shlex.quote(PIP_BUILD_PATHS)} /opt/salt | "
+        f"{interpreter(installed)} -I /var/tmp/as_published.py"
+    )
+    expect_silent(
+        installed,
+        "file under /opt/salt, not as its wheel was published, naming pip's build directory",
+        command,
+    )
 
 
 def test_every_shebang_points_inside_opt_salt(installed):
@@ -312,28 +339,37 @@ def test_the_distribution_python_is_unchanged(installed):
 
 
 # A program of the distribution: a tornado web server and client, and AES from the crypto
-# library the distribution ships (PyCrypto's Crypto on EL7, Cryptodome on Debian). Written
-# for both Python 2.7 and 3, and for tornado 4.2 to 6.
+# library the distribution ships (PyCrypto's Crypto on EL, Cryptodome on Debian). Written
+# for both Python 2.7 and 3, and for tornado 2.2 (EL6: callbacks) to 6 (coroutines only).
 DISTRO_PROGRAM = """\
 import socket
-import tornado.gen, tornado.httpclient, tornado.httpserver, tornado.ioloop, tornado.netutil
-import tornado.web
+import tornado.httpclient, tornado.httpserver, tornado.ioloop, tornado.netutil, tornado.web
 from {crypto}.Cipher import AES
 key, iv = b'k' * 16, b'i' * 16
 data = AES.new(key, AES.MODE_CBC, iv).encrypt(b'salt' * 4)
 assert AES.new(key, AES.MODE_CBC, iv).decrypt(data) == b'salt' * 4
 class Hello(tornado.web.RequestHandler):
     def get(self): self.write('hello from ' + tornado.version)
-@tornado.gen.coroutine
-def main():
+def serve():
     [sock] = tornado.netutil.bind_sockets(0, '127.0.0.1', family=socket.AF_INET)
-    port = sock.getsockname()[1]
     server = tornado.httpserver.HTTPServer(tornado.web.Application([('/', Hello)]))
     server.add_sockets([sock])
-    url = 'http://127.0.0.1:%d/' % port
-    reply = yield tornado.httpclient.AsyncHTTPClient().fetch(url)
-    print(reply.body.decode())
-tornado.ioloop.IOLoop.current().run_sync(main)
+    return 'http://127.0.0.1:%d/' % sock.getsockname()[1]
+if tornado.version_info < (3,):
+    loop, replies = tornado.ioloop.IOLoop.instance(), []
+    def got(reply):
+        replies.append(reply.body.decode())
+        loop.stop()
+    tornado.httpclient.AsyncHTTPClient().fetch(serve(), got)
+    loop.start()
+    print(replies[0])
+else:
+    import tornado.gen
+    @tornado.gen.coroutine
+    def main():
+        reply = yield tornado.httpclient.AsyncHTTPClient().fetch(serve())
+        print(reply.body.decode())
+    tornado.ioloop.IOLoop.current().run_sync(main)
 """
 
 

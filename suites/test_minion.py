@@ -257,5 +257,6 @@ def test_salt_call_local_works_without_a_master(installed):
 def test_salt_minion_version_through_the_wrapper(installed, packages):
     command = "/usr/bin/salt-minion --version"
     out = sh(installed, command).stdout.strip()
-    if not out.startswith(f"salt-minion {packages.salt_version} "):
+    # 3006 and later add the release's code name: "salt-minion 3006.9 (Sulfur)".
+    if out.split(" (")[0] != f"salt-minion {packages.salt_version}":
         fail(installed, f"salt-minion {packages.salt_version}", out, command)

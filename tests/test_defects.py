@@ -121,9 +121,14 @@ def boxes(defect: str) -> tuple[str, str]:
     return (PORTABLE_BUILD, PORTABLE_BOX) if defect in defects.PORTABLE else (BOX, BOX)
 
 
-def built(defect: str) -> str:
+# The older EL targets whose ABI ceiling the build-glibc defect breaks too, each proven on
+# its own glibc 2.17 box (EL6's wheels taken for 2.36: manylinux2014 instead of 2010).
+CEILING_TARGETS = {"centos6": "centos6-abi"}
+
+
+def built(defect: str, build_box: str | None = None) -> str:
     """The defect variant's packages: built, or taken as they are when current."""
-    build_box = boxes(defect)[0]
+    build_box = build_box or boxes(defect)[0]
     salt = OLD_SALT if defect in defects.OLDER_LINE else None
     if defect in MINOR_CHANGE:  # the line upgraded from: none of the usual builds makes it
         harness_build(build_box, "--salt", MINOR_CHANGE_SALT, what=f"Salt {MINOR_CHANGE_SALT}")
@@ -157,10 +162,13 @@ def caught_by(defect: str) -> tuple[str, str]:
     return CAUGHT_BY[defect], ALSO_CAUGHT_BY.get(defect, CAUGHT_BY[defect])
 
 
-def run_suites(defect: str, tmp_path: Path) -> dict[str, str]:
-    """The suites' checks for `defect` run against its packages: outcome by check."""
-    packages = built(defect)
-    box = boxes(defect)[1]
+def run_suites(
+    defect: str, tmp_path: Path, target: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """The suites' checks for `defect` run against its packages: outcome by check. `target`:
+    (build box, box) where not the defect's usual ones."""
+    build_box, box = target or boxes(defect)
+    packages = built(defect, build_box)
     junit = tmp_path / "junit.xml"
     subprocess.run(
         suite_run(defect, box, packages, junit).argv(),
@@ -187,6 +195,15 @@ def test_suites_catch_the_defect(defect, tmp_path):
     (CATCH_TABLE_DIR / f"{defect}.json").write_text(json.dumps(failed))
     for check in caught_by(defect):
         assert check in failed, f"{defect} not caught by {check}; failing: {failed}"
+
+
+@pytest.mark.parametrize("target", sorted(CEILING_TARGETS.items()), ids=lambda t: t[0])
+def test_each_older_targets_ceiling_breach_is_caught(target, tmp_path):
+    outcomes = run_suites("build-glibc", tmp_path, target)
+    check = CAUGHT_BY["build-glibc"]
+    assert outcomes.get(check) in ("failed", "error"), (
+        f"build-glibc for {target[0]} not caught by {check} on {target[1]}: {outcomes}"
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(PASSED_BY))

@@ -46,7 +46,12 @@ def wait_until(machine: Machine, condition: str, timeout: float, every: float = 
 
 
 def wait_for_port(machine: Machine, port: int, timeout: float = 90):
-    if not wait_until(machine, f"ss -Hltn 'sport = :{port}' | grep -q .", timeout):
+    # /proc/net/tcp{,6} (state 0A: listening), not ss: a busybox box has no ss.
+    listening = (
+        f"awk 'toupper($2) ~ /:{port:04X}$/ && $4 == \"0A\"' /proc/net/tcp /proc/net/tcp6 "
+        "2>/dev/null | grep -q ."
+    )
+    if not wait_until(machine, listening, timeout):
         raise HarnessError(
             f"box {machine.name}: nothing listens on port {port} after {timeout:.0f}s"
         )

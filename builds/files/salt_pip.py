@@ -15,18 +15,28 @@ import os
 import pathlib
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
 # Salt's salt-pip serves relenv onedirs only; /opt/salt is our equivalent of one.
 sys.RELENV = pathlib.Path("/opt/salt")  # type: ignore[attr-defined]
-from salt.scripts import salt_pip  # noqa: E402
 
 # Where Salt's salt-pip installs: SALT_EXTRAS_DIR when set (Salt 3008), else the extras of
 # this interpreter's minor version.
 EXTRAS = pathlib.Path(
     os.environ.get("SALT_EXTRAS_DIR") or "/opt/salt/extras-{}.{}".format(*sys.version_info)
 )
+
+try:
+    from salt.scripts import salt_pip
+except ImportError:  # Salt 3005 and older (EL6's) have none: pip, as 3006's runs it
+
+    def salt_pip():
+        arguments = sys.argv[1:]
+        if "install" in arguments and not any(a.startswith("--target") for a in arguments):
+            arguments.append(f"--target={EXTRAS}")
+        sys.exit(subprocess.call([sys.executable, "-m", "pip", *arguments]))
 
 
 def canonical(name: str) -> str:

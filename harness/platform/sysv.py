@@ -5,8 +5,12 @@ from __future__ import annotations
 from .base import InitSystem
 
 COMMANDS = {
-    "is_enabled": "chkconfig --list {unit} | grep -q ':on'",
-    "is_active": "service {unit} status",
+    # Each prints its answer as systemctl does (enabled/disabled, active/inactive) and exits
+    # with the tool's own status (the script's LSB code for status: 3 when stopped).
+    "is_enabled": "(chkconfig {unit} 2>/dev/null; rc=$?; "
+    "if [ $rc = 0 ]; then echo enabled; else echo disabled; fi; exit $rc)",
+    "is_active": "(service {unit} status >/dev/null 2>&1; rc=$?; "
+    "if [ $rc = 0 ]; then echo active; else echo inactive; fi; exit $rc)",
     "main_pid": "cat /var/run/{unit}.pid 2>/dev/null || echo 0",
     "start": "service {unit} start",
     "stop": "service {unit} stop",

@@ -5,10 +5,10 @@ No CentOS image is reachable from here, but ppbt's sysroot (harness/toolchain.py
 runnable glibc 2.17. A root made of that runtime, Debian's static busybox and an SSH server
 built with the same toolchain proves that what we build for EL7 runs against EL7's C
 library, and, since glibc keeps every older symbol version, that what we build within EL6's
-2.12 loads too. The sysroot's glibc lacks the one compat symbol such builds ask for,
-memcpy@GLIBC_2.2.5; a preloaded library adds it back. No systemd and no package database;
-PID 1 is svh-init (busybox sh), which gives host0 its address and runs dropbear until
-SIGTERM. A box whose init is SysV also gets EL's script helpers (sysv_root.py), and
+2.12 loads too. The sysroot's glibc lacks the compat symbols such builds ask for
+(memcpy@GLIBC_2.2.5 and a few more); a preloaded library adds them back. No systemd and no
+package database; PID 1 is svh-init (busybox sh), which gives host0 its address and runs
+dropbear until SIGTERM. A box whose init is SysV also gets EL's script helpers (sysv_root.py), and
 svh-init starts its enabled services, and stops them, as EL's rc does.
 
     build_root(dest, log, box)                 # assemble a complete root at dest (new dir)
@@ -106,16 +106,35 @@ OPENSSH = Source(
 )
 SOURCES = (DROPBEAR, OPENSSH)
 
-# glibc 2.14 gave memcpy a new version and kept the old one, memcpy@GLIBC_2.2.5, as a compat
-# symbol that every later glibc exports (EL7's too). What is linked for glibc 2.12 or 2.5
-# (EL6, EL5) asks for that one; the sysroot's glibc was built without it. This library adds
-# it back (as memmove, which is what it is in glibc), preloaded by /etc/ld.so.preload.
+# A real glibc keeps every old version of a symbol it changed, as a compat symbol (EL7's
+# does); the toolchain's glibc 2.17 was built without them. What is linked within EL6's
+# 2.12 or EL5's 2.5 asks for the old versions of the functions whose version changed
+# after that: memcpy (2.14), posix_spawn and posix_spawnp (2.15), and pthread_atfork, which
+# later glibcs keep only as a compat symbol. This library adds them back, each the same
+# call as glibc's own compat symbol makes, preloaded by /etc/ld.so.preload.
 COMPAT_LIBRARY = "usr/lib64/libsvh-compat.so"
-COMPAT_SOURCE = """#include <string.h>
-void *svh_memcpy_compat(void *dest, const void *src, size_t n) { return memmove(dest, src, n); }
-__asm__(".symver svh_memcpy_compat, memcpy@GLIBC_2.2.5");
+COMPAT_SOURCE = """#include <spawn.h>
+#include <stddef.h>
+#include <string.h>
+extern int __register_atfork(void (*)(void), void (*)(void), void (*)(void), void *);
+
+void *svh_memcpy(void *dest, const void *src, size_t n) { return memmove(dest, src, n); }
+int svh_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{ return posix_spawn(pid, path, actions, attr, argv, envp); }
+int svh_posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{ return posix_spawnp(pid, file, actions, attr, argv, envp); }
+int svh_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{ return __register_atfork(prepare, parent, child, NULL); }
+
+__asm__(".symver svh_memcpy, memcpy@GLIBC_2.2.5");
+__asm__(".symver svh_posix_spawn, posix_spawn@GLIBC_2.2.5");
+__asm__(".symver svh_posix_spawnp, posix_spawnp@GLIBC_2.2.5");
+__asm__(".symver svh_pthread_atfork, pthread_atfork@GLIBC_2.2.5");
 """
-COMPAT_VERSIONS = "GLIBC_2.2.5 { global: memcpy; local: *; };\n"
+COMPAT_SYMBOLS = ("memcpy", "posix_spawn", "posix_spawnp", "pthread_atfork")
+COMPAT_VERSIONS = f"GLIBC_2.2.5 {{ global: {'; '.join(COMPAT_SYMBOLS)}; local: *; }};\n"
 
 INIT = r"""#!/bin/sh
 # PID 1 of a glibc 2.17 box: lo and host0 up, then dropbear until SIGTERM/SIGINT (or busybox
@@ -204,9 +223,11 @@ FILES = {  # path in the root -> (mode, text)
         "wheel:x:10:\nnobody:x:99:\nusers:x:100:\n",
     ),
     "etc/shells": (0o644, "/bin/sh\n/usr/bin/sh\n"),  # dropbear refuses shells not listed
+    # No DNS server is reachable: a name not in /etc/hosts is not found (Salt's fqdns
+    # grain expects that answer; asking for DNS would say "try again" on every address).
     "etc/nsswitch.conf": (
         0o644,
-        "passwd: files\nshadow: files\ngroup: files\nhosts: files dns\n",
+        "passwd: files\nshadow: files\ngroup: files\nhosts: files\n",
     ),
     "etc/hosts": (
         0o644,
