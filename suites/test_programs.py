@@ -6,6 +6,7 @@ uses it, and nothing of ours writes to stderr on its way out."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import PurePosixPath
 
@@ -81,7 +82,9 @@ def expected_version(program: str, packages) -> str:
     version; salt-pip is pip, at the version bundled in /opt/salt."""
     name = PurePosixPath(program).name
     if name == "salt-pip":
-        return f"pip {packages.manifest['bundled']['pip']} "
+        # A post release re-ships the same code: pip 26.0.1.post1 calls itself 26.0.1.
+        pip = re.sub(r"\.post\d+$", "", packages.manifest["bundled"]["pip"])
+        return f"pip {pip} "
     return f"{name} {packages.salt_version} "
 
 

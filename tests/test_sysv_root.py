@@ -15,10 +15,12 @@ from harness.providers.nspawn import sysv_root
 REPO = Path(__file__).resolve().parent.parent
 BUSYBOX = Path("/bin/busybox")
 DAEMON = "salt-fake"
-# Stands for a Salt daemon: -d forks a child that writes its pid file, as salt's -d does.
+# Stands for a Salt daemon: -d forks a child in a session of its own that writes its pid
+# file, as salt's -d does, and that child has a "job" of its own (sleep 601).
 FAKE_DAEMON = f"""#!/bin/sh
 [ "$1" = -d ] || exit 64
-sh -c 'echo $$ > /var/run/{DAEMON}.pid; exec sleep 600' </dev/null >/dev/null 2>&1 &
+setsid sh -c 'sleep 601 & echo $$ > /var/run/{DAEMON}.pid; exec sleep 600' \\
+    </dev/null >/dev/null 2>&1 &
 sleep 0.2
 """
 
@@ -31,7 +33,8 @@ def root(tmp_path) -> Path:
     for path in ("bin", "usr/bin", "usr/sbin", "var/run", "var/lock/subsys", "proc", "dev"):
         (root / path).mkdir(parents=True, exist_ok=True)
     shutil.copy2(BUSYBOX, root / "bin/busybox")
-    for applet in ("sh", "cat", "echo", "sleep", "kill", "rm", "ls", "ln", "sed", "head"):
+    applets = ("sh", "cat", "echo", "sleep", "kill", "rm", "ls", "ln", "sed", "head", "cut")
+    for applet in (*applets, "setsid", "ps", "grep"):
         (root / "bin" / applet).symlink_to("busybox")
     for applet in ("env", "wc", "tr", "printf", "touch", "test", "["):
         (root / "usr/bin" / applet).symlink_to("../../bin/busybox")
@@ -78,8 +81,9 @@ def test_the_script_gives_lsb_exit_codes_through_a_whole_cycle(root):
         ("bogus", 2),
     ]
     body = "; ".join(f'{script} {action} >/dev/null; echo "{action} $?"' for action, _ in steps)
+    body += "; ps -o args | grep -c '^sleep 60[01]'"  # the daemon and its job: none left
     result = run(root, body)
-    assert result.stdout.split("\n")[:-1] == [f"{a} {code}" for a, code in steps], result
+    assert result.stdout.split("\n")[:-1] == [f"{a} {code}" for a, code in steps] + ["0"], result
     # stop left no pid file and no subsys lock
     assert not (root / f"var/run/{DAEMON}.pid").exists()
     assert not (root / f"var/lock/subsys/{DAEMON}").exists()
