@@ -44,6 +44,15 @@ def platform_tags(glibc: str) -> list[str]:
     return [*tags, f"linux_{ARCH}"]
 
 
+def abis(python_minor: str) -> list[str]:
+    """pip --abi values of CPython `python_minor`. Python 2's ABI names its unicode width
+    and has no abi3: the portable 2.7 is UCS-4 (cp27mu, what manylinux1 wheels are built for)."""
+    nodot = python_minor.replace(".", "")
+    if python_minor.startswith("2."):
+        return [f"cp{nodot}mu", "none"]
+    return [f"cp{nodot}", "abi3", "none"]
+
+
 def inputs_key(lock_text: str, build_text: str, python_minor: str, glibc: str) -> str:
     return digest("inputs-v1", lock_text, build_text, python_minor, glibc, ARCH)[:20]
 
@@ -51,7 +60,6 @@ def inputs_key(lock_text: str, build_text: str, python_minor: str, glibc: str) -
 def pip_download(
     requirements: Path, dest: Path, python_minor: str, glibc: str, log: Path, what: str
 ):
-    abi = "cp" + python_minor.replace(".", "")
     cmd = pip_download_argv(
         "--require-hashes",
         "-r",
@@ -62,13 +70,9 @@ def pip_download(
         python_minor,
         "--implementation",
         "cp",
-        "--abi",
-        abi,
-        "--abi",
-        "abi3",
-        "--abi",
-        "none",
     )
+    for abi in abis(python_minor):
+        cmd += ["--abi", abi]
     for tag in [*platform_tags(glibc), "any"]:
         cmd += ["--platform", tag]
     run_logged(cmd, log, what, error=BuildError)

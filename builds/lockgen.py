@@ -2,16 +2,36 @@
 
 python -m builds.lockgen                      # every Salt line x Python we ship
 python -m builds.lockgen --salt 3008.4 --python 3.11
+python -m builds.lockgen --salt 3000.9        # EL5's line, on Python 2.7
+
+uv resolves for Python 3.6 and later only: Python 2.7's locks are resolved by the host's
+pip (wheels for the target only), with the hashes of every file of each pinned version
+read from the index, as uv writes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 
 from .errors import BuildError
 from .locks import DEFAULT_SALT, LOCK_DIR, OLDER_LINES, lock_name, parse_lock
@@ -20,7 +40,8 @@ SALT_LINES = [DEFAULT_SALT, *OLDER_LINES]
 PYTHONS = ["3.11", "3.13"]
 # Lines for targets older than glibc 2.17, each on the one Python it ships with there.
 # Salt 3006 and later need cryptography 46 (Rust, no wheel below glibc 2.17): EL6 gets 3005.5.
-OLD_GLIBC_LINES = {"3005.5": "3.9"}
+# Salt 3000 is the last line on Python 2.7, EL5's (glibc 2.5).
+OLD_GLIBC_LINES = {"3005.5": "3.9", "3000.9": "2.7"}
 # 3005.5's setup.py prepares no metadata on the host's Python, so its requirements are
 # read from its sdist (requirements/base.txt, zeromq.txt, crypto.txt) and held to the
 # versions Salt tested it with (requirements/static/pkg/py3.9/linux.txt), each of which has
@@ -38,7 +59,25 @@ SDIST_REQUIREMENTS = {
         "psutil>=5.0.0",
         "pycryptodomex>=3.9.8",
         "pyzmq>=20.0.0",
-    ]
+    ],
+    # 3000.9's, as setup.py reads them on Python 2 (base.txt, crypto.txt, zeromq.txt; tornado
+    # is vendored as salt.ext.tornado 4.5.3, whose own needs are the backports and futures).
+    # Its crypto.txt names PyCrypto on Linux; Salt 3000 takes Cryptodome first, and EL5's
+    # python-crypto (Crypto) is left to the system: pycryptodomex, as Salt's own py2.7
+    # linux-crypto.txt pins it. psutil is not in base.txt, but Salt's py2.7 linux.txt has it.
+    "3000.9": [
+        "Jinja2",
+        "msgpack>=0.5,!=0.5.5,<1.0.0",
+        "PyYAML",
+        "MarkupSafe",
+        "requests>=1.0.0",
+        "backports-abc==0.5",
+        "singledispatch==3.4.0.3",
+        "futures>=2.0",
+        "pycryptodomex",
+        "pyzmq>=2.2.0",
+        "psutil",
+    ],
 }
 SALT_TESTED_WITH = {
     "3005.5": [
@@ -58,7 +97,28 @@ SALT_TESTED_WITH = {
         "pyzmq==23.2.0",
         "requests==2.31.0",
         "urllib3==2.0.6",
-    ]
+    ],
+    # requirements/static/py2.7/linux.txt and linux-crypto.txt of the 3000.9 sdist. Every
+    # compiled one is a cp27mu manylinux1 wheel (glibc 2.5) but psutil, which has none in any
+    # version (5.9's are manylinux2010): its sdist compiles on the box.
+    "3000.9": [
+        "backports-abc==0.5",
+        "certifi==2019.3.9",
+        "chardet==3.0.4",
+        "futures==3.2.0",
+        "idna==2.8",
+        "jinja2==2.10.1",
+        "markupsafe==1.1.1",
+        "msgpack==0.5.6",
+        "psutil==5.6.1",
+        "pycryptodomex==3.9.0",
+        "pyyaml==5.4.1",  # Salt's 5.1.2 has no Linux wheel; 5.4.1 is the last for Python 2
+        "pyzmq==18.0.1",
+        "requests==2.21.0",
+        "singledispatch==3.4.0.3",
+        "six==1.12.0",
+        "urllib3==1.24.2",
+    ],
 }
 # What the sdists compiled on the box need to build: salt's in-tree backend, timelib
 # (Cython) and, where no wheel fits (glibc 2.17), pyzmq (scikit-build-core, cmake, ninja).
@@ -75,8 +135,26 @@ BUILD_BACKENDS = [
     "ninja",
 ]
 # Where every compiled dependency comes as a wheel, only the sdists' own backends, of Salt
-# 3005's time: its setup.py imports wheel.bdist_wheel and distutils' commands.
+# 3005's time: its setup.py imports wheel.bdist_wheel and distutils' commands. On Python 2.7
+# the index's Requires-Python leaves pip 20.3.4, setuptools 44.1.1 and wheel 0.37.1.
 PLAIN_BUILD_BACKENDS = ["pip", "setuptools<70", "wheel<0.44"]
+# Pythons uv cannot resolve for, and the wheels their target takes: Python 2.7's portable
+# build is UCS-4 (cp27mu) on glibc 2.5 (manylinux1).
+PIP_RESOLVED = {
+    "2.7": frozenset(
+        Tag(interpreter, abi, platform)
+        for interpreter, abi, platform in [
+            ("cp27", "cp27mu", "manylinux1_x86_64"),
+            ("cp27", "none", "manylinux1_x86_64"),
+            ("py27", "none", "manylinux1_x86_64"),
+            ("py2", "none", "manylinux1_x86_64"),
+            ("cp27", "none", "any"),
+            ("py27", "none", "any"),
+            ("py2", "none", "any"),
+        ]
+    )
+}
+INDEX = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 
 
 def _uv() -> str:
@@ -113,6 +191,8 @@ def _write(out: Path, what: str, text: str) -> Path:
 def _compiled(
     requirements: list[str], python_minor: str, constraints: tuple[str, ...] = (), no_deps=False
 ) -> str:
+    if python_minor in PIP_RESOLVED:
+        return _compiled_by_pip(requirements, python_minor, constraints, no_deps)
     with tempfile.TemporaryDirectory() as tmp:
         req, held = Path(tmp) / "requirements.in", Path(tmp) / "constraints.txt"
         req.write_text("\n".join(requirements) + "\n")
@@ -130,6 +210,104 @@ def _compiled(
                 f"against the reachable index: {tail[:300]}"
             )
         return (Path(tmp) / "out.txt").read_text()
+
+
+def _compiled_by_pip(
+    requirements: list[str], python_minor: str, constraints: tuple[str, ...], no_deps: bool
+) -> str:
+    """The lock of `requirements` for a Python uv cannot resolve for. A requirement whose
+    pinned version has a wheel for the target is resolved by pip with its dependencies
+    (wheels only); one that has only an sdist (salt, psutil) is taken at its pin, without
+    dependencies (pip would have to run its setup.py on the host's Python 3)."""
+    pins = {canonicalize_name(Requirement(c).name): c for c in constraints if "==" in c}
+    wheels: list[str] = []
+    versions: dict[str, str] = {}
+    for text in requirements:
+        req = Requirement(text)
+        pin = Requirement(pins.get(canonicalize_name(req.name), text))
+        version = next((s.version for s in pin.specifier if s.operator == "=="), None)
+        if version is None or _has_wheel(req.name, version, PIP_RESOLVED[python_minor]):
+            wheels.append(text)
+        elif req.specifier.contains(version, prereleases=True):
+            versions[canonicalize_name(req.name)] = version
+        else:
+            raise BuildError(f"{text}: its pin {pin} does not satisfy it")
+    if wheels:
+        versions |= _pip_resolve(wheels, python_minor, constraints, no_deps)
+    return "".join(_hashed(name, versions[name]) for name in sorted(versions))
+
+
+def _pip_resolve(
+    requirements: list[str], python_minor: str, constraints: tuple[str, ...], no_deps: bool
+) -> dict[str, str]:
+    """name -> version, as the host's pip downloads `requirements` for the target's wheels
+    (pip download: pip install --dry-run checks Requires-Python against the host's Python)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        req, held = Path(tmp) / "requirements.in", Path(tmp) / "constraints.txt"
+        req.write_text("\n".join(requirements) + "\n")
+        held.write_text("\n".join(constraints) + "\n")
+        argv = [sys.executable, "-m", "pip", "download", "--quiet", "-d", f"{tmp}/dl"]
+        argv += ["--disable-pip-version-check", "--only-binary=:all:"]
+        argv += ["--python-version", python_minor]
+        tags = PIP_RESOLVED[python_minor]
+        for option, values in (
+            ("--implementation", {"cp"}),
+            ("--abi", {t.abi for t in tags}),
+            ("--platform", {t.platform for t in tags} - {"any"}),
+        ):
+            argv += [arg for value in sorted(values) for arg in (option, value)]
+        argv += ["-c", str(held), "-r", str(req)] + (["--no-deps"] if no_deps else [])
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = " ".join(proc.stderr.strip().splitlines()[-3:])
+            raise BuildError(
+                f"{' '.join(requirements)} does not resolve to wheels for Python "
+                f"{python_minor} against the reachable index: {tail[:300]}"
+            )
+        wheels = [parse_wheel_filename(p.name) for p in Path(tmp, "dl").glob("*.whl")]
+    return {str(name): str(version) for name, version, _, _ in wheels}
+
+
+@functools.cache
+def _index_files(name: str) -> tuple[tuple[str, str], ...]:
+    """(filename, sha256) of every file the index (PEP 691 JSON) has for the project."""
+    request = urllib.request.Request(
+        f"{INDEX}/{canonicalize_name(name)}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            files = json.load(answer)["files"]
+    except (OSError, ValueError, KeyError) as e:
+        raise BuildError(f"cannot list {name}'s files on {INDEX}: {e}") from e
+    return tuple((f["filename"], f["hashes"]["sha256"]) for f in files if "sha256" in f["hashes"])
+
+
+def _files_of(name: str, version: str) -> list[tuple[str, set[Tag] | None, str]]:
+    """(filename, wheel tags or None for an sdist, sha256) of one version's wheels and sdists."""
+    out: list[tuple[str, set[Tag] | None, str]] = []
+    for filename, sha256 in _index_files(name):
+        try:
+            if filename.endswith(".whl"):
+                _, got, _, tags = parse_wheel_filename(filename)
+                out += [(filename, set(tags), sha256)] if got == Version(version) else []
+            elif parse_sdist_filename(filename)[1] == Version(version):
+                out.append((filename, None, sha256))
+        except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+            continue  # eggs, installers, names that are no distribution's
+    return out
+
+
+def _has_wheel(name: str, version: str, tags: frozenset[Tag]) -> bool:
+    return any(found and found & tags for _, found, _ in _files_of(name, version))
+
+
+def _hashed(name: str, version: str) -> str:
+    """A pin with the hashes of all of its version's files, as uv --generate-hashes has it."""
+    hashes = sorted({sha256 for _, _, sha256 in _files_of(name, version)})
+    if not hashes:
+        raise BuildError(f"{name}=={version}: the index has no wheel or sdist of it")
+    return " \\\n    ".join([f"{name}=={version}", *(f"--hash=sha256:{h}" for h in hashes)]) + "\n"
 
 
 def targets(salts: list[str] | None, pythons: list[str] | None) -> list[tuple[str, str]]:

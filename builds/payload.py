@@ -48,6 +48,7 @@ from harness import catalog, platform, progress
 from harness.catalog import Box
 
 from . import cpython, defects, extras, layout, portable, wheels
+from .errors import BuildError
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
@@ -174,6 +175,11 @@ def _build_venv(
     runner: BoxRunner, box: Box, salt_version: str, defect: str | None, minor: str
 ) -> Venv:
     """/opt/salt on the box from the locked inputs; its tree stays on the box."""
+    if minor.startswith("2."):  # EL5: its interpreter builds (builds/portable.py), no venv yet
+        raise BuildError(
+            f"{box.name}: /opt/salt on Python {minor} (Salt {salt_version}) is not staged by "
+            "this build yet: only its interpreter is; build centos6 or centos7"
+        )
     options = defects.transform(defect).options
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
     # A portable payload is built for the target's glibc, not the build box's.

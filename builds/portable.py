@@ -1,14 +1,17 @@
 """A portable CPython in /opt/salt for an old glibc, built on a Debian build box: 3.11 for
-glibc 2.17 (EL7, and any newer release's older Salt line), 3.9 for glibc 2.12 (EL6).
+glibc 2.17 (EL7, and any newer release's older Salt line), 3.9 for glibc 2.12 (EL6), 2.7 for
+glibc 2.5 (EL5).
 
 Every C library the interpreter needs (OpenSSL, SQLite, libffi, xz, bzip2, zlib, ncurses,
 readline, gdbm, libuuid, expat) and, for EL7, libzmq for pyzmq are built from Debian's orig
 tarballs into /opt/salt/lib, and every ELF finds them through an $ORIGIN-relative RPATH, so
 the tree needs nothing from the target but its glibc. The compiler is the ppbt toolchain
 (gcc 11, a glibc 2.17 sysroot) for 2.17, and zig cc for older glibc versions (see
-harness/toolchain.py). We drive the toolchains ourselves instead of `relenv build` offline:
-relenv pins upstream tarballs by checksum, and the only sources reachable here, Debian's
-orig tarballs, differ from them in version and checksum.
+harness/toolchain.py). Python 3 builds with builds/portable_recipe.sh, Python 2.7 with
+builds/portable_recipe27.sh (its configure, modules and install differ). We drive the
+toolchains ourselves instead of `relenv build` offline: relenv pins upstream tarballs by
+checksum, and the only sources reachable here, Debian's orig tarballs, differ from them in
+version and checksum.
 
     version = install(runner, box)   # /opt/salt on the box, built or unpacked from the cache
     send_toolchain(runner, box)      # the compilers on the box, for compile_env()
@@ -16,7 +19,7 @@ orig tarballs, differ from them in version and checksum.
     run_on_glibc217(runner, code)    # python3 -c CODE in a root of glibc 2.17 + /opt/salt only
 
 A cold build takes ~9 minutes on two cores; the tree is cached on the host as a tarball
-keyed by the target, its sources, the toolchain and the recipe (builds/portable_recipe.sh).
+keyed by the target, its sources, the toolchain and its recipe.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ WORK = "/var/tmp/svh-portable"
 TOOLCHAIN = "/var/tmp/svh-toolchain"  # on the box; compile_env() relies on it
 ZIG = "/var/tmp/svh-zig"  # on the box, for targets below glibc 2.17
 RECIPE = Path(__file__).with_name("portable_recipe.sh")
+RECIPE27 = Path(__file__).with_name("portable_recipe27.sh")
 ZIG_WRAPPERS = Path(__file__).with_name("zig_wrappers.sh")
 
 
@@ -117,6 +121,12 @@ class Target(NamedTuple):
     openssl: Source
     with_zmq: bool  # build libzmq (else pyzmq's wheel fits the target and brings its own)
     zig: bool  # compiled with zig cc (else the ppbt toolchain)
+    recipe: Path = RECIPE  # the shell recipe that builds it (part of its cache key)
+
+    @property
+    def python_name(self) -> str:
+        """The interpreter's name in /opt/salt/bin: python3, python2.7."""
+        return "python2.7" if self.series == "2.7" else "python3"
 
     @property
     def sources(self) -> list[Source]:
@@ -149,14 +159,30 @@ EL6 = Target(
     with_zmq=False,
     zig=True,
 )
+# Bullseye's CPython 2.7.18 (Salt 3000, EL5's line, is the last on Python 2) and the same
+# OpenSSL 1.1.1, the newest line 2.7's _ssl takes.
+EL5 = Target(
+    "2.5",
+    "2.7",
+    Source(
+        "pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz",
+        "da3080e3b488f648a3d7a4560ddee895284c3380b11d6de75edb986526b9a814",
+    ),
+    EL6.openssl,
+    with_zmq=False,
+    zig=True,
+    recipe=RECIPE27,
+)
+TARGETS = (EL5, EL6, EL7)  # oldest glibc first
 
 
 def target(box) -> Target:
-    """The portable build for the box: EL6's below glibc 2.17, else EL7's (which runs on any
-    newer glibc); its CPython must be the one the box bundles."""
-    found = EL6 if _glibc_minor(box.glibc) < 17 else EL7
-    if _glibc_minor(box.glibc) < _glibc_minor(found.glibc):
+    """The portable build for the box: the one for the newest glibc not above the box's
+    (EL7's runs on any newer glibc); its CPython must be the one the box bundles."""
+    fitting = [t for t in TARGETS if _glibc_minor(t.glibc) <= _glibc_minor(box.glibc)]
+    if not fitting:
         raise BuildError(f"{box.name}: no portable CPython builds for glibc {box.glibc} here")
+    found = fitting[-1]
     if box.python.bundled_version != found.series:
         raise BuildError(
             f"{box.name}: the portable CPython for glibc {box.glibc} is {found.series}, "
@@ -198,6 +224,34 @@ print(os.confstr("CS_GNU_LIBC_VERSION"), "|", ssl.OPENSSL_VERSION, "| sqlite",
       sqlite3.sqlite_version, "|", pyexpat.EXPAT_VERSION, "| uuid1", uuid.uuid1().version,
       "| sha3", hashlib.sha3_256(b"").hexdigest()[:8])
 """
+# Python 2.7's modules that setup.py builds (those with a C library of the tree, or glibc's
+# libcrypt) and would leave out with a warning only. 2.7 has no lzma and no _uuid; nis is
+# not built (its headers would be the build box's).
+REQUIRED_MODULES_27 = [
+    "ssl",
+    "_ssl",
+    "hashlib",
+    "_hashlib",
+    "zlib",
+    "bz2",
+    "sqlite3",
+    "_sqlite3",
+    "ctypes",
+    "_ctypes",
+    "readline",
+    "curses",
+    "_curses_panel",
+    "gdbm",
+    "pyexpat",
+    "_elementtree",
+    "json",
+    "_json",
+    "uuid",
+    "crypt",
+    "_multiprocessing",
+    "_io",
+    "unicodedata",
+]
 
 
 def _url(path: str) -> str:
@@ -230,7 +284,7 @@ def _wrappers(target: Target) -> Path:
 def cache_key(target: Target) -> str:
     parts = [s.sha256 for s in target.sources] + [CMAKE_SHA256, toolchain.WHEEL_SHA256]
     parts += [toolchain.ZIG_WHEEL_SHA256] if target.zig else []
-    recipe = RECIPE.read_text() + _wrappers(target).read_text()
+    recipe = target.recipe.read_text() + _wrappers(target).read_text()
     return digest("python-portable-v1", target.glibc, target.series, *parts, recipe, "x86_64")[:20]
 
 
@@ -257,7 +311,10 @@ def compile_env(box) -> dict[str, str]:
     t = toolchain.TRIPLET
     cc, cxx = f"{t}-gcc", f"{t}-g++"
     if built.zig:
-        cc, cxx = (f"{ZIG}/zig {tool} -target {t}.{built.glibc}" for tool in ("cc", "c++"))
+        # Below glibc 2.7, zig's features.h needs __GLIBC__ before it defines it (see
+        # portable_recipe27.sh): else sscanf would need __isoc99_sscanf (GLIBC_2.7).
+        fix = " -D__GLIBC__=2" if _glibc_minor(built.glibc) < 7 else ""
+        cc, cxx = (f"{ZIG}/zig {tool} -target {t}.{built.glibc}{fix}" for tool in ("cc", "c++"))
     flags = "-O2 -g0 -ffile-prefix-map=/tmp/="  # pip builds under /tmp: keep that path out
     return {
         "PATH": f"{TOOLCHAIN}/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -287,12 +344,24 @@ def run_on_glibc217(runner: BoxRunner, code: str) -> str:
     )
 
 
+def check_stdlib(runner: BoxRunner, built: Target) -> None:
+    """Every module a full stdlib has imports (Python 3: cpython.REQUIRED_MODULES)."""
+    if built.series != "2.7":
+        cpython.check_stdlib(runner)
+        return
+    imports = "; ".join(f"import {m}" for m in REQUIRED_MODULES_27)
+    runner.run(
+        f"{PREFIX}/bin/{built.python_name} -E -s -c {shlex.quote(imports)}",
+        f"checking the portable Python 2.7's stdlib ({', '.join(REQUIRED_MODULES_27[:12])})",
+    )
+
+
 def check(runner: BoxRunner, built: Target) -> None:
     """The stdlib imports, and (EL7's) it runs on a real glibc 2.17 (its ELF files:
     check_abi). An older target's build cannot run there: the ppbt sysroot's glibc lacks
     the compat memcpy@GLIBC_2.2.5 that every real glibc keeps and that a build linked
-    against glibc 2.12 needs."""
-    cpython.check_stdlib(runner)
+    against glibc 2.12 (or 2.5) needs."""
+    check_stdlib(runner, built)
     if not built.zig:
         runner.note(f"on glibc 2.17: {run_on_glibc217(runner, STDLIB_CODE).strip()}")
 
@@ -327,9 +396,12 @@ def install(runner: BoxRunner, box) -> str:
             f"{built.glibc} (make -j2, ~9 minutes)"
         ):
             _build(runner, box, built, cached)
-    cpython.check_stdlib(runner)
+    check_stdlib(runner, built)
+    # -I is Python 3's; 2.7 has -E -s.
+    isolated = "-I" if built.series != "2.7" else "-E -s"
     return runner.output(
-        f"{PREFIX}/bin/python3 -I -c 'import platform; print(platform.python_version())'",
+        f"{PREFIX}/bin/{built.python_name} {isolated} -c "
+        "'import platform; print(platform.python_version())'",
         "asking the portable CPython its version",
     ).strip()
 
@@ -339,14 +411,14 @@ def _build(runner: BoxRunner, box, built: Target, cached: Path) -> None:
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}/dl", "preparing the build")
     send_toolchain(runner, box)
     wrappers = _wrappers(built)
-    for src in [*sources, RECIPE, wrappers]:
+    for src in [*sources, built.recipe, wrappers]:
         runner.send_file(src, f"{WORK}/dl/{src.name}", f"copying {src.name} in")
     runner.run(
         f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={ZIG if built.zig else TOOLCHAIN} "
         f"TOOLCHAIN_WRAPPERS={WORK}/dl/{wrappers.name} GLIBC={built.glibc} "
         f"PYTHON_SERIES={built.series} WITH_ZMQ={int(built.with_zmq)} "
         f"{f'PATCHELF={TOOLCHAIN}/bin/patchelf ' if built.zig else ''}"
-        f"bash {WORK}/dl/{RECIPE.name}",
+        f"bash {WORK}/dl/{built.recipe.name}",
         "building the portable CPython and its libraries",
         timeout=4 * 3600,
     )

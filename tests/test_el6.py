@@ -2,7 +2,7 @@
 3005.5 on a CPython 3.9 of their own, every ELF within glibc 2.12, EL6's gcc 4.4 runtime and
 kernel 2.6.32, with SysV init scripts.
 
-A cold build compiles CPython and its C libraries with zig cc (about 20 minutes on two
+A cold build compiles CPython and its C libraries with zig cc (7 to 8 minutes on two idle
 cores), so this module checks the packages when they are built and current, and says how
 to build them otherwise."""
 
@@ -34,7 +34,7 @@ def el6() -> tuple[Path, dict]:
     if not manifest.is_current(out, current_digest("centos6")):
         pytest.skip(
             "centos6's packages are not built from the current recipe: harness build centos6 "
-            "(about 20 minutes cold: CPython and its libraries compiled with zig cc)"
+            "(7 to 8 minutes cold: CPython and its libraries compiled with zig cc)"
         )
     return out, read_manifest(out)
 
