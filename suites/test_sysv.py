@@ -50,8 +50,9 @@ def wait_running(machine: Machine, daemon: str, path: str) -> str:
 
 
 def leftover(machine: Machine, daemon: str) -> list[str]:
-    """Processes of the daemon still running (its command line names /usr/bin/DAEMON)."""
-    command = f"ps -o pid,args | grep -F '/usr/bin/{daemon}' | grep -v grep || true"
+    """Processes of the daemon still running: the daemon and its jobs name /opt/salt/bin/DAEMON
+    (the wrapper in /usr/bin execs it) on their command line."""
+    command = f"ps -eo pid,args | grep -E '/bin/{daemon}( |$)' || true"
     return [line for line in sh(machine, command).stdout.splitlines() if line.strip()]
 
 
@@ -91,7 +92,7 @@ def test_init_script_starts_restarts_and_stops_its_daemon(fresh, daemon):
     found = leftover(machine, daemon)
     if found:
         fail(
-            machine, f"no {daemon} process after `{path} stop`", "\n".join(found), "ps -o pid,args"
+            machine, f"no {daemon} process after `{path} stop`", "\n".join(found), "ps -eo pid,args"
         )
     files = f"/var/lock/subsys/{daemon} /var/run/{daemon}.pid"
     expect_exit(

@@ -111,24 +111,27 @@ def test_an_instance_record_of_another_harness_version_still_loads(tmp_path, mon
 
     from harness import state
 
-    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
-    record = tmp_path / "instances" / "old" / "instance.json"
-    record.parent.mkdir(parents=True)
-    record.write_text(
-        json.dumps(
-            {
-                "name": "old",
-                "box_name": "debian12",
-                "provider": "nspawn",
-                "address": "10.242.17.10",
-                "someday": 1,
-                "extra": {"init": "systemd", "veth": "vb-old", "other": "x"},
-            }
+    # Only for the body: the boxes of a running suite are checked after it, in their own
+    # state dir.
+    with monkeypatch.context() as env:
+        env.setenv("SVH_STATE_DIR", str(tmp_path))
+        record = tmp_path / "instances" / "old" / "instance.json"
+        record.parent.mkdir(parents=True)
+        record.write_text(
+            json.dumps(
+                {
+                    "name": "old",
+                    "box_name": "debian12",
+                    "provider": "nspawn",
+                    "address": "10.242.17.10",
+                    "someday": 1,
+                    "extra": {"init": "systemd", "veth": "vb-old", "other": "x"},
+                }
+            )
         )
-    )
-    loaded = state.load("old")
-    assert loaded is not None and loaded.address == "10.242.17.10"
-    assert (loaded.extra.pid1, loaded.extra.veth) == ("systemd", "vb-old")
+        loaded = state.load("old")
+        assert loaded is not None and loaded.address == "10.242.17.10"
+        assert (loaded.extra.pid1, loaded.extra.veth) == ("systemd", "vb-old")
 
 
 def test_a_salt_line_can_carry_its_own_interpreter_on_one_box():

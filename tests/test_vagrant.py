@@ -62,37 +62,40 @@ def test_the_vagrantfile_validates_for_every_catalog_entry(
     box = entry
     if hypervisor not in box.providers.vagrant.hypervisors:
         pytest.skip(f"{box.name} does not run on {hypervisor} (catalog)")
-    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
-    project = write_project(tmp_path, box, hypervisor)
-    done = validate(project)
-    assert done.returncode == 0, f"vagrant validate for {box.name}:\n{done.stdout}{done.stderr}"
-    machine = (project / "machine.json").read_text()
-    assert box.providers.vagrant.box in machine
+    with monkeypatch.context() as env:  # the body only: see test_catalog.py
+        env.setenv("SVH_STATE_DIR", str(tmp_path))
+        project = write_project(tmp_path, box, hypervisor)
+        done = validate(project)
+        assert done.returncode == 0, f"vagrant validate for {box.name}:\n{done.stdout}{done.stderr}"
+        machine = (project / "machine.json").read_text()
+        assert box.providers.vagrant.box in machine
 
 
 @needs_vagrant
 def test_the_vagrantfile_validates_the_offline_libvirt_box(tmp_path, monkeypatch):
-    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
-    box = catalog.load_box("debian12")
-    project = write_project(tmp_path, box, "libvirt", offline=True)
-    done = validate(project)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert '"kernel"' in (project / "machine.json").read_text()
+    with monkeypatch.context() as env:  # the body only: see test_catalog.py
+        env.setenv("SVH_STATE_DIR", str(tmp_path))
+        box = catalog.load_box("debian12")
+        project = write_project(tmp_path, box, "libvirt", offline=True)
+        done = validate(project)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert '"kernel"' in (project / "machine.json").read_text()
 
 
 @needs_vagrant
 def test_a_bad_hypervisor_option_in_the_catalog_fails_validation(tmp_path, monkeypatch):
     """The check above can fail: an option the provider does not know is an error."""
-    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path))
-    box = catalog.load_box("centos7")
-    assert box.providers.vagrant is not None
-    settings = box.providers.vagrant.model_copy(update={"libvirt": {"no_such_option": 1}})
-    bad = box.model_copy(
-        update={"providers": box.providers.model_copy(update={"vagrant": settings})}
-    )
-    done = validate(write_project(tmp_path, bad, "libvirt"))
-    assert done.returncode != 0
-    assert "no_such_option" in done.stdout + done.stderr
+    with monkeypatch.context() as env:  # the body only: see test_catalog.py
+        env.setenv("SVH_STATE_DIR", str(tmp_path))
+        box = catalog.load_box("centos7")
+        assert box.providers.vagrant is not None
+        settings = box.providers.vagrant.model_copy(update={"libvirt": {"no_such_option": 1}})
+        bad = box.model_copy(
+            update={"providers": box.providers.model_copy(update={"vagrant": settings})}
+        )
+        done = validate(write_project(tmp_path, bad, "libvirt"))
+        assert done.returncode != 0
+        assert "no_such_option" in done.stdout + done.stderr
 
 
 def test_kvm_that_cannot_run_a_stock_kernel_means_qemu_emulation():

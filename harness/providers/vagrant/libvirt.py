@@ -3,6 +3,8 @@ domains a crashed run left behind (libvirt_daemons.py starts and stops the daemo
 
 from __future__ import annotations
 
+import time
+
 from ... import paths
 from ...catalog import Box
 from ...errors import ProviderUnavailable
@@ -18,16 +20,23 @@ from .project import DOMAIN_PREFIX
 def check_driver(box: Box) -> None:
     """The hypervisor must take the domain type we ask for, or the VM never boots."""
     driver = libvirt_driver()
-    done = capture(
-        ["virsh", "-c", libvirt_daemons.URI, "domcapabilities", "--virttype", driver], timeout=60
-    )
-    if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-        other = " or --provider nspawn" if box.providers.nspawn else ""
-        raise ProviderUnavailable(
-            f"libvirt cannot run {driver} guests here ({why}): install qemu-system-x86 and "
-            f"libvirt-daemon-driver-qemu (./run setup vagrant){other}"
+    # A libvirtd that has just started probes qemu on the first question, and under load that
+    # probe can fail once ("an error occurred, but the cause is unknown"): ask up to 3 times.
+    for attempt in range(3):
+        done = capture(
+            ["virsh", "-c", libvirt_daemons.URI, "domcapabilities", "--virttype", driver],
+            timeout=60,
         )
+        if done.returncode == 0:
+            return
+        if attempt < 2:
+            time.sleep(5 * (attempt + 1))
+    why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
+    other = " or --provider nspawn" if box.providers.nspawn else ""
+    raise ProviderUnavailable(
+        f"libvirt cannot run {driver} guests here ({why}): install qemu-system-x86 and "
+        f"libvirt-daemon-driver-qemu (./run setup vagrant){other}"
+    )
 
 
 def prune_base_volumes(box: Box, current_box: str) -> None:
