@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +23,9 @@ from checks import (
     supported,
 )
 
-import builds
 from builds import abi_ceiling
 from builds.cpython import REQUIRED_MODULES
+from builds.payload import AS_PUBLISHED
 
 # A build root, staging dir or fetch cache left in the payload (classic failure 1): the build
 # module's scratch dirs on the box (/var/tmp/svh-*, /var/tmp/salt-rpmbuild), the harness's
@@ -39,7 +38,6 @@ BUILD_PATHS = (
 # pip's build directories: in a file as its published wheel has it (an old manylinux wheel
 # keeps its builder's), they are upstream's; anywhere else, ours.
 PIP_BUILD_PATHS = r"/tmp/pip-(build|req|install|wheel)-"
-AS_PUBLISHED = Path(builds.__file__).with_name("files") / "as_published.py"
 # Libraries an ELF under /opt/salt may take from the system: the C runtime and the
 # distribution's base libraries, never a distro copy of something /opt/salt bundles.
 SYSTEM_LIBS = re.compile(
