@@ -103,12 +103,13 @@ DEFECTS: dict[str, str] = {
         "salt-pip runs pip install --target straight into the extras, as Salt's own does: a "
         "second extension of the saltext namespace arrives as metadata only (salt#65433)"
     ),
-    # Portable payloads (centos7, centos6) only: what the ABI ceiling and the glibc 2.17
+    # Portable payloads (centos7, centos6, centos5) only: what the ABI ceiling and the glibc 2.17
     # boxes catch,
     # and what only a bundled interpreter can lack.
     "build-glibc": (
-        "Salt's dependencies are taken for the build box's glibc (2.36), not the target's "
-        "(2.17 for centos7, 2.12 for centos6): their wheels arrive linked against a newer glibc"
+        "Salt's dependencies are taken and compiled for the build box's glibc (2.36), not "
+        "the target's (2.17 for centos7, 2.12 for centos6, 2.5 for centos5): their wheels and "
+        "compiled sdists arrive linked against a newer glibc"
     ),
     "system-libssl": (
         "the bundled CPython takes libssl and libcrypto from the system: /opt/salt's own "

@@ -14,11 +14,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from packaging.tags import Tag
+
 from harness import sources
 from harness.errors import LoggedError
 from harness.runner import run_logged
 from harness.sources import cache_root, filling, pip_download_argv, sha256_file
 
+from . import index
 from .errors import BuildError
 from .locks import digest, parse_lock
 
@@ -78,6 +81,43 @@ def pip_download(
     run_logged(cmd, log, what, error=BuildError)
 
 
+def accepted_tags(python_minor: str, glibc: str) -> list[Tag]:
+    """The wheel tags a box with this Python and glibc takes, best first."""
+    major, nodot = python_minor[0], python_minor.replace(".", "")
+    interpreters = [f"cp{nodot}", f"py{nodot}", f"py{major}"]
+    return [
+        Tag(interpreter, abi, platform)
+        for platform in [*platform_tags(glibc), "any"]
+        for abi in abis(python_minor)
+        for interpreter in interpreters
+    ]
+
+
+def fetch_by_hash(
+    requirements: Path, dest: Path, python_minor: str, glibc: str, log: Path, what: str
+):
+    """Each pin's best wheel for the box, else its sdist, chosen among the files whose hash
+    the lock names and downloaded by URL. Python 2's inputs come this way: pip on the host's
+    Python 3 would run an sdist's setup.py to read its metadata, and Salt 3000's needs
+    platform.linux_distribution, which Python 3.8 removed."""
+    accepted = accepted_tags(python_minor, glibc)
+    dest.mkdir(parents=True, exist_ok=True)
+    for pin in parse_lock(requirements.read_text(), str(requirements)):
+        files = [f for f in index.release_files(pin.name, pin.version) if f.sha256 in pin.hashes]
+        ranked = sorted(
+            (min(accepted.index(t) for t in f.tags if t in accepted), f.filename, f)
+            for f in files
+            if f.tags and not f.tags.isdisjoint(accepted)
+        )
+        chosen = ranked[0][2] if ranked else next((f for f in files if f.tags is None), None)
+        if chosen is None:
+            raise BuildError(
+                f"{what}: {pin.name}=={pin.version}: no file with a locked hash fits Python "
+                f"{python_minor} on glibc {glibc}; regenerate the lock: python -m builds.lockgen"
+            )
+        shutil.copy(fetch_url(chosen.url, chosen.sha256, log), dest / chosen.filename)
+
+
 def fetch_inputs(
     lock: Path, build_lock: Path, python_minor: str, glibc: str, log: Path, progress=print
 ) -> Path:
@@ -90,18 +130,17 @@ def fetch_inputs(
         progress(f"inputs: cached {final}")
         return final
     progress(f"inputs: fetching {lock.name} for Python {python_minor}, glibc {glibc}")
+    fetch = fetch_by_hash if python_minor.startswith("2.") else pip_download
     with filling(final) as tmp:
-        pip_download(
-            lock, tmp / "dist", python_minor, glibc, log, f"fetching {lock.name} from the index"
-        )
-        pip_download(
-            build_lock,
-            tmp / "build",
-            python_minor,
-            glibc,
-            log,
-            f"fetching {build_lock.name} from the index",
-        )
+        for requirements, into in ((lock, tmp / "dist"), (build_lock, tmp / "build")):
+            fetch(
+                requirements,
+                into,
+                python_minor,
+                glibc,
+                log,
+                f"fetching {requirements.name} from the index",
+            )
         shutil.copy(lock, tmp / "lock.txt")
         shutil.copy(build_lock, tmp / "build-lock.txt")
     return final

@@ -35,6 +35,9 @@ class SubPackage:
     purge: tuple[str, ...] = ()  # state made at run time, removed on purge
 
 
+SALT_PIP = "salt-pip"
+
+
 def _master_daemon(name: str, summary: str) -> SubPackage:
     """A daemon that runs next to the master: one tool, one unit, nothing to configure."""
     return SubPackage(
@@ -46,7 +49,7 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
     SubPackage(
         COMMON,
         "Salt in a virtualenv (/opt/salt): shared files and salt-call",
-        tools=("salt-call", "spm", "salt-pip"),
+        tools=("salt-call", "spm", SALT_PIP),
         dirs=("/etc/salt", "/etc/salt/pki", "/var/log/salt", "/var/cache/salt", "/srv/salt"),
         purge=("/var/cache/salt", "/var/log/salt", "/run/salt", "/etc/salt/pki"),
     ),

@@ -12,59 +12,51 @@ read from the index, as uv writes them.
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.tags import Tag
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import Version
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from . import index
 from .errors import BuildError
-from .locks import DEFAULT_SALT, LOCK_DIR, OLDER_LINES, lock_name, parse_lock
+from .locks import LOCK_DIR, lock_name, parse_lock, shipped_lines
 
-SALT_LINES = [DEFAULT_SALT, *OLDER_LINES]
 PYTHONS = ["3.11", "3.13"]
 # Lines for targets older than glibc 2.17, each on the one Python it ships with there.
 # Salt 3006 and later need cryptography 46 (Rust, no wheel below glibc 2.17): EL6 gets 3005.5.
 # Salt 3000 is the last line on Python 2.7, EL5's (glibc 2.5).
-OLD_GLIBC_LINES = {"3005.5": "3.9", "3000.9": "2.7"}
+# 3005.1 is the line EL6's packages are upgraded from (boxes/centos6.toml older_salt).
+OLD_GLIBC_LINES = {"3005.5": "3.9", "3005.1": "3.9", "3000.9": "2.7"}
 # 3005.5's setup.py prepares no metadata on the host's Python, so its requirements are
 # read from its sdist (requirements/base.txt, zeromq.txt, crypto.txt) and held to the
 # versions Salt tested it with (requirements/static/pkg/py3.9/linux.txt), each of which has
 # a manylinux2010 or manylinux1 wheel (contextvars is pure Python, an sdist only).
+SALT_3005 = [
+    "Jinja2",
+    "jmespath",
+    "msgpack>=0.5,!=0.5.5",
+    "PyYAML",
+    "MarkupSafe",
+    "requests>=1.0.0",
+    "distro>=1.0.1",
+    "contextvars",
+    "psutil>=5.0.0",
+    "pycryptodomex>=3.9.8",
+]
 SDIST_REQUIREMENTS = {
-    "3005.5": [
-        "Jinja2",
-        "jmespath",
-        "msgpack>=0.5,!=0.5.5",
-        "PyYAML",
-        "MarkupSafe",
-        "requests>=1.0.0",
-        "distro>=1.0.1",
-        "contextvars",
-        "psutil>=5.0.0",
-        "pycryptodomex>=3.9.8",
-        "pyzmq>=20.0.0",
-    ],
+    # The lines differ in pyzmq only (zeromq.txt on Python 3.9).
+    "3005.5": [*SALT_3005, "pyzmq>=20.0.0"],
+    "3005.1": [*SALT_3005, "pyzmq>19.0.2"],
     # 3000.9's, as setup.py reads them on Python 2 (base.txt, crypto.txt, zeromq.txt; tornado
     # is vendored as salt.ext.tornado 4.5.3, whose own needs are the backports and futures).
-    # Its crypto.txt names PyCrypto on Linux; Salt 3000 takes Cryptodome first, and EL5's
-    # python-crypto (Crypto) is left to the system: pycryptodomex, as Salt's own py2.7
-    # linux-crypto.txt pins it. psutil is not in base.txt, but Salt's py2.7 linux.txt has it.
+    # Its crypto.txt names PyCrypto on Linux and pycryptodomex on Windows, and setup.py keeps
+    # both lines whatever their markers say: both are required (Salt takes Cryptodome
+    # first). psutil is not in base.txt, but Salt's py2.7 linux.txt has it.
     "3000.9": [
         "Jinja2",
         "msgpack>=0.5,!=0.5.5,<1.0.0",
@@ -74,33 +66,49 @@ SDIST_REQUIREMENTS = {
         "backports-abc==0.5",
         "singledispatch==3.4.0.3",
         "futures>=2.0",
+        "pycrypto>=2.6.1",
         "pycryptodomex",
         "pyzmq>=2.2.0",
         "psutil",
     ],
 }
+# What both 3005 lines were tested with (requirements/static/pkg/py3.9/linux.txt).
+TESTED_WITH_3005 = [
+    "contextvars==2.4",
+    "distro==1.5.0",
+    "idna==2.8",
+    "immutables==0.15",
+    "jinja2==3.1.0",
+    "jmespath==1.0.1",
+    "markupsafe==2.0.1",
+    "msgpack==1.0.2",
+    "psutil==5.8.0",
+    "pycryptodomex==3.9.8",
+    "pyzmq==23.2.0",
+]
 SALT_TESTED_WITH = {
     "3005.5": [
+        *TESTED_WITH_3005,
         "certifi==2023.07.22",
         "charset-normalizer==3.2.0",
-        "contextvars==2.4",
-        "distro==1.5.0",
-        "idna==2.8",
-        "immutables==0.15",
-        "jinja2==3.1.0",
-        "jmespath==1.0.1",
-        "markupsafe==2.0.1",
-        "msgpack==1.0.2",
-        "psutil==5.8.0",
-        "pycryptodomex==3.9.8",
         "pyyaml==6.0",  # Salt's 6.0.1 has no wheel below glibc 2.17
-        "pyzmq==23.2.0",
         "requests==2.31.0",
         "urllib3==2.0.6",
     ],
+    # Every compiled one of 3005.1's a manylinux2010 or manylinux1 wheel too (PyYAML 5.4.1's
+    # cp39 is manylinux1).
+    "3005.1": [
+        *TESTED_WITH_3005,
+        "certifi==2022.5.18.1",
+        "chardet==3.0.4",
+        "pyyaml==5.4.1",
+        "requests==2.25.1",
+        "urllib3==1.26.6",
+    ],
     # requirements/static/py2.7/linux.txt and linux-crypto.txt of the 3000.9 sdist. Every
     # compiled one is a cp27mu manylinux1 wheel (glibc 2.5) but psutil, which has none in any
-    # version (5.9's are manylinux2010): its sdist compiles on the box.
+    # version (5.9's are manylinux2010), and PyCrypto, which has no wheel at all: their sdists
+    # compile on the box. PyCrypto 2.6.1 is the proof of concept's.
     "3000.9": [
         "backports-abc==0.5",
         "certifi==2019.3.9",
@@ -111,6 +119,7 @@ SALT_TESTED_WITH = {
         "markupsafe==1.1.1",
         "msgpack==0.5.6",
         "psutil==5.6.1",
+        "pycrypto==2.6.1",
         "pycryptodomex==3.9.0",
         "pyyaml==5.4.1",  # Salt's 5.1.2 has no Linux wheel; 5.4.1 is the last for Python 2
         "pyzmq==18.0.1",
@@ -154,7 +163,6 @@ PIP_RESOLVED = {
         ]
     )
 }
-INDEX = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 
 
 def _uv() -> str:
@@ -268,52 +276,23 @@ def _pip_resolve(
     return {str(name): str(version) for name, version, _, _ in wheels}
 
 
-@functools.cache
-def _index_files(name: str) -> tuple[tuple[str, str], ...]:
-    """(filename, sha256) of every file the index (PEP 691 JSON) has for the project."""
-    request = urllib.request.Request(
-        f"{INDEX}/{canonicalize_name(name)}/",
-        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            files = json.load(answer)["files"]
-    except (OSError, ValueError, KeyError) as e:
-        raise BuildError(f"cannot list {name}'s files on {INDEX}: {e}") from e
-    return tuple((f["filename"], f["hashes"]["sha256"]) for f in files if "sha256" in f["hashes"])
-
-
-def _files_of(name: str, version: str) -> list[tuple[str, set[Tag] | None, str]]:
-    """(filename, wheel tags or None for an sdist, sha256) of one version's wheels and sdists."""
-    out: list[tuple[str, set[Tag] | None, str]] = []
-    for filename, sha256 in _index_files(name):
-        try:
-            if filename.endswith(".whl"):
-                _, got, _, tags = parse_wheel_filename(filename)
-                out += [(filename, set(tags), sha256)] if got == Version(version) else []
-            elif parse_sdist_filename(filename)[1] == Version(version):
-                out.append((filename, None, sha256))
-        except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
-            continue  # eggs, installers, names that are no distribution's
-    return out
-
-
 def _has_wheel(name: str, version: str, tags: frozenset[Tag]) -> bool:
-    return any(found and found & tags for _, found, _ in _files_of(name, version))
+    return any(f.tags and f.tags & tags for f in index.release_files(name, version))
 
 
 def _hashed(name: str, version: str) -> str:
     """A pin with the hashes of all of its version's files, as uv --generate-hashes has it."""
-    hashes = sorted({sha256 for _, _, sha256 in _files_of(name, version)})
+    hashes = sorted({f.sha256 for f in index.release_files(name, version)})
     if not hashes:
         raise BuildError(f"{name}=={version}: the index has no wheel or sdist of it")
     return " \\\n    ".join([f"{name}=={version}", *(f"--hash=sha256:{h}" for h in hashes)]) + "\n"
 
 
 def targets(salts: list[str] | None, pythons: list[str] | None) -> list[tuple[str, str]]:
-    """(Salt line, Python minor) pairs to lock: the lines we ship on each Python, and each
-    old-glibc line on its own Python; narrowed by --salt and --python."""
-    lines = salts or [*SALT_LINES, *OLD_GLIBC_LINES]
+    """(Salt line, Python minor) pairs to lock: the lines we ship (the default and older
+    lines, each catalog entry's line and older lines: locks.shipped_lines) on each Python,
+    and each old-glibc line on its own Python; narrowed by --salt and --python."""
+    lines = salts or [*shipped_lines(), *OLD_GLIBC_LINES]
     pairs = list(dict.fromkeys(p for s in lines for p in _on_pythons(s)))
     return [(s, py) for s, py in pairs if not pythons or py in pythons]
 

@@ -79,6 +79,24 @@ def box_line(box_name: str) -> str:
     return catalog.load_box(box_name).salt or DEFAULT_SALT
 
 
+def older_lines(box_name: str, boxes_dir: Path | None = None) -> tuple[str, ...]:
+    """The Salt lines the lifecycle upgrades a box's packages from: its catalog entry's
+    older_salt, or OLDER_LINES. `box_name` is the box the packages are built for (the
+    packages_of of a box that verifies another's)."""
+    older = catalog.load_box(box_name, boxes_dir).older_salt
+    return OLDER_LINES if older is None else tuple(older)
+
+
+def shipped_lines(boxes_dir: Path | None = None) -> list[str]:
+    """Every Salt line a package set is built of: the default and older lines, and each
+    catalog entry's own line and older lines."""
+    lines = [DEFAULT_SALT, *OLDER_LINES]
+    for box in catalog.load_catalog(boxes_dir).values():
+        lines += [box.salt] if box.salt else []
+        lines += box.older_salt or []
+    return list(dict.fromkeys(lines))
+
+
 def lock_name(salt_version: str, python_minor: str) -> str:
     return f"salt-{salt_version}-py{python_minor}.txt"
 

@@ -10,6 +10,8 @@ could leak into scripts, pyvenv.cfg, RECORD or .pyc files. Inputs come from the 
 - boxes that bundle an interpreter (debian11): CPython 3.11 installed with prefix /opt/salt
   (cpython.py) plus a pyvenv.cfg whose home is /opt/salt/bin, so site.py treats /opt/salt
   as an isolated venv (no user site-packages, no system site-packages).
+  Python 2.7 (EL5) reads no pyvenv.cfg: its prefix is /opt/salt and its site.py's user site
+  is switched off instead, and it gets no salt-pip (Salt brought it with 3006).
 
 Staged layout, under StagedPayload.root on the box: one directory per package holding
 that package's files at their installed paths (the package's buildroot):
@@ -38,6 +40,7 @@ it sets), so every format gets it.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -48,7 +51,6 @@ from harness import catalog, platform, progress
 from harness.catalog import Box
 
 from . import cpython, defects, extras, layout, portable, wheels
-from .errors import BuildError
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
@@ -58,6 +60,20 @@ WORK = "/var/tmp/svh-build"
 SITECUSTOMIZE = Path(__file__).with_name("files") / "portable" / "sitecustomize.py"
 AS_PUBLISHED = Path(__file__).with_name("files") / "as_published.py"
 PREFIX = layout.PREFIX
+# {name: version} of every distribution /opt/salt's Python sees (2.7 has no
+# importlib.metadata: pip's own pkg_resources reads the same metadata there).
+DISTRIBUTIONS = """import json
+try:
+    from importlib import metadata
+    found = dict((d.metadata["Name"], d.version) for d in metadata.distributions())
+except ImportError:
+    from pip._vendor import pkg_resources
+    found = dict(  # not the stdlib's own egg-info (wsgiref)
+        (d.project_name, d.version)
+        for d in pkg_resources.working_set
+        if "site-packages" in d.location
+    )
+print(json.dumps(found))"""
 
 
 @dataclass
@@ -72,6 +88,7 @@ class StagedPackage:
     pre_upgrade: list[str] = field(default_factory=list)  # shell lines (defects only)
     # After every install, upgrade or downgrade: layout.CARRY_EXTRAS (the common package).
     carries_extras: bool = False
+    tools: list[str] = field(default_factory=list)  # /usr/bin wrappers (layout's, by Python)
     distro_depends: list[str] = field(default_factory=list)  # the release's (defects only)
 
 
@@ -175,11 +192,6 @@ def _build_venv(
     runner: BoxRunner, box: Box, salt_version: str, defect: str | None, minor: str
 ) -> Venv:
     """/opt/salt on the box from the locked inputs; its tree stays on the box."""
-    if minor.startswith("2."):  # EL5: its interpreter builds (builds/portable.py), no venv yet
-        raise BuildError(
-            f"{box.name}: /opt/salt on Python {minor} (Salt {salt_version}) is not staged by "
-            "this build yet: only its interpreter is; build centos6 or centos7"
-        )
     options = defects.transform(defect).options
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
     # A portable payload is built for the target's glibc, not the build box's.
@@ -195,17 +207,15 @@ def _build_venv(
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
         _install(runner, box, inputs, python, python_version, options)
-        extras.provide(runner, minor)
+        if not minor.startswith("2."):  # no salt-pip on 2.7 (describe())
+            extras.provide(runner, minor)
         bundled = json.loads(
             runner.output(
-                f"{python} -I -c 'import json, importlib.metadata as m; "
-                "print(json.dumps("
-                '{d.metadata["Name"]: d.version for d in m.distributions()}'
-                "))'",
+                f"{python} {platform.isolation_flags(minor)} -c {shlex.quote(DISTRIBUTIONS)}",
                 "listing the distributions in the venv",
             )
         )
-        _check_hygiene(runner, python)
+        _check_hygiene(runner, python, minor)
     bundled = {canonical(k): v for k, v in sorted(bundled.items())}
     return Venv(python_version, system_python, bundled)
 
@@ -259,6 +269,9 @@ def _interpreter(
             "asking the venv its Python version",
         ).strip()
         return system_python, python_version
+    if minor.startswith("2."):
+        _no_user_site(runner, minor)
+        return None, python_version
     # home = our own bin: site.py then runs /opt/salt as an isolated venv of itself.
     runner.run(
         f"printf 'home = {PREFIX}/bin\\ninclude-system-site-packages = false\\n"
@@ -266,6 +279,19 @@ def _interpreter(
         "writing pyvenv.cfg for the bundled CPython",
     )
     return None, python_version
+
+
+def _no_user_site(runner: BoxRunner, minor: str) -> None:
+    """Python 2.7 reads no pyvenv.cfg; its prefix is /opt/salt, so no system site-packages
+    is on its path, but ~/.local's would be: site.py's switch is turned off, as a venv's
+    include-system-site-packages = false does on Python 3."""
+    site = f"{PREFIX}/lib/python{minor}/site.py"
+    runner.run(
+        f"sed -i 's/^ENABLE_USER_SITE = None$/ENABLE_USER_SITE = False/' {site} && "
+        f"grep -q '^ENABLE_USER_SITE = False$' {site} && rm -f {site}c {site}o && "
+        f"{PREFIX}/bin/python{minor} -E -m py_compile {site}",
+        "turning off the user site-packages of /opt/salt's Python 2.7",
+    )
 
 
 def _install(
@@ -285,8 +311,8 @@ def _install(
         f"--disable-pip-version-check --find-links {wi}/build pip=={pip_pin.version}",
         "installing pip into the venv",
     )
-    # Portable payloads compile with the glibc 2.17 toolchain.
-    env = portable.compile_env(box) if box.python.portable else None
+    # Portable payloads compile for the target's glibc (the toolchain, or zig cc below 2.17).
+    env = portable.compile_env(box) if box.python.portable and options.target_glibc else None
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
     pins = [
         p for p in parse_lock((inputs / "lock.txt").read_text()) if p.key not in options.left_out
@@ -309,17 +335,19 @@ def _install(
     wanted = {"salt.version": "salt", "msgpack": "msgpack", "zmq": "pyzmq", "tornado": "tornado"}
     wanted |= {"cryptography": "cryptography", "yaml": "pyyaml", "jinja2": "jinja2"}
     modules = ", ".join(m for m, dist in wanted.items() if dist in locked)
-    runner.run(f"{python} -I -c 'import {modules}'", "importing Salt from the venv")
+    flags = platform.isolation_flags(python_version)
+    runner.run(f"{python} {flags} -c 'import {modules}'", "importing Salt from the venv")
 
 
-def _check_hygiene(runner: BoxRunner, python: str):
+def _check_hygiene(runner: BoxRunner, python: str, minor: str):
     """Fail the build if the venv points outside itself or kept a build path. Our own build
     paths fail anywhere; pip's only where the file is not as its published wheel has it."""
     runner.machine.put_file(AS_PUBLISHED, f"{WORK}/as_published.py")
+    published = f"{python} {platform.isolation_flags(minor)} {WORK}/as_published.py"
     script = f"""
 bad=$(grep -rl -- '/var/tmp/svh-' {PREFIX} || true)
 [ -z "$bad" ] || {{ echo "build paths left in: $bad"; exit 1; }}
-bad=$({{ grep -rl -- '/tmp/pip-' {PREFIX} || true; }} | {python} -I {WORK}/as_published.py)
+bad=$({{ grep -rl -- '/tmp/pip-' {PREFIX} || true; }} | {published})
 [ -z "$bad" ] || {{ echo "pip's build paths left in: $bad"; exit 1; }}
 for f in {PREFIX}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
@@ -340,7 +368,9 @@ done
 
 def describe(payload: StagedPayload, minor: str):
     """Every package of the payload: what it requires, its conffiles, units and scripts
-    (a defect changes them after)."""
+    (a defect changes them after). A payload on Python 2.7 (Salt 3000, EL5) has no salt-pip:
+    Salt brought it with 3006, and its extras' launcher and carrier are Python 3."""
+    with_salt_pip = not minor.startswith("2.")
     for sub in layout.SUBPACKAGES:
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,
@@ -350,7 +380,8 @@ def describe(payload: StagedPayload, minor: str):
             units=list(sub.units),
             post_install=[],
             purge=list(sub.purge),
-            carries_extras=sub.name == layout.COMMON,
+            carries_extras=sub.name == layout.COMMON and with_salt_pip,
+            tools=[t for t in sub.tools if with_salt_pip or t != layout.SALT_PIP],
         )
     defects.transform(payload.defect).describe(payload, minor)
 
@@ -360,7 +391,7 @@ def files_tree(payload: StagedPayload, dest: Path):
     for sub in layout.SUBPACKAGES:
         root = dest / sub.name
         root.mkdir(parents=True)
-        for tool in sub.tools:
+        for tool in payload.packages[sub.name].tools:
             _write(root / "usr/bin" / tool, layout.wrapper_text(tool), 0o755)
         for unit in sub.units:
             _write(root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit), 0o644)

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from harness import progress, toolchain
+from harness import platform, progress, toolchain
 
 from . import abi_ceiling, cpython
 from .errors import BuildError
@@ -45,7 +45,12 @@ TOOLCHAIN = "/var/tmp/svh-toolchain"  # on the box; compile_env() relies on it
 ZIG = "/var/tmp/svh-zig"  # on the box, for targets below glibc 2.17
 RECIPE = Path(__file__).with_name("portable_recipe.sh")
 RECIPE27 = Path(__file__).with_name("portable_recipe27.sh")
+# What every recipe sources: the tools, the C libraries, the ELF relocation.
+LIBRARIES = Path(__file__).with_name("portable_libraries.sh")
 ZIG_WRAPPERS = Path(__file__).with_name("zig_wrappers.sh")
+# What zig's headers declare beyond glibc 2.5 (files/portable/below_glibc_2_7.h).
+BELOW_GLIBC_2_7 = Path(__file__).with_name("files") / "portable" / "below_glibc_2_7.h"
+BELOW_GLIBC_2_7_ON_BOX = f"{ZIG}-below_glibc_2_7.h"
 
 
 class Source(NamedTuple):
@@ -284,7 +289,7 @@ def _wrappers(target: Target) -> Path:
 def cache_key(target: Target) -> str:
     parts = [s.sha256 for s in target.sources] + [CMAKE_SHA256, toolchain.WHEEL_SHA256]
     parts += [toolchain.ZIG_WHEEL_SHA256] if target.zig else []
-    recipe = target.recipe.read_text() + _wrappers(target).read_text()
+    recipe = target.recipe.read_text() + LIBRARIES.read_text() + _wrappers(target).read_text()
     return digest("python-portable-v1", target.glibc, target.series, *parts, recipe, "x86_64")[:20]
 
 
@@ -299,6 +304,8 @@ def send_toolchain(runner: BoxRunner, box) -> None:
         f"test -x {ZIG}/zig && echo yes || true", "looking for zig"
     ):
         runner.copy_in(toolchain.ensure_zig(runner.log), ZIG, "copying zig cc in")
+    if _glibc_minor(target(box).glibc) < 7:
+        runner.machine.put_file(BELOW_GLIBC_2_7, BELOW_GLIBC_2_7_ON_BOX)
 
 
 def compile_env(box) -> dict[str, str]:
@@ -312,10 +319,11 @@ def compile_env(box) -> dict[str, str]:
     cc, cxx = f"{t}-gcc", f"{t}-g++"
     if built.zig:
         # Below glibc 2.7, zig's features.h needs __GLIBC__ before it defines it (see
-        # portable_recipe27.sh): else sscanf would need __isoc99_sscanf (GLIBC_2.7).
+        # zig_wrappers.sh): else sscanf would need __isoc99_sscanf (GLIBC_2.7).
         fix = " -D__GLIBC__=2" if _glibc_minor(built.glibc) < 7 else ""
         cc, cxx = (f"{ZIG}/zig {tool} -target {t}.{built.glibc}{fix}" for tool in ("cc", "c++"))
     flags = "-O2 -g0 -ffile-prefix-map=/tmp/="  # pip builds under /tmp: keep that path out
+    below_2_7 = f" -include {BELOW_GLIBC_2_7_ON_BOX}" if _glibc_minor(built.glibc) < 7 else ""
     return {
         "PATH": f"{TOOLCHAIN}/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "CC": cc,
@@ -323,7 +331,7 @@ def compile_env(box) -> dict[str, str]:
         "LDSHARED": f"{cc} -pthread -shared",
         "LDCXXSHARED": f"{cxx} -pthread -shared",
         "AR": "ar" if built.zig else f"{t}-ar",
-        "CFLAGS": flags,
+        "CFLAGS": flags + below_2_7,
         "CXXFLAGS": flags,
         "CPPFLAGS": f"-I{PREFIX}/include",
         # EL7's libstdc++ and libgcc_s are too old for gcc 11's: link them in.
@@ -397,10 +405,8 @@ def install(runner: BoxRunner, box) -> str:
         ):
             _build(runner, box, built, cached)
     check_stdlib(runner, built)
-    # -I is Python 3's; 2.7 has -E -s.
-    isolated = "-I" if built.series != "2.7" else "-E -s"
     return runner.output(
-        f"{PREFIX}/bin/{built.python_name} {isolated} -c "
+        f"{PREFIX}/bin/{built.python_name} {platform.isolation_flags(built.series)} -c "
         "'import platform; print(platform.python_version())'",
         "asking the portable CPython its version",
     ).strip()
@@ -411,7 +417,7 @@ def _build(runner: BoxRunner, box, built: Target, cached: Path) -> None:
     runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}/dl", "preparing the build")
     send_toolchain(runner, box)
     wrappers = _wrappers(built)
-    for src in [*sources, built.recipe, wrappers]:
+    for src in [*sources, built.recipe, LIBRARIES, wrappers]:
         runner.send_file(src, f"{WORK}/dl/{src.name}", f"copying {src.name} in")
     runner.run(
         f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={ZIG if built.zig else TOOLCHAIN} "

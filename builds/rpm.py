@@ -117,6 +117,8 @@ def rpmbuild_argv(
     common = staged.packages.get(layout.COMMON)
     if common and common.carries_extras:
         macros["carry_extras"] = layout.CARRY_EXTRAS
+    if common and layout.SALT_PIP not in common.tools:
+        macros["without_salt_pip"] = "1"
     macros.update(defines or {})
     # --nodeps: the build box's rpm database is empty (Debian installs with dpkg, not rpm),
     # so every BuildRequires would look missing; the box's build tools come from apt.

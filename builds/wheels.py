@@ -52,12 +52,14 @@ def provide(
         return sorted(p.name for p in cached.glob("*.whl"))
     names = " ".join(shlex.quote(f"{remote_inputs}/dist/{p.name}") for p in todo)
     with progress.step(f"{box.name}: compiling {', '.join(p.name for p in todo)}"):
-        # Build isolation stays on: the build backends come from the build lock's wheels.
+        # Build isolation stays on: the build backends come from the build lock's wheels
+        # (--use-pep517 also for a setup.py-only sdist, which pip 20 on Python 2.7 would
+        # otherwise build with the interpreter's own setuptools: none).
         # -g0 and the prefix map keep the build directory out of the compiled .so files.
         compiler = env or {"CFLAGS": "-g0 -ffile-prefix-map=/tmp/="}
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in compiler.items())
         runner.run(
-            f"{assignments} {python} -m pip wheel "
+            f"{assignments} {python} -m pip wheel --use-pep517 "
             "--no-index --no-deps --disable-pip-version-check "
             f"--find-links {remote_inputs}/build -w {remote_dir} {names}",
             "compiling wheels from the lock's sdists",

@@ -1,6 +1,6 @@
 # zig cc as the compiler for a target glibc older than any toolchain sysroot here (EL6's
 # 2.12): zig links against its own stubs of that glibc version and refuses newer symbols.
-# Sourced by builds/portable_recipe.sh with $TOOLCHAIN (the ziglang package), $PATCHELF (the
+# Sourced by builds/portable_libraries.sh with $TOOLCHAIN (the ziglang package), $PATCHELF (the
 # ppbt toolchain's: zig has none), $GLIBC, $WORK and $PREFIX set:
 #   . "$TOOLCHAIN_WRAPPERS" && toolchain_wrappers DIR [STUB...]
 # It writes the same $T-gcc, $T-ar ... names the ppbt toolchain has, so the recipe and the
@@ -17,6 +17,11 @@ toolchain_wrappers() {
     # and they go in as *.so.o links.
     local lenient="-Wno-error=implicit-function-declaration -Wno-error=int-conversion"
     lenient="$lenient -Wno-error=incompatible-function-pointer-types -Wno-error=date-time"
+    # zig's features.h keeps the old scanf below glibc 2.7 (no __isoc99_sscanf, GLIBC_2.7),
+    # but tests __GLIBC__ for it before defining __GLIBC__: defined up front, its test holds.
+    # (portable.compile_env passes the same to the sdists compiled for the target.)
+    local target="-target x86_64-linux-gnu.$GLIBC"
+    [ "${GLIBC#2.}" -ge 7 ] || target="$target -D__GLIBC__=2"
     for tool in gcc:cc g++:c++; do
         {
             echo '#!/bin/sh'
@@ -39,7 +44,7 @@ toolchain_wrappers() {
             # A link whose only input is a shared library (libpython3.so) fails in zig: an
             # empty object goes along.
             echo "[ -n \"\$sources\" ] || [ -z \"\$libraries\" ] || set -- \"\$@\" $WORK/zig-empty.o"
-            echo "exec $TOOLCHAIN/zig ${tool#*:} -target x86_64-linux-gnu.$GLIBC \"\$@\"" \
+            echo "exec $TOOLCHAIN/zig ${tool#*:} $target \"\$@\"" \
                 "-ffile-prefix-map=$WORK/= $lenient"
         } > "$dir/$triplet-${tool%:*}"
     done

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -97,9 +97,9 @@ class NspawnSettings(Strict):
     # dropbear, with no init system (harness/providers/nspawn/glibc_root.py).
     root: Literal["glibc-2.17"] | None = None
     # The distribution's Python and its conflicting libraries, built here because the root
-    # has none of its own (el7: EL7's Python 2.7 and EPEL's; el6: the same Python 2.7 with
-    # EL6's and EPEL 6's libraries; nspawn/system_python.py).
-    system_python: Literal["el7", "el6"] | None = None
+    # has none of its own (el7: EL7's Python 2.7 and EPEL's; el6, el5: the same Python 2.7
+    # with that release's and its EPEL's libraries; nspawn/system_python.py RELEASES).
+    system_python: Literal["el7", "el6", "el5"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -159,6 +159,9 @@ class Box(Strict):
     # The Salt line its packages carry when none is asked for (builds.locks.DEFAULT_SALT when
     # unset): the newest whose whole dependency set builds within the box's glibc.
     salt: str | None = Field(default=None, pattern=r"^\d{4}\.\d+$")
+    # The older Salt lines the lifecycle upgrades its packages from and downgrades them to
+    # (builds.locks.OLDER_LINES when unset): lines that run within the box's glibc.
+    older_salt: list[Annotated[str, Field(pattern=r"^\d{4}\.\d+$")]] | None = None
     # Verify the packages of another catalog entry (centos7-abi runs centos7's RPMs).
     packages_of: str | None = None
     # The box the suites run the salt-master on (default: a second box of this one).
@@ -199,6 +202,11 @@ class Box(Strict):
             raise ValueError("providers.nspawn: only Debian boxes can be made with debootstrap")
         if self.python.path and not self.conflicts:
             raise ValueError("conflicts: list the distribution's libraries that Salt bundles")
+        if self.packages_of and self.older_salt is not None:
+            raise ValueError(
+                f"older_salt: a box verifying {self.packages_of}'s packages upgrades them "
+                f"from {self.packages_of}'s older lines (set older_salt there)"
+            )
         if not (self.providers.nspawn or self.providers.vagrant):
             raise ValueError("providers: name at least one of nspawn, vagrant")
         return self

@@ -73,10 +73,15 @@ def interpreter(machine: Machine) -> str:
     return platform_of(machine).layout.interpreter
 
 
+def isolated(machine: Machine) -> str:
+    """/opt/salt's Python, run apart from the caller's environment and user site."""
+    return platform_of(machine).layout.isolated
+
+
 def import_each(machine: Machine, modules: Iterable[str]) -> str:
     """The command that imports each module on its own in /opt/salt's Python: a failed
     sweep's reproducer."""
-    return f'for m in {" ".join(modules)}; do {interpreter(machine)} -I -c "import $m"; done'
+    return f'for m in {" ".join(modules)}; do {isolated(machine)} -c "import $m"; done'
 
 
 def supported(question: Callable[..., str], *args) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from extras import EXTENSIONS, extension_wheel
+from extras import EXTENSIONS, extension_wheel, needs_salt_pip
 from extras import extra_wheel as make_extra_wheel
 from package_sets import INSTALLED, load_packages
 
@@ -71,15 +71,17 @@ def opt_salt(installed, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def extra_wheel(tmp_path_factory):
+def extra_wheel(tmp_path_factory, packages):
     """A small pure-Python wheel for salt-pip (suites/extras.py)."""
+    needs_salt_pip(packages)
     return make_extra_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="session")
-def extension_wheels(tmp_path_factory) -> dict[tuple[str, str], Path]:
+def extension_wheels(tmp_path_factory, packages) -> dict[tuple[str, str], Path]:
     """Salt extensions of the saltext namespace as wheels, by (distribution, version):
     each at 1.0, and the first at 2.0 too (suites/extras.py)."""
+    needs_salt_pip(packages)
     directory = tmp_path_factory.mktemp("extensions")
     wanted = [(name, "1.0") for name in EXTENSIONS] + [(next(iter(EXTENSIONS)), "2.0")]
     return {w: extension_wheel(directory, *w) for w in wanted}

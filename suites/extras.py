@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from checks import fail, platform_of, sh
 
 from harness.transport import Machine
+from verification.packages import PackageSet
 from verification.wheel import make_wheel
 
 EXTRA = "svh_extra"
@@ -18,6 +20,23 @@ NATIVE, NATIVE_VERSION = "svh_native", "1.0"
 # execution module through its salt.loader entry point. Distribution: module.
 EXTENSIONS = {"saltext.svh_one": "svhone", "saltext.svh_two": "svhtwo"}
 REMOTE_DIR = "/var/tmp/salt-venv-harness/extras"
+
+
+SALT_PIP = "/usr/bin/salt-pip"
+
+
+def carries_salt_pip(packages: PackageSet) -> bool:
+    return SALT_PIP in packages.payload_files()
+
+
+def needs_salt_pip(packages: PackageSet) -> None:
+    """Skip, with the reason, where the packages carry no salt-pip (a payload on Python 2.7:
+    Salt brought salt-pip with 3006)."""
+    if not carries_salt_pip(packages):
+        pytest.skip(
+            f"Salt {packages.salt_version}'s packages in {packages.directory} carry no "
+            f"{SALT_PIP}: no extras to check"
+        )
 
 
 def salt_pip_install(machine: Machine, wheel: Path) -> None:

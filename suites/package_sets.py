@@ -1,4 +1,5 @@
-"""Which package set a suite verifies: dist/BOX/, --packages DIR, or another Salt line."""
+"""Which package set a suite verifies: dist/BOX/, --packages DIR, or another Salt line (the
+lines the lifecycle upgrades from are the plugin's: verification.pytest_plugin.older_lines)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from builds.locks import OLDER_LINES
 from harness import paths
 from harness.errors import HarnessError
 from verification.packages import PackageSet, package_dir
@@ -26,17 +26,6 @@ def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path
         if manifest.get("box") != box_name:
             return paths.package_set_dir(box_name)
     return chosen
-
-
-def older_lines(config) -> list[str]:
-    """The Salt lines the lifecycle upgrades from: --older-line's (its manifest's), each
-    --older-salt, or every line of OLDER_LINES."""
-    chosen = config.getoption("--older-line")
-    if chosen and (Path(chosen) / "manifest.json").exists():
-        return [PackageSet.read_manifest(Path(chosen))["salt_version"]]
-    named = [v.strip() for item in config.getoption("--older-salt") for v in item.split(",")]
-    lines = [v for v in named if v] or list(OLDER_LINES)
-    return lines[:1] if chosen else lines
 
 
 def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:

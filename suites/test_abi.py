@@ -11,7 +11,15 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from checks import LIST_LIBRARIES, expect_none, expect_silent, fail, interpreter, sh
+from checks import (
+    LIST_LIBRARIES,
+    expect_none,
+    expect_silent,
+    fail,
+    isolated,
+    platform_of,
+    sh,
+)
 
 from builds import abi_ceiling
 from harness import catalog
@@ -29,6 +37,7 @@ MODULES = [
     "zmq",
     "cryptography.hazmat.bindings._rust",
     "Cryptodome.Cipher.AES",
+    "Crypto.Cipher.AES",
     "msgpack",
     "yaml",
     "psutil",
@@ -41,11 +50,14 @@ DISTRIBUTION = {
     "zmq": "pyzmq",
     "cryptography": "cryptography",
     "Cryptodome": "pycryptodomex",
+    "Crypto": "pycrypto",
     "msgpack": "msgpack",
     "yaml": "pyyaml",
     "psutil": "psutil",
     "salt": "salt",
 }
+# Stdlib modules of MODULES that came later than Python 2.7 (EL5's /opt/salt), by version.
+STDLIB_SINCE = {"lzma": "3.3"}
 
 
 @pytest.mark.smoke
@@ -77,10 +89,10 @@ def test_every_shared_object_loads(installed):
         "        if '.so' not in f or os.path.islink(p): continue\n"
         "        if open(p, 'rb').read(4) == b'\\x7fELF':\n"
         "            try: ctypes.CDLL(p)\n"
-        "            except OSError as e: bad.append(f'{p}: {e}')\n"
+        "            except OSError as e: bad.append('%s: %s' % (p, e))\n"
         "print('\\n'.join(bad))\n"
     )
-    command = f"{interpreter(installed)} -I -c {shlex.quote(code)}"
+    command = f"{isolated(installed)} -c {shlex.quote(code)}"
     expect_silent(installed, "shared object that does not load", command)
 
 
@@ -93,12 +105,19 @@ def test_every_executable_finds_its_libraries(installed):
     expect_silent(installed, "library not found", command)
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_bundled_module_imports(installed, packages, module):
     distribution = DISTRIBUTION.get(module.split(".")[0])
     if distribution is not None and distribution not in packages.bundled:
         pytest.skip(f"Salt {packages.salt_version} of this payload bundles no {distribution}")
-    command = f"{interpreter(installed)} -I -c {shlex.quote(f'import {module}')}"
+    since, python = STDLIB_SINCE.get(module), platform_of(installed).layout.python_version
+    if since and version_tuple(python) < version_tuple(since):
+        pytest.skip(f"Python {python}'s stdlib has no {module} (since {since})")
+    command = f"{isolated(installed)} -c {shlex.quote(f'import {module}')}"
     result = sh(installed, command, expect_ok=False)
     if result.exit_status != 0:
         fail(

@@ -22,7 +22,7 @@ ALLOWED = [
     r"/opt/salt(/.*)?",
     r"/usr/bin/(salt[a-z-]*|spm)",
     r"/(usr/)?lib/systemd/system/salt-[a-z]+\.service",
-    r"/etc/init\.d/salt-[a-z]+",
+    r"/etc/(rc\.d/)?init\.d/salt-[a-z]+",  # EL's scripts are in rc.d/init.d (init.d links there)
     r"/etc/salt(/.*)?",
     r"/etc/logrotate\.d/salt",
     r"/var/log/salt",

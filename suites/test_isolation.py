@@ -17,8 +17,10 @@ from checks import (
     fail,
     import_each,
     interpreter,
+    isolated,
     lines,
     pkgdb,
+    platform_of,
     sh,
     supported,
 )
@@ -26,6 +28,7 @@ from checks import (
 from builds import abi_ceiling
 from builds.cpython import REQUIRED_MODULES
 from builds.payload import AS_PUBLISHED
+from builds.portable import REQUIRED_MODULES_27
 
 # A build root, staging dir or fetch cache left in the payload (classic failure 1): the build
 # module's scratch dirs on the box (/var/tmp/svh-*, /var/tmp/salt-rpmbuild), the harness's
@@ -66,20 +69,41 @@ NOT_BUILT = {
     "_dbm": "dbm.ndbm is not built by the bundled CPythons (dbm.gnu and dbm.dumb are)",
 }
 # Interpreters before 3.10 have no canonical list: what the build requires of them.
-STDLIB_SWEEP = f"""\
-import contextlib, importlib, io, json, sys
-names = sorted(getattr(sys, "stdlib_module_names", {REQUIRED_MODULES!r}))
+# Written for Python 2.7 as well (EL5's /opt/salt).
+STDLIB_SWEEP = """\
+import importlib, json, sys
+
+class Discard(object):  # `this` prints the Zen of Python
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+names = sorted(getattr(sys, "stdlib_module_names", {required!r}))
 failed = {{}}
 for name in names:
-    if name in {sorted(NOT_BUILT)!r}:
+    if name in {not_built!r}:
         continue
+    shown, sys.stdout = sys.stdout, Discard()
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # `this` prints the Zen of Python
-            importlib.import_module(name)
+        importlib.import_module(name)
     except Exception as e:
-        failed[name] = f"{{type(e).__name__}}: {{e}}"
+        failed[name] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        sys.stdout = shown
 print(json.dumps({{"checked": len(names), "failed": failed}}))
 """
+
+
+def required_modules(machine) -> list[str]:
+    """What the build requires of the bundled interpreter's stdlib."""
+    series = platform_of(machine).layout.python_version
+    return REQUIRED_MODULES_27 if series.startswith("2.") else REQUIRED_MODULES
+
+
+# The prefix of the interpreter's own stdlib (a venv's base); 2.7 has no venv: its prefix.
+BASE_PREFIX = 'getattr(sys, "base_prefix", sys.prefix)'
 
 
 def python_json(machine, code: str, python: str = "", env: str = "") -> tuple[Any, str]:
@@ -90,7 +114,7 @@ def python_json(machine, code: str, python: str = "", env: str = "") -> tuple[An
 
 def foreign_entries(machine, sys_path: list[str], base_prefix: str) -> list[str]:
     """sys.path entries outside /opt/salt and outside the interpreter's own stdlib."""
-    major_minor = re.search(r"python(3\.\d+)", " ".join(sys_path))
+    major_minor = re.search(r"python(\d\.\d+)", " ".join(sys_path))
     stdlib = set()
     if major_minor:
         v = major_minor.group(1)
@@ -113,18 +137,38 @@ def salt_call_sys_path(machine, env: str = "") -> tuple[list[str], str]:
 # Where /opt/salt's Python finds a module: {file, dist, version}; or, when nothing imports,
 # the distributions in /opt/salt that claim its name (none: the payload has none).
 OWN_COPY = """\
-import json, importlib, importlib.metadata as m
-def claims(name):  # m.packages_distributions()[name], which Python 3.9 lacks
-    if hasattr(m, "packages_distributions"):
+import importlib, json
+try:
+    import importlib.metadata as m
+except ImportError:  # Python 2.7 (EL5): pip's pkg_resources reads the same metadata
+    m = None
+    from pip._vendor import pkg_resources
+
+def distributions():  # (name, version, top_level.txt, the first part of each file's path)
+    if m is not None:
+        for d in m.distributions():
+            files = [f.parts[0] for f in d.files or [] if f.parts]
+            yield d.metadata["Name"], d.version, d.read_text("top_level.txt"), files
+        return
+    for d in pkg_resources.working_set:
+        record = d.get_metadata("RECORD") if d.has_metadata("RECORD") else ""
+        top_level = d.get_metadata("top_level.txt") if d.has_metadata("top_level.txt") else None
+        files = [line.split(",")[0].split("/")[0] for line in record.splitlines() if line]
+        yield d.project_name, d.version, top_level, files
+
+def claims(name):  # m.packages_distributions()[name], which Python 3.9 and 2.7 lack
+    if m is not None and hasattr(m, "packages_distributions"):
         return m.packages_distributions().get(name, [])
     found = []
-    for dist in m.distributions():
-        tops = (dist.read_text("top_level.txt") or "").split() or [
-            f.parts[0].split(".")[0] for f in dist.files or [] if f.parts
-        ]
-        if name in tops and dist.metadata["Name"] not in found:
-            found.append(dist.metadata["Name"])
+    for dist, _, top_level, files in distributions():
+        tops = (top_level or "").split() or [f.split(".")[0] for f in files]
+        if name in tops and dist not in found:
+            found.append(dist)
     return found
+
+def version(dist):
+    return dict((name, v) for name, v, _, _ in distributions()).get(dist)
+
 claimed = claims({top!r})
 try:
     module = importlib.import_module({module!r})
@@ -132,8 +176,7 @@ except ImportError:
     print(json.dumps({{"claimed": claimed}}))
 else:
     dist = claimed[0] if claimed else None  # none: a module outside any distribution
-    version = m.version(dist) if dist else None
-    print(json.dumps({{"file": module.__file__, "dist": dist, "version": version}}))
+    print(json.dumps({{"file": module.__file__, "dist": dist, "version": version(dist)}}))
 """
 
 
@@ -185,7 +228,7 @@ def test_system_python_imports_the_distro_copy(installed, conflict):
 
 def test_opt_salt_python_sees_only_opt_salt_and_its_stdlib(installed):
     (sys_path, base_prefix), command = python_json(
-        installed, "import sys, json; print(json.dumps([sys.path, sys.base_prefix]))"
+        installed, f"import sys, json; print(json.dumps([sys.path, {BASE_PREFIX}]))"
     )
     expect_none(
         installed,
@@ -202,7 +245,7 @@ def test_venv_does_not_include_system_site_packages(installed):
 
 
 def test_wrappers_keep_sys_path_inside_opt_salt(installed):
-    base_prefix = python_json(installed, "import sys, json; print(json.dumps(sys.base_prefix))")[0]
+    base_prefix = python_json(installed, f"import sys, json; print(json.dumps({BASE_PREFIX}))")[0]
     sys_path, command = salt_call_sys_path(installed)
     expect_none(
         installed,
@@ -215,7 +258,7 @@ def test_wrappers_keep_sys_path_inside_opt_salt(installed):
 def test_wrappers_resist_a_hostile_python_environment(installed):
     base_prefix, version = python_json(
         installed,
-        "import sys, json; print(json.dumps([sys.base_prefix, '%d.%d' % sys.version_info[:2]]))",
+        f"import sys, json; print(json.dumps([{BASE_PREFIX}, '%d.%d' % sys.version_info[:2]]))",
     )[0]
     # A user site dir with a fake tornado, and the distro's dirs on PYTHONPATH/PYTHONHOME.
     fake = f"/root/.local/lib/python{version}/site-packages/tornado"
@@ -244,7 +287,7 @@ def test_no_build_root_paths_in_the_payload(installed):
     installed.put_file(AS_PUBLISHED, "/var/tmp/as_published.py")
     command = (
         f"grep -r -a -l -E {shlex.quote(PIP_BUILD_PATHS)} /opt/salt | "
-        f"{interpreter(installed)} -I /var/tmp/as_published.py"
+        f"{isolated(installed)} /var/tmp/as_published.py"
     )
     expect_silent(
         installed,
@@ -401,9 +444,11 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
         pytest.skip(
             f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
-    command = f"{interpreter(installed)} -I -B -c {shlex.quote(STDLIB_SWEEP)}"
+    required = required_modules(installed)
+    sweep = STDLIB_SWEEP.format(required=required, not_built=sorted(NOT_BUILT))
+    command = f"{isolated(installed)} -B -c {shlex.quote(sweep)}"
     swept = json.loads(sh(installed, command).stdout)
-    if swept["checked"] < len(REQUIRED_MODULES):
+    if swept["checked"] < len(required):
         fail(installed, "the stdlib's module list", f"{swept['checked']} names", command)
     failed = [f"{name}: {error}" for name, error in swept["failed"].items()]
     each = import_each(installed, swept["failed"])
@@ -419,6 +464,6 @@ def test_bundled_interpreter_loads_libpython_from_opt_salt(installed, packages):
     found = sh(installed, command).stdout.strip()
     if "=> /opt/salt/" not in found:
         fail(installed, "libpython resolved from /opt/salt/lib", found, command)
-    base, command = python_json(installed, "import sys, json; print(json.dumps(sys.base_prefix))")
+    base, command = python_json(installed, f"import sys, json; print(json.dumps({BASE_PREFIX}))")
     if not base.startswith("/opt/salt"):
         fail(installed, "sys.base_prefix inside /opt/salt", base, command)

@@ -29,8 +29,16 @@ from checks import (
     sh,
     supported,
 )
-from extras import NATIVE, NATIVE_VERSION, expect_in_extras, native_wheel, salt_pip_install
-from package_sets import INSTALLED, load_packages, older_lines
+from extras import (
+    NATIVE,
+    NATIVE_VERSION,
+    carries_salt_pip,
+    expect_in_extras,
+    native_wheel,
+    needs_salt_pip,
+    salt_pip_install,
+)
+from package_sets import INSTALLED, load_packages
 
 from builds import layout
 from harness import session
@@ -138,18 +146,19 @@ def states_after_each_round(machine, start: str, change) -> dict[int, dict]:
     return rounds
 
 
+def deleted_files_mapped(pid: str) -> str:
+    """The command listing the files that process `pid` maps and that are gone from disk:
+    files of a package an upgrade replaced. Memory shared through a name that is unlinked
+    once opened, by design, is no package's file: POSIX semaphores and shared memory in
+    /dev/shm (Python's multiprocessing locks), memfd and SysV segments."""
+    memory = r" (/dev/shm/|/memfd:|/SYSV[0-9a-f]{8} )"
+    return f"grep ' (deleted)$' /proc/{pid}/maps | grep -Ev '{memory}' || true"
+
+
 def expect_version(machine: Machine, packages: PackageSet) -> None:
     found = salt_version(machine)
     if found != packages.salt_version:
         fail(machine, f"salt-call {packages.salt_version}", found, "/usr/bin/salt-call --version")
-
-
-def pytest_generate_tests(metafunc):
-    # Every lifecycle check runs once per older line (the previous one and the LTS).
-    if "older_salt" in metafunc.fixturenames:
-        lines = older_lines(metafunc.config)
-        ids = [f"from-{line}" for line in lines]
-        metafunc.parametrize("older_salt", lines, ids=ids, scope="module")
 
 
 @dataclass
@@ -184,8 +193,11 @@ class Downgraded:
 
 
 @pytest.fixture(scope="module")
-def old_line(request, installed, packages, extra_wheel, older_salt, tmp_path_factory):
-    """Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
+def old_line(request, installed, packages, older_salt, tmp_path_factory):
+    """Once per older line of the box's packages (the plugin pairs each box with its own: the
+    previous line and the LTS, or its catalog's older_salt).
+
+    Snapshot 'old-line': pristine box, older Salt line installed, /etc/salt/minion edited,
     the minion's keys made and the minion running, two extras installed with salt-pip (one
     pure Python, one built for the line's Python minor). Back to 'installed' at the end."""
     machine = installed
@@ -203,8 +215,11 @@ def old_line(request, installed, packages, extra_wheel, older_salt, tmp_path_fac
         "test -f /etc/salt/pki/minion/minion.pub || "
         "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
     )
-    salt_pip_install(machine, extra_wheel)  # an admin's extras, installed by the old line
-    salt_pip_install(machine, native_wheel(tmp_path_factory.mktemp("native"), old.python_minor))
+    if carries_salt_pip(old) and carries_salt_pip(packages):  # Python 2.7's lines have none
+        # an admin's extras, installed by the old line
+        salt_pip_install(machine, request.getfixturevalue("extra_wheel"))
+        native = native_wheel(tmp_path_factory.mktemp("native"), old.python_minor)
+        salt_pip_install(machine, native)
     key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
     digest = sh(machine, pkgdb(machine).packaged_digest(CONFIG)).stdout.strip()
     line = OldLine(machine, old, packages, key, digest)
@@ -230,7 +245,7 @@ def upgraded(old_line):
     services = service_states_after(machine)
     pid = main_pid(machine, "salt-minion")
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
-    deleted = sh(machine, f"grep -c ' (deleted)' /proc/{pid}/maps || true").stdout.strip()
+    deleted = str(len(lines(machine, deleted_files_mapped(pid))))
     session.snapshot_machine(machine, old_line.state("upgraded"))
     return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds, services)
 
@@ -392,6 +407,8 @@ def test_upgrade_keeps_the_salt_pip_extras(upgraded):
     # new minor's extras, and one line of the upgrade names each built for the old minor
     # with the command that reinstalls it.
     machine, line = upgraded.line.machine, upgraded.line
+    needs_salt_pip(line.old)
+    needs_salt_pip(line.new)
     session.restore_machine(machine, line.state("upgraded"))
     expect_in_extras(machine)
     old, new = line.old.python_minor, line.new.python_minor
@@ -440,7 +457,7 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
             machine,
             "the minion running files of the new package only",
             f"exe {upgraded.exe}, {upgraded.deleted_maps} deleted mappings",
-            f"grep ' (deleted)' /proc/$({services(machine).main_pid('salt-minion')})/maps",
+            deleted_files_mapped(f"$({services(machine).main_pid('salt-minion')})"),
         )
 
 

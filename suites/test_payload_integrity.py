@@ -4,7 +4,7 @@ the build recorded in its manifest."""
 
 from __future__ import annotations
 
-from checks import expect_none, expect_unchanged, fail, interpreter, sh
+from checks import expect_none, expect_unchanged, fail, isolated, sh
 
 from builds.locks import canonical
 from harness.transport import Machine
@@ -23,7 +23,12 @@ FIRST_RUNS = [
 # Libraries a Salt minion cannot do without: the report must give each one a version.
 ESSENTIAL = ["jinja2", "msgpack", "pycryptodomex", "pyyaml", "pyzmq", "tornado", "cryptography"]
 # The report's names, where they differ from the distribution names of the manifest.
-REPORT_NAMES = {"dateutil": "python-dateutil", "pycryptodome": "pycryptodomex"}
+# (Salt 3000 calls msgpack by its old distribution name.)
+REPORT_NAMES = {
+    "dateutil": "python-dateutil",
+    "pycryptodome": "pycryptodomex",
+    "msgpack-python": "msgpack",
+}
 
 
 def strays(machine: Machine, packages: PackageSet) -> tuple[str, list[str]]:
@@ -64,7 +69,7 @@ def versions_report(machine: Machine) -> tuple[str, dict[str, str]]:
 def vendored_tornado(machine: Machine) -> str | None:
     """The version of the tornado Salt carries inside itself (salt.ext.tornado), if any."""
     probe = "import salt.ext.tornado as t; print(t.version)"
-    result = sh(machine, f"{interpreter(machine)} -I -c '{probe}'", expect_ok=False)
+    result = sh(machine, f"{isolated(machine)} -c '{probe}'", expect_ok=False)
     return result.stdout.strip() if result.exit_status == 0 else None
 
 

@@ -252,7 +252,9 @@ def test_the_variants_catalog_rebuilds_the_variants_only(monkeypatch):
     assert after[0] == before[0] and after[1] != before[1]
 
 
-@pytest.mark.parametrize("recipe", ["portable_recipe.sh", "zig_wrappers.sh", "payload.py"])
+@pytest.mark.parametrize(
+    "recipe", ["portable_recipe.sh", "portable_libraries.sh", "zig_wrappers.sh", "payload.py"]
+)
 def test_a_changed_recipe_rebuilds_the_packages(monkeypatch, recipe):
     box = catalog.load_box("centos7")
     before = manifest.inputs_digest(box, "3008.4", None, "rpm")

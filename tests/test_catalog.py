@@ -1,12 +1,16 @@
 """Box catalog: the shipped boxes load, and a bad box file is one line naming file and field."""
 
+import typing
 from pathlib import Path
 
 import pytest
 
+from builds import locks
 from harness import catalog
 from harness.errors import CatalogError
 from harness.paths import BOXES_DIR
+from harness.platform.base import Layout
+from harness.providers.nspawn import image, system_python
 
 GOOD = (BOXES_DIR / "debian12.toml").read_text()
 
@@ -101,7 +105,7 @@ def test_select_boxes_accepts_lists_commas_and_all(tmp_path):
 
 
 def test_unknown_box_lists_the_known_ones():
-    with pytest.raises(CatalogError, match=r"unknown box 'debian99' \(known boxes: centos5, "):
+    with pytest.raises(CatalogError, match=r"unknown box 'debian99' \(known boxes: centos5-abi, "):
         catalog.select_boxes("debian99")
 
 
@@ -146,3 +150,61 @@ def test_a_bad_salt_line_of_the_python_table_is_one_line(tmp_path):
     text = GOOD.replace("[python]\n", '[python.lines]\n"3006" = "three"\n\n[python]\n', 1)
     message = load_error(write_box(tmp_path, text))
     assert "field 'python.lines'" in message and "a Salt major = a Python minor" in message
+
+
+# ---- the boxes whose image stages an EL release's Python (nspawn/system_python.py) --------
+STAGED = {
+    "centos7-abi": "el7",
+    "centos7-rpm": "el7",
+    "centos6-abi": "el6",
+    "centos6-rpm": "el6",
+    "centos5-abi": "el5",
+}
+
+
+def staged_boxes() -> dict[str, tuple[catalog.Box, str]]:
+    """Each box whose image stages a release's system Python, with that release."""
+    staged = ((b, image.stages_python(b)) for b in catalog.load_catalog().values())
+    return {box.name: (box, release) for box, release in staged if release}
+
+
+def test_every_release_of_the_system_python_tables_is_a_catalog_value():
+    annotation = catalog.NspawnSettings.model_fields["system_python"].annotation
+    literal = next(a for a in typing.get_args(annotation) if a is not type(None))
+    assert set(typing.get_args(literal)) == set(system_python.RELEASES)
+    assert {name: release for name, (_, release) in staged_boxes().items()} == STAGED
+
+
+@pytest.mark.parametrize("name", sorted(STAGED))
+def test_a_staged_system_python_stands_for_its_release(name):
+    """The box is its packages_of box but for the Python the image stages: the same conflicts
+    (the release's table builds each, at its version) and bundled interpreter."""
+    box, release = staged_boxes()[name]
+    real = catalog.load_box(box.packages_box)
+    assert system_python.RELEASES[release].python == real.python.version  # its fingerprint's
+    assert box.python.version == system_python.VERSION
+    assert box.conflicts == real.conflicts
+    built = system_python.packages(release)
+    assert {c.package: c.version for c in box.conflicts} == {
+        c.package: built[c.package].version for c in box.conflicts if c.package in built
+    }
+    assert box.python.bundled_version == real.python.bundled_version
+    if image.is_glibc_root(box):  # centos7-rpm's glibc is its Debian root's own
+        assert box.glibc == real.glibc  # the release's ceiling, not the root's 2.17
+
+
+def test_a_conflict_salt_does_not_bundle_has_no_pin_in_its_lock():
+    """`bundled = false` (nothing of it under /opt/salt, suites/test_isolation.py) holds for the
+    Salt line a box's packages carry: its lock pins no distribution of that name."""
+    wrong = []
+    for box in catalog.load_catalog().values():
+        line = locks.box_line(box.packages_box)
+        minor = Layout.of(catalog.load_box(box.packages_box).for_salt(line)).python_version
+        pins = {p.key for p in locks.parse_lock(locks.salt_lock(line, minor).read_text())}
+        for conflict in box.conflicts:
+            names = {conflict.module.split(".")[0], conflict.package.removeprefix("python-")}
+            names = {locks.canonical(n) for n in names}
+            found = (names | {f"py{n}" for n in names}) & pins
+            if not conflict.bundled and found:
+                wrong.append(f"{box.name}: {conflict.package} (Salt {line} pins {found})")
+    assert not wrong, f"bundled = false, yet in the lock: {wrong}"

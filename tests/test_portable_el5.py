@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from builds import inputs, lockgen, manifest, portable
+from builds import index, inputs, lockgen, manifest, portable
 from builds.errors import BuildError
 from builds.locks import build_lock, parse_lock, salt_lock
 from harness import catalog
@@ -41,8 +41,16 @@ def test_python_2_7_s_recipe_is_its_own_cache_key_only(monkeypatch):
     ]
 
 
-def test_the_recipe_is_valid_shell():
-    subprocess.run(["bash", "-n", str(portable.RECIPE27)], check=True)
+def test_the_recipes_are_valid_shell():
+    for recipe in (portable.RECIPE27, portable.RECIPE, portable.LIBRARIES):
+        subprocess.run(["bash", "-n", str(recipe)], check=True)
+
+
+def test_every_recipe_shares_the_c_libraries_and_the_elf_relocation():
+    for recipe in (portable.RECIPE27, portable.RECIPE):
+        text = recipe.read_text()
+        assert '. "$WORK/dl/portable_libraries.sh"' in text, recipe.name
+        assert "\nbuild_libraries\n" in text and "\nrelocate_elf_files\n" in text, recipe.name
 
 
 def test_sdists_for_glibc_2_5_see_zig_s_pre_2_7_scanf():
@@ -84,16 +92,19 @@ FILES = (
 
 
 @pytest.fixture
-def index(monkeypatch):
-    lockgen._index_files.cache_clear()
+def on_the_index(monkeypatch):
     monkeypatch.setattr(
-        lockgen,
-        "_index_files",
-        lambda name: tuple(f for f in FILES if f[0].lower().startswith(name + "-")),
+        index,
+        "project_files",
+        lambda name: tuple(
+            (*f, f"https://files.example/{f[0]}")
+            for f in FILES
+            if f[0].lower().startswith(name + "-")
+        ),
     )
 
 
-def test_a_python_2_wheel_must_fit_cp27mu_on_glibc_2_5(index):
+def test_a_python_2_wheel_must_fit_cp27mu_on_glibc_2_5(on_the_index):
     tags = lockgen.PIP_RESOLVED["2.7"]
     assert lockgen._has_wheel("msgpack", "0.5.6", tags)
     assert lockgen._has_wheel("six", "1.12.0", tags)
@@ -102,12 +113,12 @@ def test_a_python_2_wheel_must_fit_cp27mu_on_glibc_2_5(index):
     assert not lockgen._has_wheel("attrs", "25.1.0", tags)
 
 
-def test_a_pin_carries_every_file_of_its_version_and_no_other(index):
+def test_a_pin_carries_every_file_of_its_version_and_no_other(on_the_index):
     text = lockgen._hashed("psutil", "5.6.1")
     assert [p.hashes for p in parse_lock(text)] == [["a" * 64, "b" * 64]]
 
 
-def test_an_sdist_only_requirement_is_taken_at_its_pin(index, monkeypatch):
+def test_an_sdist_only_requirement_is_taken_at_its_pin(on_the_index, monkeypatch):
     resolved: list[list[str]] = []
 
     def resolve(requirements, python_minor, constraints, no_deps):
@@ -138,3 +149,44 @@ def test_a_changed_python_2_7_recipe_rebuilds_el5_s_packages(monkeypatch):
 
     monkeypatch.setattr(Path, "read_text", edited)
     assert manifest.inputs_digest(box, "3000.9", None, "rpm") != before
+
+
+def fetch_from(tmp_path: Path, monkeypatch, lock_text: str) -> list[str]:
+    """The files fetch_by_hash takes for `lock_text` on EL5 (downloads faked from FILES)."""
+
+    def download(url, sha256, log):
+        got = tmp_path / "dl" / url.rsplit("/", 1)[1]
+        got.parent.mkdir(exist_ok=True)
+        got.write_text(sha256)
+        return got
+
+    monkeypatch.setattr(inputs, "fetch_url", download)
+    lock = tmp_path / "lock.txt"
+    lock.write_text(lock_text)
+    dest = tmp_path / "dest"
+    inputs.fetch_by_hash(lock, dest, "2.7", "2.5", tmp_path / "log", "fetching the lock")
+    return sorted(p.name for p in dest.iterdir())
+
+
+def test_python_2_inputs_are_taken_by_their_locked_hash_best_wheel_first(
+    on_the_index, monkeypatch, tmp_path
+):
+    lock = (
+        f"msgpack==0.5.6 --hash=sha256:{'e' * 64} --hash=sha256:{'d' * 64} "
+        f"--hash=sha256:{'f' * 64}\n"
+        f"psutil==5.6.1 --hash=sha256:{'a' * 64} --hash=sha256:{'b' * 64}\n"
+        f"six==1.12.0 --hash=sha256:{'1' * 64}\n"
+    )
+    # cp27mu's wheel, not cp27m's or the sdist; psutil's sdist (its wheel is Windows');
+    # a pure wheel as it is.
+    assert fetch_from(tmp_path, monkeypatch, lock) == [
+        "msgpack-0.5.6-cp27-cp27mu-manylinux1_x86_64.whl",
+        "psutil-5.6.1.tar.gz",
+        "six-1.12.0-py2.py3-none-any.whl",
+    ]
+
+
+def test_a_python_2_pin_with_no_fitting_locked_file_is_refused(on_the_index, monkeypatch, tmp_path):
+    lock = f"msgpack==0.5.6 --hash=sha256:{'e' * 64}\n"  # only cp27m's: a UCS-2 build's
+    with pytest.raises(BuildError, match=r"no file with a locked hash fits Python 2\.7"):
+        fetch_from(tmp_path, monkeypatch, lock)

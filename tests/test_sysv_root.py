@@ -117,3 +117,23 @@ def test_chkconfig_and_service_as_on_el6(root):
     assert f"S99{DAEMON}" in out and f"K01{DAEMON}" in out, out  # the header's priorities
     assert "is running...\nrc=0\nrc=0\n" in out, out
     assert out.endswith("rc=1\nrc=1\n"), out  # not referenced after --del; unknown service
+
+
+# A daemon whose -d returns before its pid file is written, as salt's does (half a second
+# here; salt's imports take longer on a busy box).
+LATE_DAEMON = f"""#!/bin/sh
+[ "$1" = -d ] || exit 64
+setsid sh -c 'sleep 0.5; echo $$ > /var/run/{DAEMON}.pid; exec sleep 600' \\
+    </dev/null >/dev/null 2>&1 &
+"""
+
+
+def test_the_init_scripts_start_returns_once_the_daemon_has_written_its_pid_file(root):
+    """So that a status or a stop right after a start sees the daemon: an admin's, and the
+    boot's rc followed by the admin's (what the lifecycle met on centos6-rpm)."""
+    (root / f"usr/bin/{DAEMON}").write_text(LATE_DAEMON)
+    script = f"/etc/init.d/{DAEMON}"
+    steps = ("start", "status", "stop", "status")
+    body = "; ".join(f'{script} {action} >/dev/null; echo "{action} $?"' for action in steps)
+    result = run(root, body)
+    assert result.stdout.splitlines() == ["start 0", "status 0", "stop 0", "status 3"], result

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
-from builds.locks import OLDER_LINES
+from builds import locks
 from harness import catalog, session, settings, state
 from harness.errors import HarnessError, SessionLost
 from harness.providers import PROVIDERS
@@ -20,6 +21,7 @@ from harness.transport import Machine
 
 from . import events
 from .evidence import record_fingerprint
+from .packages import PackageSet
 from .testinfra_backend import testinfra_host
 
 
@@ -55,8 +57,9 @@ def pytest_addoption(parser):
         "--older-salt",
         action="append",
         default=[],
-        help="Salt version(s) the lifecycle upgrades from: repeat or comma list "
-        f"(default: {', '.join(OLDER_LINES)})",
+        help="Salt version(s) the lifecycle upgrades from: repeat or comma list (default: "
+        "the older_salt of the box whose packages are verified, boxes/*.toml, else "
+        f"{', '.join(locks.OLDER_LINES)})",
     )
 
 
@@ -101,35 +104,67 @@ def pytest_generate_tests(metafunc):
     if "machine" not in metafunc.fixturenames:
         return
     boxes = metafunc.config._harness_boxes
+    # A fixture whose values depend on the box is parametrized with it, in pairs.
     if "conflict" in metafunc.fixturenames:
-        # One test per box and distro conflict library of that box (catalog [[conflicts]]);
-        # a box without any has the check once, skipped with the reason.
-        pairs = [
-            pytest.param(b.name, c, id=events.param_id(b.name, c.module))
-            for b in boxes
-            for c in b.conflicts
-        ] + [
-            pytest.param(
-                b.name,
-                None,
-                id=b.name,
-                marks=pytest.mark.skip(
-                    reason=f"{b.name} has no distro copies of Salt's libraries "
-                    "(no [[conflicts]] in its catalog entry): nothing to compare"
-                ),
-            )
-            for b in boxes
-            if not b.conflicts
-        ]
-        metafunc.parametrize(["machine", "conflict"], pairs, indirect=["machine"], scope="session")
+        pairs, name = conflict_pairs(boxes), "conflict"
+    elif "older_salt" in metafunc.fixturenames:
+        pairs, name = older_line_pairs(metafunc.config, boxes), "older_salt"
     else:
-        metafunc.parametrize(
-            "machine",
-            [b.name for b in boxes],
-            ids=[b.name for b in boxes],
-            indirect=True,
-            scope="session",
+        ids = [b.name for b in boxes]
+        metafunc.parametrize("machine", ids, ids=ids, indirect=True, scope="session")
+        return
+    metafunc.parametrize(["machine", name], pairs, indirect=["machine"], scope="session")
+
+
+def conflict_pairs(boxes: list[catalog.Box]) -> list:
+    """One test per box and distro conflict library of that box (catalog [[conflicts]]); a
+    box without any has the check once, skipped with the reason."""
+    return [
+        pytest.param(b.name, c, id=events.param_id(b.name, c.module))
+        for b in boxes
+        for c in b.conflicts
+    ] + [
+        pytest.param(
+            b.name,
+            None,
+            id=b.name,
+            marks=pytest.mark.skip(
+                reason=f"{b.name} has no distro copies of Salt's libraries "
+                "(no [[conflicts]] in its catalog entry): nothing to compare"
+            ),
         )
+        for b in boxes
+        if not b.conflicts
+    ]
+
+
+def older_lines(config, box: catalog.Box) -> list[str]:
+    """The Salt lines the lifecycle upgrades the box's packages from: --older-line's (its
+    manifest's), each --older-salt, or the catalog's (older_salt of the box whose packages
+    these are: builds.locks.older_lines)."""
+    chosen = config.getoption("--older-line")
+    if chosen and (Path(chosen) / "manifest.json").exists():
+        return [PackageSet.read_manifest(Path(chosen))["salt_version"]]
+    named = [v.strip() for item in config.getoption("--older-salt") for v in item.split(",")]
+    lines = [v for v in named if v] or list(locks.older_lines(box.packages_box))
+    return lines[:1] if chosen else lines
+
+
+def older_line_pairs(config, boxes: list[catalog.Box]) -> list:
+    """One run of the lifecycle per box and older line of that box's packages; a box whose
+    packages have none (older_salt = []) has each check once, skipped with the reason."""
+    pairs = []
+    for b in boxes:
+        lines = older_lines(config, b)
+        pairs += [
+            pytest.param(b.name, line, id=events.param_id(b.name, f"from-{line}")) for line in lines
+        ]
+        if not lines:
+            reason = f"{b.packages_box}'s packages have no older Salt line (older_salt = [])"
+            pairs.append(
+                pytest.param(b.name, None, id=b.name, marks=pytest.mark.skip(reason=reason))
+            )
+    return pairs
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group into the node id

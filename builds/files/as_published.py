@@ -5,26 +5,37 @@ Old manylinux wheels (psutil 5.8, MarkupSafe 2.0.1, ...) keep their builder's /t
 paths; such a file is what the lock's hash pinned, not something this build left. A file
 counts as published when its distribution's WHEEL names a manylinux tag (a wheel compiled
 here is tagged linux_x86_64) and its RECORD hash matches. Runs on the build box, under
-/opt/salt's own Python.
+/opt/salt's own Python: 2.7 or 3, so it reads the .dist-info directories itself.
 """
 
 import base64
+import csv
+import glob
 import hashlib
+import io
 import os
 import sys
-from importlib import metadata
+
+
+def read(path):
+    with io.open(path, encoding="utf-8", errors="replace") as f:  # 2.7's open has no encoding
+        return f.read()
 
 
 def published_files():
     """{absolute path: RECORD hash} of every file that came from a published wheel."""
     files = {}
-    for dist in metadata.distributions():
-        tags = dist.read_text("WHEEL") or ""
-        if "manylinux" not in tags:
-            continue
-        for entry in dist.files or []:
-            if entry.hash is not None and entry.hash.mode == "sha256":
-                files[os.path.realpath(entry.locate())] = entry.hash.value
+    for entry in sys.path:
+        for info in glob.glob(os.path.join(entry or ".", "*.dist-info")):
+            wheel, record = os.path.join(info, "WHEEL"), os.path.join(info, "RECORD")
+            if not os.path.isfile(record) or "manylinux" not in (
+                read(wheel) if os.path.isfile(wheel) else ""
+            ):
+                continue
+            for row in csv.reader(read(record).splitlines()):
+                if len(row) >= 2 and row[1].startswith("sha256="):
+                    path = os.path.realpath(os.path.join(entry, row[0]))
+                    files[path] = row[1][len("sha256=") :]
     return files
 
 

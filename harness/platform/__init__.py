@@ -15,12 +15,21 @@ import pkgutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .base import PREFIX, InitSystem, Layout, PackageDb, Unsupported
+from .base import PREFIX, InitSystem, Layout, PackageDb, Unsupported, isolation_flags
 
 if TYPE_CHECKING:
     from harness.catalog import Box
 
-__all__ = ["PREFIX", "InitSystem", "Layout", "PackageDb", "Platform", "Unsupported", "of"]
+__all__ = [
+    "PREFIX",
+    "InitSystem",
+    "Layout",
+    "PackageDb",
+    "Platform",
+    "Unsupported",
+    "isolation_flags",
+    "of",
+]
 
 
 @functools.cache

@@ -72,6 +72,12 @@ class Command:
         return types.MethodType(command, kind)
 
 
+def isolation_flags(python_version: str) -> str:
+    """The flags that keep the caller's PYTHON* variables and user site out of an
+    interpreter: -I is Python 3's; 2.7 (EL5's /opt/salt) has -E -s."""
+    return "-E -s" if python_version.startswith("2.") else "-I"
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where our packages put things on a box."""
@@ -82,6 +88,11 @@ class Layout:
     @property
     def interpreter(self) -> str:
         return f"{self.prefix}/bin/python{self.python_version.split('.')[0]}"
+
+    @property
+    def isolated(self) -> str:
+        """The interpreter, run isolated from the caller's environment and user site."""
+        return f"{self.interpreter} {isolation_flags(self.python_version)}"
 
     @property
     def wrappers_dir(self) -> str:
@@ -294,6 +305,17 @@ class InitSystem(ABC):
     def booted(self) -> str | None:
         """Waits until boot finished (None: nothing to wait for)."""
         return None
+
+    def salt_service_module(self) -> str:
+        """The Salt service module that drives this init system (Salt picks it by os_family
+        and by what runs as PID 1)."""
+        raise self._unsupported("Salt service module")
+
+    def apart(self, command: str) -> str:
+        """`command` run apart from the daemon whose job starts it (a minion upgrading its own
+        packages), so that the daemon's stop, which ends what the daemon started, spares it:
+        in a session of its own (a SysV script of ours ends its daemon's whole session)."""
+        return f"setsid sh -c {shlex.quote(command)}"
 
     def journal(self, lines: int) -> str | None:
         """The system log's last lines (None: no journal on this kind)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from .base import InitSystem, Unsupported
 
 COMMANDS = {
@@ -41,6 +43,13 @@ class Systemd(InitSystem, kind="systemd", commands=COMMANDS, unsupported=UNSUPPO
 
     def journal(self, lines: int) -> str | None:
         return f"journalctl --no-pager -n {lines}"
+
+    def salt_service_module(self) -> str:
+        return "systemd_service"
+
+    def apart(self, command: str) -> str:
+        # A unit's stop ends its whole cgroup: a scope of its own, as Salt's yumpkg runs yum.
+        return f"systemd-run --scope --quiet sh -c {shlex.quote(command)}"
 
     def package_expectations(self, unit: str) -> tuple[list[tuple[str, str]], list[str]]:
         wanted = [

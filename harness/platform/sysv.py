@@ -1,8 +1,9 @@
-"""SysV init with chkconfig and service (EL5 and EL6)."""
+"""SysV init with chkconfig and service (EL5 and EL6; the stand-ins of
+harness/providers/nspawn/sysv_root.py on the glibc boxes and on centos6-rpm's Debian root)."""
 
 from __future__ import annotations
 
-from .base import InitSystem
+from .base import InitSystem, Unsupported
 
 COMMANDS = {
     # Each prints its answer as systemctl does (enabled/disabled, active/inactive) and exits
@@ -33,9 +34,31 @@ COMMANDS = {
 UNSUPPORTED = {"mask": "masking (SysV has no masked state)"}
 
 
+# EL's rc starts the enabled scripts while sshd already answers. A root whose PID 1 is
+# systemd (centos6-rpm, where systemd runs EL's rc at boot) has booted once systemd says so;
+# under svh-init (the glibc boxes) there is nothing to wait for.
+BOOTED = "[ ! -d /run/systemd/system ] || systemctl is-system-running --wait >/dev/null"
+
+
 class Sysv(InitSystem, kind="sysv", commands=COMMANDS, unsupported=UNSUPPORTED):
     admin_states = tuple(s for s in InitSystem.admin_states if s[0] != "masked")
     scripts_need_helpers = True
+
+    def booted(self) -> str | None:
+        return BOOTED
+
+    def salt_service_module(self) -> str:
+        family = self.box.salt_os_family
+        if family == "RedHat":
+            return "rh_service"  # EL5/6's service and chkconfig
+        if family is None:
+            raise Unsupported(f"{self.box.name}: Salt knows no distribution here")
+        # A Debian root with EL's scripts (centos6-rpm): Salt goes by os-release and PID 1.
+        raise Unsupported(
+            f"{self.box.name}: Salt's service module follows the box's os-release and PID 1 "
+            f"(os_family {family} under systemd: systemd_service), not the SysV scripts that "
+            "run our daemons here"
+        )
 
     def package_expectations(self, unit: str) -> tuple[list[tuple[str, str]], list[str]]:
         wanted = [

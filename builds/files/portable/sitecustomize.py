@@ -10,12 +10,13 @@ import glob
 import os
 import sys
 
-_OWN = os.path.join(sys.base_prefix, "lib")
+# Python 2.7 has no base_prefix: its prefix is /opt/salt itself.
+_OWN = os.path.join(getattr(sys, "base_prefix", sys.prefix), "lib")
 _system_find_library = ctypes.util.find_library
 
 
 def find_library(name):
-    own = sorted(glob.glob(os.path.join(_OWN, f"lib{name}.so.*")))
+    own = sorted(glob.glob(os.path.join(_OWN, "lib{}.so.*".format(name))))
     return own[0] if own else _system_find_library(name)
 
 

@@ -1,11 +1,11 @@
 """The root filesystem of a box that runs the real glibc 2.17 (catalog boxes centos7-abi,
-centos6-abi: [providers.nspawn] root = "glibc-2.17").
+centos6-abi, centos5-abi: [providers.nspawn] root = "glibc-2.17").
 
 No CentOS image is reachable from here, but ppbt's sysroot (harness/toolchain.py) holds a
 runnable glibc 2.17. A root made of that runtime, Debian's static busybox and an SSH server
 built with the same toolchain proves that what we build for EL7 runs against EL7's C
 library, and, since glibc keeps every older symbol version, that what we build within EL6's
-2.12 loads too. The sysroot's glibc lacks the compat symbols such builds ask for
+2.12 or EL5's 2.5 loads too. The sysroot's glibc lacks the compat symbols such builds ask for
 (memcpy@GLIBC_2.2.5 and a few more); a preloaded library adds them back. No systemd and no
 package database; PID 1 is svh-init (busybox sh), which gives host0 its address and runs
 dropbear until SIGTERM. A box whose init is SysV also gets EL's script helpers (sysv_root.py), and

@@ -3,6 +3,8 @@
   host's Debian mirror, provisioned by provision.sh (box definition, packages, sources,
   provision script and the harness key make the hash);
 - the glibc 2.17 box ([providers.nspawn] root = "glibc-2.17"): glibc_root.py's root.
+A Debian box whose init is EL's SysV (centos6-rpm) also gets sysv_root.py's stand-ins and
+EL's rc (sysv_debian.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
 from ...sources import digest
-from . import glibc_root, system_python
+from . import glibc_root, system_python, sysv_debian, sysv_root
 
 # Bump when the way images are made changes, so cached images are rebuilt.
 IMAGE_FORMAT = 1
@@ -74,6 +76,11 @@ def stages_python(box: Box) -> str | None:
     return box.providers.nspawn.system_python if box.providers.nspawn is not None else None
 
 
+def sysv_helpers(box: Box) -> bool:
+    """Does the box's init run scripts on helpers its root lacks (EL's SysV on Debian)?"""
+    return platform.of(box).services.scripts_need_helpers
+
+
 def is_glibc_root(box: Box) -> bool:
     return box.providers.nspawn is not None and box.providers.nspawn.root == "glibc-2.17"
 
@@ -100,6 +107,8 @@ def image_key(box: Box, mirror: str | None = None) -> str:
     }
     if staged:  # only then: the other images keep their keys
         recipe["system_python"] = staged
+    if sysv_helpers(box):  # likewise
+        recipe["sysv"] = [Path(str(m.__file__)).read_text() for m in (sysv_root, sysv_debian)]
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -151,6 +160,8 @@ def _mmdebstrap(box: Box, target: Path, mirror: str | None) -> None:
         ]
         env = dict(os.environ, SVH_PUBKEY=public_key)
         runner.run_logged(argv, log_path, f"image build of {box.name} (mmdebstrap)", env=env)
+        if sysv_helpers(box):
+            sysv_debian.install(rootfs)
         if release := stages_python(box):
             system_python.install_rpms(release, rootfs, log_path)
 

@@ -1,14 +1,15 @@
 """An EL release's system Python and the libraries of that release (and EPEL's) that conflict
-with Salt's, for the boxes that stand in for it ([providers.nspawn] system_python = "el7" or
-"el6"): neither the glibc 2.17 root nor the Debian root with an rpm database has an EL Python
-of its own.
+with Salt's, for the boxes that stand in for it ([providers.nspawn] system_python = "el7",
+"el6" or "el5"): neither the glibc 2.17 root nor the Debian root with an rpm database has an
+EL Python of its own.
 
-CentOS 7 ships Python 2.7.5 at /usr/bin/python, CentOS 6 Python 2.6.6; RELEASES says which
-libraries each adds and at which versions. No EL package is reachable here, so they are built
-with the glibc 2.17 toolchain from what is: Debian's python2.7 (2.7.18 for every release:
-Debian has no 2.6 source) with OpenSSL 1.1.1 from bullseye's sources, libzmq from bookworm's,
-and the libraries' own sdists from PyPI (system_python.sh). In two cached steps: the
-interpreter with its C libraries, once for every release, then each release's libraries on it.
+CentOS 7 ships Python 2.7.5 at /usr/bin/python, CentOS 6 Python 2.6.6, CentOS 5 Python 2.4.3;
+RELEASES says which libraries each adds and at which versions. No EL package is reachable
+here, so they are built with the glibc 2.17 toolchain from what is: Debian's python2.7 (2.7.18
+for every release: Debian has no 2.6 or 2.4 source) with OpenSSL 1.1.1 from bullseye's
+sources, libzmq from bookworm's, and the libraries' own sdists from PyPI (system_python.sh).
+In two cached steps: the interpreter with its C libraries, once for every release, then each
+release's libraries on it.
 
     interpreter(log)                # <cache>/system-python/interpreter/KEY/{python,deps}/
     build(release, log)             # <cache>/system-python/RELEASE/KEY/trees/<package>/usr/...
@@ -99,6 +100,17 @@ PYYAML_3_10 = Library(
     "setup --without-libyaml",
 )
 
+PYCRYPTO_2_0_1 = Library(  # EL6's and EPEL 5's
+    "python-crypto",
+    "2.0.1",
+    Source(
+        f"{PYPI}/53/fb/ea21d858d71d76aabbe511580f359ca0bf9b65a0cf37cab59e3978fb47d9/"
+        "pycrypto-2.0.1.tar.gz",
+        "b08d4ed54c9403c77778a3803e53a4f33f359b42d94f6f3e14abb1bf4941e6ea",
+    ),
+    "pycrypto2",
+)
+
 EL7 = Release(
     "EL7",
     "2.7.5",
@@ -174,16 +186,7 @@ EL6 = Release(
     "EL6",
     "2.6.6",
     (
-        Library(
-            "python-crypto",
-            "2.0.1",
-            Source(
-                f"{PYPI}/53/fb/ea21d858d71d76aabbe511580f359ca0bf9b65a0cf37cab59e3978fb47d9/"
-                "pycrypto-2.0.1.tar.gz",
-                "b08d4ed54c9403c77778a3803e53a4f33f359b42d94f6f3e14abb1bf4941e6ea",
-            ),
-            "pycrypto2",
-        ),
+        PYCRYPTO_2_0_1,
         Library(
             "python-tornado",
             "2.2.1",
@@ -218,7 +221,29 @@ EL6 = Release(
     ),
 )
 
-RELEASES = {"el7": EL7, "el6": EL6}
+# EPEL 5's, on the same Python 2.7 (EL5's is 2.4.3). simplejson 2.0.9's setup.py wants
+# setuptools' Feature (gone since setuptools 46) and fetches setuptools 0.6 through ez_setup,
+# so its package is copied as is, as EL7's MarkupSafe is: without the optional C speedups,
+# which simplejson does without (its pure Python scanner and encoder).
+EL5 = Release(
+    "EL5",
+    "2.4.3",
+    (
+        PYCRYPTO_2_0_1,
+        Library(
+            "python-simplejson",
+            "2.0.9",
+            Source(
+                f"{PYPI}/da/8c/a45815b421e49acad7d3d0db4ba65ba1e5cfa02a30c794fe55954106cb0b/"
+                "simplejson-2.0.9.tar.gz",
+                "abcdf460778beff48ba13faf5b5810cf3803e5c8d872b5fc529226aa56ec93ee",
+            ),
+            "copy simplejson",
+        ),
+    ),
+)
+
+RELEASES = {"el7": EL7, "el6": EL6, "el5": EL5}
 
 # Directories the distribution's filesystem owns; a package owns every other one it has.
 SHARED_DIRS = {"usr", "usr/bin", "usr/lib", "usr/lib64", "usr/include", "usr/share"}
