@@ -30,8 +30,9 @@ PYTHONS = ["3.11", "3.13"]
 # Lines for targets older than glibc 2.17, each on the one Python it ships with there.
 # Salt 3006 and later need cryptography 46 (Rust, no wheel below glibc 2.17): EL6 gets 3005.5.
 # Salt 3000 is the last line on Python 2.7, EL5's (glibc 2.5).
-# 3005.1 is the line EL6's packages are upgraded from (boxes/centos6.toml older_salt).
-OLD_GLIBC_LINES = {"3005.5": "3.9", "3005.1": "3.9", "3000.9": "2.7"}
+# 3005.1 and 3000.8 are the lines EL6's and EL5's packages are upgraded from (older_salt of
+# boxes/centos6.toml and centos5.toml).
+OLD_GLIBC_LINES = {"3005.5": "3.9", "3005.1": "3.9", "3000.9": "2.7", "3000.8": "2.7"}
 # 3005.5's setup.py prepares no metadata on the host's Python, so its requirements are
 # read from its sdist (requirements/base.txt, zeromq.txt, crypto.txt) and held to the
 # versions Salt tested it with (requirements/static/pkg/py3.9/linux.txt), each of which has
@@ -48,29 +49,31 @@ SALT_3005 = [
     "psutil>=5.0.0",
     "pycryptodomex>=3.9.8",
 ]
+# 3000.9's, as setup.py reads them on Python 2 (base.txt, crypto.txt, zeromq.txt; tornado
+# is vendored as salt.ext.tornado 4.5.3, whose own needs are the backports and futures).
+# Its crypto.txt names PyCrypto on Linux and pycryptodomex on Windows, and setup.py keeps
+# both lines whatever their markers say: both are required (Salt takes Cryptodome
+# first). psutil is not in base.txt, but Salt's py2.7 linux.txt has it.
+SALT_3000 = [
+    "Jinja2",
+    "msgpack>=0.5,!=0.5.5,<1.0.0",
+    "PyYAML",
+    "MarkupSafe",
+    "requests>=1.0.0",
+    "backports-abc==0.5",
+    "singledispatch==3.4.0.3",
+    "futures>=2.0",
+    "pycrypto>=2.6.1",
+    "pycryptodomex",
+    "pyzmq>=2.2.0",
+    "psutil",
+]
 SDIST_REQUIREMENTS = {
     # The lines differ in pyzmq only (zeromq.txt on Python 3.9).
     "3005.5": [*SALT_3005, "pyzmq>=20.0.0"],
     "3005.1": [*SALT_3005, "pyzmq>19.0.2"],
-    # 3000.9's, as setup.py reads them on Python 2 (base.txt, crypto.txt, zeromq.txt; tornado
-    # is vendored as salt.ext.tornado 4.5.3, whose own needs are the backports and futures).
-    # Its crypto.txt names PyCrypto on Linux and pycryptodomex on Windows, and setup.py keeps
-    # both lines whatever their markers say: both are required (Salt takes Cryptodome
-    # first). psutil is not in base.txt, but Salt's py2.7 linux.txt has it.
-    "3000.9": [
-        "Jinja2",
-        "msgpack>=0.5,!=0.5.5,<1.0.0",
-        "PyYAML",
-        "MarkupSafe",
-        "requests>=1.0.0",
-        "backports-abc==0.5",
-        "singledispatch==3.4.0.3",
-        "futures>=2.0",
-        "pycrypto>=2.6.1",
-        "pycryptodomex",
-        "pyzmq>=2.2.0",
-        "psutil",
-    ],
+    "3000.9": SALT_3000,
+    "3000.8": SALT_3000,  # its requirements are 3000.9's
 }
 # What both 3005 lines were tested with (requirements/static/pkg/py3.9/linux.txt).
 TESTED_WITH_3005 = [
@@ -85,6 +88,29 @@ TESTED_WITH_3005 = [
     "psutil==5.8.0",
     "pycryptodomex==3.9.8",
     "pyzmq==23.2.0",
+]
+# requirements/static/py2.7/linux.txt and linux-crypto.txt of the 3000.9 sdist. Every
+# compiled one is a cp27mu manylinux1 wheel (glibc 2.5) but psutil, which has none in any
+# version (5.9's are manylinux2010), and PyCrypto, which has no wheel at all: their sdists
+# compile on the box. PyCrypto 2.6.1 is the proof of concept's.
+TESTED_WITH_3000 = [
+    "backports-abc==0.5",
+    "certifi==2019.3.9",
+    "chardet==3.0.4",
+    "futures==3.2.0",
+    "idna==2.8",
+    "jinja2==2.10.1",
+    "markupsafe==1.1.1",
+    "msgpack==0.5.6",
+    "psutil==5.6.1",
+    "pycrypto==2.6.1",
+    "pycryptodomex==3.9.0",
+    "pyyaml==5.4.1",  # Salt's 5.1.2 has no Linux wheel; 5.4.1 is the last for Python 2
+    "pyzmq==18.0.1",
+    "requests==2.21.0",
+    "singledispatch==3.4.0.3",
+    "six==1.12.0",
+    "urllib3==1.24.2",
 ]
 SALT_TESTED_WITH = {
     "3005.5": [
@@ -105,29 +131,8 @@ SALT_TESTED_WITH = {
         "requests==2.25.1",
         "urllib3==1.26.6",
     ],
-    # requirements/static/py2.7/linux.txt and linux-crypto.txt of the 3000.9 sdist. Every
-    # compiled one is a cp27mu manylinux1 wheel (glibc 2.5) but psutil, which has none in any
-    # version (5.9's are manylinux2010), and PyCrypto, which has no wheel at all: their sdists
-    # compile on the box. PyCrypto 2.6.1 is the proof of concept's.
-    "3000.9": [
-        "backports-abc==0.5",
-        "certifi==2019.3.9",
-        "chardet==3.0.4",
-        "futures==3.2.0",
-        "idna==2.8",
-        "jinja2==2.10.1",
-        "markupsafe==1.1.1",
-        "msgpack==0.5.6",
-        "psutil==5.6.1",
-        "pycrypto==2.6.1",
-        "pycryptodomex==3.9.0",
-        "pyyaml==5.4.1",  # Salt's 5.1.2 has no Linux wheel; 5.4.1 is the last for Python 2
-        "pyzmq==18.0.1",
-        "requests==2.21.0",
-        "singledispatch==3.4.0.3",
-        "six==1.12.0",
-        "urllib3==1.24.2",
-    ],
+    "3000.9": TESTED_WITH_3000,
+    "3000.8": TESTED_WITH_3000,  # the same pins in its requirements/static
 }
 # What the sdists compiled on the box need to build: salt's in-tree backend, timelib
 # (Cython) and, where no wheel fits (glibc 2.17), pyzmq (scikit-build-core, cmake, ninja).

@@ -318,7 +318,9 @@ def custom_user_upgraded(old_line):
     machine.write_text(*ADMIN_USER_CONFIG)
     old_line.new.install(machine)
     # root's tools afterwards must not make anything of the master's root's either.
-    sh(machine, "salt-call --local test.ping >/dev/null && salt-pip list >/dev/null")
+    tools = ["salt-call --local test.ping"]
+    tools += ["salt-pip list"] if carries_salt_pip(old_line.new) else []  # none on Python 2.7
+    sh(machine, " && ".join(f"{tool} >/dev/null" for tool in tools))
     command = f"find {MASTER_OWNED} ! -user {ADMIN_USER} -printf '%p %u\\n'"
     config = sh(machine, f"cat {ADMIN_USER_CONFIG[0]}").stdout
     return machine, command, lines(machine, command), config

@@ -237,9 +237,9 @@ def test_crashed_run_leftovers_are_found_and_removed(harness_run, two_boxes):
     [
         (
             ["up", "debian99"],
-            "error: unknown box 'debian99' (known boxes: centos5-abi, centos5, centos6-abi, "
-            "centos6-rpm, centos6, centos7-abi, centos7-rpm, centos7, debian11, debian12, "
-            "debian13; see `harness boxes`)",
+            "error: unknown box 'debian99' (known boxes: centos5-abi, centos5-rpm, centos5, "
+            "centos6-abi, centos6-rpm, centos6, centos7-abi, centos7-rpm, centos7, debian11, "
+            "debian12, debian13; see `harness boxes`)",
         ),
         (
             ["up", "centos7", "--provider", "nspawn"],

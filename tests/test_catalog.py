@@ -159,6 +159,7 @@ STAGED = {
     "centos6-abi": "el6",
     "centos6-rpm": "el6",
     "centos5-abi": "el5",
+    "centos5-rpm": "el5",
 }
 
 

@@ -82,6 +82,8 @@ class Release(NamedTuple):
     title: str  # as the RPMs and the progress lines name it
     python: str  # the release's own Python (the boxes' fingerprints say it)
     libraries: tuple[Library, ...]  # in the order they are built
+    # What its Python must import once the libraries are in (the image build's check).
+    imports: tuple[str, ...] = ("Crypto", "tornado")
 
 
 class Package(NamedTuple):
@@ -241,6 +243,7 @@ EL5 = Release(
             "copy simplejson",
         ),
     ),
+    ("Crypto", "simplejson"),
 )
 
 RELEASES = {"el7": EL7, "el6": EL6, "el5": EL5}
@@ -327,7 +330,7 @@ def build(release: str, log: Path) -> Path:
     if (final / "rpms").is_dir():
         return final
     built = interpreter(log)
-    title, python, libraries = RELEASES[release]
+    title, python, libraries = RELEASES[release][:3]
     with (
         progress.step(
             f"{title}'s system Python: {title}'s libraries on Python {VERSION} ({python} there)"
@@ -419,6 +422,7 @@ def install_rpms(release: str, root: Path, log: Path) -> None:
     argv = ["rpm", "--root", str(root), "--force-debian", "-i", *rpms]
     run_logged(argv, log, f"installing {title}'s system Python into the image's rpm database")
     shutil.copytree(built, root / DISTRO_RPMS.lstrip("/"))
-    check = capture(["chroot", str(root), "/usr/bin/python", "-c", "import Crypto, tornado"])
+    imports = f"import {', '.join(RELEASES[release].imports)}"
+    check = capture(["chroot", str(root), "/usr/bin/python", "-c", imports])
     if check.returncode != 0:
         raise LoggedError(f"{title}'s system Python does not run in the image: {check.stderr}", log)
