@@ -38,6 +38,12 @@ class SubPackage:
 SALT_PIP = "salt-pip"
 
 
+def carries_salt_pip(minor: str) -> bool:
+    """A payload on Python 2.7 (Salt 3000, EL5) has no salt-pip: Salt brought it with 3006,
+    and our launcher and extras carrier are Python 3."""
+    return not minor.startswith("2.")
+
+
 def _master_daemon(name: str, summary: str) -> SubPackage:
     """A daemon that runs next to the master: one tool, one unit, nothing to configure."""
     return SubPackage(

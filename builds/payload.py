@@ -207,7 +207,7 @@ def _build_venv(
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
         _install(runner, box, inputs, python, python_version, options)
-        if not minor.startswith("2."):  # no salt-pip on 2.7 (describe())
+        if layout.carries_salt_pip(minor):
             extras.provide(runner, minor)
         bundled = json.loads(
             runner.output(
@@ -368,9 +368,8 @@ done
 
 def describe(payload: StagedPayload, minor: str):
     """Every package of the payload: what it requires, its conffiles, units and scripts
-    (a defect changes them after). A payload on Python 2.7 (Salt 3000, EL5) has no salt-pip:
-    Salt brought it with 3006, and its extras' launcher and carrier are Python 3."""
-    with_salt_pip = not minor.startswith("2.")
+    (a defect changes them after)."""
+    with_salt_pip = layout.carries_salt_pip(minor)
     for sub in layout.SUBPACKAGES:
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,

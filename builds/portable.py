@@ -129,6 +129,11 @@ class Target(NamedTuple):
     recipe: Path = RECIPE  # the shell recipe that builds it (part of its cache key)
 
     @property
+    def below_glibc_2_7(self) -> bool:
+        """Older than glibc 2.7, where zig's headers need BELOW_GLIBC_2_7 and __GLIBC__."""
+        return _glibc_minor(self.glibc) < 7
+
+    @property
     def python_name(self) -> str:
         """The interpreter's name in /opt/salt/bin: python3, python2.7."""
         return "python2.7" if self.series == "2.7" else "python3"
@@ -304,7 +309,7 @@ def send_toolchain(runner: BoxRunner, box) -> None:
         f"test -x {ZIG}/zig && echo yes || true", "looking for zig"
     ):
         runner.copy_in(toolchain.ensure_zig(runner.log), ZIG, "copying zig cc in")
-    if _glibc_minor(target(box).glibc) < 7:
+    if target(box).below_glibc_2_7:
         runner.machine.put_file(BELOW_GLIBC_2_7, BELOW_GLIBC_2_7_ON_BOX)
 
 
@@ -320,10 +325,10 @@ def compile_env(box) -> dict[str, str]:
     if built.zig:
         # Below glibc 2.7, zig's features.h needs __GLIBC__ before it defines it (see
         # zig_wrappers.sh): else sscanf would need __isoc99_sscanf (GLIBC_2.7).
-        fix = " -D__GLIBC__=2" if _glibc_minor(built.glibc) < 7 else ""
+        fix = " -D__GLIBC__=2" if built.below_glibc_2_7 else ""
         cc, cxx = (f"{ZIG}/zig {tool} -target {t}.{built.glibc}{fix}" for tool in ("cc", "c++"))
     flags = "-O2 -g0 -ffile-prefix-map=/tmp/="  # pip builds under /tmp: keep that path out
-    below_2_7 = f" -include {BELOW_GLIBC_2_7_ON_BOX}" if _glibc_minor(built.glibc) < 7 else ""
+    below_2_7 = f" -include {BELOW_GLIBC_2_7_ON_BOX}" if built.below_glibc_2_7 else ""
     return {
         "PATH": f"{TOOLCHAIN}/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "CC": cc,
