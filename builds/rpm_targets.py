@@ -24,6 +24,7 @@ from .locks import box_line
 from .rpm import SPEC, target_macros
 
 DAEMONS = ["minion", "master", "syndic", "api"]
+SCRIPTLETS = ("%pre", "%post", "%preun", "%postun", "%posttrans")
 SECTIONS = (
     "%package",
     "%description",
@@ -36,6 +37,7 @@ SECTIONS = (
     "%post",
     "%preun",
     "%postun",
+    "%posttrans",
     "%files",
     "%changelog",
 )
@@ -84,12 +86,12 @@ def parse_spec(text: str, main: str = "salt") -> dict[str, Package]:
             elif args and not args[0].startswith("-"):
                 name = f"{main}-{args[0]}"
             current = packages.setdefault(name, Package(name))
-            if section in ("%pre", "%post", "%preun", "%postun"):
+            if section in SCRIPTLETS:
                 current.scripts[section] = ""
             continue
         if section in ("preamble", "%package") and ":" in line and not line.startswith(("#", "%")):
             current.preamble.append(line)
-        elif section in ("%pre", "%post", "%preun", "%postun"):
+        elif section in SCRIPTLETS:
             current.scripts[section] += line + "\n"
         elif section == "%files" and line.strip() and not line.startswith(("%defattr", "#")):
             current.files.append(line.strip())
@@ -129,7 +131,7 @@ def _check_daemon(spec: EvaluatedSpec, daemon: str, init: InitSystem) -> list[st
     as the box's init system expects them."""
     problems: list[str] = []
     pkg = f"salt-{daemon}"
-    sections = {s: spec.script(pkg, s) for s in ("%post", "%preun", "%postun")}
+    sections = {s: spec.script(pkg, s) for s in SCRIPTLETS if s != "%pre"}
     sections["files"] = "\n".join(spec.packages[pkg].files)
     wanted, unwanted = init.package_expectations(pkg)
     for needle, where in wanted:

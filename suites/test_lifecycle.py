@@ -115,26 +115,51 @@ def service_states_after(machine: Machine) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def expect_service_choices_kept(machine: Machine, step: str, rounds: dict[int, dict]) -> None:
-    """rounds: each round's unit states right after the package change."""
+@dataclass
+class UnitsAfter:
+    """The units right after a package change: each one's (is-enabled, is-active), and the
+    init system's account of those off the admin's choice, taken at once (the next round's
+    restore takes the box's log away)."""
+
+    states: dict[str, tuple[str, ...]]
+    account: str
+
+
+def units_after(machine: Machine, round_: int) -> UnitsAfter:
+    states = service_states_after(machine)
+    changed = [
+        u for u, choice in service_choices(machine, round_).items() if states.get(u) != choice
+    ]
+    account = "".join(
+        f"\n  round {round_}, {unit}:\n    "
+        + "\n    ".join(
+            sh(machine, services(machine).status(unit), expect_ok=False).stdout.splitlines()
+        )
+        for unit in changed
+    )
+    return UnitsAfter(states, account)
+
+
+def expect_service_choices_kept(machine: Machine, step: str, rounds: dict[int, UnitsAfter]) -> None:
+    """rounds: each round's units right after the package change."""
     changed = [
         f"round {round_}, {unit}: {' '.join(choice)} before, "
-        f"{' '.join(found.get(unit, ('gone',)))} after"
+        f"{' '.join(found.states.get(unit, ('gone',)))} after"
         for round_, found in sorted(rounds.items())
         for unit, choice in service_choices(machine, round_).items()
-        if found.get(unit) != choice
+        if found.states.get(unit) != choice
     ]
     if changed:
         fail(
             machine,
             f"each unit's enabled, masked and running state kept by the {step}, "
             f"for every unit in every state (rounds checked: {', '.join(map(str, rounds))})",
-            "; ".join(changed),
+            "; ".join(changed) + "".join(found.account for found in rounds.values()),
             service_states(machine),
         )
 
 
-def states_after_each_round(machine, start: str, change) -> dict[int, dict]:
+def states_after_each_round(machine, start: str, change) -> dict[int, UnitsAfter]:
     """Rounds 1 on: from snapshot `start`, the round's choices, change(machine), the units'
     states right after. (Round 0 is the fixture's own package change.)"""
     rounds = {}
@@ -142,7 +167,7 @@ def states_after_each_round(machine, start: str, change) -> dict[int, dict]:
         session.restore_machine(machine, start)
         apply_service_choices(machine, round_)
         change(machine)
-        rounds[round_] = service_states_after(machine)
+        rounds[round_] = units_after(machine, round_)
     return rounds
 
 
@@ -183,13 +208,13 @@ class Upgraded:
     deleted_maps: str
     unattended: Result  # the upgrade as an unattended one runs it: no terminal, no answers
     seconds: float
-    services: dict  # each unit's state right after the upgrade (round 0's choices before)
+    services: UnitsAfter  # the units right after the upgrade (round 0's choices before)
 
 
 @dataclass
 class Downgraded:
     line: OldLine
-    services: dict  # each unit's state right after the downgrade (round 0's choices before)
+    services: UnitsAfter  # the units right after the downgrade (round 0's choices before)
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +267,7 @@ def upgraded(old_line):
     seconds = time.monotonic() - started
     if unattended.exit_status != 0:  # finish it as an admin would: the other checks still run
         old_line.new.install(machine)
-    services = service_states_after(machine)
+    services = units_after(machine, 0)
     pid = main_pid(machine, "salt-minion")
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
     deleted = str(len(lines(machine, deleted_files_mapped(pid))))
@@ -342,7 +367,7 @@ def downgraded(upgraded):
     session.restore_machine(machine, upgraded.line.state("upgraded"))
     apply_service_choices(machine)
     upgraded.line.old.install(machine, downgrade=True)
-    services = service_states_after(machine)
+    services = units_after(machine, 0)
     session.snapshot_machine(machine, upgraded.line.state("downgraded"))
     return Downgraded(upgraded.line, services)
 

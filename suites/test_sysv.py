@@ -110,7 +110,7 @@ def test_init_script_starts_restarts_and_stops_its_daemon(fresh, daemon):
 @pytest.mark.parametrize("daemon", layout.DAEMONS)
 def test_the_admins_commands_drive_the_script(fresh, daemon):
     """What an admin types on EL6 (the platform's enable, start, status, stop), and the
-    script's condrestart, which the packages' %postun runs."""
+    script's condrestart, which the packages' %posttrans runs after an upgrade."""
     machine = fresh
     path = script(machine, daemon)
     init = services(machine)

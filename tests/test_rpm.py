@@ -267,10 +267,13 @@ def test_scriptlets_follow_the_service_policy(native):
         scripts = rpm_q("--scripts", str(native[f"salt-{daemon}"]))
         unit = f"salt-{daemon}.service"
         post, rest = scripts.split("preuninstall scriptlet")
-        preun, postun = rest.split("postuninstall scriptlet")
+        preun, rest = rest.split("postuninstall scriptlet")
+        postun, posttrans = rest.split("posttrans scriptlet")
         assert f"systemctl --no-reload preset {unit}" in post
         assert f"disable {unit}" in preun and f"stop {unit}" in preun
-        assert f"try-restart {unit}" in postun
+        # an upgrade marks a running daemon and restarts it once the old files are gone
+        assert f"is-active {unit}" in postun and "try-restart" not in postun
+        assert f"try-restart {unit}" in posttrans
     for quiet in ("salt-cloud", "salt-ssh"):
         assert rpm_q("--scripts", str(native[quiet])).strip() == ""
     # The common package's two scripts: its last erase takes /opt/salt away whole; after

@@ -324,4 +324,4 @@ class InitSystem(ABC):
     @abstractmethod
     def package_expectations(self, unit: str) -> tuple[list[tuple[str, str]], list[str]]:
         """What an RPM of a daemon does for this init: (needle, where) pairs its %post,
-        %preun, %postun and file list must hold, and words none of them may."""
+        %preun, %postun, %posttrans and file list must hold, and words none of them may."""

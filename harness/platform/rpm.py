@@ -88,7 +88,8 @@ BASES = {
 }
 
 # rpm never asks about configs: an edited one stays, the new one lands as .rpmnew.
-# -U runs rpm's own order: new %pre, files, new %post, old %preun, old %postun.
+# -U runs rpm's own order: new %pre, files, new %post, old %preun, old %postun, old files
+# erased, new %posttrans.
 # rpm has no purge: an erase leaves each edited config as .rpmsave.
 ERASE = f"{RPM} -e {{names}}"
 COMMANDS = {"remove": ERASE, "purge": ERASE}
@@ -124,7 +125,7 @@ class RpmOnly(RpmDb, manager="rpm", formats=("rpm",), commands=COMMANDS):
         # Salt's pkg module follows the box's os-release (Debian: aptpkg), not its rpm
         # database: rpm through cmd.run_bg, apart from the minion (its init system's way, as
         # Salt's yumpkg runs yum in a scope of its own under systemd), so the minion's
-        # restart by %postun neither kills the upgrade nor waits for it.
+        # restart by %posttrans neither kills the upgrade nor waits for it.
         command = self.install([file for _, file in packages])
         init = InitSystem.registry[self.box.init](self.box)
         return "cmd.run_bg", [init.apart(command)]

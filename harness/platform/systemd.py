@@ -57,7 +57,8 @@ class Systemd(InitSystem, kind="systemd", commands=COMMANDS, unsupported=UNSUPPO
             (f"{unit}.service", "%post"),
             ("disable", "%preun"),
             ("stop", "%preun"),
-            ("try-restart", "%postun"),
+            (f"is-active {unit}.service", "%postun"),  # marks a running one for
+            ("try-restart", "%posttrans"),  # the restart once the transaction is over
             (f"/usr/lib/systemd/system/{unit}.service", "files"),
         ]
         return wanted, ["chkconfig", "init.d"]

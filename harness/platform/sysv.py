@@ -65,7 +65,8 @@ class Sysv(InitSystem, kind="sysv", commands=COMMANDS, unsupported=UNSUPPORTED):
             (f"chkconfig --add {unit}", "%post"),
             (f"service {unit} stop", "%preun"),
             (f"chkconfig --del {unit}", "%preun"),
-            (f"service {unit} condrestart", "%postun"),
+            (f"service {unit} status", "%postun"),  # marks a running one for
+            (f"service {unit} condrestart", "%posttrans"),  # the restart at the end
             (f"/etc/rc.d/init.d/{unit}", "files"),
         ]
         return wanted, ["systemctl", ".service"]
