@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import catalog, platform, progress
+from harness import platform, progress
 from harness.catalog import Box
 
 from . import cpython, defects, extras, layout, portable, wheels
@@ -218,24 +218,6 @@ def _build_venv(
         _check_hygiene(runner, python, minor)
     bundled = {canonical(k): v for k, v in sorted(bundled.items())}
     return Venv(python_version, system_python, bundled)
-
-
-def without_venv(box: str, salt_version: str, python_version: str) -> StagedPayload:
-    """The payload of a target whose /opt/salt the spec builds itself (EL5/6, from
-    rpm.LegacySources): every package described, no venv staged."""
-    payload = StagedPayload(
-        box=box,
-        root=f"{WORK}/stage",
-        salt_version=salt_version,
-        version=layout.package_version(salt_version, catalog.load_box(box)),
-        python_version=python_version,
-        bundled_interpreter=True,
-        system_python=None,
-        unit_dir="/usr/lib/systemd/system",  # units give way to init scripts there
-        defect=None,
-    )
-    describe(payload, ".".join(python_version.split(".")[:2]))
-    return payload
 
 
 def _build_box_glibc(runner: BoxRunner) -> str:

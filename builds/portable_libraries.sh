@@ -105,6 +105,8 @@ build_libraries() {
         shared no-tests
     make -j2 > make.out 2>&1 || { tail -40 make.out; exit 1; }
     make install_sw > /dev/null
+    # Its Windows CryptoAPI engine is built everywhere: here an empty stub that links nothing.
+    rm -f "$PREFIX"/lib/engines-*/capi.so
 
     # Headers in include/ncursesw (CPython looks there); terminfo comes from the system's.
     unpack ncurses 'ncurses_*.orig.tar.*'
@@ -171,6 +173,10 @@ relocate_elf_files() {
         if $READELF -S "$f" | grep -q '\.note\.ABI-tag'; then
             $OBJCOPY --remove-section=.note.ABI-tag "$f"
         fi
+        # Programs and libraries 0755 (cmake and CPython install some libraries 0644, 0555).
+        case $($READELF -h "$f" | awk '$1 == "Type:" {print $2}') in
+            EXEC | DYN) chmod 0755 "$f" ;;
+        esac
         if $READELF -d "$f" | grep -q '(NEEDED)'; then
             rel=$(realpath --relative-to="$(dirname "$f")" "$PREFIX/lib")
             [ "$rel" = . ] && rpath='$ORIGIN' || rpath="\$ORIGIN/$rel"
@@ -178,6 +184,8 @@ relocate_elf_files() {
             [ ${#old} -ge ${#rpath} ] ||
                 { echo "$f: rpath '$old' leaves no room for $rpath"; exit 1; }
             patchelf --force-rpath --set-rpath "$rpath" "$f"
+        elif $READELF -d "$f" | grep -q '(R\(UN\)\?PATH)'; then
+            patchelf --remove-rpath "$f"  # the build's own, and nothing to find with it
         fi
     done
     left=$(grep -rl -- "$WORK" "$PREFIX" || true)

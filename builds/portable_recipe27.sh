@@ -61,7 +61,7 @@ find "$PREFIX/lib" -maxdepth 1 \( -name '*.a' -o -name '*.la' \) -delete
 # 2.7 builds a static libpython next to the shared one (config/libpython2.7.a), and installs
 # its test suite and the modules' tests (3.x: --disable-test-modules).
 rm -f "$py"/config/libpython*.a "$py"/lib-dynload/_testcapi.so
-rm -rf "$py"/test "$py"/lib-tk/test "$py"/idlelib/idle_test
+rm -rf "$py"/test "$py"/lib-tk/test "$py"/idlelib/idle_test "$py"/idlelib/idle.bat
 find "$py" -mindepth 2 -maxdepth 2 -type d \( -name test -o -name tests \) \
     ! -path "$py/site-packages/*" -exec rm -rf {} +
 # Only the interpreter's own commands (and openssl) in bin.

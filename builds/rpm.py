@@ -7,30 +7,22 @@ does. `harness build BOX --format rpm` writes the RPMs to dist/BOX-rpm/ (dist/BO
 the box's native format).
 
 The same spec serves EL targets: extra_defines carries an EL release's macros (see
-rpm_targets.target_macros). With EL5/6's macros the spec writes SysV init scripts, and for a
-payload that is not portable builds Python 2.7 and /opt/salt itself, from LegacySources
-(CPython's tarball and a Python 2.7 wheelhouse).
+rpm_targets.target_macros). With EL5/6's macros the spec writes SysV init scripts; their
+payload is portable (CPython built for the release's glibc, builds/portable.py).
 """
 
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
-import tarfile
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from harness import settings
-from harness.aptsources import debian_mirrors
 from harness.catalog import Box
 from harness.runner import capture
 
 from . import defects, layout
 from .errors import BuildError
 from .formats import PackageFile
-from .inputs import fetch_url
 from .payload import StagedPayload
 from .remote import BoxRunner
 
@@ -42,19 +34,10 @@ ARCH = "x86_64"
 # xz level 2, a thread per core: EL6 and newer read xz payloads (the spec gives EL5
 # gzip); zstd would be faster but EL7's rpm 4.11 cannot read it. See bench/bench_rpm.py.
 PAYLOAD_COMPRESSION = "w2T.xzdio"
+# A defect variant is installed by the suites and thrown away: gzip -1, which every release
+# reads, in a tenth of xz's time (its 265 MB payload: 3 CPU-seconds against 30).
+VARIANT_COMPRESSION = "w1.gzdio"
 RPMBUILD_TOP = "/var/tmp/svh-build/rpmbuild"
-PYTHON27 = "2.7.18"  # salt.spec's python27_version
-# Debian bullseye's python2.7 source package carries the upstream tarball unchanged.
-PYTHON27_SOURCE_PATH = "pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz"
-PYTHON27_SHA256 = "da3080e3b488f648a3d7a4560ddee895284c3380b11d6de75edb986526b9a814"
-
-
-@dataclass(frozen=True)
-class LegacySources:
-    """EL5/6: what salt.spec builds /opt/salt from there (the staged venv is not packed)."""
-
-    python_tarball: Path  # CPython PYTHON27's source tarball
-    wheelhouse: Path  # Python 2.7 wheels plus their requirements.txt
 
 
 def target_macros(release: str) -> dict[str, str]:
@@ -108,7 +91,7 @@ def rpmbuild_argv(
         "salt_package_version": staged.version.rsplit("-", 1)[0],
         "salt_release": staged.version.rsplit("-", 1)[1],
         "staging_root": staged.root,
-        "payload_compression": PAYLOAD_COMPRESSION,
+        "payload_compression": VARIANT_COMPRESSION if staged.defect else PAYLOAD_COMPRESSION,
     }
     if staged.system_python:
         macros["system_python"] = staged.system_python
@@ -128,36 +111,13 @@ def rpmbuild_argv(
     return [*argv, f"{topdir}/SPECS/salt.spec"]
 
 
-def merged_tar_command(staged: StagedPayload, tarball: str, without_venv: bool = False) -> str:
+def merged_tar_command(staged: StagedPayload, tarball: str) -> str:
     """One tar of every staged package tree, merged at / (the spec's Source0)."""
     parts = " ".join(f"-C {shlex.quote(staged.package_root(name))} ." for name in staged.packages)
-    exclude = "--exclude=./opt/salt " if without_venv else ""
-    return f"tar -cf {shlex.quote(tarball)} {exclude}{parts}"
+    return f"tar -cf {shlex.quote(tarball)} {parts}"
 
 
-def python27_source(log: Path) -> Path:
-    """CPython 2.7's source tarball, fetched once from the Debian mirror into the cache."""
-    mirror = settings.current().text("SVH_DEBIAN_MIRROR") or (debian_mirrors() or [None])[0]
-    if not mirror:
-        raise BuildError(
-            "no Debian mirror in /etc/apt/sources*: set SVH_DEBIAN_MIRROR to fetch "
-            "the Python 2.7 source",
-            log,
-        )
-    return fetch_url(f"{mirror.rstrip('/')}/{PYTHON27_SOURCE_PATH}", PYTHON27_SHA256, log)
-
-
-def _send_legacy_sources(runner: BoxRunner, legacy: LegacySources, salt_version: str, sources: str):
-    with tempfile.TemporaryDirectory(prefix="svh-rpm-sources-") as tmp:
-        shutil.copy(legacy.python_tarball, Path(tmp) / f"Python-{PYTHON27}.tgz")
-        with tarfile.open(Path(tmp) / f"salt-wheels-{salt_version}-py27.tar", "w") as tar:
-            tar.add(legacy.wheelhouse, arcname="wheels")
-        runner.copy_in(Path(tmp), sources, "copying Python 2.7 and its wheels in")
-
-
-def _prepare_tree(
-    runner: BoxRunner, staged: StagedPayload, out_dir: str, without_venv: bool
-) -> str:
+def _prepare_tree(runner: BoxRunner, staged: StagedPayload, out_dir: str) -> str:
     """The rpmbuild tree on the build box, with the spec and its sources; returns its top."""
     build_box = runner.machine.spec.name
     if not runner.output("command -v rpmbuild || true", "looking for rpmbuild").strip():
@@ -176,11 +136,7 @@ def _prepare_tree(
     for name in SPEC_SOURCES:
         runner.machine.put_file(RPM_DIR / name, f"{top}/SOURCES/{name}")
     runner.run(
-        merged_tar_command(
-            staged,
-            f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar",
-            without_venv=without_venv,
-        ),
+        merged_tar_command(staged, f"{top}/SOURCES/salt-payload-{staged.salt_version}.tar"),
         "packing the staged package trees as the spec's Source0",
     )
     return top
@@ -192,26 +148,21 @@ def build(
     out_dir: str,
     box: Box,
     extra_defines: dict[str, str] | None = None,
-    legacy: LegacySources | None = None,
 ) -> list[PackageFile]:
     """Build the spec's RPMs from `staged` into out_dir on the box.
 
-    For EL5/6 macros (rhel <= 6) the staged trees' units are replaced by init scripts, and
-    unless the payload is portable (built for the release's glibc) the spec builds /opt/salt
-    itself from `legacy`.
-    """
+    An EL release's payload must be portable (built for the release's glibc); for EL5/6
+    macros (rhel <= 6) the staged trees' units are replaced by init scripts."""
     check(box, staged.defect)
     if extra_defines is None and box.rpm_target:  # the box's own EL release
         extra_defines = target_macros(box.rpm_target)
     rhel = (extra_defines or {}).get("rhel")
-    if rhel and int(rhel) <= 6 and legacy is None and not staged.portable:
+    if rhel and not staged.portable:
         raise BuildError(
-            f"EL{rhel} RPMs build Python 2.7 and /opt/salt from its source and a "
-            "Python 2.7 wheelhouse (builds.rpm.LegacySources), not from the staged venv"
+            f"EL{rhel} RPMs need a portable payload (CPython built for the release's glibc, "
+            f"as `harness build centos{rhel}` makes it), not {staged.box}'s venv"
         )
-    top = _prepare_tree(runner, staged, out_dir, without_venv=legacy is not None)
-    if legacy:
-        _send_legacy_sources(runner, legacy, staged.salt_version, f"{top}/SOURCES")
+    top = _prepare_tree(runner, staged, out_dir)
     runner.run(
         " ".join(shlex.quote(a) for a in rpmbuild_argv(staged, top, extra_defines)), "rpmbuild"
     )

@@ -3,9 +3,7 @@
 For every rpm box of the catalog (centos5/6/7) the spec is evaluated by rpmspec with
 that release's macros (rhel, dist, and the directories EL's rpm defines), and the result
 is held against the box: SysV init scripts and chkconfig where the box says init = sysv,
-systemd units and systemctl where it says systemd, Python 2.7 built from source where
-the box bundles 2.7, and the filters or hand-written Requires that each rpm version
-needs.
+systemd units and systemctl where it says systemd, and rpm's path filters (no AutoReqProv).
 
     python -m builds.rpm_targets      # one line per target, exit 1 on a mismatch
 """
@@ -111,10 +109,10 @@ def _rpmspec(args: list[str], macros: dict[str, str]) -> str:
     return proc.stdout
 
 
-def evaluate(release: str, salt_version: str = "3008.4", portable: bool = False) -> EvaluatedSpec:
-    macros = {**target_macros(release), "salt_version": salt_version}
-    if portable:  # as rpm.rpmbuild_argv passes it for a payload built for the target's glibc
-        macros["portable"] = "1"
+def evaluate(release: str, salt_version: str = "3008.4") -> EvaluatedSpec:
+    # portable: as rpm.rpmbuild_argv passes it for a payload built for the release's glibc,
+    # the only kind an EL release's RPMs carry
+    macros = {**target_macros(release), "salt_version": salt_version, "portable": "1"}
     text = _rpmspec(["-P"], macros)
     nvrs = _rpmspec(["-q", "--qf", "%{nvr}\\n"], macros).split()
     return EvaluatedSpec(f"el{release}", text, parse_spec(text), nvrs)
@@ -123,7 +121,7 @@ def evaluate(release: str, salt_version: str = "3008.4", portable: bool = False)
 def evaluate_box(box) -> EvaluatedSpec:
     """The spec as the box's own RPMs are built: its release, Salt line and payload."""
     assert box.rpm_target is not None
-    return evaluate(box.rpm_target, box_line(box.name), box.python.portable)
+    return evaluate(box.rpm_target, box_line(box.name))
 
 
 def _check_daemon(spec: EvaluatedSpec, daemon: str, init: InitSystem) -> list[str]:
@@ -144,7 +142,7 @@ def _check_daemon(spec: EvaluatedSpec, daemon: str, init: InitSystem) -> list[st
     return problems
 
 
-def check(spec: EvaluatedSpec, init: InitSystem, bundled_python: str | None) -> list[str]:
+def check(spec: EvaluatedSpec, init: InitSystem) -> list[str]:
     """How the evaluated spec differs from what the box needs; empty when it fits."""
     problems = []
     main = spec.packages["salt"]
@@ -164,26 +162,10 @@ def check(spec: EvaluatedSpec, init: InitSystem, bundled_python: str | None) -> 
     }
     if arches != ({"x86_64"} if release == "5" else {"noarch"}):
         problems.append(f"subpackage arches {sorted(arches)} on {spec.target}")
-    sources = " ".join(main.tag("Source10"))
-    if bundled_python == "2.7":
-        if "Python-2.7" not in sources:
-            problems.append("no Python 2.7 source for the bundled interpreter")
-        # rpm < 4.9 ignores the *_exclude_from filters: dependency generation must be off.
-        if main.tag("AutoReqProv") != ["no"] or "glibc" not in main.tag("Requires"):
-            problems.append("AutoReqProv is not off with hand-written Requires")
-    else:
-        if sources:
-            problems.append(f"a Python 2.7 source on a target that does not bundle it: {sources}")
-        # rpm >= 4.9 filters by path (the filters' effect is checked on a built RPM).
-        if main.tag("AutoReqProv"):
-            problems.append("AutoReqProv set where rpm's path filters work")
+    # rpmbuild filters by path (the filters' effect is checked on a built RPM).
+    if main.tag("AutoReqProv"):
+        problems.append("AutoReqProv set where rpm's path filters work")
     return problems
-
-
-def spec_python(box) -> str | None:
-    """The Python the spec itself builds for the box's RPMs: its bundled one, unless the
-    payload is portable (built beforehand, the interpreter in it)."""
-    return None if box.python.portable else box.python.bundled_version
 
 
 def el_boxes():
@@ -197,7 +179,7 @@ def main() -> int:
     failed = False
     for box in el_boxes():
         spec = evaluate_box(box)
-        problems = check(spec, platform.of(box).services, spec_python(box))
+        problems = check(spec, platform.of(box).services)
         failed |= bool(problems)
         verdict = "ok" if not problems else "MISMATCH: " + "; ".join(problems)
         bundled = box.python.bundled_version or "-"

@@ -36,9 +36,9 @@ def test_centos6_rpm_verifies_centos6s_rpms_with_rpm_and_sysv():
     assert image.sysv_helpers(box) and not image.sysv_helpers(catalog.load_box("centos7-rpm"))
 
 
-def required(target: str, salt: str, portable: bool) -> set[str]:
+def required(target: str, salt: str) -> set[str]:
     """Every requirement the spec writes for the target's packages (their own aside)."""
-    spec = rpm_targets.evaluate(target, salt, portable=portable)
+    spec = rpm_targets.evaluate(target, salt)
     tags = ("Requires", "Requires(post)", "Requires(preun)", "Requires(postun)")
     wanted = {r.split()[0] for p in spec.packages.values() for tag in tags for r in p.tag(tag)}
     return {r for r in wanted if not r.startswith("salt")}
@@ -52,7 +52,7 @@ def test_the_rpm_box_base_provides_what_the_releases_rpms_require_and_no_more(bo
     assert isinstance(db, rpm.RpmOnly)
     assert db.base.release == target
     # /bin/sh: the scriptlets' interpreter, which rpm requires of every package that has one
-    assert set(db.base.provides) == required(target, salt or locks.DEFAULT_SALT, True) | {"/bin/sh"}
+    assert set(db.base.provides) == required(target, salt or locks.DEFAULT_SALT) | {"/bin/sh"}
     assert f"rpm -q el{target}-base " in db.install(["/x.rpm"])
 
 

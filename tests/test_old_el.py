@@ -108,6 +108,15 @@ def test_daemons_come_with_sysv_scripts_not_units(lane):
         assert not [f for f in files if "systemd" in f], files
         post = rpm_query(out / package, "%{POSTIN}")
         assert f"/sbin/chkconfig --add {daemon}" in post, post
+        preun = rpm_query(out / package, "%{PREUN}")
+        assert f"/sbin/service {daemon} stop" in preun and f"chkconfig --del {daemon}" in preun
+        # an upgrade marks a running daemon, restarted once the old files are gone
+        postun = rpm_query(out / package, "%{POSTUN}")
+        assert f"/sbin/service {daemon} status" in postun and "condrestart" not in postun
+        posttrans = rpm_query(out / package, "%{POSTTRANS}")
+        assert f"/sbin/service {daemon} condrestart" in posttrans, posttrans
+        scripts = post + preun + postun + posttrans
+        assert "systemctl" not in scripts, scripts
 
 
 def test_every_elf_within_the_release_s_glibc_and_kernel(lane, tmp_path):
