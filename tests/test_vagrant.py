@@ -124,6 +124,23 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def test_kvm_left_to_root_alone_is_given_to_its_group_as_udev_would(tmp_path):
+    import grp
+    import stat
+
+    kvm = grp.getgrnam("kvm").gr_gid
+    bare, other = tmp_path / "kvm", tmp_path / "kvm-set"
+    for device, mode in ((bare, 0o600), (other, 0o640)):
+        device.touch()
+        os.chown(device, 0, 0)
+        device.chmod(mode)
+    libvirt_daemons.give_kvm_to_its_group(bare)
+    libvirt_daemons.give_kvm_to_its_group(other)  # an admin's own choice stays
+    libvirt_daemons.give_kvm_to_its_group(tmp_path / "absent")
+    found = {d: (d.stat().st_gid, stat.S_IMODE(d.stat().st_mode)) for d in (bare, other)}
+    assert found == {bare: (kvm, 0o660), other: (0, 0o640)}
+
+
 def test_vagrant_missing_names_what_to_install(tmp_path):
     # A PATH without vagrant (the harness itself runs from the venv's python).
     line = one_line_error(
