@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from build_helpers import ensure_built, read_manifest, scan_the_common_rpm
+from build_helpers import ensure_built, read_manifest, rpmlint_errors, scan_the_common_rpm
 
 from builds import abi_ceiling, layout
 from builds.errors import BuildError
@@ -78,6 +78,12 @@ def test_rpm_411_can_read_and_satisfy_every_requirement(el7):
         assert features <= RPM_411_FEATURES, (p["file"], features - RPM_411_FEATURES)
         others = [n for n in names if not n.startswith("rpmlib(")]
         assert all(re.match(EL7_REQUIRES, n) for n in others), (p["file"], others)
+
+
+def test_rpmlint_finds_nothing_unexplained(el7):
+    out, m = el7
+    errors = rpmlint_errors(out / p["file"] for p in m["packages"])
+    assert errors == [], "rpmlint errors not explained in salt.rpmlintrc:\n" + "\n".join(errors)
 
 
 def test_the_bundled_interpreter_and_versions_are_recorded(el7):

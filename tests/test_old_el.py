@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from build_helpers import read_manifest, scan_the_common_rpm
+from build_helpers import read_manifest, rpmlint_errors, scan_the_common_rpm
 from test_el7 import RPM_411_FEATURES, rpm_query
 
 from builds import abi_ceiling, layout, manifest, rpm
@@ -97,6 +97,12 @@ def test_rpm_can_read_and_the_release_satisfies_every_requirement(lane):
         assert {n for n in requires if n.startswith("rpmlib(")} <= RPM_411_FEATURES, p["file"]
         others = [n for n in requires if not n.startswith("rpmlib(")]
         assert all(re.match(OLD_EL_REQUIRES, n) for n in others), (p["file"], others)
+
+
+def test_rpmlint_finds_nothing_unexplained(lane):
+    _, out, m = lane
+    errors = rpmlint_errors(out / p["file"] for p in m["packages"])
+    assert errors == [], "rpmlint errors not explained in salt.rpmlintrc:\n" + "\n".join(errors)
 
 
 def test_daemons_come_with_sysv_scripts_not_units(lane):
