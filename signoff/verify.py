@@ -12,7 +12,7 @@ from rich.console import Console
 from harness import catalog, paths, runner, session
 from harness.errors import HarnessError
 from verification import events
-from verification.packages import PackageSet, package_dir
+from verification.packages import PackageSet, holds_one_set, package_dir
 from verification.report_layout import ReportDir
 from verification.suite_command import SuiteRun
 
@@ -35,7 +35,7 @@ def shard_boxes(boxes: list[str], shard: str) -> list[str]:
     return mine
 
 
-def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
+def manifests(boxes: list[str], packages: str | None, prefix: str | None = None) -> dict[str, dict]:
     """The manifest of every box's package set.
 
     A missing set stops the run before any box starts.
@@ -44,7 +44,7 @@ def manifests(boxes: list[str], packages: str | None) -> dict[str, dict]:
     for box in boxes:
         spec = catalog.load_box(box)
         own = spec.packages_box  # centos7-abi and centos7-rpm verify centos7's packages
-        found[box] = PackageSet.load(package_dir(own, packages), own).manifest
+        found[box] = PackageSet.load(package_dir(own, packages), own, prefix).manifest
         if spec.master and spec.master != own:  # its salt-master's packages
             PackageSet.load(paths.package_set_dir(spec.master), spec.master)
     return found
@@ -74,16 +74,18 @@ def verify(
     reports_dir: Path | None = None,
     shard: str | None = None,
     console: Console | None = None,
+    prefix: str | None = None,
+    older_line: str | None = None,
 ) -> tuple[dict, Path]:
     boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
     if shard:
         boxes = shard_boxes(boxes, shard)
-    if packages and len(boxes) > 1 and (Path(packages) / "manifest.json").exists():
+    if packages and len(boxes) > 1 and holds_one_set(Path(packages)):
         raise HarnessError(
             f"--packages {packages} holds one box's packages; with several boxes "
             "give a directory with one subdirectory per box"
         )
-    found = manifests(boxes, packages)
+    found = manifests(boxes, packages, prefix)
     started = time.time()
     layout = ReportDir.new(reports_dir or paths.REPO_ROOT / "reports")
     report_dir = layout.root
@@ -92,6 +94,8 @@ def verify(
         workers=workers,
         provider=provider,
         packages=packages,
+        prefix=prefix,
+        older_line=older_line,
         marker=marker,
         keyword=keyword,
         junit=layout.junit,

@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 from harness.platform import InitSystem, PackageDb, Unsupported
 from harness.transport import Machine, Result
 from verification import failure_text
+from verification.payload_layout import Missing, PayloadLayout
 from verification.salt import SaltMaster, SaltMinion
 
 # What ldd does, on every box: busybox roots have the dynamic loader but no ldd script.
@@ -23,6 +24,14 @@ API_CONFIG = (
     "/etc/salt/master.d/api.conf",
     "rest_cherrypy:\n  host: 127.0.0.1\n  port: 8000\n  disable_ssl: true\n",
 )
+
+
+def configure_api(machine: Machine) -> None:
+    """Give salt-api a netapi to serve (API_CONFIG), as its admin would; a package set
+    without salt-master's config directory gets it made."""
+    path, text = API_CONFIG
+    machine.run(f"mkdir -p {path.rsplit('/', 1)[0]}")
+    machine.write_text(path, text)
 
 
 def fail(machine: Machine, expected: str, found: str, command: str):
@@ -68,14 +77,50 @@ def main_pid(machine: Machine, unit: str) -> str:
     return sh(machine, services(machine).main_pid(unit)).stdout.strip()
 
 
+# The layout of the package set installed on each box, by box instance (the `packages`
+# and `master` fixtures record it): the checks ask it, never assume our /opt/salt.
+_LAYOUTS: dict[str, PayloadLayout] = {}
+
+
+def record_layout(machine: Machine, layout: PayloadLayout) -> None:
+    _LAYOUTS[machine.name] = layout
+
+
+def layout(machine: Machine) -> PayloadLayout:
+    """Where the packages under test put Salt on this box."""
+    return _LAYOUTS[machine.name]
+
+
+def prefix(machine: Machine) -> str:
+    """The directory that holds the venv or onedir (ours: /opt/salt)."""
+    return layout(machine).prefix
+
+
+def tool_path(machine: Machine, tool: str) -> str:
+    """The path a user runs TOOL by (ours: /usr/bin/TOOL); skips where no package has it."""
+    try:
+        return layout(machine).command(tool)
+    except Missing as e:
+        pytest.skip(str(e))
+
+
+def needs_service(machine: Machine, daemon: str) -> str:
+    """The package that brings DAEMON's service; skips where none does (a venv packaged
+    without units runs no daemon to check)."""
+    try:
+        return layout(machine).package_of(daemon)
+    except Missing as e:
+        pytest.skip(str(e))
+
+
 def interpreter(machine: Machine) -> str:
-    """/opt/salt's Python on this box (bundled, or the venv's link to the system's)."""
-    return platform_of(machine).layout.interpreter
+    """The payload's Python on this box (bundled, or the venv's link to the system's)."""
+    return layout(machine).interpreter
 
 
 def isolated(machine: Machine) -> str:
-    """/opt/salt's Python, run apart from the caller's environment and user site."""
-    return platform_of(machine).layout.isolated
+    """The payload's Python, run apart from the caller's environment and user site."""
+    return layout(machine).isolated
 
 
 def import_each(machine: Machine, modules: Iterable[str]) -> str:

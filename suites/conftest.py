@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from checks import needs_service, prefix, record_layout
 from extras import EXTENSIONS, extension_wheel, needs_salt_pip
 from extras import extra_wheel as make_extra_wheel
 from package_sets import INSTALLED, load_packages
@@ -14,6 +15,7 @@ from harness import session
 from harness.errors import HarnessError
 from verification import events
 from verification.packages import PackageSet
+from verification.payload_layout import PayloadLayout
 from verification.salt import SaltMaster, SaltMinion
 
 
@@ -38,7 +40,9 @@ def box_of(item) -> object:
 @pytest.fixture(scope="session")
 def packages(request, machine) -> PackageSet:
     """The package set under test, for the box under test."""
-    return load_packages(request.config, machine.spec.packages_box)
+    found = load_packages(request.config, machine.spec.packages_box)
+    record_layout(machine, found.layout)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +67,10 @@ def fresh(installed):
 
 @pytest.fixture(scope="session")
 def opt_salt(installed, tmp_path_factory):
-    """/opt/salt as installed on the box, copied to the host (its ELF files are read there,
-    with pyelftools: a box need not have binutils)."""
+    """The payload's prefix (ours: /opt/salt) as installed on the box, copied to the host
+    (its ELF files are read there, with pyelftools: a box need not have binutils)."""
     local = tmp_path_factory.mktemp("opt-salt")
-    installed.fetch_tree("/opt/salt", local)
+    installed.fetch_tree(prefix(installed), local)
     return local
 
 
@@ -104,19 +108,42 @@ def master(request, machine, box_factory, packages, masters) -> SaltMaster:
     if master_box != machine.spec.name:
         packages = load_packages(request.config, master_box)
     events.phase(machine.spec.name, "master")
+    layout = packages.layout
+    if "salt-master" not in layout.commands:
+        pytest.skip(f"the packages in {packages.directory} have no salt-master to sign in to")
+    # The common package, and salt-master's where it has one of its own (and a service).
+    wanted = sorted({layout.common, layout.services.get("salt-master", layout.common)})
     master_machine = box_factory(master_box, "master")
-    packages.install(master_machine, ["salt", "salt-master"])
+    record_layout(master_machine, layout)
+    packages.install(master_machine, wanted)
+    master_tools_on_path(master_machine, layout)
     assert master_machine.instance is not None
-    salt_master = SaltMaster(master_machine, master_machine.instance.address)
+    salt_master = SaltMaster(
+        master_machine, master_machine.instance.address, "salt-master" in layout.services
+    )
     salt_master.start()
     masters[master_box] = salt_master
     events.phase(machine.spec.name, "suites")
     return salt_master
 
 
+def master_tools_on_path(machine, layout: PayloadLayout) -> None:
+    """The master's box is a helper, not the box under test: where the packages leave
+    Salt's master tools off the PATH (a bare venv), they are linked into /usr/local/bin
+    there, so the checks run `salt` and `salt-key` on it as an admin would."""
+    links = [
+        f"ln -sf {path} /usr/local/bin/{tool}"
+        for tool, path in layout.commands.items()
+        if tool in ("salt", "salt-key", "salt-master", "salt-run") and not path.startswith("/usr/")
+    ]
+    if links:
+        machine.run(" && ".join(links))
+
+
 @pytest.fixture(scope="session")
 def signed_in(installed, master) -> SaltMinion:
     """The box under test's salt-minion, its key accepted by `master`, ready."""
+    needs_service(installed, "salt-minion")
     salt_minion = SaltMinion(installed, master)
     salt_minion.sign_in()
     return salt_minion

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checks import fail, platform_of, sh
+from checks import fail, layout, sh, tool_path
 
 from harness.transport import Machine
 from verification.packages import PackageSet
@@ -22,11 +22,10 @@ EXTENSIONS = {"saltext.svh_one": "svhone", "saltext.svh_two": "svhtwo"}
 REMOTE_DIR = "/var/tmp/salt-venv-harness/extras"
 
 
-SALT_PIP = "/usr/bin/salt-pip"
-
-
 def carries_salt_pip(packages: PackageSet) -> bool:
-    return SALT_PIP in packages.payload_files()
+    """Where the layout has salt-pip (ours: /usr/bin/salt-pip), and the packages hold it."""
+    salt_pip = packages.layout.salt_pip
+    return salt_pip is not None and salt_pip in packages.payload_files()
 
 
 def needs_salt_pip(packages: PackageSet) -> None:
@@ -35,7 +34,7 @@ def needs_salt_pip(packages: PackageSet) -> None:
     if not carries_salt_pip(packages):
         pytest.skip(
             f"Salt {packages.salt_version}'s packages in {packages.directory} carry no "
-            f"{SALT_PIP}: no extras to check"
+            f"{packages.layout.salt_pip or 'salt-pip'}: no extras to check"
         )
 
 
@@ -44,15 +43,17 @@ def salt_pip_install(machine: Machine, wheel: Path) -> None:
     remote = f"{REMOTE_DIR}/{wheel.name}"
     sh(machine, f"mkdir -p {REMOTE_DIR}")
     machine.put_file(wheel, remote)
-    sh(machine, f"salt-pip install --no-index --no-deps {remote}")
+    sh(machine, f"{tool_path(machine, 'salt-pip')} install --no-index --no-deps {remote}")
 
 
 def expect_in_extras(machine: Machine, module: str = EXTRA) -> None:
-    layout = platform_of(machine).layout
-    command = f"{layout.interpreter} -c 'import {module}; print({module}.__file__)'"
+    payload = layout(machine)
+    command = f"{payload.interpreter} -c 'import {module}; print({module}.__file__)'"
     where = sh(machine, command, expect_ok=False).stdout.strip()
-    if where != f"{layout.extras_dir}/{module}.py":
-        fail(machine, f"{module} imported from {layout.extras_dir}/", where or "no module", command)
+    if where != f"{payload.extras_dir}/{module}.py":
+        fail(
+            machine, f"{module} imported from {payload.extras_dir}/", where or "no module", command
+        )
 
 
 def extra_wheel(directory: Path) -> Path:

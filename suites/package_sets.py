@@ -9,35 +9,39 @@ import pytest
 
 from harness import paths
 from harness.errors import HarnessError
-from verification.packages import PackageSet, package_dir
+from verification.packages import (
+    PackageSet,
+    holds_one_set,
+    made_for,
+    older_line_dir,
+    package_dir,
+)
 
 INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 
 def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
+    main = package_dir(box_name, config.getoption("--packages"))
     if salt_version:
-        chosen = config.getoption("--older-line")
-        return Path(chosen) if chosen else paths.package_set_dir(box_name, salt_version)
-    chosen = package_dir(box_name, config.getoption("--packages"))
-    if (chosen / "manifest.json").exists() and not chosen.name.startswith(box_name):
+        chosen = older_line_dir(config.getoption("--older-line"), main)
+        return chosen or paths.package_set_dir(box_name, salt_version)
+    if holds_one_set(main) and not main.name.startswith(box_name) and not made_for(main, box_name):
         # --packages names one set, of the box under test: a helper box (the master of
         # centos7-abi) takes its own release's default set.
-        manifest = PackageSet.read_manifest(chosen)
-        if manifest.get("box") != box_name:
-            return paths.package_set_dir(box_name)
-    return chosen
+        return paths.package_set_dir(box_name)
+    return main
 
 
 def load_packages(config, box_name: str, salt_version: str | None = None) -> PackageSet:
     directory = packages_dir(config, box_name, salt_version)
-    if salt_version and not (directory / "manifest.json").exists():
+    if salt_version and not holds_one_set(directory):
         pytest.fail(
             f"no Salt {salt_version} packages in {directory}: build them with "
             f"harness build {box_name} --salt {salt_version}",
             pytrace=False,
         )
     try:
-        return PackageSet.load(directory, box_name)
+        return PackageSet.load(directory, box_name, config.getoption("--prefix"))
     except HarnessError as e:
         problem = str(e)
     pytest.fail(problem, pytrace=False)  # outside the except: no chained traceback

@@ -1,4 +1,5 @@
-"""The payload's binary interface on every box: each ELF under /opt/salt within the box's
+"""The payload's binary interface on every box: each ELF under its prefix (ours: /opt/salt)
+within the box's
 glibc (the catalog's ABI ceiling), a portable payload taking only the C runtime from the
 system, every shared object loading and every bundled module importing there.
 
@@ -17,7 +18,8 @@ from checks import (
     expect_silent,
     fail,
     isolated,
-    platform_of,
+    layout,
+    prefix,
     sh,
 )
 
@@ -67,23 +69,24 @@ def test_every_elf_stays_within_the_abi_ceiling(installed, opt_salt):
     spec = catalog.load_box(installed.spec.packages_box)
     report = abi_ceiling.scan(opt_salt, spec.glibc, portable=spec.python.portable)
     if report.files == 0:
-        fail(installed, "ELF files under /opt/salt", "none", "find /opt/salt -type f")
+        root = prefix(installed)
+        fail(installed, f"ELF files under {root}", "none", f"find {root} -type f")
     expect_none(
         installed,
         f"ELF beyond {spec.name}'s ABI ceiling (glibc {spec.glibc}"
         + (", C runtime only" if spec.python.portable else "")
         + ")",
-        f"python -m builds.abi_ceiling DIR --box {spec.name}  (DIR: a copy of /opt/salt)",
+        f"python -m builds.abi_ceiling DIR --box {spec.name}  (DIR: a copy of {prefix(installed)})",
         [f.message for f in report.findings],
     )
 
 
 def test_every_shared_object_loads(installed):
-    """dlopen of every .so under /opt/salt by the bundled interpreter, on this box's libc."""
+    """dlopen of every .so under the prefix by the payload's interpreter, on this box's libc."""
     code = (
         "import ctypes, os\n"
         "bad = []\n"
-        "for root, _, files in os.walk('/opt/salt'):\n"
+        f"for root, _, files in os.walk({prefix(installed)!r}):\n"
         "    for f in files:\n"
         "        p = os.path.join(root, f)\n"
         "        if '.so' not in f or os.path.islink(p): continue\n"
@@ -98,7 +101,7 @@ def test_every_shared_object_loads(installed):
 
 def test_every_executable_finds_its_libraries(installed):
     command = (
-        'for f in /opt/salt/bin/*; do [ -L "$f" ] && continue; '
+        f'for f in {prefix(installed)}/bin/*; do [ -L "$f" ] && continue; '
         'head -c 4 "$f" | grep -q ELF || continue; '
         f'{LIST_LIBRARIES} "$f" | grep \'not found\' | sed "s|^|$f: |"; done; true'
     )
@@ -114,7 +117,7 @@ def test_bundled_module_imports(installed, packages, module):
     distribution = DISTRIBUTION.get(module.split(".")[0])
     if distribution is not None and distribution not in packages.bundled:
         pytest.skip(f"Salt {packages.salt_version} of this payload bundles no {distribution}")
-    since, python = STDLIB_SINCE.get(module), platform_of(installed).layout.python_version
+    since, python = STDLIB_SINCE.get(module), layout(installed).python_version
     if since and version_tuple(python) < version_tuple(since):
         pytest.skip(f"Python {python}'s stdlib has no {module} (since {since})")
     command = f"{isolated(installed)} -c {shlex.quote(f'import {module}')}"
@@ -122,7 +125,7 @@ def test_bundled_module_imports(installed, packages, module):
     if result.exit_status != 0:
         fail(
             installed,
-            f"import {module} in /opt/salt's Python",
+            f"import {module} in {prefix(installed)}'s Python",
             result.stderr.strip()[-600:],
             command,
         )

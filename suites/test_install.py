@@ -1,4 +1,4 @@
-"""Installation: our packages go in with the box's own package manager, next to the
+"""Installation: the packages go in with the box's own package manager, next to the
 distribution's conflicting libraries, and own nothing outside their allow-list."""
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from checks import (
     supported,
 )
 
-# Where our packages may put files, besides /opt/salt.
+# Where the packages may put files, besides their prefix (ours: /opt/salt) and the
+# logrotate configs they ship.
 ALLOWED = [
-    r"/opt/salt(/.*)?",
     r"/usr/bin/(salt[a-z-]*|spm)",
     r"/(usr/)?lib/systemd/system/salt-[a-z]+\.service",
     r"/etc/(rc\.d/)?init\.d/salt-[a-z]+",  # EL's scripts are in rc.d/init.d (init.d links there)
     r"/etc/salt(/.*)?",
-    r"/etc/logrotate\.d/salt",
     r"/var/log/salt",
     r"/var/cache/salt(/.*)?",
     r"/srv/salt",
@@ -98,11 +97,29 @@ def test_distro_conflict_packages_stay_installed_next_to_ours(installed):
     expect_none(installed, "distro conflict package removed by our install", command, missing)
 
 
+def allowed_paths(packages) -> re.Pattern:
+    """ALLOWED, the packages' prefix and what lies under it, and their logrotate configs."""
+    layout = packages.layout
+    own = [f"{re.escape(layout.prefix)}(/.*)?", *(re.escape(f) for f in layout.logrotate)]
+    return re.compile("|".join([*own, *ALLOWED]))
+
+
+def parents(path: str) -> set[str]:
+    """/opt/saltstack/salt -> {/opt, /opt/saltstack}: directories that merely contain it."""
+    parts = path.strip("/").split("/")
+    return {"/" + "/".join(parts[:i]) for i in range(1, len(parts))}
+
+
 def test_every_file_we_own_lives_under_opt_salt_or_the_allow_list(installed, packages):
     command, files = owned_files(installed, packages)
-    allowed = re.compile("|".join(ALLOWED))
-    outside = [f for f in files if f not in PARENTS and not allowed.fullmatch(f)]
-    expect_none(installed, "file of ours outside /opt/salt and the allow-list", command, outside)
+    allowed, containing = allowed_paths(packages), PARENTS | parents(packages.layout.prefix)
+    outside = [f for f in files if f not in containing and not allowed.fullmatch(f)]
+    expect_none(
+        installed,
+        f"file of the packages outside {packages.layout.prefix} and the allow-list",
+        command,
+        outside,
+    )
 
 
 def test_nothing_lands_in_the_distro_python_directories(installed, packages):
@@ -131,6 +148,30 @@ def test_our_dependencies_are_all_satisfied_by_the_distribution(installed, packa
     expect_none(installed, "dependency the distribution does not provide", command, unmet)
 
 
+def test_a_system_interpreter_is_named_at_its_minor_and_required(installed, packages):
+    """A venv on the system's Python runs whatever interpreter its link names: the release's
+    `python3` moves to the next minor with a distribution upgrade, under a venv whose
+    site-packages are the old minor's. So the link names python3.X, and the packages
+    require the package that ships it (or its -minimal part's full package)."""
+    link = packages.layout.system_interpreter
+    if packages.layout.bundled_interpreter or link is None:
+        pytest.skip(f"the packages in {packages.directory} bring their own interpreter")
+    minor = f"python{packages.layout.python_version}"
+    command = f"readlink {packages.layout.interpreter}; readlink -f {link}"
+    wrong = [] if re.fullmatch(r".*/python\d+\.\d+", link) else [f"{link}: not named at {minor}"]
+    real = sh(installed, f"readlink -f {link}").stdout.strip()
+    owner = sh(installed, supported(pkgdb(installed).owner, real)).stdout.strip()
+    wanted = sorted({owner, owner.removesuffix("-minimal")} - {""}) or [real]
+    required = {r.name for found in packages.relations().values() for r in found["requires"]}
+    if not set(wanted) & required:
+        shown = ", ".join(sorted(required)) or "nothing"
+        wrong.append(
+            f"no requirement of {' or '.join(wanted)}: the packages require {shown} "
+            f"({packages.relations_command()} on the host, in {packages.directory})"
+        )
+    expect_none(installed, "unpinned system interpreter under the venv", command, wrong)
+
+
 def test_packages_provide_and_require_only_what_is_allowed(installed, packages):
     """Salt's test_pkg_meta: what the package files declare, read on the host. A Provides
     of something not ours lets other software resolve against /opt/salt's private copies; a
@@ -156,17 +197,23 @@ def test_a_release_candidate_sorts_below_its_final(installed, packages):
         fail(installed, f"{candidate} below {final}", f"{candidate} sorts above", command)
 
 
-def test_the_logrotate_config_is_a_regular_file_of_roots(installed):
+def test_the_logrotate_config_is_a_regular_file_of_roots(installed, packages):
     """salt#65231: the logrotate config shipped as a directory, which logrotate ignores."""
-    command = "stat -c '%F %U:%G %a' /etc/logrotate.d/salt"
-    found = sh(installed, command).stdout.strip()
-    if found not in ("regular file root:root 644", "regular file root:root 640"):
-        fail(installed, "regular file root:root 644", found, command)
+    configs = packages.layout.logrotate
+    if not configs:
+        pytest.skip(f"the packages in {packages.directory} ship no /etc/logrotate.d/ config")
+    for config in configs:
+        command = f"stat -c '%F %U:%G %a' {config}"
+        found = sh(installed, command).stdout.strip()
+        if found not in ("regular file root:root 644", "regular file root:root 640"):
+            fail(installed, "regular file root:root 644", found, command)
 
 
 def test_minion_and_master_configs_are_conffiles(installed, packages):
+    expected = {"/etc/salt/minion", "/etc/salt/master"} & set(packages.layout.configs)
+    if not expected:
+        pytest.skip(f"the packages in {packages.directory} ship no /etc/salt/minion or master")
     command = supported(pkgdb(installed).conffiles, packages.names)
     conffiles = set(lines(installed, command))
-    expected = {"/etc/salt/minion", "/etc/salt/master"}
     if not expected <= conffiles:
         fail(installed, f"conffiles including {sorted(expected)}", str(sorted(conffiles)), command)

@@ -1,5 +1,5 @@
-"""Isolation: /opt/salt sees only itself, the distribution sees only itself, and nothing of
-ours leaks into the rest of the system."""
+"""Isolation: the payload (ours: /opt/salt) sees only itself, the distribution sees only
+itself, and nothing of the packages leaks into the rest of the system."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from checks import (
     import_each,
     interpreter,
     isolated,
+    layout,
     lines,
     pkgdb,
-    platform_of,
+    prefix,
     sh,
     supported,
+    tool_path,
 )
 
 from builds import abi_ceiling
@@ -50,7 +52,6 @@ SYSTEM_LIBS = re.compile(
     r"libdb-5\.3|libtirpc|libgssapi_krb5|libkrb5|libk5crypto|libcom_err|libkrb5support|libkeyutils|"
     r"libzstd|libsystemd|libcap|libgcrypt|liblz4|libgpg-error|libpython3\.\d+)\.so(\.[\d.]+)?"
 )
-RPATH_INSIDE = re.compile(r"(\$ORIGIN|/opt/salt)(/|$)")
 # A complete stdlib: every module of sys.stdlib_module_names imports in a bundled CPython
 # (salt#63718: cmath was missing from Salt's own), except those below, with the reason.
 NOT_BUILT = {
@@ -98,7 +99,7 @@ print(json.dumps({{"checked": len(names), "failed": failed}}))
 
 def required_modules(machine) -> list[str]:
     """What the build requires of the bundled interpreter's stdlib."""
-    series = platform_of(machine).layout.python_version
+    series = layout(machine).python_version
     return REQUIRED_MODULES_27 if series.startswith("2.") else REQUIRED_MODULES
 
 
@@ -107,13 +108,13 @@ BASE_PREFIX = 'getattr(sys, "base_prefix", sys.prefix)'
 
 
 def python_json(machine, code: str, python: str = "", env: str = "") -> tuple[Any, str]:
-    """What `code` prints as JSON, run by `python` (default: /opt/salt's)."""
+    """What `code` prints as JSON, run by `python` (default: the payload's)."""
     command = f"{env}{python or interpreter(machine)} -c {shlex.quote(code)}".strip()
     return json.loads(sh(machine, command).stdout), command
 
 
 def foreign_entries(machine, sys_path: list[str], base_prefix: str) -> list[str]:
-    """sys.path entries outside /opt/salt and outside the interpreter's own stdlib."""
+    """sys.path entries outside the payload and outside the interpreter's own stdlib."""
     major_minor = re.search(r"python(\d\.\d+)", " ".join(sys_path))
     stdlib = set()
     if major_minor:
@@ -123,19 +124,20 @@ def foreign_entries(machine, sys_path: list[str], base_prefix: str) -> list[str]
             f"{base_prefix}/lib/python{v}/lib-dynload",
             f"{base_prefix}/lib/python{v.replace('.', '')}.zip",
         }
-    return [p for p in sys_path if p and not p.startswith("/opt/salt/") and p not in stdlib]
+    inside = f"{prefix(machine)}/"
+    return [p for p in sys_path if p and not p.startswith(inside) and p not in stdlib]
 
 
 def salt_call_sys_path(machine, env: str = "") -> tuple[list[str], str]:
-    command = f"{env}/usr/bin/salt-call --local --out=json grains.get pythonpath"
+    command = f"{env}{tool_path(machine, 'salt-call')} --local --out=json grains.get pythonpath"
     return json.loads(sh(machine, command).stdout)["local"], command
 
 
 # ---- the conflicting libraries, both ways ---------------------------------------------
 
 
-# Where /opt/salt's Python finds a module: {file, dist, version}; or, when nothing imports,
-# the distributions in /opt/salt that claim its name (none: the payload has none).
+# Where the payload's Python finds a module: {file, dist, version}; or, when nothing imports,
+# the distributions in the payload that claim its name (none: the payload has none).
 OWN_COPY = """\
 import importlib, json
 try:
@@ -185,20 +187,20 @@ def test_opt_salt_imports_its_own_copy_at_the_locked_version(installed, packages
     """Ours, at the locked version; or, for a library Salt does not bundle (catalog
     `bundled = false`: EL7's PyCrypto, where Salt took pycryptodomex), nothing: never the
     distribution's copy."""
-    module, top = conflict.module, conflict.module.split(".")[0]
+    module, top, root = conflict.module, conflict.module.split(".")[0], prefix(installed)
     found, command = python_json(installed, OWN_COPY.format(module=module, top=top))
     if not conflict.bundled:
         unwanted = found.get("file") or ", ".join(found["claimed"])
         if unwanted:
-            expected = f"no {module} for /opt/salt (Salt does not bundle it)"
+            expected = f"no {module} for {root} (Salt does not bundle it)"
             fail(installed, expected, unwanted, command)
         return
     if "claimed" in found:  # nothing imported
         claimed = ", ".join(found["claimed"]) or "no distribution of it"
-        fail(installed, f"{module} imported from /opt/salt", f"ImportError ({claimed})", command)
+        fail(installed, f"{module} imported from {root}", f"ImportError ({claimed})", command)
     where, dist, version = found["file"], found["dist"], found["version"]
-    if not where.startswith("/opt/salt/"):
-        fail(installed, f"{module} imported from /opt/salt", where, command)
+    if not where.startswith(f"{root}/"):
+        fail(installed, f"{module} imported from {root}", where, command)
     if dist is None:
         fail(installed, f"{module} from a locked distribution", f"{where}, of none", command)
     locked = packages.bundled.get(re.sub(r"[-_.]+", "-", dist).lower())
@@ -232,14 +234,14 @@ def test_opt_salt_python_sees_only_opt_salt_and_its_stdlib(installed):
     )
     expect_none(
         installed,
-        "sys.path entry outside /opt/salt and the interpreter's stdlib",
+        f"sys.path entry outside {prefix(installed)} and the interpreter's stdlib",
         command,
         foreign_entries(installed, sys_path, base_prefix),
     )
 
 
 def test_venv_does_not_include_system_site_packages(installed):
-    command = "cat /opt/salt/pyvenv.cfg 2>/dev/null || true"
+    command = f"cat {prefix(installed)}/pyvenv.cfg 2>/dev/null || true"
     if re.search(r"include-system-site-packages\s*=\s*true", sh(installed, command).stdout):
         fail(installed, "include-system-site-packages = false", "true", command)
 
@@ -249,7 +251,7 @@ def test_wrappers_keep_sys_path_inside_opt_salt(installed):
     sys_path, command = salt_call_sys_path(installed)
     expect_none(
         installed,
-        "sys.path entry of salt-call outside /opt/salt",
+        f"sys.path entry of salt-call outside {prefix(installed)}",
         command,
         foreign_entries(installed, sys_path, base_prefix),
     )
@@ -270,7 +272,7 @@ def test_wrappers_resist_a_hostile_python_environment(installed):
         sys_path, command = salt_call_sys_path(installed, env)
         expect_none(
             installed,
-            "sys.path entry of salt-call outside /opt/salt under a hostile environment",
+            f"sys.path entry of salt-call outside {prefix(installed)} under a hostile environment",
             command,
             foreign_entries(installed, sys_path, base_prefix),
         )
@@ -282,53 +284,57 @@ def test_wrappers_resist_a_hostile_python_environment(installed):
 
 
 def test_no_build_root_paths_in_the_payload(installed):
-    command = f"grep -r -a -l -E {shlex.quote(BUILD_PATHS)} /opt/salt || true"
-    expect_silent(installed, "file under /opt/salt naming a build root or cache path", command)
+    root = prefix(installed)
+    command = f"grep -r -a -l -E {shlex.quote(BUILD_PATHS)} {root} || true"
+    expect_silent(installed, f"file under {root} naming a build root or cache path", command)
     installed.put_file(AS_PUBLISHED, "/var/tmp/as_published.py")
     command = (
-        f"grep -r -a -l -E {shlex.quote(PIP_BUILD_PATHS)} /opt/salt | "
+        f"grep -r -a -l -E {shlex.quote(PIP_BUILD_PATHS)} {root} | "
         f"{isolated(installed)} /var/tmp/as_published.py"
     )
     expect_silent(
         installed,
-        "file under /opt/salt, not as its wheel was published, naming pip's build directory",
+        f"file under {root}, not as its wheel was published, naming pip's build directory",
         command,
     )
 
 
 def test_every_shebang_points_inside_opt_salt(installed):
+    root = prefix(installed)
     command = (
-        'for f in /opt/salt/bin/*; do [ -f "$f" ] && head -c 2 "$f" | grep -q \'#!\' '
+        f'for f in {root}/bin/* {root}/*; do [ -f "$f" ] && head -c 2 "$f" | grep -q \'#!\' '
         '&& echo "$f $(head -n 1 "$f" | cut -c3-)"; done; true'
     )
     bad = [
         line
         for line in lines(installed, command)
-        if not line.split(" ", 1)[1].strip().startswith("/opt/salt/bin/")
+        if not line.split(" ", 1)[1].strip().startswith(f"{root}/bin/")
         and not line.split(" ", 1)[1].strip().startswith("/bin/sh")
     ]
-    expect_none(installed, "shebang pointing outside /opt/salt", command, bad)
-    trick = "grep -l \"^'''exec'\" /opt/salt/bin/* || true"
+    expect_none(installed, f"shebang pointing outside {root}", command, bad)
+    trick = f"grep -l \"^'''exec'\" {root}/bin/* || true"
     expect_none(
         installed, "script using pip's '''exec' shebang trick", trick, lines(installed, trick)
     )
 
 
 def test_no_absolute_pth_or_egg_link_outside_opt_salt(installed):
+    root = prefix(installed)
     command = (
-        "find /opt/salt \\( -name '*.pth' -o -name '*.egg-link' \\) -exec grep -H '^/' {} + "
-        "| grep -v ':/opt/salt/' || true"
+        f"find {root} \\( -name '*.pth' -o -name '*.egg-link' \\) -exec grep -H '^/' {{}} + "
+        f"| grep -v ':{root}/' || true"
     )
-    expect_silent(installed, ".pth/.egg-link entry pointing outside /opt/salt", command)
+    expect_silent(installed, f".pth/.egg-link entry pointing outside {root}", command)
 
 
 def test_every_elf_resolves_its_libraries_inside_opt_salt_or_the_system_allow_list(installed):
+    root = prefix(installed)
     command = (
-        "find /opt/salt -type f \\( -name '*.so' -o -name '*.so.*' -o -perm -u+x \\) "
+        f"find {root} -type f \\( -name '*.so' -o -name '*.so.*' -o -perm -u+x \\) "
         '-exec sh -c \'head -c 4 "$1" | grep -q ELF && echo "== $1" && '
         f'{LIST_LIBRARIES} "$1"\' _ {{}} \\; 2>&1'
     )
-    bundled = set(lines(installed, "find /opt/salt -name '*.so*' | sed 's|.*/||'"))
+    bundled = set(lines(installed, f"find {root} -name '*.so*' | sed 's|.*/||'"))
     bad, current = [], None
     for line in lines(installed, command):
         if line.startswith("== "):
@@ -338,37 +344,38 @@ def test_every_elf_resolves_its_libraries_inside_opt_salt_or_the_system_allow_li
         target = target.split(" (")[0].strip()
         if "not found" in target:
             bad.append(f"{current}: {soname} not found")
-        elif target.startswith("/opt/salt/") or not target or soname in ("statically", "not"):
+        elif target.startswith(f"{root}/") or not target or soname in ("statically", "not"):
             continue
         elif soname in bundled:
-            bad.append(
-                f"{current}: {soname} from the distro ({target}) though /opt/salt bundles it"
-            )
+            bad.append(f"{current}: {soname} from the distro ({target}) though {root} bundles it")
         elif not SYSTEM_LIBS.fullmatch(soname):
             bad.append(f"{current}: {soname} from {target} (not in the system allow-list)")
-    expect_none(installed, "library resolved outside /opt/salt and the allow-list", command, bad)
+    expect_none(installed, f"library resolved outside {root} and the allow-list", command, bad)
 
 
 def test_elf_rpaths_stay_inside_opt_salt(installed, opt_salt):
+    root = prefix(installed)
+    inside = re.compile(rf"(\$ORIGIN|{re.escape(root)})(/|$)")
     outside = []
     for path in abi_ceiling.iter_elf_files(opt_salt):
         rel = path.relative_to(opt_salt).as_posix()
         rpath = abi_ceiling.read_elf(path, rel).rpath
-        outside += [f"/opt/salt/{rel}: {p}" for p in rpath if not RPATH_INSIDE.match(p)]
+        outside += [f"{root}/{rel}: {p}" for p in rpath if not inside.match(p)]
     command = "readelf -d FILE | grep -E 'R(UN)?PATH'  (each file named)"
-    expect_none(installed, "RPATH/RUNPATH outside /opt/salt and $ORIGIN", command, outside)
+    expect_none(installed, f"RPATH/RUNPATH outside {root} and $ORIGIN", command, outside)
 
 
 # ---- the rest of the system -----------------------------------------------------------
 
 
 def test_nothing_is_exported_to_the_system(installed):
+    root = prefix(installed)
     command = (
-        "grep -rl /opt/salt /etc/ld.so.conf /etc/ld.so.conf.d /etc/profile /etc/profile.d "
-        "/etc/environment 2>/dev/null; ldconfig -p | grep /opt/salt; true"
+        f"grep -rl {root} /etc/ld.so.conf /etc/ld.so.conf.d /etc/profile /etc/profile.d "
+        f"/etc/environment 2>/dev/null; ldconfig -p | grep {root}; true"
     )
     expect_silent(
-        installed, "system-wide export of /opt/salt (ld.so.conf.d, profile.d, environment)", command
+        installed, f"system-wide export of {root} (ld.so.conf.d, profile.d, environment)", command
     )
 
 
@@ -440,7 +447,7 @@ def short_version(version: str) -> str:
 
 
 def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
-    if not packages.manifest.get("bundled_interpreter"):
+    if not packages.layout.bundled_interpreter:
         pytest.skip(
             f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
@@ -456,14 +463,15 @@ def test_bundled_interpreter_has_a_complete_stdlib(installed, packages):
 
 
 def test_bundled_interpreter_loads_libpython_from_opt_salt(installed, packages):
-    if not packages.manifest.get("bundled_interpreter"):
+    if not packages.layout.bundled_interpreter:
         pytest.skip(
             f"{installed.spec.name}'s packages use the system Python; nothing bundled to check"
         )
+    root = prefix(installed)
     command = f"{LIST_LIBRARIES} $(readlink -f {interpreter(installed)}) | grep libpython"
     found = sh(installed, command).stdout.strip()
-    if "=> /opt/salt/" not in found:
-        fail(installed, "libpython resolved from /opt/salt/lib", found, command)
+    if f"=> {root}/" not in found:
+        fail(installed, f"libpython resolved from {root}/lib", found, command)
     base, command = python_json(installed, f"import sys, json; print(json.dumps({BASE_PREFIX}))")
-    if not base.startswith("/opt/salt"):
-        fail(installed, "sys.base_prefix inside /opt/salt", base, command)
+    if not base.startswith(root):
+        fail(installed, f"sys.base_prefix inside {root}", base, command)

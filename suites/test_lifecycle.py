@@ -16,18 +16,21 @@ from dataclasses import dataclass
 
 import pytest
 from checks import (
-    API_CONFIG,
+    configure_api,
     expect_none,
     expect_silent,
     expect_unchanged,
     fail,
+    layout,
     lines,
     main_pid,
     pkgdb,
     platform_of,
+    prefix,
     services,
     sh,
     supported,
+    tool_path,
 )
 from extras import (
     NATIVE,
@@ -40,7 +43,6 @@ from extras import (
 )
 from package_sets import INSTALLED, load_packages
 
-from builds import layout
 from harness import session
 from harness.errors import HarnessError
 from harness.transport import Machine, Result
@@ -51,27 +53,32 @@ from verification.salt import MINION_READY, SaltMinion, log_lines, wait_for_log
 pytestmark = pytest.mark.lifecycle  # quick runs (-m "not lifecycle") leave the scenario out
 CONFIG = "/etc/salt/minion"  # the config an admin edits
 LOCAL_EDIT = "# edited on the box: must survive upgrades"
+
+
 # The admin's choice for each unit before a package change, which upgrade and downgrade
 # keep (salt#69605, salt#68406): (is-enabled, is-active). Each unit goes through every
 # state the init system has, one round per state: round r gives unit i states[(i + r) % n],
 # so a package that forces one unit back on (or off) is seen whatever state it was in.
 # Round 0 is the change every other check looks at: the minion enabled and running.
-UNITS = layout.DAEMONS  # minion, master, syndic, api
+def units(machine: Machine) -> tuple[str, ...]:
+    """The daemons the packages bring a unit or init script for (ours: all four)."""
+    return layout(machine).daemons
 
 
 def service_choices(machine: Machine, round_: int) -> dict[str, tuple[str, str]]:
     states = services(machine).admin_states
-    return {unit: states[(i + round_) % len(states)] for i, unit in enumerate(UNITS)}
+    return {unit: states[(i + round_) % len(states)] for i, unit in enumerate(units(machine))}
 
 
 def service_states(machine: Machine) -> str:
-    return " ; ".join(services(machine).state(unit) for unit in UNITS)
+    return " ; ".join(services(machine).state(unit) for unit in units(machine))
 
 
 def minion_runs_and_answers(machine: Machine) -> None:
     sh(
         machine,
-        f"{services(machine).is_active('salt-minion')} && /usr/bin/salt-call --local test.ping",
+        f"{services(machine).is_active('salt-minion')} && "
+        f"{tool_path(machine, 'salt-call')} --local test.ping",
     )
 
 
@@ -85,7 +92,7 @@ def minion_on_as_the_policy_or_the_admin_leaves_it(machine: Machine) -> None:
 
 
 def salt_version(machine: Machine) -> str:
-    return sh(machine, "/usr/bin/salt-call --version").stdout.split()[1]
+    return sh(machine, f"{tool_path(machine, 'salt-call')} --version").stdout.split()[1]
 
 
 def apply_service_choices(machine: Machine, round_: int = 0) -> None:
@@ -183,7 +190,8 @@ def deleted_files_mapped(pid: str) -> str:
 def expect_version(machine: Machine, packages: PackageSet) -> None:
     found = salt_version(machine)
     if found != packages.salt_version:
-        fail(machine, f"salt-call {packages.salt_version}", found, "/usr/bin/salt-call --version")
+        command = f"{tool_path(machine, 'salt-call')} --version"
+        fail(machine, f"salt-call {packages.salt_version}", found, command)
 
 
 @dataclass
@@ -232,13 +240,14 @@ def old_line(request, installed, packages, older_salt, tmp_path_factory):
     session.restore_machine(machine)
     old.install(machine)
     sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion")
-    machine.write_text(*API_CONFIG)
+    configure_api(machine)
     minion_on_as_the_policy_or_the_admin_leaves_it(machine)
     # The minion's identity: made here, since without a master it never signs in to make it.
     sh(
         machine,
         "test -f /etc/salt/pki/minion/minion.pub || "
-        "/opt/salt/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion >/dev/null",
+        f"{prefix(machine)}/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion "
+        ">/dev/null",
     )
     if carries_salt_pip(old) and carries_salt_pip(packages):  # Python 2.7's lines have none
         # an admin's extras, installed by the old line
@@ -343,8 +352,9 @@ def custom_user_upgraded(old_line):
     machine.write_text(*ADMIN_USER_CONFIG)
     old_line.new.install(machine)
     # root's tools afterwards must not make anything of the master's root's either.
-    tools = ["salt-call --local test.ping"]
-    tools += ["salt-pip list"] if carries_salt_pip(old_line.new) else []  # none on Python 2.7
+    tools = [f"{tool_path(machine, 'salt-call')} --local test.ping"]
+    if carries_salt_pip(old_line.new):  # none on Python 2.7
+        tools.append(f"{tool_path(machine, 'salt-pip')} list")
     sh(machine, " && ".join(f"{tool} >/dev/null" for tool in tools))
     command = f"find {MASTER_OWNED} ! -user {ADMIN_USER} -printf '%p %u\\n'"
     config = sh(machine, f"cat {ADMIN_USER_CONFIG[0]}").stdout
@@ -430,7 +440,7 @@ def test_upgrade_sets_a_changed_config_aside_beside_the_edit(upgraded):
 
 def test_upgrade_keeps_the_salt_pip_extras(upgraded):
     # salt#63675: extras an admin installed must outlive an upgrade of the package. salt#69526:
-    # where the upgrade changes /opt/salt's Python minor, the pure-Python ones move to the
+    # where the upgrade changes the payload's Python minor, the pure-Python ones move to the
     # new minor's extras, and one line of the upgrade names each built for the old minor
     # with the command that reinstalls it.
     machine, line = upgraded.line.machine, upgraded.line
@@ -452,7 +462,7 @@ def test_upgrade_keeps_the_salt_pip_extras(upgraded):
             f"reinstall {wanted[0]}, built for {old}: `{wanted[1]}`",
             f"{len(told)} such lines; the upgrade's last lines: "
             + " | ".join(output.strip().splitlines()[-4:]),
-            f"ls {layout.PREFIX}/extras-{old} {layout.PREFIX}/extras-{new}",
+            f"ls {prefix(machine)}/extras-{old} {prefix(machine)}/extras-{new}",
         )
 
 
@@ -534,8 +544,9 @@ def test_remove_stops_the_service_and_leaves_nothing_in_opt_salt(old_line):
     sh(machine, pkgdb(machine).remove(old.names))
     command = "pgrep -af '[s]alt-(minion|master)' || true"
     expect_silent(machine, "salt process after removal", command)
-    command = "find /opt/salt 2>/dev/null || true"
-    expect_silent(machine, "file left under /opt/salt after removal", command)
+    root = prefix(machine)
+    command = f"find {root} 2>/dev/null || true"
+    expect_silent(machine, f"file left under {root} after removal", command)
     names = [c.package for c in machine.spec.conflicts]
     expect_unchanged(machine, "a distro conflict package after removal", names)
     expect_edit_kept_after_removal(machine, purge=False)

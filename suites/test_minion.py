@@ -13,12 +13,15 @@ from checks import (
     fail,
     lines,
     main_pid,
+    needs_service,
     pkgdb,
     platform_of,
+    prefix,
     salt,
     services,
     sh,
     supported,
+    tool_path,
 )
 
 from verification.salt import wait_until
@@ -41,6 +44,7 @@ def test_minion_service_is_enabled_and_running(installed, packages):
     # The distribution's policy: Debian's packages enable and start their daemons; EL's
     # presets leave every unit disabled and stopped until the admin says otherwise.
     machine = installed
+    needs_service(machine, "salt-minion")
     starts = platform_of(machine).starts_on_install
     for wanted, query in (
         (
@@ -62,6 +66,7 @@ def test_minion_service_is_enabled_and_running(installed, packages):
 
 @pytest.mark.smoke
 def test_minion_process_runs_the_opt_salt_interpreter(request, installed):
+    needs_service(installed, "salt-minion")
     if not platform_of(installed).starts_on_install:  # the suite's minion, started by hand
         request.getfixturevalue("minion")
     pid = main_pid(installed, "salt-minion")
@@ -70,7 +75,7 @@ def test_minion_process_runs_the_opt_salt_interpreter(request, installed):
         f"tr '\\0' '\\n' < /proc/{pid}/environ | grep ^PYTHON || true"
     )
     argv, *python_env = sh(installed, command).stdout.splitlines()
-    python = f"{platform_of(installed).layout.prefix}/bin/python"
+    python = f"{prefix(installed)}/bin/python"
     if not argv.startswith(python):
         fail(installed, f"the minion process running {python}", argv, command)
     expect_none(installed, "PYTHON* variable in the minion's environment", command, python_env)
@@ -104,10 +109,11 @@ def test_grains_match_the_box(minion):
             str(found),
             f"salt {minion.id} grains.items",
         )
-    if not grains["pythonexecutable"].startswith("/opt/salt/"):
+    root = prefix(minion.machine)
+    if not grains["pythonexecutable"].startswith(f"{root}/"):
         fail(
             minion.master.machine,
-            "the minion's pythonexecutable in /opt/salt",
+            f"the minion's pythonexecutable in {root}",
             grains["pythonexecutable"],
             f"salt {minion.id} grains.item pythonexecutable",
         )
@@ -115,12 +121,12 @@ def test_grains_match_the_box(minion):
         p
         for p in grains["pythonpath"]
         if p
-        and not p.startswith("/opt/salt/")
+        and not p.startswith(f"{root}/")
         and ("site-packages" in p or "dist-packages" in p or ".local" in p)
     ]
     expect_none(
         minion.master.machine,
-        "site/dist-packages outside /opt/salt in the service's sys.path",
+        f"site/dist-packages outside {root} in the service's sys.path",
         f"salt {minion.id} grains.item pythonpath",
         outside,
     )
@@ -271,14 +277,14 @@ def test_minion_log_has_no_tracebacks(minion):
 
 @pytest.mark.smoke
 def test_salt_call_local_works_without_a_master(installed):
-    command = "/usr/bin/salt-call --local --out=json test.ping"
+    command = f"{tool_path(installed, 'salt-call')} --local --out=json test.ping"
     reply = json.loads(sh(installed, command).stdout)
     if reply != {"local": True}:
         fail(installed, '{"local": true}', str(reply), command)
 
 
 def test_salt_minion_version_through_the_wrapper(installed, packages):
-    command = "/usr/bin/salt-minion --version"
+    command = f"{tool_path(installed, 'salt-minion')} --version"
     out = sh(installed, command).stdout.strip()
     # 3006 and later add the release's code name: "salt-minion 3006.9 (Sulfur)".
     if out.split(" (")[0] != f"salt-minion {packages.salt_version}":

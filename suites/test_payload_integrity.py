@@ -1,10 +1,11 @@
-"""What the packages ship is what runs: Salt writes nothing into /opt/salt when it runs,
-our packages still verify clean afterwards, and `salt --versions-report` names the versions
-the build recorded in its manifest."""
+"""What the packages ship is what runs: Salt writes nothing into the payload's prefix (ours:
+/opt/salt) when it runs, the packages still verify clean afterwards, and `salt
+--versions-report` names the versions the build recorded in its manifest (or, for packages
+built elsewhere, the versions their payload carries)."""
 
 from __future__ import annotations
 
-from checks import expect_none, expect_unchanged, fail, isolated, sh
+from checks import expect_none, expect_unchanged, fail, isolated, prefix, sh, tool_path
 
 from builds.locks import canonical
 from harness.transport import Machine
@@ -12,13 +13,13 @@ from verification.packages import PackageSet
 
 # What an admin runs first on a new box: every entry point imports a different part of Salt.
 FIRST_RUNS = [
-    "salt-call --local test.ping",
-    "salt-call --local grains.items",
-    "salt-call --local pkg.list_pkgs",
-    "salt-call --local state.apply test=True",
-    "salt-run --version",
-    "salt-key -L",
-    "salt --versions-report",
+    ("salt-call", "--local test.ping"),
+    ("salt-call", "--local grains.items"),
+    ("salt-call", "--local pkg.list_pkgs"),
+    ("salt-call", "--local state.apply test=True"),
+    ("salt-run", "--version"),
+    ("salt-key", "-L"),
+    ("salt", "--versions-report"),
 ]
 # Libraries a Salt minion cannot do without: the report must give each one a version.
 ESSENTIAL = ["jinja2", "msgpack", "pycryptodomex", "pyyaml", "pyzmq", "tornado", "cryptography"]
@@ -32,24 +33,24 @@ REPORT_NAMES = {
 
 
 def strays(machine: Machine, packages: PackageSet) -> tuple[str, list[str]]:
-    """Files under /opt/salt that no package of ours holds."""
-    command = "find /opt/salt ! -type d | sort"
+    """Files under the prefix that no package of the set holds."""
+    command = f"find {prefix(machine)} ! -type d | sort"
     shipped = set(packages.payload_files())
     return command, [f for f in sh(machine, command).stdout.splitlines() if f not in shipped]
 
 
 def expect_nothing_written(machine: Machine, packages: PackageSet, after: str):
     command, found = strays(machine, packages)
-    expect_none(
-        machine, f"file under /opt/salt that no package holds, after {after}", command, found
-    )
-    expect_unchanged(machine, "our packages", packages.names)
+    root = prefix(machine)
+    expect_none(machine, f"file under {root} that no package holds, after {after}", command, found)
+    expect_unchanged(machine, "the packages under test", packages.names)
 
 
 def test_salt_writes_nothing_into_opt_salt_when_it_runs(fresh, packages):
-    for command in FIRST_RUNS:
-        sh(fresh, f"{command} >/dev/null 2>&1 || true")
-    expect_nothing_written(fresh, packages, "; ".join(FIRST_RUNS))
+    runs = [f"{tool_path(fresh, tool)} {arguments}" for tool, arguments in FIRST_RUNS]
+    for run in runs:
+        sh(fresh, f"{run} >/dev/null 2>&1 || true")
+    expect_nothing_written(fresh, packages, "; ".join(runs))
 
 
 def test_a_serving_minion_and_master_write_nothing_into_opt_salt(minion, packages):
@@ -57,13 +58,22 @@ def test_a_serving_minion_and_master_write_nothing_into_opt_salt(minion, package
 
 
 def versions_report(machine: Machine) -> tuple[str, dict[str, str]]:
-    command = "salt --versions-report"
+    run = f"{tool_path(machine, 'salt')} --versions-report"
     report = {}
-    for line in sh(machine, command).stdout.splitlines():
+    for line in sh(machine, run).stdout.splitlines():
         name, colon, version = line.strip().partition(": ")
         if colon and version and version != "Not Installed":
             report[canonical(REPORT_NAMES.get(name.lower(), name))] = version.split()[0]
-    return command, report
+    return run, report
+
+
+def python_version(machine: Machine, packages: PackageSet) -> str:
+    """The manifest's X.Y.Z; for packages built elsewhere, the payload interpreter's own."""
+    recorded = packages.manifest["python_version"]
+    if recorded.count(".") >= 2:
+        return recorded
+    probe = "import platform; print(platform.python_version())"
+    return sh(machine, f"{isolated(machine)} -c '{probe}'").stdout.strip()
 
 
 def vendored_tornado(machine: Machine) -> str | None:
@@ -77,7 +87,7 @@ def test_versions_report_names_the_versions_of_the_manifest(installed, packages)
     command, report = versions_report(installed)
     expected = {
         "salt": packages.salt_version,
-        "python": packages.manifest["python_version"],
+        "python": python_version(installed, packages),
         **{name: packages.bundled.get(name) for name in ESSENTIAL},
         **{name: v for name, v in packages.bundled.items() if name in report},
     }

@@ -6,30 +6,36 @@ from __future__ import annotations
 
 import pytest
 from checks import (
-    API_CONFIG,
+    configure_api,
     expect_none,
     expect_silent,
     fail,
+    layout,
     main_pid,
     platform_of,
+    prefix,
     services,
     sh,
     supported,
+    tool_path,
 )
 
-from builds import layout
 from harness.transport import Machine
 from verification.salt import start_as_an_admin, wait_until
 
-# Where our packages and our daemons keep files.
-OUR_TREES = "/opt/salt /etc/salt /var/cache/salt /var/log/salt /run/salt"
+# Where the daemons keep files; the packages' prefix (ours: /opt/salt) comes first.
+SALT_TREES = "/etc/salt /var/cache/salt /var/log/salt /run/salt"
 PKI = "/etc/salt/pki"
 NON_ROOT = "nobody"
 
 
+def our_trees(machine: Machine) -> str:
+    return f"{prefix(machine)} {SALT_TREES}"
+
+
 def test_nothing_of_ours_is_world_writable_setuid_or_setgid(installed):
     command = (
-        f"find {OUR_TREES} ! -type l \\( -perm -0002 -o -perm -4000 -o -perm -2000 \\) "
+        f"find {our_trees(installed)} ! -type l \\( -perm -0002 -o -perm -4000 -o -perm -2000 \\) "
         "2>/dev/null || true"
     )
     expect_silent(installed, "world-writable, setuid or setgid file", command)
@@ -39,7 +45,7 @@ def test_every_file_of_ours_is_owned_by_root(installed):
     # The daemons run as root, so what they make is root's too; a package that runs one as
     # another user would have to say so here.
     command = (
-        f"find {OUR_TREES} /usr/bin/salt* /usr/bin/spm ! \\( -user root -group root \\) "
+        f"find {our_trees(installed)} /usr/bin/salt* /usr/bin/spm ! \\( -user root -group root \\) "
         "2>/dev/null || true"
     )
     expect_silent(installed, "file of ours not owned by root:root", command)
@@ -100,13 +106,18 @@ def test_every_process_of_every_daemon_runs_as_root(fresh):
     # did. Each started as an admin would, then every process under its main PID: the
     # master's workers, the minion's keepalive child, the api's server.
     machine = fresh
-    machine.write_text(*API_CONFIG)
-    for unit in layout.DAEMONS:
+    configure_api(machine)
+    daemons = layout(machine).daemons
+    if not daemons:
+        pytest.skip(
+            f"the packages on {machine.name} bring no unit or init script of Salt's daemons"
+        )
+    for unit in daemons:
         sh(machine, services(machine).restart(unit))
     sh(machine, "sleep 5")  # the master forks its workers after it starts
     table = [line.split(None, 3) for line in sh(machine, PROCESSES).stdout.splitlines()]
     found = []
-    for unit in layout.DAEMONS:
+    for unit in daemons:
         pid = main_pid(machine, unit)
         if pid in ("", "0"):
             found.append(f"{unit} is not running after {services(machine).restart(unit)}")
@@ -121,7 +132,10 @@ def test_every_process_of_every_daemon_runs_as_root(fresh):
 def test_an_unprivileged_user_runs_salt_call_and_the_versions_report(installed):
     if sh(installed, f"command -v su && id {NON_ROOT}", expect_ok=False).exit_status != 0:
         pytest.skip(f"{installed.name} has no su or no user {NON_ROOT}")
-    tools = "salt-call --version && salt --versions-report"
+    tools = (
+        f"{tool_path(installed, 'salt-call')} --version && "
+        f"{tool_path(installed, 'salt')} --versions-report"
+    )
     command = f"cd /tmp && su -s /bin/sh {NON_ROOT} -c '{tools}' 2>&1"
     result = sh(installed, command, expect_ok=False)
     complaints = [

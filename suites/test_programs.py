@@ -11,9 +11,9 @@ import shlex
 from pathlib import PurePosixPath
 
 import pytest
-from checks import expect_none, fail, import_each, isolated, sh
+from checks import expect_none, fail, import_each, isolated, sh, tool_path
 
-# Run on the box (not the host) by /opt/salt's Python, 3 or 2.7 (EL5's): each program with
+# Run on the box (not the host) by the payload's Python, 3 or 2.7 (EL5's): each program with
 # --version and --help, four at a time: {program: {flag: {rc, out, err}}}.
 RUN_PROGRAMS = """\
 import json, sys, threading
@@ -81,17 +81,19 @@ print(json.dumps({
 
 
 def our_programs(packages) -> list[str]:
-    """Every program the packages put on the admin's PATH."""
-    return sorted(f for f in packages.payload_files() if f.startswith("/usr/bin/"))
+    """Every program the packages put on the admin's PATH; for packages that put none there
+    (a bare venv), Salt's programs where they have them."""
+    on_path = sorted(f for f in packages.payload_files() if f.startswith("/usr/bin/"))
+    return on_path or sorted(set(packages.layout.commands.values()))
 
 
 def expected_version(program: str, packages) -> str:
     """What `program --version` starts with: Salt's programs name themselves and Salt's
-    version; salt-pip is pip, at the version bundled in /opt/salt."""
+    version; salt-pip is pip, at the version the payload bundles."""
     name = PurePosixPath(program).name
     if name == "salt-pip":
         # A post release re-ships the same code: pip 26.0.1.post1 calls itself 26.0.1.
-        pip = re.sub(r"\.post\d+$", "", packages.manifest["bundled"]["pip"])
+        pip = re.sub(r"\.post\d+$", "", packages.bundled.get("pip", "(not bundled)"))
         return f"pip {pip} "
     return f"{name} {packages.salt_version} "
 
@@ -191,7 +193,7 @@ def test_nothing_of_ours_writes_to_stderr_on_its_way_out(installed, program_answ
         for flag, run in runs.items()
         if noise(run["err"])
     ]
-    call = "/usr/bin/salt-call --local --out=json test.ping"
+    call = f"{tool_path(installed, 'salt-call')} --local --out=json test.ping"
     stderr = noise(sh(installed, call).stderr)
     if stderr:
         noisy.append(f"{call}: {stderr[-300:]!r}")

@@ -1,6 +1,7 @@
 """salt-pip extras (salt#63675, salt#62949): an admin's extra Python package goes into
-/opt/salt's extras directory, Salt imports it (salt-call, and a minion serving its master
-through a custom execution module), and the system's Python never sees it. That it
+the payload's extras directory (ours: /opt/salt/extras-X.Y), Salt imports it (salt-call,
+and a minion serving its master through a custom execution module), and the system's
+Python never sees it. That it
 survives an upgrade is checked by the lifecycle suite. Salt extensions installed with
 salt-pip are listed by the versions report and load."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from checks import expect_silent, fail, lines, platform_of, salt, sh
+from checks import expect_silent, fail, layout, lines, prefix, salt, sh, tool_path
 from extras import (
     ANSWER,
     EXTENSIONS,
@@ -59,8 +60,8 @@ def test_a_minion_serves_its_master_with_a_salt_pip_extra(minion, extra_wheel):
     finally:
         sh(master, f"rm -f {MODULE_PATH}")
         salt(minion, "saltutil.sync_modules")
-        sh(machine, f"salt-pip uninstall -y {EXTRA}")
-    command = "find /opt/salt/extras-* ! -type d ! -name README"
+        sh(machine, f"{tool_path(machine, 'salt-pip')} uninstall -y {EXTRA}")
+    command = f"find {prefix(machine)}/extras-* ! -type d ! -name README"
     expect_silent(machine, "file left in the extras by salt-pip uninstall", command)
 
 
@@ -91,7 +92,7 @@ def test_salt_extensions_installed_with_salt_pip_are_reported_and_load(fresh, ex
         fail(fresh, f"Salt Extensions to list {expected}", repr(listed), command)
     for distribution, version in expected.items():
         expect_extension_answers(fresh, EXTENSIONS[distribution], version)
-    extras = platform_of(fresh).layout.extras_dir
+    extras = layout(fresh).extras_dir
     command = f"ls -d {extras}/*.dist-info"
     infos = [line.rsplit("/", 1)[1] for line in lines(fresh, command) if "saltext" in line]
     if sorted(infos) != ["saltext_svh_one-2.0.dist-info", "saltext_svh_two-1.0.dist-info"]:

@@ -9,7 +9,7 @@ of the same packages where the scripts run."""
 from __future__ import annotations
 
 import pytest
-from checks import API_CONFIG, fail, services, sh, supported
+from checks import configure_api, fail, needs_service, prefix, services, sh, supported
 
 from builds import layout
 from harness.transport import Machine
@@ -19,7 +19,10 @@ STALE_PID = 999999  # above the default pid_max: no process has it
 
 
 def script(machine: Machine, daemon: str) -> str:
-    return supported(services(machine).init_script, daemon)
+    """DAEMON's init script; skips where the box has none, or the packages bring none."""
+    path = supported(services(machine).init_script, daemon)
+    needs_service(machine, daemon)
+    return path
 
 
 def run(machine: Machine, command: str):
@@ -54,7 +57,7 @@ def running_pid(machine: Machine, daemon: str, path: str) -> str:
 
 
 def leftover(machine: Machine, daemon: str) -> list[str]:
-    """Processes of the daemon still running: the daemon and its jobs name /opt/salt/bin/DAEMON
+    """Processes of the daemon still running: the daemon and its jobs name PREFIX/bin/DAEMON
     (the wrapper in /usr/bin execs it) on their command line."""
     command = f"ps -eo pid,args | grep -E '/bin/{daemon}( |$)' || true"
     return [line for line in sh(machine, command).stdout.splitlines() if line.strip()]
@@ -80,12 +83,13 @@ def test_init_script_reports_a_stopped_daemon_and_refuses_bad_actions(fresh, dae
 def test_init_script_starts_restarts_and_stops_its_daemon(fresh, daemon):
     machine = fresh
     path = script(machine, daemon)
-    machine.write_text(*API_CONFIG)  # salt-api serves nothing, and exits, without one
+    configure_api(machine)  # salt-api serves nothing, and exits, without one
     expect_exit(machine, f"{path} start", 0, "start")
     first = running_pid(machine, daemon, path)
     exe = sh(machine, f"readlink /proc/{first}/exe").stdout.strip()
-    if not exe.startswith("/opt/salt/"):
-        fail(machine, f"{daemon} to run /opt/salt's Python", exe, f"readlink /proc/{first}/exe")
+    root = prefix(machine)
+    if not exe.startswith(f"{root}/"):
+        fail(machine, f"{daemon} to run {root}'s Python", exe, f"readlink /proc/{first}/exe")
     expect_exit(machine, f"{path} start", 0, "starting a running daemon succeeds")
     assert pid_of(machine, daemon) == first, "a second start replaced the running daemon"
     expect_exit(machine, f"{path} restart", 0, "restart")
@@ -114,7 +118,7 @@ def test_the_admins_commands_drive_the_script(fresh, daemon):
     machine = fresh
     path = script(machine, daemon)
     init = services(machine)
-    machine.write_text(*API_CONFIG)
+    configure_api(machine)
     sh(machine, init.enable(daemon))
     expect_exit(machine, init.is_enabled(daemon), 0, "enabled")
     expect_exit(machine, init.start(daemon), 0, "start")

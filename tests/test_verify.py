@@ -79,7 +79,7 @@ def test_verify_without_packages_is_one_line(tmp_path):
     result = harness("verify", "--box", BOX, "--packages", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"error: no packages in {tmp_path / BOX} (no manifest.json): "
+        f"error: no packages in {tmp_path / BOX} (no manifest.json, no .deb or .rpm): "
         f"build them with harness build {BOX}"
     )
 

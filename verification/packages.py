@@ -3,31 +3,72 @@ with the box's own package manager."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
 import json
 import re
 import shlex
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import paths, platform
+from harness import catalog, paths, platform
 from harness.errors import HarnessError
-from harness.runner import capture
 from harness.transport import Machine, Result
+
+from . import package_dir as package_dir_facts
+from . import package_files, payload_layout
+from .package_files import Relation, relations
+from .payload_layout import PayloadLayout
 
 REMOTE_DIR = "/var/tmp/salt-venv-harness/packages"
 
 
 def package_dir(box_name: str, chosen: str | Path | None = None) -> Path:
     """Where BOX's package set is: dist/BOX/, or a --packages DIR holding either one set
-    (its manifest.json at the top) or one subdirectory per box."""
+    (its manifest.json, or package files, at the top) or one subdirectory per box."""
     if not chosen:
         return paths.package_set_dir(box_name)
     chosen = Path(chosen)
-    return chosen if (chosen / "manifest.json").exists() else chosen / box_name
+    return chosen if holds_one_set(chosen) else chosen / box_name
+
+
+def holds_one_set(directory: Path) -> bool:
+    """Is DIRECTORY one package set (not one subdirectory per box)?"""
+    return (directory / "manifest.json").exists() or package_dir_facts.holds_packages(directory)
+
+
+def made_for(directory: Path, box_name: str) -> bool:
+    """Is the one set in DIRECTORY for BOX: its manifest's box, packages.toml's box, or else
+    a format BOX installs?"""
+    if (directory / "manifest.json").exists():
+        return PackageSet.read_manifest(directory).get("box") == box_name
+    named = package_dir_facts.settings(directory).get("box")
+    if named:
+        return named == box_name
+    formats = platform.of(catalog.load_box(box_name)).packages.formats
+    return any(package_files.format_of(p) in formats for p in directory.iterdir())
+
+
+def is_foreign(directory: Path) -> bool:
+    """A set no build of ours made: package files without our manifest."""
+    return not (directory / "manifest.json").exists() and package_dir_facts.holds_packages(
+        directory
+    )
+
+
+def older_line_dir(chosen: str | None, main: Path) -> Path | None:
+    """The older line's directory: --older-line's, else the one a foreign set's
+    packages.toml names (older_line); None when neither says."""
+    if chosen:
+        return Path(chosen)
+    named = package_dir_facts.settings(main).get("older_line") if is_foreign(main) else None
+    return (main / named).resolve() if named else None
+
+
+def salt_version_in(directory: Path) -> str:
+    """The Salt version of the one set in DIRECTORY, without checking the set."""
+    if (directory / "manifest.json").exists():
+        return PackageSet.read_manifest(directory)["salt_version"]
+    return package_dir_facts.describe(directory)[0]["salt_version"]
 
 
 @dataclass(frozen=True)
@@ -41,25 +82,35 @@ class Package:
 @dataclass(frozen=True)
 class PackageSet:
     directory: Path
-    manifest: dict
+    manifest: dict  # ours (manifest.json), or what the package files say (package_dir)
+    layout: PayloadLayout
 
     @classmethod
-    def load(cls, directory: Path, box_name: str | None = None) -> PackageSet:
-        manifest_file = directory / "manifest.json"
-        if not manifest_file.is_file():
-            hint = f"harness build {box_name}" if box_name else "harness build BOX"
-            raise HarnessError(
-                f"no packages in {directory} (no manifest.json): build them with {hint}"
-            )
-        packages = cls(directory, cls.read_manifest(directory))
-        manifest = packages.manifest
-        if box_name and manifest.get("box") != box_name:
-            raise HarnessError(
-                f"{directory} holds packages for {manifest.get('box')}, not {box_name} "
-                f"(pass --packages for the right box)"
-            )
-        for p in packages.packages:
-            path = directory / p.file
+    def load(
+        cls, directory: Path, box_name: str | None = None, prefix: str | None = None
+    ) -> PackageSet:
+        """The set in DIRECTORY, for BOX_NAME when given. Ours carries manifest.json and
+        is held to it; any other directory of packages is read from the files."""
+        if not (directory / "manifest.json").is_file():
+            if not package_dir_facts.holds_packages(directory):
+                hint = f"harness build {box_name}" if box_name else "harness build BOX"
+                raise HarnessError(
+                    f"no packages in {directory} (no manifest.json, no .deb or .rpm): "
+                    f"build them with {hint}"
+                )
+            manifest, layout = package_dir_facts.describe(directory, prefix)
+            packages = cls(directory, manifest, layout)
+        else:
+            manifest = cls.read_manifest(directory)
+            packages = cls(directory, manifest, payload_layout.declared(manifest))
+            packages.held_to_manifest()
+        if box_name:
+            packages.for_box(box_name)
+        return packages
+
+    def held_to_manifest(self) -> None:
+        for p in self.packages:
+            path = self.directory / p.file
             if not path.is_file():
                 raise HarnessError(
                     f"{path} is listed in the manifest but missing; rebuild the packages"
@@ -68,7 +119,22 @@ class PackageSet:
                 raise HarnessError(
                     f"{path} does not match its sha256 in the manifest; rebuild the packages"
                 )
-        return packages
+
+    def for_box(self, box_name: str) -> None:
+        """Refuse a set made for another box, or in a format the box does not install."""
+        made_for = self.manifest.get("box")
+        if made_for not in (None, box_name):
+            raise HarnessError(
+                f"{self.directory} holds packages for {made_for}, not {box_name} "
+                f"(pass --packages for the right box)"
+            )
+        formats = platform.of(catalog.load_box(box_name)).packages.formats
+        found = self.suffix.removeprefix(".")
+        if found not in formats:
+            raise HarnessError(
+                f"{self.directory} holds .{found} packages; {box_name} installs "
+                f"{' and '.join('.' + f for f in formats)} (pass --packages for the right box)"
+            )
 
     @staticmethod
     def read_manifest(directory: Path) -> dict:
@@ -92,12 +158,17 @@ class PackageSet:
     def names(self) -> list[str]:
         return [p.name for p in self.packages]
 
-    def version(self, name: str = "salt") -> str:
-        return next(p.version for p in self.packages if p.name == name)
+    def version(self, name: str | None = None) -> str:
+        """The version of package NAME (default: the one that holds Salt)."""
+        return next(p.version for p in self.packages if p.name == (name or self.layout.common))
 
     @property
     def salt_version(self) -> str:
         return self.manifest["salt_version"]
+
+    @property
+    def foreign(self) -> bool:
+        return "read_from" in self.manifest
 
     @property
     def python_minor(self) -> str:
@@ -174,15 +245,12 @@ class PackageSet:
 
     def payload_files(self) -> list[str]:
         """Every file and symlink the package files hold (absolute paths), read on the host."""
-        return sorted(f for p in self.packages for f in _payload_files(self.directory / p.file))
-
-
-@dataclass(frozen=True)
-class Relation:
-    """One Provides or Requires (Depends) entry: a name, and the version it is pinned to."""
-
-    name: str
-    version: str = ""  # after "=" (RPM) or "(= ...)" (DEB); empty when unpinned or ranged
+        return sorted(
+            e.path
+            for p in self.packages
+            for e in package_files.entries(self.directory / p.file)
+            if e.kind != "dir"
+        )
 
 
 # What our packages may require besides each other (each pinned to exactly our version):
@@ -203,49 +271,3 @@ RELATIONS_COMMAND = {
     ".rpm": "rpm -qp --provides --requires FILE",
     ".deb": "dpkg-deb -f FILE Provides Pre-Depends Depends Recommends",
 }
-
-
-@functools.cache  # one package set is checked on every box that verifies it
-def relations(package: Path) -> dict[str, list[Relation]]:
-    """What a package file provides and requires, read on the host: {provides, requires}.
-    A DEB's requires are its Pre-Depends, Depends and Recommends, alternatives each."""
-    if package.suffix == ".rpm":
-        return {kind: _rpm_relations(package, kind) for kind in ("provides", "requires")}
-    fields = {"provides": ["Provides"], "requires": ["Pre-Depends", "Depends", "Recommends"]}
-    return {kind: _deb_relations(package, names) for kind, names in fields.items()}
-
-
-def _rpm_relations(package: Path, kind: str) -> list[Relation]:
-    listing = capture(["rpm", "-qp", f"--{kind}", str(package)], check=True).stdout
-    found = []
-    for line in listing.splitlines():
-        name, _, rest = line.strip().partition(" ")
-        op, _, version = rest.partition(" ")
-        found.append(Relation(name, version if op == "=" else ""))
-    return found
-
-
-def _deb_relations(package: Path, fields: list[str]) -> list[Relation]:
-    found = []
-    for field_name in fields:
-        value = capture(["dpkg-deb", "-f", str(package), field_name], check=True).stdout
-        for entry in value.replace("|", ",").split(","):
-            name, _, rest = entry.strip().partition(" ")
-            pinned = rest.strip("() ")
-            if name:
-                found.append(Relation(name, pinned[2:] if pinned.startswith("= ") else ""))
-    return found
-
-
-@functools.cache
-def _payload_files(package: Path) -> tuple[str, ...]:
-    if package.suffix == ".rpm":
-        listing = capture(
-            ["rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\\n]", str(package)],
-            check=True,
-        ).stdout
-        entries = [line.split(" ", 1) for line in listing.splitlines() if " " in line]
-        return tuple(path for perms, path in entries if not perms.startswith("d"))
-    tar = capture(["dpkg-deb", "--fsys-tarfile", str(package)], check=True, text=False).stdout
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        return tuple(m.name.removeprefix(".") for m in archive.getmembers() if not m.isdir())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,7 @@ from harness.transport import Machine
 
 from . import events
 from .evidence import record_fingerprint
-from .packages import PackageSet
+from .packages import holds_one_set, is_foreign, older_line_dir, package_dir, salt_version_in
 from .testinfra_backend import testinfra_host
 
 
@@ -46,6 +45,12 @@ def pytest_addoption(parser):
     )
     group.addoption(
         "--packages", default=None, help="directory of packages to verify (default: dist/BOX/)"
+    )
+    group.addoption(
+        "--prefix",
+        default=None,
+        help="where the packages hold Salt's venv or onedir, when they hold several "
+        "(default: read from the packages)",
     )
     group.addoption(
         "--older-line",
@@ -138,16 +143,24 @@ def conflict_pairs(boxes: list[catalog.Box]) -> list:
     ]
 
 
-def older_lines(config, box: catalog.Box) -> list[str]:
-    """The Salt lines the lifecycle upgrades the box's packages from: --older-line's (its
-    manifest's), each --older-salt, or the catalog's (older_salt of the box whose packages
-    these are: builds.locks.older_lines)."""
-    chosen = config.getoption("--older-line")
-    if chosen and (Path(chosen) / "manifest.json").exists():
-        return [PackageSet.read_manifest(Path(chosen))["salt_version"]]
+def older_lines(config, box: catalog.Box) -> tuple[list[str], str]:
+    """The Salt lines the lifecycle upgrades the box's packages from, and why there are none
+    when so: --older-line's (or a foreign set's packages.toml older_line), each
+    --older-salt, or the catalog's (older_salt of the box whose packages these are:
+    builds.locks.older_lines)."""
+    main = package_dir(box.packages_box, config.getoption("--packages"))
+    chosen = older_line_dir(config.getoption("--older-line"), main)
+    if chosen and holds_one_set(chosen):
+        return [salt_version_in(chosen)], ""
+    if not chosen and is_foreign(main):
+        return [], (
+            f"the packages in {main} are not ours and name no older line: give "
+            f"--older-line DIR, or older_line in {main}/packages.toml"
+        )
     named = [v.strip() for item in config.getoption("--older-salt") for v in item.split(",")]
     lines = [v for v in named if v] or list(locks.older_lines(box.packages_box))
-    return lines[:1] if chosen else lines
+    reason = f"{box.packages_box}'s packages have no older Salt line (older_salt = [])"
+    return (lines[:1] if chosen else lines), reason
 
 
 def older_line_pairs(config, boxes: list[catalog.Box]) -> list:
@@ -155,12 +168,11 @@ def older_line_pairs(config, boxes: list[catalog.Box]) -> list:
     packages have none (older_salt = []) has each check once, skipped with the reason."""
     pairs = []
     for b in boxes:
-        lines = older_lines(config, b)
+        lines, reason = older_lines(config, b)
         pairs += [
             pytest.param(b.name, line, id=events.param_id(b.name, f"from-{line}")) for line in lines
         ]
         if not lines:
-            reason = f"{b.packages_box}'s packages have no older Salt line (older_salt = [])"
             pairs.append(
                 pytest.param(b.name, None, id=b.name, marks=pytest.mark.skip(reason=reason))
             )

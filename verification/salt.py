@@ -95,9 +95,10 @@ class SaltMaster:
     log = "/var/log/salt/master"
     pending = "/etc/salt/pki/master/minions_pre"  # keys waiting for acceptance
 
-    def __init__(self, machine: Machine, address: str):
+    def __init__(self, machine: Machine, address: str, as_service: bool = True):
         self.machine = machine
         self.address = address
+        self.as_service = as_service  # else started as `salt-master -d` (a venv without units)
 
     def start(self):
         self.machine.run("mkdir -p /etc/salt/master.d /srv/salt")
@@ -108,7 +109,10 @@ class SaltMaster:
             "interface: 0.0.0.0\nlog_level_logfile: info\nfileserver_list_cache_time: 0\n"
             "file_roots:\n  base:\n    - /srv/salt\n",
         )
-        start_as_an_admin(self.machine, "salt-master")
+        if self.as_service:
+            start_as_an_admin(self.machine, "salt-master")
+        else:
+            self.machine.run("salt-master -d")
         wait_for_port(self.machine, 4505)
         wait_for_port(self.machine, 4506)
 

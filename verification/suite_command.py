@@ -18,6 +18,7 @@ class SuiteRun:
     workers: int = 1
     provider: str | None = None
     packages: str | None = None
+    prefix: str | None = None  # where the packages hold Salt, when they hold several
     older_line: str | None = None  # the older Salt line's packages (lifecycle)
     older_salt: str | None = None  # the older Salt line(s) the lifecycle upgrades from
     marker: str | None = None
@@ -38,6 +39,7 @@ class SuiteRun:
         for flag, value in (
             ("--provider", self.provider),
             ("--packages", self.packages),
+            ("--prefix", self.prefix),
             ("--older-line", self.older_line),
             ("--older-salt", self.older_salt),
             ("-m", self.marker),

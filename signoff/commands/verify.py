@@ -21,7 +21,17 @@ from . import out, provider_option
 )
 @click.option("-n", "workers", type=int, default=1, help="Parallel pytest workers (one box each).")
 @provider_option
-@click.option("--packages", help="Directory of packages to verify (default: dist/BOX/).")
+@click.option(
+    "--packages",
+    help="Directory of packages to verify, ours or any that bundle Salt (default: dist/BOX/).",
+)
+@click.option(
+    "--prefix", help="Where the packages hold Salt, when they hold several (default: read)."
+)
+@click.option(
+    "--older-line",
+    help="Directory of the older Salt line's packages, for the upgrade checks.",
+)
 @click.option("--keep-boxes", is_flag=True, help="Leave the boxes up for a look afterwards.")
 @click.option("-m", "marker", help="Only the checks with this pytest marker (e.g. smoke).")
 @click.option("-k", "keyword", help="Only the checks matching this pytest -k expression.")
@@ -30,7 +40,9 @@ from . import out, provider_option
     metavar="K/N",
     help="Only shard K of N of the boxes (every N-th from the K-th); join with report merge.",
 )
-def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword, shard):
+def verify(
+    box_spec, workers, provider, packages, prefix, older_line, keep_boxes, marker, keyword, shard
+):
     """Run the suites on fresh boxes and write the sign-off report (reports/DATE/)."""
     from ..verify import verify as run_verification
 
@@ -44,6 +56,8 @@ def verify(box_spec, workers, provider, packages, keep_boxes, marker, keyword, s
         keyword,
         shard=shard,
         console=out,
+        prefix=prefix,
+        older_line=older_line,
     )
     print_summary(summary, report_dir)
     sys.exit(0 if summary["verdict"] == "PASS" else 1)
