@@ -10,6 +10,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -291,11 +293,27 @@ class Machine:
             if mode is not None:
                 self.run(f"chmod {mode:o} {shlex.quote(remote)}")
             return
-        self.actions += 1
-        with self.client.open_sftp() as sftp:
+        with self._sftp(f"copy {local} -> {remote}") as sftp:
             sftp.put(str(local), remote)
             if mode is not None:
                 sftp.chmod(remote, mode)
+
+    @contextmanager
+    def _sftp(self, what: str) -> Iterator[paramiko.SFTPClient]:
+        """An SFTP session. One that drops meanwhile (sshd ended, the box died) is
+        SessionLost, as for a command; an error with the session alive is the error."""
+        self.actions += 1
+        try:
+            with self.client.open_sftp() as sftp:
+                yield sftp
+        except (EOFError, OSError, paramiko.SSHException) as e:
+            transport = self._client.get_transport() if self._client else None
+            if transport is not None and transport.is_active():
+                raise
+            raise SessionLost(
+                f"box {self.name}: SSH session dropped while running `{what}` "
+                f"(sshd in the box ended or restarted, or the box died: {e!r})"
+            ) from None
 
     # ---- bulk copies through the OpenSSH client: paramiko's pure-Python cipher moves a
     # 50 MB package in ~20 s, ssh in under a second.
@@ -402,8 +420,7 @@ class Machine:
             q = shlex.quote(remote)
             self.run(f"cat > {q} && chmod {mode:o} {q}", stdin=text.encode())
             return
-        self.actions += 1
-        with self.client.open_sftp() as sftp:
+        with self._sftp(f"write {remote}") as sftp:
             with sftp.open(remote, "w") as f:
                 f.write(text)
             sftp.chmod(remote, mode)
