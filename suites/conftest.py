@@ -26,19 +26,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.needs_master)
     # Each box's checks that use its signed-in minion run after its others: a check that
     # takes the box back to 'installed' (fresh, the lifecycle scenario) signs it out.
-    # The boxes' checks come before any others collected with them (the harness's tests):
-    # under --dist loadgroup each box is one worker's longest serial run, so it starts
-    # first and the shorter groups fill the other workers around it, not after it.
     first: dict[object, int] = {}
     for index, item in enumerate(items):
         first.setdefault(box_of(item), index)
-    items.sort(
-        key=lambda item: (
-            box_of(item) is None,
-            first[box_of(item)],
-            "minion" in item.fixturenames,
-        )
-    )
+    items.sort(key=lambda item: (first[box_of(item)], "minion" in item.fixturenames))
 
 
 def box_of(item) -> object:
