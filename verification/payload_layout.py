@@ -172,26 +172,23 @@ def _interpreter(every: Mapping[str, Entry], root: str, minor: str) -> str:
     raise Missing(f"no Python in {root}/bin (python{minor.split('.')[0]}, python{minor}, python)")
 
 
+def _links(every: Mapping[str, Entry], path: str) -> list[str]:
+    """PATH and each path its links name in turn, up to one the payload holds as no link."""
+    chain = [path]
+    while len(chain) < 16 and (entry := every.get(chain[-1])) is not None and entry.kind == "link":
+        chain.append(posixpath.normpath(posixpath.join(posixpath.dirname(chain[-1]), entry.target)))
+    return chain
+
+
 def _resolves_inside(every: Mapping[str, Entry], path: str, root: str) -> bool:
     """Is PATH, its links followed through the payload, a file under ROOT?"""
-    for _ in range(16):
-        entry = every.get(path)
-        if entry is None or entry.kind != "link":
-            return entry is not None and path.startswith(f"{root}/")
-        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.target))
-    return False
+    final = _links(every, path)[-1]
+    return final in every and every[final].kind != "link" and final.startswith(f"{root}/")
 
 
 def _first_outside(every: Mapping[str, Entry], path: str, root: str) -> str | None:
-    """The first path outside ROOT that PATH's links name (None: it stays inside)."""
-    for _ in range(16):
-        entry = every.get(path)
-        if entry is None or entry.kind != "link":
-            return None
-        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.target))
-        if not path.startswith(f"{root}/"):
-            return path
-    return None
+    """The first path outside ROOT that PATH's links name (None: they stay inside)."""
+    return next((p for p in _links(every, path)[1:] if not p.startswith(f"{root}/")), None)
 
 
 def _commands(every: Mapping[str, Entry], root: str) -> dict[str, str]:
