@@ -112,14 +112,21 @@ def missing_sibling(directory: Path, headers: dict[Path, package_files.Header]) 
         )
 
 
-def describe(directory: Path, prefix: str | None = None) -> tuple[dict, PayloadLayout]:
-    """The manifest-like record of a directory without manifest.json, and its layout."""
-    chosen = settings(directory)
+def layout_of(directory: Path, prefix: str | None = None) -> PayloadLayout:
+    """The layout of a directory without manifest.json, once it is found one package set."""
     files = package_paths(directory)
     headers = {p: package_files.header(p) for p in files}
     one_set(directory, headers)
     payloads = {headers[p].name: package_files.entries(p) for p in files}
-    layout = read(payloads, str(directory), prefix or chosen.get("prefix"))
+    return read(payloads, str(directory), prefix or settings(directory).get("prefix"))
+
+
+def describe(directory: Path, prefix: str | None = None) -> tuple[dict, PayloadLayout]:
+    """The manifest-like record of a directory without manifest.json (every file's sha256
+    among it), and its layout."""
+    layout = layout_of(directory, prefix)
+    chosen = settings(directory)
+    files = package_paths(directory)
     manifest = {
         "box": chosen.get("box"),
         "salt_version": layout.salt_version,
@@ -128,7 +135,7 @@ def describe(directory: Path, prefix: str | None = None) -> tuple[dict, PayloadL
         "package_format": files[0].suffix[1:],
         "prefix": layout.prefix,
         "read_from": "the package files (no manifest.json)",
-        "packages": [_record(p, headers[p]) for p in files],
+        "packages": [_record(p, package_files.header(p)) for p in files],
         "bundled": dict(layout.bundled),
     }
     if "older_line" in chosen:

@@ -44,8 +44,12 @@ def made_for(directory: Path, box_name: str) -> bool:
     named = package_dir_facts.settings(directory).get("box")
     if named:
         return named == box_name
-    formats = platform.of(catalog.load_box(box_name)).packages.formats
-    return any(package_files.format_of(p) in formats for p in directory.iterdir())
+    return any(package_files.format_of(p) in formats_of(box_name) for p in directory.iterdir())
+
+
+def formats_of(box_name: str) -> tuple[str, ...]:
+    """The package formats BOX's package manager installs."""
+    return platform.of(catalog.load_box(box_name)).packages.formats
 
 
 def is_foreign(directory: Path) -> bool:
@@ -68,7 +72,7 @@ def salt_version_in(directory: Path) -> str:
     """The Salt version of the one set in DIRECTORY, without checking the set."""
     if (directory / "manifest.json").exists():
         return PackageSet.read_manifest(directory)["salt_version"]
-    return package_dir_facts.describe(directory)[0]["salt_version"]
+    return package_dir_facts.layout_of(directory).salt_version
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class PackageSet:
                 f"{self.directory} holds packages for {made_for}, not {box_name} "
                 f"(pass --packages for the right box)"
             )
-        formats = platform.of(catalog.load_box(box_name)).packages.formats
+        formats = formats_of(box_name)
         found = self.suffix.removeprefix(".")
         if found not in formats:
             raise HarnessError(
@@ -165,10 +169,6 @@ class PackageSet:
     @property
     def salt_version(self) -> str:
         return self.manifest["salt_version"]
-
-    @property
-    def foreign(self) -> bool:
-        return "read_from" in self.manifest
 
     @property
     def python_minor(self) -> str:
