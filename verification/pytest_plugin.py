@@ -18,7 +18,7 @@ from harness.errors import HarnessError, SessionLost
 from harness.providers import PROVIDERS
 from harness.transport import Machine
 
-from . import events
+from . import events, run_order
 from .evidence import record_fingerprint
 from .packages import holds_one_set, is_foreign, older_line_dir, package_dir, salt_version_in
 from .testinfra_backend import testinfra_host
@@ -31,6 +31,13 @@ def pytest_addoption(parser):
         action="append",
         default=[],
         help="box(es) to run on: repeat, comma list, or 'all' (default: debian12)",
+    )
+    group.addoption(
+        "--smoke-box",
+        action="append",
+        default=[],
+        help="box(es) on which only the smoke checks run, in the same run as --box's full "
+        "suites: repeat or comma list",
     )
     group.addoption(
         "--provider",
@@ -66,6 +73,7 @@ def pytest_addoption(parser):
         "the older_salt of the box whose packages are verified, boxes/*.toml, else "
         f"{', '.join(locks.OLDER_LINES)})",
     )
+    run_order.add_options(group)
 
 
 def worker_id() -> str:
@@ -84,14 +92,20 @@ def pytest_configure(config):
     # First line of each box start failure -> the check that reported it.
     config._harness_unstarted = {}
     try:
-        config._harness_boxes = catalog.select_boxes(config.getoption("--box") or None)
+        full = catalog.select_boxes(config.getoption("--box") or None)
+        named = config.getoption("--smoke-box")
+        smoke = catalog.select_boxes(named) if named else []
     except HarnessError as e:
         raise pytest.UsageError(str(e)) from None
+    full_names = {b.name for b in full}
+    config._harness_boxes = full + [b for b in smoke if b.name not in full_names]
+    config._harness_smoke_only = {b.name for b in smoke} - full_names
     if settings.current().text(events.ENV) and not os.environ.get("PYTEST_XDIST_WORKER"):
         boxes = [b.name for b in config._harness_boxes]
         config.pluginmanager.register(OutcomeEvents(boxes), "harness-outcome-events")
     session.terminate_as_interrupt()
     config._harness_run = own_run()
+    run_order.register(config, worker=bool(os.environ.get("PYTEST_XDIST_WORKER")))
 
 
 def own_run() -> str:
@@ -186,6 +200,23 @@ def pytest_collection_modifyitems(config, items):
         callspec = getattr(item, "callspec", None)
         if callspec and "machine" in callspec.params:
             item.add_marker(pytest.mark.xdist_group(callspec.params["machine"]))
+    deselect_beyond_smoke(config, items)
+
+
+def deselect_beyond_smoke(config, items: list) -> None:
+    """On a --smoke-box, only the checks marked smoke."""
+    smoke_only = config._harness_smoke_only
+    beyond = [
+        item
+        for item in items
+        if getattr(item, "callspec", None)
+        and item.callspec.params.get("machine") in smoke_only
+        and item.get_closest_marker("smoke") is None
+    ]
+    if beyond:
+        config.hook.pytest_deselected(items=beyond)
+        dropped = {id(item) for item in beyond}
+        items[:] = [item for item in items if id(item) not in dropped]
 
 
 @pytest.hookimpl(wrapper=True)
