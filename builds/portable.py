@@ -127,6 +127,8 @@ class Target(NamedTuple):
     with_zmq: bool  # build libzmq (else pyzmq's wheel fits the target and brings its own)
     zig: bool  # compiled with zig cc (else the ppbt toolchain)
     recipe: Path = RECIPE  # the shell recipe that builds it (part of its cache key)
+    # Its C libraries are the set built once for SHARED_LIBRARIES_GLIBC (else built with it).
+    shared_libraries: bool = False
 
     @property
     def below_glibc_2_7(self) -> bool:
@@ -168,6 +170,7 @@ EL6 = Target(
     ),
     with_zmq=False,
     zig=True,
+    shared_libraries=True,
 )
 # Bullseye's CPython 2.7.18 (Salt 3000, EL5's line, is the last on Python 2) and the same
 # OpenSSL 1.1.1, the newest line 2.7's _ssl takes.
@@ -182,8 +185,13 @@ EL5 = Target(
     with_zmq=False,
     zig=True,
     recipe=RECIPE27,
+    shared_libraries=True,
 )
 TARGETS = (EL5, EL6, EL7)  # oldest glibc first
+# EL6's and EL5's interpreters link one set of C libraries (the same sources, OpenSSL 1.1.1
+# included), compiled once with zig cc for the older glibc: what links within 2.5 loads on
+# 2.12, as glibc keeps every old symbol version. A cold build compiles them once, not twice.
+SHARED_LIBRARIES_GLIBC = "2.5"
 
 
 def target(box) -> Target:
@@ -294,8 +302,18 @@ def _wrappers(target: Target) -> Path:
 def cache_key(target: Target) -> str:
     parts = [s.sha256 for s in target.sources] + [CMAKE_SHA256, toolchain.WHEEL_SHA256]
     parts += [toolchain.ZIG_WHEEL_SHA256] if target.zig else []
+    parts += [shared_libraries_key(target)] if target.shared_libraries else []
     recipe = target.recipe.read_text() + LIBRARIES.read_text() + _wrappers(target).read_text()
     return digest("python-portable-v1", target.glibc, target.series, *parts, recipe, "x86_64")[:20]
+
+
+def shared_libraries_key(target: Target) -> str:
+    """The key of the C library set a shared_libraries target unpacks: its sources (no
+    CPython), the zig toolchain, the library recipe and wrappers, and the glibc."""
+    parts = [s.sha256 for s in [*SOURCES, target.openssl]]
+    parts += [CMAKE_SHA256, toolchain.WHEEL_SHA256, toolchain.ZIG_WHEEL_SHA256]
+    recipe = LIBRARIES.read_text() + ZIG_WRAPPERS.read_text()
+    return digest("portable-libraries-v1", SHARED_LIBRARIES_GLIBC, *parts, recipe, "x86_64")[:20]
 
 
 def send_toolchain(runner: BoxRunner, box) -> None:
@@ -395,6 +413,41 @@ def check_abi(tarball: Path, built: Target, log: Path) -> None:
         )
 
 
+def _recipe_env(built: Target, glibc: str, series: str) -> str:
+    """The variables portable_libraries.sh and the recipes read."""
+    wrappers = _wrappers(built)
+    return (
+        f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={ZIG if built.zig else TOOLCHAIN} "
+        f"TOOLCHAIN_WRAPPERS={WORK}/dl/{wrappers.name} GLIBC={glibc} "
+        f"PYTHON_SERIES={series} WITH_ZMQ={int(built.with_zmq)}"
+        f"{f' PATCHELF={TOOLCHAIN}/bin/patchelf' if built.zig else ''}"
+    )
+
+
+def _shared_libraries(runner: BoxRunner, built: Target) -> Path:
+    """The C library set of the shared_libraries targets, from the cache or compiled on the
+    box (whose $WORK/dl holds the sources and recipes): a tarball of what they install into
+    /opt/salt. PYTHON_SERIES=3: with xz and libuuid, which Python 2.7 leaves out."""
+    cached = cache_root() / "portable-libraries" / shared_libraries_key(built) / "libraries.tar"
+    if cached.is_file():
+        return cached
+    env = _recipe_env(built, SHARED_LIBRARIES_GLIBC, "3")
+    with progress.step(
+        f"building the C libraries of the zig targets for glibc {SHARED_LIBRARIES_GLIBC}"
+    ):
+        runner.run(
+            f"rm -rf {PREFIX} && {env} bash -c 'set -euo pipefail\n"
+            f". {WORK}/dl/{LIBRARIES.name}\nbuild_libraries' && "
+            f"tar -C {PREFIX} -cf {WORK}/libraries.tar . && "
+            f"rm -rf {PREFIX} {WORK}/src {WORK}/tools",
+            f"building the C libraries for glibc {SHARED_LIBRARIES_GLIBC}",
+            timeout=2 * 3600,
+        )
+        with filling(cached.parent) as tmp:
+            runner.fetch(f"{WORK}/libraries.tar", tmp / cached.name, "caching the C libraries")
+    return cached
+
+
 def install(runner: BoxRunner, box) -> str:
     """Put the portable interpreter into /opt/salt on the box; return its version."""
     built = target(box)
@@ -424,12 +477,13 @@ def _build(runner: BoxRunner, box, built: Target, cached: Path) -> None:
     wrappers = _wrappers(built)
     for src in [*sources, built.recipe, LIBRARIES, wrappers]:
         runner.send_file(src, f"{WORK}/dl/{src.name}", f"copying {src.name} in")
+    env = _recipe_env(built, built.glibc, built.series)
+    if built.shared_libraries:
+        libraries = _shared_libraries(runner, built)
+        runner.send_file(libraries, f"{WORK}/dl/libraries.tar", "copying the C libraries in")
+        env += f" LIBRARIES_TAR={WORK}/dl/libraries.tar"
     runner.run(
-        f"WORK={WORK} PREFIX={PREFIX} TOOLCHAIN={ZIG if built.zig else TOOLCHAIN} "
-        f"TOOLCHAIN_WRAPPERS={WORK}/dl/{wrappers.name} GLIBC={built.glibc} "
-        f"PYTHON_SERIES={built.series} WITH_ZMQ={int(built.with_zmq)} "
-        f"{f'PATCHELF={TOOLCHAIN}/bin/patchelf ' if built.zig else ''}"
-        f"bash {WORK}/dl/{built.recipe.name}",
+        f"{env} bash {WORK}/dl/{built.recipe.name}",
         "building the portable CPython and its libraries",
         timeout=4 * 3600,
     )

@@ -4,7 +4,8 @@
 # Sourced by builds/portable_recipe.sh (3.x) and builds/portable_recipe27.sh (2.7), with
 # WORK, PREFIX, TOOLCHAIN, TOOLCHAIN_WRAPPERS, GLIBC, PYTHON_SERIES and WITH_ZMQ set:
 #   . "$WORK/dl/portable_libraries.sh"   # tools and environment
-#   build_libraries                      # zlib ... expat, xz and libuuid for 3.x, libzmq
+#   provide_libraries                    # zlib ... expat, xz and libuuid for 3.x, libzmq:
+#                                        # built here, or unpacked from $LIBRARIES_TAR
 #   ...                                  # CPython, as the recipe builds it
 #   relocate_elf_files                   # strip, no kernel note, $ORIGIN rpaths
 T=x86_64-linux-gnu
@@ -158,6 +159,24 @@ build_libraries() {
             -DWITH_LIBSODIUM=OFF -DENABLE_CURVE=ON -DWITH_LIBBSD=OFF -DENABLE_DRAFTS=OFF \
             -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS -static-libstdc++ -static-libgcc" \
             > build.out 2>&1 || { tail -40 build.out; exit 1; }
+    fi
+}
+
+# The C libraries of EL6's and EL5's interpreters are one set, built once for the older glibc
+# (builds/portable.py SHARED_LIBRARIES_GLIBC, with PYTHON_SERIES=3) and unpacked from
+# $LIBRARIES_TAR: glibc keeps every old symbol version, so what links within 2.5 loads on
+# 2.12. Without $LIBRARIES_TAR (EL7's, compiled with the ppbt toolchain) they are built here.
+provide_libraries() {
+    if [ -z "${LIBRARIES_TAR:-}" ]; then
+        build_libraries
+        return
+    fi
+    echo "=== the C libraries, from ${LIBRARIES_TAR##*/} ($(date +%T))"
+    tar -xf "$LIBRARIES_TAR" -C "$PREFIX"
+    if [ "${PYTHON_SERIES%%.*}" = 2 ]; then  # 2.7 takes no lzma and no _uuid (as above)
+        rm -rf "$PREFIX"/lib/liblzma.* "$PREFIX"/lib/libuuid.* "$PREFIX"/include/lzma* \
+            "$PREFIX"/include/uuid "$PREFIX"/lib/pkgconfig/liblzma.pc \
+            "$PREFIX"/lib/pkgconfig/uuid.pc
     fi
 }
 

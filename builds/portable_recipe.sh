@@ -10,7 +10,7 @@ set -euo pipefail
 : "${WORK:?}" "${PREFIX:?}" "${TOOLCHAIN:?}" "${TOOLCHAIN_WRAPPERS:?}" "${PYTHON_SERIES:?}"
 : "${WITH_ZMQ:?}" "${GLIBC:?}"
 . "$WORK/dl/portable_libraries.sh"  # the tools, the environment, the C libraries
-build_libraries
+provide_libraries
 
 # No PGO/LTO: the build boxes have two cores. sysconfig keeps LDFLAGS' rpath to /opt/salt/lib
 # on purpose: extensions built later against /opt/salt's libraries (libffi, libssl) need it.

@@ -17,7 +17,7 @@ set -euo pipefail
 [ "$PYTHON_SERIES" = 2.7 ] || { echo "portable_recipe27.sh builds Python 2.7 only"; exit 1; }
 [ "$WITH_ZMQ" = 0 ] || { echo "no libzmq for Python 2.7: pyzmq's manylinux1 wheel has one"; exit 1; }
 . "$WORK/dl/portable_libraries.sh"  # the tools, the environment, the C libraries
-build_libraries
+provide_libraries
 
 # ---- CPython 2.7 ----------------------------------------------------------------------
 # UCS-4 (the cp27mu ABI of manylinux1 wheels), a shared libpython, libffi and expat from
