@@ -176,7 +176,7 @@ provide_libraries() {
     if [ "${PYTHON_SERIES%%.*}" = 2 ]; then  # 2.7 takes no lzma and no _uuid (as above)
         rm -rf "$PREFIX"/lib/liblzma.* "$PREFIX"/lib/libuuid.* "$PREFIX"/include/lzma* \
             "$PREFIX"/include/uuid "$PREFIX"/lib/pkgconfig/liblzma.pc \
-            "$PREFIX"/lib/pkgconfig/uuid.pc
+            "$PREFIX"/lib/pkgconfig/uuid.pc "$PREFIX"/sbin "$PREFIX"/share/bash-completion
     fi
 }
 

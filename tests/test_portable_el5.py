@@ -54,7 +54,7 @@ def test_every_recipe_shares_the_c_libraries_and_the_elf_relocation():
 
 
 def test_el6_and_el5_share_one_set_of_c_libraries_built_for_the_older_glibc():
-    assert portable.SHARED_LIBRARIES_GLIBC == portable.EL5.glibc
+    assert portable.EL5.glibc == portable.SHARED_LIBRARIES_GLIBC
     assert portable.EL5.shared_libraries and portable.EL6.shared_libraries
     assert not portable.EL7.shared_libraries  # the ppbt toolchain's, and OpenSSL 3
     assert portable.shared_libraries_key(portable.EL5) == portable.shared_libraries_key(
