@@ -206,17 +206,17 @@ def pytest_collection_modifyitems(config, items):
 def deselect_beyond_smoke(config, items: list) -> None:
     """On a --smoke-box, only the checks marked smoke."""
     smoke_only = config._harness_smoke_only
-    beyond = [
-        item
-        for item in items
-        if getattr(item, "callspec", None)
-        and item.callspec.params.get("machine") in smoke_only
-        and item.get_closest_marker("smoke") is None
-    ]
+    kept, beyond = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_smoke_box = callspec is not None and callspec.params.get("machine") in smoke_only
+        if on_smoke_box and item.get_closest_marker("smoke") is None:
+            beyond.append(item)
+        else:
+            kept.append(item)
     if beyond:
         config.hook.pytest_deselected(items=beyond)
-        dropped = {id(item) for item in beyond}
-        items[:] = [item for item in items if id(item) not in dropped]
+        items[:] = kept
 
 
 @pytest.hookimpl(wrapper=True)

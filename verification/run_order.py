@@ -20,10 +20,7 @@ from pathlib import Path
 
 import pytest
 
-
-def bare(nodeid: str) -> str:
-    """The test's id without the '@GROUP' suffix that pytest-xdist adds under loadgroup."""
-    return nodeid.split("@", 1)[0]
+from .events import test_name as bare  # the test's id without xdist's '@GROUP'
 
 
 def unit(item: pytest.Item) -> str:
@@ -45,13 +42,14 @@ def load_costs(path: Path) -> dict[str, float]:
 def longest_first(items: list[pytest.Item], costs: dict[str, float]) -> None:
     """Sort ITEMS in place: units by their summed cost, longest first; ties and unmeasured
     units in collection order; each unit's own tests in theirs."""
+    units = [unit(item) for item in items]
     cost: dict[str, float] = defaultdict(float)
     first: dict[str, int] = {}
-    for index, item in enumerate(items):
-        name = unit(item)
+    for index, (name, item) in enumerate(zip(units, items, strict=True)):
         first.setdefault(name, index)
         cost[name] += costs.get(bare(item.nodeid), 0.0)
-    items.sort(key=lambda item: (-cost[unit(item)], first[unit(item)]))
+    order = sorted(range(len(items)), key=lambda i: (-cost[units[i]], first[units[i]]))
+    items[:] = [items[i] for i in order]
 
 
 class CostRecorder:
