@@ -3,7 +3,8 @@ its [build] section names: centos7 builds on debian12), the payload staged on it
 the format module (builds.formats), fetched into dist/, checked against the box's ABI
 ceiling (builds.abi_ceiling) and described by a manifest.
 
-Output: dist/BOX/ (default Salt), dist/BOX-salt-VERSION/, dist/BOX-defect-NAME/. Packages are
+Output: dist/BOX/ (default Salt), dist/BOX-salt-VERSION/, dist/BOX-defect-NAME/,
+dist/BOX-onedir/ (Salt's onedir layout: builds.layout.Shape). Packages are
 written into a temp dir and renamed into place at the end, so a failed build never leaves a
 half-written package set in dist/. Log: dist/logs/<output name>.build.log.
 """
@@ -35,11 +36,12 @@ def output_name(
     salt_version: str | None = None,
     defect: str | None = None,
     foreign_format: str | None = None,
+    layout: str | None = None,
 ) -> str:
     """foreign_format: a package format other than the box's own (rpm from a Debian box).
     The box's own Salt line (box_line) is named by the box alone."""
     other_line = salt_version if salt_version not in (None, box_line(box_name)) else None
-    return paths.package_set_name(box_name, other_line, defect, foreign_format)
+    return paths.package_set_name(box_name, other_line, defect, foreign_format, layout)
 
 
 def dist_root(dist_dir: Path | None = None) -> Path:
@@ -52,8 +54,10 @@ def output_dir(
     defect: str | None = None,
     dist_dir: Path | None = None,
     foreign_format: str | None = None,
+    layout: str | None = None,
 ) -> Path:
-    return dist_root(dist_dir) / output_name(box_name, salt_version, defect, foreign_format)
+    name = output_name(box_name, salt_version, defect, foreign_format, layout)
+    return dist_root(dist_dir) / name
 
 
 def log_path(*args: Any, **kwargs: Any) -> Path:
@@ -62,11 +66,16 @@ def log_path(*args: Any, **kwargs: Any) -> Path:
     return out.parent / "logs" / f"{out.name}.build.log"
 
 
-def current_digest(box_name: str, *variant: str | None, package_format: str | None = None) -> str:
+def current_digest(
+    box_name: str,
+    *variant: str | None,
+    package_format: str | None = None,
+    layout: str | None = None,
+) -> str:
     """The inputs digest a build of (box, salt version, defect) would have now."""
     salt_version, defect = [*variant, None, None][:2]
     salt_version = salt_version or box_line(box_name)
-    box = catalog.load_box(box_name).for_salt(salt_version)
+    box = catalog.load_box(box_name).for_salt(salt_version).for_layout(layout)
     return manifest.inputs_digest(box, salt_version, defect, package_format or box.package_format)
 
 
@@ -78,20 +87,22 @@ def build_packages(
     dist_dir: Path | None = None,
     package_format: str | None = None,
     force: bool = False,
+    layout: str | None = None,
 ) -> Path:
     """Build BOX's packages into dist; return the output directory. Unless `force`, an
-    output whose inputs are unchanged is reused (from dist/ or the package cache)."""
+    output whose inputs are unchanged is reused (from dist/ or the package cache). LAYOUT:
+    an install layout other than the catalog's (builds.layout.SHAPES)."""
     salt_version = salt_version or box_line(box_name)
-    box = catalog.load_box(box_name).for_salt(salt_version)
-    defects.check(defect, box.python.portable)
+    box = catalog.load_box(box_name).for_salt(salt_version).for_layout(layout)
+    defects.check(defect, box.python.portable, box.build.layout)
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
     package_format = package_format or box.package_format
     builder = format_module(package_format)
     builder.check(box, defect)
     foreign = package_format if package_format != box.package_format else None
     digest_ = manifest.inputs_digest(box, salt_version, defect, package_format)
-    final = output_dir(box_name, salt_version, defect, dist_dir, foreign)
-    log = log_path(box_name, salt_version, defect, dist_dir, foreign)
+    final = output_dir(box_name, salt_version, defect, dist_dir, foreign, box.build.layout)
+    log = log_path(box_name, salt_version, defect, dist_dir, foreign, box.build.layout)
     # One build per output at a time, across processes: a second caller waits, then
     # finds the first one's packages current.
     with state.locked(log.with_suffix(".lock")):
@@ -182,7 +193,13 @@ def venv_of_the_good_build(
 ) -> Venv:
     """The good build's /opt/salt (built first, or taken as it is when current): its common
     package (the first), which a build box unpacks, and what its manifest says of it."""
-    good = build_packages(box.name, salt_version, dist_dir=dist_dir, package_format=package_format)
+    good = build_packages(
+        box.name,
+        salt_version,
+        dist_dir=dist_dir,
+        package_format=package_format,
+        layout=box.build.layout,
+    )
     builder = format_module(package_format or box.package_format)
     made = manifest.read(good)
     if made is None:
@@ -216,7 +233,8 @@ def _build_on_box(
         staged = stage(machine, box, salt_version, defect, runner, venv)
         with progress.step(f"{box.name}: building {box.package_format} packages"):
             built = builder.build(runner, staged, REMOTE_OUT, box)
-        built.sort(key=lambda pkg: pkg.name != layout.COMMON)
+        common = (layout.COMMON, staged.shape.common_deb)
+        built.sort(key=lambda pkg: pkg.name not in common)
         entries = []
         with progress.step(f"{box.name}: fetching {len(built)} packages"):
             for pkg in built:
@@ -239,7 +257,8 @@ def _abi_gate(
     with its findings recorded: the suites must catch it on a box."""
     with tempfile.TemporaryDirectory(prefix="svh-abi-") as tmp:
         builder.unpack(common, Path(tmp))
-        report = abi_ceiling.scan(Path(tmp), box.glibc, portable=box.python.portable)
+        prefix = layout.shape(box.build.layout).prefix
+        report = abi_ceiling.scan(Path(tmp), box.glibc, box.python.portable, prefix)
     with open(log, "a") as f:
         f.write(f"\n### ABI ceiling (glibc {box.glibc}): {report.summary()}\n")
         f.writelines(f"{finding.kind}: {finding.message}\n" for finding in report.findings)

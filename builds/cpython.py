@@ -85,20 +85,30 @@ def source_url() -> str:
     return f"{source_mirror('the CPython source')}/{SOURCE_PATH}"
 
 
-def check_stdlib(runner: BoxRunner):
+def check_stdlib(runner: BoxRunner, prefix: str = PREFIX):
     imports = "; ".join(f"import {m}" for m in REQUIRED_MODULES)
     runner.run(
-        f"{PREFIX}/bin/python3 -I -c {shlex.quote(imports)}",
+        f"{prefix}/bin/python3 -I -c {shlex.quote(imports)}",
         f"checking the bundled CPython's stdlib ({', '.join(REQUIRED_MODULES[:11])})",
     )
 
 
-def install(runner: BoxRunner, box) -> str:
-    """Put the bundled interpreter into /opt/salt on the box; return its version."""
+def relocate(runner: BoxRunner, prefix: str) -> None:
+    """Move an interpreter built in /opt/salt to PREFIX: it finds its libraries through
+    relative rpaths and its stdlib from where it runs, as a relenv onedir does."""
+    if prefix != PREFIX:
+        runner.run(
+            f"rm -rf {prefix} && mkdir -p {prefix} && rmdir {prefix} && mv {PREFIX} {prefix}",
+            f"moving the interpreter to {prefix}",
+        )
+
+
+def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
+    """Put the bundled interpreter into PREFIX on the box; return its version."""
     cached = cache_root() / "python" / cache_key(box)
     if (cached / "python.tar").is_file():
         with progress.step(f"{box.name}: bundled CPython {VERSION} (cached)"):
-            runner.send_tar(cached / "python.tar", PREFIX, "unpacking the cached CPython")
+            runner.send_tar(cached / "python.tar", prefix, "unpacking the cached CPython")
     else:
         with progress.step(
             f"{box.name}: building CPython {VERSION} from Debian's source (make -j2, minutes)"
@@ -121,8 +131,9 @@ def install(runner: BoxRunner, box) -> str:
                     "caching the built CPython on the host",
                 )
             runner.run(f"rm -rf {WORK}", "removing the CPython build directory")
-    check_stdlib(runner)
+            relocate(runner, prefix)
+    check_stdlib(runner, prefix)
     return runner.output(
-        f"{PREFIX}/bin/python3 -I -c 'import platform; print(platform.python_version())'",
+        f"{prefix}/bin/python3 -I -c 'import platform; print(platform.python_version())'",
         "asking the bundled CPython its version",
     ).strip()

@@ -62,10 +62,19 @@ def arch_of(pkg: StagedPackage) -> str:
     return "amd64" if pkg.name == layout.COMMON else "all"
 
 
-def control(pkg: StagedPackage, version: str, depends: list[str], installed_kb: int) -> str:
+def package_name(role: str, shape: layout.Shape) -> str:
+    """The DEB that plays ROLE (a SubPackage name): Salt's onedir names its common one
+    salt-common."""
+    return shape.common_deb if role == layout.COMMON else role
+
+
+def control(
+    pkg: StagedPackage, version: str, depends: list[str], installed_kb: int, name: str = ""
+) -> str:
+    """NAME: the package's name where the layout names it otherwise than its role."""
     summary = pkg.summary
     return (
-        f"Package: {pkg.name}\nVersion: {version}\nArchitecture: {arch_of(pkg)}\n"
+        f"Package: {name or pkg.name}\nVersion: {version}\nArchitecture: {arch_of(pkg)}\n"
         f"Maintainer: {MAINTAINER}\nInstalled-Size: {installed_kb}\n"
         + (f"Depends: {', '.join(depends)}\n" if depends else "")
         + f"Section: admin\nPriority: optional\nHomepage: {HOMEPAGE}\n"
@@ -74,8 +83,10 @@ def control(pkg: StagedPackage, version: str, depends: list[str], installed_kb: 
     )
 
 
-def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> list[str]:
-    deps = [f"{name} (= {version})" for name in pkg.requires]
+def depends_of(
+    pkg: StagedPackage, version: str, common_depends: list[str], shape: layout.Shape = layout.VENV
+) -> list[str]:
+    deps = [f"{package_name(role, shape)} (= {version})" for role in pkg.requires]
     if pkg.units:
         deps.append(HELPER_DEPENDS)
     if pkg.name == layout.COMMON:
@@ -83,7 +94,7 @@ def depends_of(pkg: StagedPackage, version: str, common_depends: list[str]) -> l
     return deps + pkg.distro_depends
 
 
-def postinst(pkg: StagedPackage) -> str | None:
+def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | None:
     if not (pkg.units or pkg.post_install or pkg.carries_extras):
         return None
     units = " ".join(pkg.units)
@@ -128,18 +139,25 @@ def postinst(pkg: StagedPackage) -> str | None:
             "    fi",
         ]
     if pkg.carries_extras:
-        lines.append(f"    {layout.PREFIX}/bin/python3 {layout.CARRY_EXTRAS} || true")
+        lines.append(f"    {shape.prefix}/bin/python3 {shape.carry_extras} || true")
     lines += [f"    {line}" for line in pkg.post_install]
     lines += ["    ;;", "esac", "exit 0", ""]
     return "\n".join(lines)
 
 
 def preinst(pkg: StagedPackage) -> str | None:
-    if not pkg.pre_upgrade:
+    if not (pkg.pre_upgrade or pkg.pre_install):
         return None
-    lines = ["#!/bin/sh", "set -e", 'if [ "$1" = upgrade ]; then']
-    lines += [f"    {line}" for line in pkg.pre_upgrade]
-    return "\n".join([*lines, "fi", "exit 0", ""])
+    lines = ["#!/bin/sh", "set -e"]
+    if pkg.pre_install:
+        lines += ['case "$1" in', "install|upgrade)"]
+        lines += [f"    {line}" for line in pkg.pre_install]
+        lines += ["    ;;", "esac"]
+    if pkg.pre_upgrade:
+        lines += ['if [ "$1" = upgrade ]; then']
+        lines += [f"    {line}" for line in pkg.pre_upgrade]
+        lines += ["fi"]
+    return "\n".join([*lines, "exit 0", ""])
 
 
 def prerm(pkg: StagedPackage) -> str | None:
@@ -160,7 +178,7 @@ def prerm(pkg: StagedPackage) -> str | None:
     )
 
 
-def postrm(pkg: StagedPackage) -> str | None:
+def postrm(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | None:
     on_remove = []
     on_purge = []
     if pkg.units:
@@ -176,8 +194,8 @@ def postrm(pkg: StagedPackage) -> str | None:
             "fi",
         ]
     if pkg.name == layout.COMMON:
-        # Bytecode Salt compiles at run time is not in the package: take /opt/salt away whole.
-        on_remove.append(f"rm -rf {layout.PREFIX}")
+        # Bytecode Salt compiles at run time is not in the package: take the prefix away whole.
+        on_remove.append(f"rm -rf {shape.prefix}")
     if pkg.purge:
         on_purge.append("rm -rf " + " ".join(shlex.quote(p) for p in pkg.purge))
     if not (on_remove or on_purge):
@@ -208,8 +226,8 @@ def postrm(pkg: StagedPackage) -> str | None:
     return "\n".join(lines)
 
 
-def deb_name(pkg: StagedPackage, version: str) -> str:
-    return f"{pkg.name}_{version}_{arch_of(pkg)}.deb"
+def deb_name(pkg: StagedPackage, version: str, name: str = "") -> str:
+    return f"{name or pkg.name}_{version}_{arch_of(pkg)}.deb"
 
 
 ELF_FILES = r"""
@@ -274,7 +292,9 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> l
         f"rm -rf {debroot} {out_dir} && mkdir -p {debroot} {out_dir}", "preparing the DEB trees"
     )
     built = []
+    shape = staged.shape
     for pkg in staged.packages.values():
+        deb_package = package_name(pkg.name, shape)
         tree = f"{debroot}/{pkg.name}"
         # Hard links: the DEBIAN directory must not land in the format-neutral stage.
         runner.run(
@@ -282,23 +302,24 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> l
             f"preparing {pkg.name}'s tree",
         )
         kb = int(runner.output(f"du -sk {tree} | cut -f1", f"measuring {pkg.name}").strip())
+        depends = depends_of(pkg, staged.version, shared, shape)
         files = {
-            "control": control(pkg, staged.version, depends_of(pkg, staged.version, shared), kb),
+            "control": control(pkg, staged.version, depends, kb, deb_package),
             "conffiles": "".join(c + "\n" for c in pkg.conffiles) or None,
             "preinst": preinst(pkg),
-            "postinst": postinst(pkg),
+            "postinst": postinst(pkg, shape),
             "prerm": prerm(pkg),
-            "postrm": postrm(pkg),
+            "postrm": postrm(pkg, shape),
         }
         for name, text in files.items():
             if text:
                 mode = 0o644 if name in ("control", "conffiles") else 0o755
                 runner.machine.write_text(f"{tree}/DEBIAN/{name}", text, mode)
-        deb = deb_name(pkg, staged.version)
+        deb = deb_name(pkg, staged.version, deb_package)
         runner.run(
             f"dpkg-deb --root-owner-group {' '.join(compression(box))} --build {tree} "
             f"{out_dir}/{deb}",
             f"dpkg-deb --build {pkg.name}",
         )
-        built.append(PackageFile(pkg.name, staged.version, arch_of(pkg), deb))
+        built.append(PackageFile(deb_package, staged.version, arch_of(pkg), deb))
     return built

@@ -157,12 +157,17 @@ CLOBBERED_FILE = DISTRO_DIST_PACKAGES + "/tornado/__init__.py"
 STALE_SALT_VERSION = "3008.0"
 
 
-def check(name: str | None, portable: bool | None = None) -> str | None:
-    """The defect's name, if it is known and (given whether the box's payload is portable)
-    applies to the box."""
+def check(name: str | None, portable: bool | None = None, layout: str = "venv") -> str | None:
+    """The defect's name, if it is known and (given whether the box's payload is portable,
+    and its install layout) applies to the box."""
     if name is not None and name not in EVERY:
         known = ", ".join(EVERY)
         raise BuildError(f"unknown defect {name!r} (known: {known}; see --list-defects)")
+    if name is not None and layout != "venv":
+        raise BuildError(
+            f"defect variants break our own layout, not {layout}'s: drop --layout {layout} "
+            f"to build the {name} variant"
+        )
     if name in CENTOS7 and portable is False:
         raise BuildError(
             f"defect {name} breaks the centos7 packages: build it for centos7 "

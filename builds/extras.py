@@ -34,20 +34,22 @@ sys.exit(salt_pip())
 README = "Python packages an admin installs with salt-pip, for Salt's use only.\n"
 
 
-def extras_dir(minor: str) -> str:
-    return f"{PREFIX}/extras-{minor}"
+def extras_dir(minor: str, prefix: str = PREFIX) -> str:
+    return f"{prefix}/extras-{minor}"
 
 
-def provide(runner: BoxRunner, minor: str) -> None:
-    site = f"{PREFIX}/lib/python{minor}/site-packages"
-    carry_dir = layout.CARRY_EXTRAS.rpartition("/")[0]
+def provide(runner: BoxRunner, minor: str, shape: layout.Shape = layout.VENV) -> None:
+    prefix, carry = shape.prefix, shape.carry_extras
+    site = f"{prefix}/lib/python{minor}/site-packages"
+    extras = extras_dir(minor, prefix)
     runner.run(
-        f"mkdir -p {extras_dir(minor)} {carry_dir} && "
-        f"echo {extras_dir(minor)} > {site}/salt-extras.pth",
+        f"mkdir -p {extras} {carry.rpartition('/')[0]} && echo {extras} > {site}/salt-extras.pth",
         "salt-pip: the extras directory, its .pth and the launcher",
     )
-    runner.machine.write_text(f"{PREFIX}/bin/salt-pip", LAUNCHER.read_text(), 0o755)
-    runner.machine.write_text(layout.CARRY_EXTRAS, CARRY.read_text(), 0o644)
+    # The launcher names its root: the prefix it is installed in.
+    launcher = LAUNCHER.read_text().replace(PREFIX, prefix)
+    runner.machine.write_text(f"{prefix}/bin/salt-pip", launcher, 0o755)
+    runner.machine.write_text(carry, CARRY.read_text(), 0o644)
     # A file of ours in the extras keeps them a directory: pip removes the directory it
     # empties when it uninstalls the last extra, and the package owns it.
-    runner.machine.write_text(f"{extras_dir(minor)}/README", README)
+    runner.machine.write_text(f"{extras}/README", README)

@@ -38,6 +38,47 @@ class SubPackage:
 SALT_PIP = "salt-pip"
 
 
+@dataclass(frozen=True)
+class Shape:
+    """Where the payload lives and what its pieces are called (`harness build --layout`).
+
+    venv: ours, the proof of concept's: /opt/salt, /usr/bin wrappers that exec its
+    bin/TOOL, every daemon as root. onedir: Salt's own packages' (pkg/debian, salt.spec):
+    /opt/saltstack/salt with a launcher per tool at its top that /usr/bin links to, the
+    common DEB named salt-common, and salt-master and salt-api run as the system user salt
+    that the common package makes (`user: salt` in /etc/salt/master)."""
+
+    name: str
+    prefix: str
+    common_deb: str  # the common package's name as a DEB (an RPM's is always COMMON)
+    launchers: bool  # PREFIX/TOOL launchers that /usr/bin/TOOL links to, not wrappers
+    master_user: str  # the user salt-master and salt-api run as
+
+    @property
+    def carry_extras(self) -> str:
+        """Run after every package change: salt-pip's extras of another Python minor moved
+        into this one's (builds/files/carry_extras.py)."""
+        return f"{self.prefix}/share/salt-pip/carry_extras.py"
+
+    def tool_path(self, tool: str) -> str:
+        """What /usr/bin/TOOL runs: the launcher at the onedir's top, or the venv's script."""
+        return f"{self.prefix}/{tool}" if self.launchers else f"{self.prefix}/bin/{tool}"
+
+
+VENV = Shape("venv", PREFIX, COMMON, launchers=False, master_user="root")
+ONEDIR = Shape("onedir", "/opt/saltstack/salt", "salt-common", launchers=True, master_user="salt")
+SHAPES = {s.name: s for s in (VENV, ONEDIR)}
+
+
+def shape(name: str | None) -> Shape:
+    """The layout named NAME (None: ours)."""
+    if name is None:
+        return VENV
+    if name not in SHAPES:
+        raise ValueError(f"unknown layout {name!r}; known: {', '.join(SHAPES)}")
+    return SHAPES[name]
+
+
 def carries_salt_pip(minor: str) -> bool:
     """A payload on Python 2.7 (Salt 3000, EL5) has no salt-pip: Salt brought it with 3006,
     and our launcher and extras carrier are Python 3."""
@@ -105,11 +146,50 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
 # The daemons, by unit name without ".service", in the subpackages' order.
 DAEMONS = tuple(u.removesuffix(".service") for p in SUBPACKAGES for u in p.units)
 LOGROTATE = "/etc/logrotate.d/salt"
-# Run after every package change: salt-pip's extras of another Python minor moved into
-# this one's (builds/files/carry_extras.py).
-CARRY_EXTRAS = f"{PREFIX}/share/salt-pip/carry_extras.py"
+CARRY_EXTRAS = VENV.carry_extras
 # Directories only root (the daemons' user) may enter: the key store (salt#65264).
 PRIVATE_DIRS = frozenset({"/etc/salt/pki"})
+
+
+def private_access(shape: Shape) -> tuple[int, str]:
+    """Mode and group of PRIVATE_DIRS: 0700 root where every daemon runs as root. Where
+    salt-master runs as another user it must reach its own keys below /etc/salt/pki, which
+    Salt makes that user's and private when it starts: that user's group may enter the
+    directory above (0750), others still may not."""
+    if shape.master_user == "root":
+        return 0o700, "root"
+    return 0o750, shape.master_user
+
+
+def system_user(shape: Shape) -> list[str]:
+    """Shell lines that make the layout's system user for salt-master and salt-api, as
+    Salt's common package does before its files go in (nothing where they run as root)."""
+    user = shape.master_user
+    if user == "root":
+        return []
+    return [
+        f"getent group {user} >/dev/null || groupadd --system {user}",
+        f"getent passwd {user} >/dev/null || useradd --system --no-create-home --gid {user} "
+        f"--home-dir {shape.prefix} --shell /usr/sbin/nologin --comment Salt {user}",
+    ]
+
+
+def private_group(shape: Shape) -> list[str]:
+    """Shell lines, once the files are in, that give PRIVATE_DIRS their group where it is
+    not root's (a DEB's files are root's; an RPM's %attr says it itself)."""
+    _, group = private_access(shape)
+    return [] if group == "root" else [f"chgrp {group} {d}" for d in sorted(PRIVATE_DIRS)]
+
+
+def config_text(conf: str, shape: Shape) -> str:
+    """/etc/salt/CONF as the layout ships it: Salt's onedir master names its user."""
+    text = (FILES_DIR / "etc/salt" / conf).read_text()
+    if conf == "master" and shape.master_user != "root":
+        text += (
+            f"\n# The user salt-master and salt-api run as (the package made it).\n"
+            f"user: {shape.master_user}\n"
+        )
+    return text
 
 
 def unit_dir(box) -> str:
@@ -157,9 +237,13 @@ def conffiles(pkg: SubPackage) -> list[str]:
     return files
 
 
-def wrapper_text(tool: str, extra: str = "") -> str:
+def wrapper_text(tool: str, extra: str = "", shape: Shape = VENV) -> str:
+    """The script a user runs TOOL by: a /usr/bin wrapper (venv), or the launcher at the
+    onedir's top that /usr/bin/TOOL links to."""
     template = (FILES_DIR / "wrapper.sh.in").read_text()
-    return template.replace("@TOOL@", tool).replace("@EXTRA@", extra)
+    return (
+        template.replace("@PREFIX@", shape.prefix).replace("@TOOL@", tool).replace("@EXTRA@", extra)
+    )
 
 
 def unit_text(unit: str, exec_dir: str = "/usr/bin") -> str:

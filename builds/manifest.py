@@ -82,6 +82,8 @@ def make(staged, package_format: str, packages: list[dict], digest_: str, second
         "build_seconds": round(seconds, 1),
         "venv_of_the_good_build": staged.venv_of_the_good_build,
         "prerelease_order": staged.prerelease_order,
+        "layout": staged.shape.name,
+        "prefix": staged.shape.prefix,
     }
 
 

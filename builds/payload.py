@@ -59,7 +59,6 @@ from .transforms import BuildOptions
 WORK = "/var/tmp/svh-build"
 SITECUSTOMIZE = Path(__file__).with_name("files") / "portable" / "sitecustomize.py"
 AS_PUBLISHED = Path(__file__).with_name("files") / "as_published.py"
-PREFIX = layout.PREFIX
 # {name: version} of every distribution /opt/salt's Python sees (2.7 has no
 # importlib.metadata: pip's own pkg_resources reads the same metadata there).
 DISTRIBUTIONS = """import json
@@ -86,6 +85,8 @@ class StagedPackage:
     post_install: list[str]  # extra shell lines after install (defects only)
     purge: list[str]  # run-time state to remove on purge
     pre_upgrade: list[str] = field(default_factory=list)  # shell lines (defects only)
+    # Shell lines before its files go in, on install and upgrade: the layout's system user.
+    pre_install: list[str] = field(default_factory=list)
     # After every install, upgrade or downgrade: layout.CARRY_EXTRAS (the common package).
     carries_extras: bool = False
     tools: list[str] = field(default_factory=list)  # /usr/bin wrappers (layout's, by Python)
@@ -109,6 +110,7 @@ class StagedPayload:
     venv_of_the_good_build: bool = False  # /opt/salt copied in from the good build's package
     # [a release candidate's package version, the final's], as this build names them
     prerelease_order: list[str] = field(default_factory=list)
+    shape: layout.Shape = layout.VENV  # where the payload lives, what its packages are called
 
     def package_root(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -134,8 +136,8 @@ class Venv:
     unpack_command: Callable[[str, str], str] | None = None
 
 
-def _unpack_the_good_venv(runner: BoxRunner, venv: Venv) -> None:
-    """The good build's /opt/salt from its package, sent and unpacked on the box: one file
+def _unpack_the_good_venv(runner: BoxRunner, venv: Venv, prefix: str) -> None:
+    """The good build's PREFIX from its package, sent and unpacked on the box: one file
     over the wire, not its ten thousand."""
     assert venv.package is not None and venv.unpack_command is not None
     good = f"{WORK}/good"
@@ -143,9 +145,9 @@ def _unpack_the_good_venv(runner: BoxRunner, venv: Venv) -> None:
     runner.run(f"mkdir -p {good}", "preparing the good build's package directory")
     runner.send_file(venv.package, remote, "copying the good build's package in")
     runner.run(
-        f"{venv.unpack_command(remote, f'{good}/root')} && mv {good}/root{PREFIX} {PREFIX} "
-        f"&& rm -rf {good}",
-        f"unpacking the good build's {PREFIX}",
+        f"{venv.unpack_command(remote, f'{good}/root')} && mkdir -p {prefix} && "
+        f"rmdir {prefix} && mv {good}/root{prefix} {prefix} && rm -rf {good}",
+        f"unpacking the good build's {prefix}",
     )
 
 
@@ -157,16 +159,18 @@ def stage(
     runner: BoxRunner,
     venv: Venv | None = None,
 ) -> StagedPayload:
-    """Build /opt/salt on the box (or copy in the good build's) and stage every package's
-    files under WORK/stage."""
+    """Build the payload's prefix (/opt/salt, or the box's layout's) on the box, or copy in
+    the good build's, and stage every package's files under WORK/stage."""
     minor = python_minor(box)
-    runner.run(f"rm -rf {WORK} {PREFIX} && mkdir -p {WORK}", "preparing the build directory")
+    shape = layout.shape(box.build.layout)
+    prefix = shape.prefix
+    runner.run(f"rm -rf {WORK} {prefix} && mkdir -p {WORK}", "preparing the build directory")
     reused = venv is not None
     if venv is None:
         venv = _build_venv(runner, box, salt_version, defect, minor)
     else:
-        with progress.step(f"{box.name}: the good build's {PREFIX}, unchanged"):
-            _unpack_the_good_venv(runner, venv)
+        with progress.step(f"{box.name}: the good build's {prefix}, unchanged"):
+            _unpack_the_good_venv(runner, venv, prefix)
     payload = StagedPayload(
         box=box.name,
         root=f"{WORK}/stage",
@@ -181,6 +185,7 @@ def stage(
         bundled=venv.bundled,
         venv_of_the_good_build=reused,
         prerelease_order=layout.prerelease_order(salt_version, box),
+        shape=shape,
     )
     with progress.step(f"{box.name}: staging the packages' files"):
         describe(payload, minor)
@@ -191,8 +196,9 @@ def stage(
 def _build_venv(
     runner: BoxRunner, box: Box, salt_version: str, defect: str | None, minor: str
 ) -> Venv:
-    """/opt/salt on the box from the locked inputs; its tree stays on the box."""
+    """The payload's prefix on the box from the locked inputs; its tree stays on the box."""
     options = defects.transform(defect).options
+    prefix = layout.shape(box.build.layout).prefix
     lock, block = salt_lock(salt_version, minor), build_lock(minor)
     # A portable payload is built for the target's glibc, not the build box's.
     for_target = box.python.portable and options.target_glibc
@@ -203,19 +209,19 @@ def _build_venv(
         inputs = fetch_inputs(lock, block, minor, glibc, runner.log, progress=progress.detail)
         runner.copy_in(inputs, f"{WORK}/inputs", "copying the inputs into the box")
     system_python, python_version = _interpreter(runner, box, minor, options)
-    python = platform.Layout.of(box).interpreter
+    python = platform.Layout.of(box, prefix).interpreter
 
-    with progress.step(f"{box.name}: installing Salt {salt_version} into {PREFIX}"):
+    with progress.step(f"{box.name}: installing Salt {salt_version} into {prefix}"):
         _install(runner, box, inputs, python, python_version, options)
         if layout.carries_salt_pip(minor):
-            extras.provide(runner, minor)
+            extras.provide(runner, minor, layout.shape(box.build.layout))
         bundled = json.loads(
             runner.output(
                 f"{python} {platform.isolation_flags(minor)} -c {shlex.quote(DISTRIBUTIONS)}",
                 "listing the distributions in the venv",
             )
         )
-        _check_hygiene(runner, python, minor)
+        _check_hygiene(runner, python, minor, prefix)
     bundled = {canonical(k): v for k, v in sorted(bundled.items())}
     return Venv(python_version, system_python, bundled)
 
@@ -227,51 +233,52 @@ def _build_box_glibc(runner: BoxRunner) -> str:
 def _interpreter(
     runner: BoxRunner, box: Box, minor: str, options: BuildOptions
 ) -> tuple[str | None, str]:
-    """/opt/salt's interpreter: the bundled CPython (portable or built for the release), or
+    """The prefix's interpreter: the bundled CPython (portable or built for the release), or
     a venv on the system's. Returns (the system Python it runs on, its version)."""
+    prefix = layout.shape(box.build.layout).prefix
     if box.python.portable:
-        python_version = portable.install(runner, box)
+        python_version = portable.install(runner, box, prefix)
         portable.send_toolchain(runner, box)  # the sdists compile with it too
-        runner.machine.put_file(SITECUSTOMIZE, f"{PREFIX}/lib/python{minor}/sitecustomize.py")
+        runner.machine.put_file(SITECUSTOMIZE, f"{prefix}/lib/python{minor}/sitecustomize.py")
         if not options.own_libssl:
             runner.run(
-                f"rm -f {PREFIX}/lib/libssl.so* {PREFIX}/lib/libcrypto.so*",
-                "leaving out /opt/salt's own libssl and libcrypto",
+                f"rm -f {prefix}/lib/libssl.so* {prefix}/lib/libcrypto.so*",
+                f"leaving out {prefix}'s own libssl and libcrypto",
             )
     elif box.python.bundle_interpreter:
-        python_version = cpython.install(runner, box)
+        python_version = cpython.install(runner, box, prefix)
     else:
         system_python = f"/usr/bin/python{minor}"
         runner.run(
-            f"{system_python} -m venv --without-pip {PREFIX}",
+            f"{system_python} -m venv --without-pip {prefix}",
             f"creating the venv with {system_python}",
         )
         python_version = runner.output(
-            f"{PREFIX}/bin/python3 -c 'import platform; print(platform.python_version())'",
+            f"{prefix}/bin/python3 -c 'import platform; print(platform.python_version())'",
             "asking the venv its Python version",
         ).strip()
         return system_python, python_version
     if minor.startswith("2."):
-        _no_user_site(runner, minor)
+        _no_user_site(runner, minor, prefix)
         return None, python_version
-    # home = our own bin: site.py then runs /opt/salt as an isolated venv of itself.
+    # home = our own bin: site.py then runs the prefix as an isolated venv of itself.
     runner.run(
-        f"printf 'home = {PREFIX}/bin\\ninclude-system-site-packages = false\\n"
-        f"version = {python_version}\\n' > {PREFIX}/pyvenv.cfg",
+        f"printf 'home = {prefix}/bin\\ninclude-system-site-packages = false\\n"
+        f"version = {python_version}\\n' > {prefix}/pyvenv.cfg",
         "writing pyvenv.cfg for the bundled CPython",
     )
     return None, python_version
 
 
-def _no_user_site(runner: BoxRunner, minor: str) -> None:
+def _no_user_site(runner: BoxRunner, minor: str, prefix: str) -> None:
     """Python 2.7 reads no pyvenv.cfg; its prefix is /opt/salt, so no system site-packages
     is on its path, but ~/.local's would be: site.py's switch is turned off, as a venv's
     include-system-site-packages = false does on Python 3."""
-    site = f"{PREFIX}/lib/python{minor}/site.py"
+    site = f"{prefix}/lib/python{minor}/site.py"
     runner.run(
         f"sed -i 's/^ENABLE_USER_SITE = None$/ENABLE_USER_SITE = False/' {site} && "
         f"grep -q '^ENABLE_USER_SITE = False$' {site} && rm -f {site}c {site}o && "
-        f"{PREFIX}/bin/python{minor} -E -m py_compile {site}",
+        f"{prefix}/bin/python{minor} -E -m py_compile {site}",
         "turning off the user site-packages of /opt/salt's Python 2.7",
     )
 
@@ -294,7 +301,8 @@ def _install(
         "installing pip into the venv",
     )
     # Portable payloads compile for the target's glibc (the toolchain, or zig cc below 2.17).
-    env = portable.compile_env(box) if box.python.portable and options.target_glibc else None
+    for_target = box.python.portable and options.target_glibc
+    env = portable.compile_env(box, layout.shape(box.build.layout).prefix) if for_target else None
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
     pins = [
         p for p in parse_lock((inputs / "lock.txt").read_text()) if p.key not in options.left_out
@@ -321,28 +329,28 @@ def _install(
     runner.run(f"{python} {flags} -c 'import {modules}'", "importing Salt from the venv")
 
 
-def _check_hygiene(runner: BoxRunner, python: str, minor: str):
+def _check_hygiene(runner: BoxRunner, python: str, minor: str, prefix: str):
     """Fail the build if the venv points outside itself or kept a build path. Our own build
     paths fail anywhere; pip's only where the file is not as its published wheel has it."""
     runner.machine.put_file(AS_PUBLISHED, f"{WORK}/as_published.py")
     published = f"{python} {platform.isolation_flags(minor)} {WORK}/as_published.py"
     script = f"""
-bad=$(grep -rl -- '/var/tmp/svh-' {PREFIX} || true)
+bad=$(grep -rl -- '/var/tmp/svh-' {prefix} || true)
 [ -z "$bad" ] || {{ echo "build paths left in: $bad"; exit 1; }}
-bad=$({{ grep -rl -- '/tmp/pip-' {PREFIX} || true; }} | {published})
+bad=$({{ grep -rl -- '/tmp/pip-' {prefix} || true; }} | {published})
 [ -z "$bad" ] || {{ echo "pip's build paths left in: $bad"; exit 1; }}
-for f in {PREFIX}/bin/*; do
+for f in {prefix}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
     line=$(head -c 200 "$f" | head -n 1 | tr -d '\\0')
     case "$line" in
-        '#!{PREFIX}/'*|'#!/bin/sh'|'#!/bin/bash') ;;  # python3.X-config is a shell script
-        '#!'*) echo "shebang outside {PREFIX}: $f: $line"; exit 1 ;;
+        '#!{prefix}/'*|'#!/bin/sh'|'#!/bin/bash') ;;  # python3.X-config is a shell script
+        '#!'*) echo "shebang outside {prefix}: $f: $line"; exit 1 ;;
     esac
     grep -q "^'''exec'" "$f" && {{ echo "pip's exec trick in $f"; exit 1; }} || true
 done
-for pth in $(find {PREFIX} -name '*.pth' -o -name '*.egg-link'); do
-    grep -E '^/' "$pth" | grep -v '^{PREFIX}/' &&
-        {{ echo "absolute path outside {PREFIX} in $pth"; exit 1; }} || true
+for pth in $(find {prefix} -name '*.pth' -o -name '*.egg-link'); do
+    grep -E '^/' "$pth" | grep -v '^{prefix}/' &&
+        {{ echo "absolute path outside {prefix} in $pth"; exit 1; }} || true
 done
 """
     runner.run(script, "checking the venv for build paths, foreign shebangs and .pth entries")
@@ -352,6 +360,7 @@ def describe(payload: StagedPayload, minor: str):
     """Every package of the payload: what it requires, its conffiles, units and scripts
     (a defect changes them after)."""
     with_salt_pip = layout.carries_salt_pip(minor)
+    shape = payload.shape
     for sub in layout.SUBPACKAGES:
         payload.packages[sub.name] = StagedPackage(
             name=sub.name,
@@ -359,30 +368,32 @@ def describe(payload: StagedPayload, minor: str):
             requires=list(sub.requires),
             conffiles=layout.conffiles(sub),
             units=list(sub.units),
-            post_install=[],
+            post_install=layout.private_group(shape) if sub.name == layout.COMMON else [],
             purge=list(sub.purge),
             carries_extras=sub.name == layout.COMMON and with_salt_pip,
             tools=[t for t in sub.tools if with_salt_pip or t != layout.SALT_PIP],
+            pre_install=layout.system_user(shape) if sub.name == layout.COMMON else [],
         )
     defects.transform(payload.defect).describe(payload, minor)
 
 
 def files_tree(payload: StagedPayload, dest: Path):
-    """Write every package's non-venv files (wrappers, units, configs, dirs) under dest."""
+    """Write every package's non-venv files (wrappers or launchers, units, configs, dirs)
+    under dest."""
+    shape = payload.shape
     for sub in layout.SUBPACKAGES:
         root = dest / sub.name
         root.mkdir(parents=True)
         for tool in payload.packages[sub.name].tools:
-            _write(root / "usr/bin" / tool, layout.wrapper_text(tool), 0o755)
+            _tool(dest, root, tool, shape)
         for unit in sub.units:
             _write(root / payload.unit_dir.lstrip("/") / unit, layout.unit_text(unit), 0o644)
         for conf in sub.configs:
-            text = (layout.FILES_DIR / "etc/salt" / conf).read_text()
-            _write(root / "etc/salt" / conf, text, 0o644)
+            _write(root / "etc/salt" / conf, layout.config_text(conf, shape), 0o644)
         for d in sub.dirs:
             (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
             if d in layout.PRIVATE_DIRS:
-                (root / d.lstrip("/")).chmod(0o700)
+                (root / d.lstrip("/")).chmod(layout.private_access(shape)[0])
         if sub.name == layout.COMMON:
             _write(
                 root / layout.LOGROTATE.lstrip("/"),
@@ -390,6 +401,19 @@ def files_tree(payload: StagedPayload, dest: Path):
                 0o644,
             )
     defects.transform(payload.defect).files(payload, dest)
+
+
+def _tool(dest: Path, root: Path, tool: str, shape: layout.Shape) -> None:
+    """/usr/bin/TOOL in the package of ROOT: our wrapper, or (onedir) a link to the launcher
+    at the prefix's top, which the common package carries as Salt's does."""
+    if not shape.launchers:
+        _write(root / "usr/bin" / tool, layout.wrapper_text(tool), 0o755)
+        return
+    launcher = shape.tool_path(tool)
+    _write(dest / layout.COMMON / launcher.lstrip("/"), layout.wrapper_text(tool, "", shape), 0o755)
+    link = root / "usr/bin" / tool
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(launcher)
 
 
 def _write(path: Path, text: str, mode: int):
@@ -408,11 +432,12 @@ def _stage_files(runner: BoxRunner, payload: StagedPayload, minor: str):
         runner.copy_in(tmp, payload.root, "copying wrappers, units and configs in")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    venv = f"{payload.root}/{layout.COMMON}{PREFIX}"
-    # Hard links: the box's /opt/salt is not read again, and a transform that edits a file
+    prefix = payload.shape.prefix
+    venv = f"{payload.root}/{layout.COMMON}{prefix}"
+    # Hard links: the box's prefix is not read again, and a transform that edits a file
     # in place may change both names.
     runner.run(
-        f"mkdir -p {venv} && cp -al {PREFIX}/. {venv}/ && chown -R root:root {payload.root} "
+        f"mkdir -p {venv} && cp -al {prefix}/. {venv}/ && chown -R root:root {payload.root} "
         f"&& chmod 755 {payload.root}/*",
         "copying the venv into the stage",
     )

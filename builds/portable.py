@@ -331,8 +331,8 @@ def send_toolchain(runner: BoxRunner, box) -> None:
         runner.machine.put_file(BELOW_GLIBC_2_7, BELOW_GLIBC_2_7_ON_BOX)
 
 
-def compile_env(box) -> dict[str, str]:
-    """Environment for compiling sdists on the box against /opt/salt for the box's glibc.
+def compile_env(box, prefix: str = PREFIX) -> dict[str, str]:
+    """Environment for compiling sdists on the box against PREFIX for the box's glibc.
 
     Needs send_toolchain() first. pyzmq (scikit-build-core) takes ZMQ_PREFIX and links the
     libzmq built here; setuptools projects (timelib) take CC/LDSHARED/CFLAGS/LDFLAGS.
@@ -356,10 +356,10 @@ def compile_env(box) -> dict[str, str]:
         "AR": "ar" if built.zig else f"{t}-ar",
         "CFLAGS": flags + below_2_7,
         "CXXFLAGS": flags,
-        "CPPFLAGS": f"-I{PREFIX}/include",
+        "CPPFLAGS": f"-I{prefix}/include",
         # EL7's libstdc++ and libgcc_s are too old for gcc 11's: link them in.
-        "LDFLAGS": f"-L{PREFIX}/lib -Wl,-rpath,{PREFIX}/lib -static-libstdc++ -static-libgcc",
-        "ZMQ_PREFIX": PREFIX,
+        "LDFLAGS": f"-L{prefix}/lib -Wl,-rpath,{prefix}/lib -static-libstdc++ -static-libgcc",
+        "ZMQ_PREFIX": prefix,
         "PYZMQ_NO_BUNDLE": "1",
         "ZIG_GLOBAL_CACHE_DIR": f"{WORK}/zig-cache",
         "ZIG_LOCAL_CACHE_DIR": f"{WORK}/zig-cache",
@@ -375,14 +375,14 @@ def run_on_glibc217(runner: BoxRunner, code: str) -> str:
     )
 
 
-def check_stdlib(runner: BoxRunner, built: Target) -> None:
+def check_stdlib(runner: BoxRunner, built: Target, prefix: str = PREFIX) -> None:
     """Every module a full stdlib has imports (Python 3: cpython.REQUIRED_MODULES)."""
     if built.series != "2.7":
-        cpython.check_stdlib(runner)
+        cpython.check_stdlib(runner, prefix)
         return
     imports = "; ".join(f"import {m}" for m in REQUIRED_MODULES_27)
     runner.run(
-        f"{PREFIX}/bin/{built.python_name} -E -s -c {shlex.quote(imports)}",
+        f"{prefix}/bin/{built.python_name} -E -s -c {shlex.quote(imports)}",
         f"checking the portable Python 2.7's stdlib ({', '.join(REQUIRED_MODULES_27[:12])})",
     )
 
@@ -448,23 +448,25 @@ def _shared_libraries(runner: BoxRunner, built: Target) -> Path:
     return cached
 
 
-def install(runner: BoxRunner, box) -> str:
-    """Put the portable interpreter into /opt/salt on the box; return its version."""
+def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
+    """Put the portable interpreter into PREFIX on the box; return its version. It is
+    built in /opt/salt and runs from anywhere (relative rpaths, as a relenv onedir)."""
     built = target(box)
     cached = cache_root() / "python-portable" / cache_key(built) / "python.tar"
     if cached.is_file():
         with progress.step(f"{box.name}: portable CPython {built.series} (cached)"):
-            runner.run(f"rm -rf {PREFIX}", "clearing /opt/salt")
-            runner.send_tar(cached, PREFIX, "unpacking the cached portable CPython")
+            runner.run(f"rm -rf {prefix}", f"clearing {prefix}")
+            runner.send_tar(cached, prefix, "unpacking the cached portable CPython")
     else:
         with progress.step(
             f"{box.name}: building CPython {built.series} and its libraries for glibc "
             f"{built.glibc} (make -j2, ~9 minutes)"
         ):
             _build(runner, box, built, cached)
-    check_stdlib(runner, built)
+            cpython.relocate(runner, prefix)
+    check_stdlib(runner, built, prefix)
     return runner.output(
-        f"{PREFIX}/bin/{built.python_name} {platform.isolation_flags(built.series)} -c "
+        f"{prefix}/bin/{built.python_name} {platform.isolation_flags(built.series)} -c "
         "'import platform; print(platform.python_version())'",
         "asking the portable CPython its version",
     ).strip()

@@ -99,9 +99,10 @@ def rpmbuild_argv(
         macros["portable"] = "1"
     common = staged.packages.get(layout.COMMON)
     if common and common.carries_extras:
-        macros["carry_extras"] = layout.CARRY_EXTRAS
+        macros["carry_extras"] = staged.shape.carry_extras
     if common and layout.SALT_PIP not in common.tools:
         macros["without_salt_pip"] = "1"
+    macros |= layout_macros(staged)
     macros.update(defines or {})
     # --nodeps: the build box's rpm database is empty (Debian installs with dpkg, not rpm),
     # so every BuildRequires would look missing; the box's build tools come from apt.
@@ -109,6 +110,19 @@ def rpmbuild_argv(
     for name, value in macros.items():
         argv += ["--define", f"{name} {value}"]
     return [*argv, f"{topdir}/SPECS/salt.spec"]
+
+
+def layout_macros(staged: StagedPayload) -> dict[str, str]:
+    """The spec's macros for an install layout other than ours (builds/layout.py Shape)."""
+    shape = staged.shape
+    if shape == layout.VENV:
+        return {}
+    macros = {"salt_prefix": shape.prefix}
+    common = staged.packages.get(layout.COMMON)
+    if common and common.pre_install:
+        macros["salt_pre_install"] = "; ".join(common.pre_install)
+    mode, group = layout.private_access(shape)
+    return macros | {"pki_mode": f"{mode:04o}", "pki_group": group}
 
 
 def merged_tar_command(staged: StagedPayload, tarball: str) -> str:

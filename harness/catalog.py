@@ -113,6 +113,9 @@ class BuildSettings(Strict):
 
     # A build box of another catalog entry (centos7 builds on debian12); default: the box.
     box: str | None = None
+    # Where the payload lives and what its pieces are called (builds.layout.Shape): ours,
+    # a venv in /opt/salt, or Salt's onedir packages' /opt/saltstack/salt.
+    layout: Literal["venv", "onedir"] = "venv"
 
 
 class VagrantSettings(Strict):
@@ -172,6 +175,13 @@ class Box(Strict):
         """The box as packages of `salt_version` are built for it (python.lines)."""
         python = self.python.for_salt(salt_version)
         return self if python is self.python else self.model_copy(update={"python": python})
+
+    def for_layout(self, layout: str | None) -> Box:
+        """The box as packages of that install layout (None: the catalog's) are built for it."""
+        if layout is None or layout == self.build.layout:
+            return self
+        build = self.build.model_copy(update={"layout": layout})
+        return self.model_copy(update={"build": build})
 
     @property
     def packages_box(self) -> str:

@@ -25,13 +25,17 @@ def package_set_name(
     salt_version: str | None = None,
     defect: str | None = None,
     foreign_format: str | None = None,
+    layout: str | None = None,
 ) -> str:
-    """The one naming rule of dist/: BOX[-FORMAT][-salt-VERSION][-defect-NAME].
+    """The one naming rule of dist/: BOX[-FORMAT][-LAYOUT][-salt-VERSION][-defect-NAME].
     salt_version None: the default Salt line; foreign_format: a package format other than
-    the box's own (rpm from a Debian box)."""
+    the box's own (rpm from a Debian box); layout: an install layout other than ours
+    (onedir)."""
     name = box_name
     if foreign_format:
         name += f"-{foreign_format}"
+    if layout and layout != "venv":
+        name += f"-{layout}"
     if salt_version:
         name += f"-salt-{salt_version}"
     if defect:

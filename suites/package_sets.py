@@ -14,6 +14,7 @@ from verification.packages import (
     holds_one_set,
     made_for,
     older_line_dir,
+    our_layout,
     package_dir,
 )
 
@@ -22,13 +23,14 @@ INSTALLED = "installed"  # snapshot of the box right after our packages went in
 
 def packages_dir(config, box_name: str, salt_version: str | None = None) -> Path:
     main = package_dir(box_name, config.getoption("--packages"))
+    layout = our_layout(main) if holds_one_set(main) else None  # onedir: its lines are too
     if salt_version:
         chosen = older_line_dir(config.getoption("--older-line"), main)
-        return chosen or paths.package_set_dir(box_name, salt_version)
+        return chosen or paths.package_set_dir(box_name, salt_version, layout=layout)
     if holds_one_set(main) and not main.name.startswith(box_name) and not made_for(main, box_name):
         # --packages names one set, of the box under test: a helper box (the master of
-        # centos7-abi) takes its own release's default set.
-        return paths.package_set_dir(box_name)
+        # centos7-abi) takes its own release's default set, in the same layout.
+        return paths.package_set_dir(box_name, layout=layout)
     return main
 
 

@@ -4,13 +4,17 @@ store is private to the daemon that made it, and a user without root runs Salt's
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from checks import (
     configure_api,
     expect_none,
     expect_silent,
     fail,
+    isolated,
     layout,
+    lines,
     main_pid,
     platform_of,
     prefix,
@@ -41,14 +45,65 @@ def test_nothing_of_ours_is_world_writable_setuid_or_setgid(installed):
     expect_silent(installed, "world-writable, setuid or setgid file", command)
 
 
-def test_every_file_of_ours_is_owned_by_root(installed):
+# What each role's daemons run as and the state they keep, as Salt reads its configuration
+# (Python 2.7 and 3 alike): root unless the packages' configuration names another user, as
+# Salt's onedir packages do for salt-master and salt-api (user: salt).
+DAEMON_STATE = """import json, salt.config
+found = {}
+for role, read in (("master", salt.config.master_config), ("minion", salt.config.minion_config)):
+    opts = read("/etc/salt/" + role)
+    keys = ("pki_dir", "cachedir", "sock_dir", "log_file", "key_logfile")
+    found[role] = [opts.get("user") or "root"] + [opts[k] for k in keys if opts.get(k)]
+print(json.dumps(found))"""
+# The daemons each role's user runs.
+ROLE_OF = {"salt-master": "master", "salt-api": "master", "salt-syndic": "master"}
+
+
+def daemon_state(machine: Machine) -> dict[str, tuple[str, list[str]]]:
+    """role: (the user its daemons run as, the paths of state they keep)."""
+    found = json.loads(sh(machine, f"{isolated(machine)} -c '{DAEMON_STATE}'").stdout)
+    return {role: (values[0], values[1:]) for role, values in found.items()}
+
+
+def daemon_users(machine: Machine) -> set[str]:
+    return {user for user, _ in daemon_state(machine).values()}
+
+
+def others_own(machine: Machine) -> list[tuple[str, str, str]]:
+    """(user, group, path) a file of ours may belong to beside root:root: a daemon that runs
+    as another user owns its own state, and the key store above its keys is root's with
+    that user's group, so that it can reach them."""
+    allowed = []
+    for user, paths in daemon_state(machine).values():
+        if user != "root":
+            allowed += [(user, user, path) for path in paths]
+            allowed.append(("root", user, PKI))
+    return allowed
+
+
+def allowed_owner(row: str, allowed: list[tuple[str, str, str]]) -> bool:
+    user, group, path = row.split(" ", 2)
+    return any(
+        user == u and group in (g, "root") and (path == p or path.startswith(p.rstrip("/") + "/"))
+        for u, g, p in allowed
+    )
+
+
+def test_every_file_of_ours_is_roots_but_a_daemon_users_own_state(installed):
     # The daemons run as root, so what they make is root's too; a package that runs one as
-    # another user would have to say so here.
+    # another user (Salt's onedir master) says so in its configuration: that user owns the
+    # state that daemon keeps, and nothing else.
     command = (
         f"find {our_trees(installed)} /usr/bin/salt* /usr/bin/spm ! \\( -user root -group root \\) "
-        "2>/dev/null || true"
+        "-exec stat -c '%U %G %n' {} + 2>/dev/null || true"
     )
-    expect_silent(installed, "file of ours not owned by root:root", command)
+    found = lines(installed, command)
+    if found:  # Salt's configuration is read only where something is not root's
+        allowed = others_own(installed)
+        found = [row for row in found if not allowed_owner(row, allowed)]
+    expect_none(
+        installed, "file of ours not owned by root:root nor its daemon's user", command, found
+    )
 
 
 def daemon_user(machine: Machine, unit: str) -> str:
@@ -60,15 +115,20 @@ def daemon_user(machine: Machine, unit: str) -> str:
 
 
 def expect_private_keys(machine: Machine, role: str, user: str):
-    """PKI and PKI/ROLE are 0700, private keys 0400 or 0600, all of it owned by `user`."""
+    """PKI/ROLE is 0700, private keys 0400 or 0600, all of it owned by `user`. PKI is 0700
+    too, but where a daemon runs as another user than root: then its group is that user's
+    and may enter it (0750 or 0710), and others still may not."""
     keys = f"{PKI}/{role}"
-    command = f"stat -c '%a %U %n' {PKI} && find {keys} ! -type l -exec stat -c '%a %U %n' {{}} +"
+    stat = "stat -c '%a %U %G %n'"
+    command = f"{stat} {PKI} && find {keys} ! -type l -exec {stat} {{}} +"
     found = []
     for line in sh(machine, command).stdout.splitlines():
-        mode, owner, path = line.split(" ", 2)
+        mode, owner, group, path = line.split(" ", 3)
         private = 0o077 if path in (PKI, keys) else 0o177 if path.endswith(".pem") else 0
+        if path == PKI and group != "root" and group in daemon_users(machine):
+            private = 0o027  # its group enters it, reads nothing of it
         if int(mode, 8) & private:
-            found.append(f"{path} is {mode}")
+            found.append(f"{path} is {mode} ({owner}:{group})")
         if owner != user and path != PKI:
             found.append(f"{path} is owned by {owner}, the daemon runs as {user}")
     expect_none(machine, f"key file or directory readable by others than {user}", command, found)
@@ -101,10 +161,11 @@ def descendants(table: list[list[str]], pid: str) -> list[list[str]]:
     return found
 
 
-def test_every_process_of_every_daemon_runs_as_root(fresh):
+def test_every_process_of_every_daemon_runs_as_its_configured_user(fresh):
     # The decision (README): our daemons run as root, as the distributions' salt packages
-    # did. Each started as an admin would, then every process under its main PID: the
-    # master's workers, the minion's keepalive child, the api's server.
+    # did; Salt's onedir packages run salt-master and salt-api as the user their
+    # configuration names. Each started as an admin would, then every process under its
+    # main PID: the master's workers, the minion's keepalive child, the api's server.
     machine = fresh
     configure_api(machine)
     daemons = layout(machine).daemons
@@ -112,6 +173,7 @@ def test_every_process_of_every_daemon_runs_as_root(fresh):
         pytest.skip(
             f"the packages on {machine.name} bring no unit or init script of Salt's daemons"
         )
+    users = {role: user for role, (user, _) in daemon_state(machine).items()}
     for unit in daemons:
         sh(machine, services(machine).restart(unit))
     sh(machine, "sleep 5")  # the master forks its workers after it starts
@@ -121,12 +183,15 @@ def test_every_process_of_every_daemon_runs_as_root(fresh):
         pid = main_pid(machine, unit)
         if pid in ("", "0"):
             found.append(f"{unit} is not running after {services(machine).restart(unit)}")
+        user = users[ROLE_OF.get(unit, "minion")]
         found += [
-            f"{unit}: {row[0]} runs as {row[2]}: {row[3][:80]}"
+            f"{unit}: {row[0]} runs as {row[2]}, its configuration names {user}: {row[3][:80]}"
             for row in descendants(table, pid)
-            if row[2] != "root"
+            if row[2] != user
         ]
-    expect_none(machine, "process of our daemons run by another user than root", PROCESSES, found)
+    expect_none(
+        machine, "process of our daemons run by another user than its own", PROCESSES, found
+    )
 
 
 def test_an_unprivileged_user_runs_salt_call_and_the_versions_report(installed):

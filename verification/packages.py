@@ -59,6 +59,15 @@ def is_foreign(directory: Path) -> bool:
     )
 
 
+def our_layout(directory: Path) -> str | None:
+    """The install layout our manifest in DIRECTORY names (onedir), None for ours (venv) or
+    a set we did not build: our other sets of that box are found in that layout."""
+    if not (directory / "manifest.json").exists():
+        return None
+    found = PackageSet.read_manifest(directory).get("layout")
+    return found if found and found != "venv" else None
+
+
 def older_line_dir(chosen: str | None, main: Path) -> Path | None:
     """The older line's directory: --older-line's, else the one a foreign set's
     packages.toml names (older_line); None when neither says."""

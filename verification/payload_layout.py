@@ -230,8 +230,12 @@ def declared(manifest: Mapping) -> PayloadLayout:
     packages must have, whatever a broken build left out of them."""
     minor = ".".join(manifest["python_version"].split(".")[:2])
     prefix = manifest.get("prefix", PREFIX)
+    # The common package comes first (builds/build.py); Salt's onedir layout names its DEB
+    # salt-common.
+    packages = manifest.get("packages") or [{"name": COMMON}]
+    common = packages[0]["name"]
     wrappers = {
-        tool: p.name
+        tool: common if p.name == COMMON else p.name
         for p in SUBPACKAGES
         for tool in p.tools
         if tool != SALT_PIP or carries_salt_pip(minor)
@@ -243,7 +247,7 @@ def declared(manifest: Mapping) -> PayloadLayout:
         interpreter=f"{prefix}/bin/python{minor.split('.')[0]}",
         bundled_interpreter=bool(manifest.get("bundled_interpreter")),
         system_interpreter=manifest.get("system_python"),
-        common=COMMON,
+        common=common,
         bundled=manifest.get("bundled", {}),
         commands={tool: f"{WRAPPERS_DIR}/{tool}" for tool in wrappers},
         wrappers=wrappers,

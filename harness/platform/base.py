@@ -104,11 +104,11 @@ class Layout:
         return f"{self.prefix}/extras-{self.python_version}"
 
     @classmethod
-    def of(cls, box: Box) -> Layout:
+    def of(cls, box: Box, prefix: str = PREFIX) -> Layout:
         python = box.python
         version = python.bundled_version if python.bundle_interpreter else python.version
-        assert version is not None, f"{box.name}: no Python for /opt/salt"
-        return cls(PREFIX, ".".join(version.split(".")[:2]))
+        assert version is not None, f"{box.name}: no Python for {prefix}"
+        return cls(prefix, ".".join(version.split(".")[:2]))
 
 
 def literal(text: str) -> str:

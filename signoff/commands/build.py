@@ -28,8 +28,14 @@ from . import out
     type=click.Choice(["deb", "rpm"]),
     help="Package format (default: the box's own); another format goes to dist/BOX-FORMAT/.",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["venv", "onedir"]),
+    help="Install layout (default: the box's, boxes/*.toml [build]): venv, ours in /opt/salt; "
+    "onedir, Salt's own packages' /opt/saltstack/salt, into dist/BOX-onedir/.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even when the output is current.")
-def build(box_name, salt_version, defect, list_defects, keep_box, package_format, force):
+def build(box_name, salt_version, defect, list_defects, keep_box, package_format, layout, force):
     """Build BOX's Salt packages in a fresh build box of BOX, into dist/BOX/."""
     from builds import defects
     from builds.build import build_packages
@@ -52,5 +58,6 @@ def build(box_name, salt_version, defect, list_defects, keep_box, package_format
         keep_box=keep_box,
         package_format=package_format,
         force=force,
+        layout=layout,
     )
     out.print(f"{box_name}: packages in {path}", highlight=False)
