@@ -103,6 +103,11 @@ DEFECTS: dict[str, str] = {
         "salt-pip runs pip install --target straight into the extras, as Salt's own does: a "
         "second extension of the saltext namespace arrives as metadata only (salt#65433)"
     ),
+    "python-unversioned": (
+        "the venv's interpreter links to /usr/bin/python3, the release's moving default, "
+        "not to python3.X: a distribution upgrade swaps the minor under site-packages built "
+        "for the old one (the manifest still names python3.X)"
+    ),
     # Portable payloads (centos7, centos6, centos5) only: what the ABI ceiling and the glibc 2.17
     # boxes catch,
     # and what only a bundled interpreter can lack.
@@ -396,6 +401,9 @@ TRANSFORMS: dict[str, Transform] = {
         venv=_on_venv(lambda venv, minor: f"rm {_site(venv, minor)}/yaml/_yaml.*.so")
     ),
     "exit-noise": Transform(venv=_on_venv(_teardown_warning)),
+    "python-unversioned": Transform(
+        venv=_on_venv(lambda venv, minor: f"ln -sfn /usr/bin/python3 {venv}/bin/python{minor}")
+    ),
     "slimmed": Transform(
         venv=_on_venv(
             lambda venv, minor: (

@@ -65,8 +65,11 @@ def daemon_state(machine: Machine) -> dict[str, tuple[str, list[str]]]:
     return {role: (values[0], values[1:]) for role, values in found.items()}
 
 
-def daemon_users(machine: Machine) -> set[str]:
-    return {user for user, _ in daemon_state(machine).values()}
+def others_run_daemons(machine: Machine, group: str) -> bool:
+    """Does a daemon run as a user other than root, and is GROUP that user's (or root's,
+    where no package manager applied the packages' groups)?"""
+    others = {user for user, _ in daemon_state(machine).values()} - {"root"}
+    return bool(others) and group in others | {"root"}
 
 
 def others_own(machine: Machine) -> list[tuple[str, str, str]]:
@@ -116,8 +119,8 @@ def daemon_user(machine: Machine, unit: str) -> str:
 
 def expect_private_keys(machine: Machine, role: str, user: str):
     """PKI/ROLE is 0700, private keys 0400 or 0600, all of it owned by `user`. PKI is 0700
-    too, but where a daemon runs as another user than root: then its group is that user's
-    and may enter it (0750 or 0710), and others still may not."""
+    too, but where a daemon runs as another user than root: then that user's group may
+    enter it (0750 or 0710), and others still may not."""
     keys = f"{PKI}/{role}"
     stat = "stat -c '%a %U %G %n'"
     command = f"{stat} {PKI} && find {keys} ! -type l -exec {stat} {{}} +"
@@ -125,8 +128,8 @@ def expect_private_keys(machine: Machine, role: str, user: str):
     for line in sh(machine, command).stdout.splitlines():
         mode, owner, group, path = line.split(" ", 3)
         private = 0o077 if path in (PKI, keys) else 0o177 if path.endswith(".pem") else 0
-        if path == PKI and group != "root" and group in daemon_users(machine):
-            private = 0o027  # its group enters it, reads nothing of it
+        if path == PKI and private & int(mode, 8) and others_run_daemons(machine, group):
+            private = 0o027  # that user's group enters it, reads nothing of it
         if int(mode, 8) & private:
             found.append(f"{path} is {mode} ({owner}:{group})")
         if owner != user and path != PKI:

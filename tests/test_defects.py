@@ -55,6 +55,7 @@ CAUGHT_BY = {
     "missing-script": "test_every_program_answers_version_and_help",
     "no-libyaml": "test_salt_loads_and_dumps_yaml_with_libyaml",
     "exit-noise": "test_nothing_of_ours_writes_to_stderr_on_its_way_out",
+    "python-unversioned": "test_a_system_interpreter_is_named_at_its_minor_and_required",
     "slimmed": "test_every_salt_subpackage_imports",
     "logrotate-dir": "test_the_logrotate_config_is_a_regular_file_of_roots",
     "ownership-reset": "test_an_admins_master_user_and_its_ownership_survive_an_upgrade",
