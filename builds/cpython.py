@@ -93,14 +93,28 @@ def check_stdlib(runner: BoxRunner, prefix: str = PREFIX):
     )
 
 
-def relocate(runner: BoxRunner, prefix: str) -> None:
-    """Move an interpreter built in /opt/salt to PREFIX: it finds its libraries through
-    relative rpaths and its stdlib from where it runs, as a relenv onedir does."""
+def move(runner: BoxRunner, prefix: str) -> None:
+    """Move the interpreter just built in /opt/salt to PREFIX (see relocate)."""
     if prefix != PREFIX:
         runner.run(
             f"rm -rf {prefix} && mkdir -p {prefix} && rmdir {prefix} && mv {PREFIX} {prefix}",
             f"moving the interpreter to {prefix}",
         )
+
+
+def relocate(runner: BoxRunner, prefix: str) -> None:
+    """Make the interpreter built in /opt/salt, now in PREFIX, name PREFIX. Its ELF files
+    find their libraries through relative rpaths and it finds its stdlib from where it runs,
+    as a relenv onedir does; its text files (the scripts' shebangs, sysconfig's data and
+    Makefile, pkg-config and python3.X-config) name the prefix it was built for."""
+    if prefix == PREFIX:
+        return
+    runner.run(
+        f"grep -rlI -e {PREFIX} {prefix} | xargs -r sed -i -E "
+        f"'s#{PREFIX}([^A-Za-z0-9_.-]|$)#{prefix}\\1#g' && "
+        f"! grep -rIl -E '{PREFIX}([^A-Za-z0-9_.-]|$)' {prefix}",
+        f"naming {prefix} in the interpreter's text files",
+    )
 
 
 def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
@@ -109,6 +123,7 @@ def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
     if (cached / "python.tar").is_file():
         with progress.step(f"{box.name}: bundled CPython {VERSION} (cached)"):
             runner.send_tar(cached / "python.tar", prefix, "unpacking the cached CPython")
+            relocate(runner, prefix)
     else:
         with progress.step(
             f"{box.name}: building CPython {VERSION} from Debian's source (make -j2, minutes)"
@@ -131,6 +146,7 @@ def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
                     "caching the built CPython on the host",
                 )
             runner.run(f"rm -rf {WORK}", "removing the CPython build directory")
+            move(runner, prefix)
             relocate(runner, prefix)
     check_stdlib(runner, prefix)
     return runner.output(

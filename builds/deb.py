@@ -100,7 +100,7 @@ def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | Non
     units = " ".join(pkg.units)
     lines = [
         "#!/bin/sh",
-        f"# {pkg.name}: "
+        f"# {package_name(pkg.name, shape)}: "
         + (
             "enable and start its units on install, restart them on upgrade."
             if pkg.units

@@ -188,6 +188,9 @@ def config_text(conf: str, shape: Shape) -> str:
         text += (
             f"\n# The user salt-master and salt-api run as (the package made it).\n"
             f"user: {shape.master_user}\n"
+            "# salt-syndic uses the minion's key store and extension modules (Salt's\n"
+            "# syndic_config): it runs as the minion does, or it would make them its own.\n"
+            "syndic_user: root\n"
         )
     return text
 

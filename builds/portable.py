@@ -457,12 +457,14 @@ def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
         with progress.step(f"{box.name}: portable CPython {built.series} (cached)"):
             runner.run(f"rm -rf {prefix}", f"clearing {prefix}")
             runner.send_tar(cached, prefix, "unpacking the cached portable CPython")
+            cpython.relocate(runner, prefix)
     else:
         with progress.step(
             f"{box.name}: building CPython {built.series} and its libraries for glibc "
             f"{built.glibc} (make -j2, ~9 minutes)"
         ):
             _build(runner, box, built, cached)
+            cpython.move(runner, prefix)
             cpython.relocate(runner, prefix)
     check_stdlib(runner, built, prefix)
     return runner.output(

@@ -45,18 +45,23 @@ def test_nothing_of_ours_is_world_writable_setuid_or_setgid(installed):
     expect_silent(installed, "world-writable, setuid or setgid file", command)
 
 
-# What each role's daemons run as and the state they keep, as Salt reads its configuration
-# (Python 2.7 and 3 alike): root unless the packages' configuration names another user, as
-# Salt's onedir packages do for salt-master and salt-api (user: salt).
-DAEMON_STATE = """import json, salt.config
+# What each daemon runs as and the state it keeps, as Salt resolves its configuration (Python
+# 2.7 and 3 alike): root unless the packages' configuration names another user, as Salt's
+# onedir packages do for salt-master (user: salt). The syndic takes the master's user
+# (or syndic_user) and the minion's key store and extension modules.
+DAEMON_STATE = """import json, os.path, salt.config as c
+m, n = "/etc/salt/master", "/etc/salt/minion"
+roles = {"master": c.master_config(m), "minion": c.minion_config(n),
+         "syndic": c.syndic_config(m, n), "api": c.api_config(m)}
+keys = ("pki_dir", "cachedir", "sock_dir", "log_file", "key_logfile", "pidfile",
+        "extension_modules", "api_logfile", "api_pidfile")
 found = {}
-for role, read in (("master", salt.config.master_config), ("minion", salt.config.minion_config)):
-    opts = read("/etc/salt/" + role)
-    keys = ("pki_dir", "cachedir", "sock_dir", "log_file", "key_logfile")
-    found[role] = [opts.get("user") or "root"] + [opts[k] for k in keys if opts.get(k)]
+for role, opts in roles.items():
+    paths = [os.path.realpath(opts[k]) for k in keys if isinstance(opts.get(k), str)]
+    found[role] = [opts.get("user") or "root"] + paths
 print(json.dumps(found))"""
-# The daemons each role's user runs.
-ROLE_OF = {"salt-master": "master", "salt-api": "master", "salt-syndic": "master"}
+# The role whose configuration each daemon runs by.
+ROLE_OF = {"salt-master": "master", "salt-api": "api", "salt-syndic": "syndic"}
 
 
 def daemon_state(machine: Machine) -> dict[str, tuple[str, list[str]]]:

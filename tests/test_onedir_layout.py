@@ -56,7 +56,7 @@ def test_the_master_runs_as_salt_and_may_enter_the_key_store(tmp_path):
     files_tree(staged(layout.ONEDIR), tmp_path / "onedir")
     files_tree(staged(layout.VENV), tmp_path / "venv")
     master = (tmp_path / "onedir/salt-master/etc/salt/master").read_text()
-    assert master.rstrip().endswith("user: salt")
+    assert "\nuser: salt\n" in master and master.rstrip().endswith("syndic_user: root")
     assert "\nuser:" not in (tmp_path / "venv/salt-master/etc/salt/master").read_text()
     pki = "salt/etc/salt/pki"
     assert (tmp_path / "onedir" / pki).stat().st_mode & 0o777 == 0o750
