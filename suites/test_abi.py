@@ -67,7 +67,7 @@ def test_every_elf_stays_within_the_abi_ceiling(installed, opt_salt):
     # The ceiling of the release the packages are for: centos7-rpm, a Debian 12 root,
     # runs centos7's RPMs, which must stay within EL7's glibc 2.17.
     spec = catalog.load_box(installed.spec.packages_box)
-    report = abi_ceiling.scan(opt_salt, spec.glibc, portable=spec.python.portable)
+    report = abi_ceiling.scan(opt_salt, spec.glibc, spec.python.portable, prefix(installed))
     if report.files == 0:
         root = prefix(installed)
         fail(installed, f"ELF files under {root}", "none", f"find {root} -type f")

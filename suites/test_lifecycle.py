@@ -225,6 +225,35 @@ class Downgraded:
     services: UnitsAfter  # the units right after the downgrade (round 0's choices before)
 
 
+def set_up_old_line(request, machine, old, packages, tmp_path_factory) -> OldLine:
+    """The box back to pristine, the older line installed and used as an admin would."""
+    session.restore_machine(machine)
+    old.install(machine)
+    sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion")
+    configure_api(machine)
+    minion_on_as_the_policy_or_the_admin_leaves_it(machine)
+    # The minion's identity: made here, since without a master it never signs in to make it.
+    sh(
+        machine,
+        "test -f /etc/salt/pki/minion/minion.pub || "
+        # As root, as the minion runs: salt-key would take the master's user (Salt's onedir
+        # layout: salt), which may not write the minion's key store.
+        f"{prefix(machine)}/bin/salt-key --user root --gen-keys=minion "
+        "--gen-keys-dir=/etc/salt/pki/minion "
+        ">/dev/null",
+    )
+    if carries_salt_pip(old) and carries_salt_pip(packages):  # Python 2.7's lines have none
+        # an admin's extras, installed by the old line
+        salt_pip_install(machine, request.getfixturevalue("extra_wheel"))
+        native = native_wheel(tmp_path_factory.mktemp("native"), old.python_minor)
+        salt_pip_install(machine, native)
+    key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
+    digest = sh(machine, pkgdb(machine).packaged_digest(CONFIG)).stdout.strip()
+    line = OldLine(machine, old, packages, key, digest)
+    session.snapshot_machine(machine, line.state("old-line"))
+    return line
+
+
 @pytest.fixture(scope="module")
 def old_line(request, installed, packages, older_salt, tmp_path_factory):
     """Once per older line of the box's packages (the plugin pairs each box with its own: the
@@ -237,27 +266,11 @@ def old_line(request, installed, packages, older_salt, tmp_path_factory):
     supported(pkgdb(machine).installed, [])  # upgrades need a package database
     old = load_packages(request.config, machine.spec.packages_box, older_salt)
     events.phase(machine.spec.name, "lifecycle")
-    session.restore_machine(machine)
-    old.install(machine)
-    sh(machine, f"echo '{LOCAL_EDIT}' >> /etc/salt/minion")
-    configure_api(machine)
-    minion_on_as_the_policy_or_the_admin_leaves_it(machine)
-    # The minion's identity: made here, since without a master it never signs in to make it.
-    sh(
-        machine,
-        "test -f /etc/salt/pki/minion/minion.pub || "
-        f"{prefix(machine)}/bin/salt-key --gen-keys=minion --gen-keys-dir=/etc/salt/pki/minion "
-        ">/dev/null",
-    )
-    if carries_salt_pip(old) and carries_salt_pip(packages):  # Python 2.7's lines have none
-        # an admin's extras, installed by the old line
-        salt_pip_install(machine, request.getfixturevalue("extra_wheel"))
-        native = native_wheel(tmp_path_factory.mktemp("native"), old.python_minor)
-        salt_pip_install(machine, native)
-    key = sh(machine, "cat /etc/salt/pki/minion/minion.pub").stdout
-    digest = sh(machine, pkgdb(machine).packaged_digest(CONFIG)).stdout.strip()
-    line = OldLine(machine, old, packages, key, digest)
-    session.snapshot_machine(machine, line.state("old-line"))
+    try:
+        line = set_up_old_line(request, machine, old, packages, tmp_path_factory)
+    except BaseException:
+        session.restore_machine(machine, INSTALLED)  # the checks after it find it installed
+        raise
     yield line
     session.restore_machine(machine, INSTALLED)
 
