@@ -41,6 +41,19 @@ class HarnessRun:
             )
         return proc
 
+    def verify(self, *args: str, suffix: str, timeout: float) -> tuple[dict, str]:
+        """`harness verify ARGS` with its boxes named apart (SVH_INSTANCE_SUFFIX): the
+        report's summary.json and the run's stdout. A verdict of FAIL is a result; a
+        traceback or a run without a report fails the test."""
+        result = self(
+            "verify", *args, check=False, timeout=timeout, env={"SVH_INSTANCE_SUFFIX": suffix}
+        )
+        assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        found = re.search(r"report: (\S+)/report\.html", result.stdout)
+        assert found, result.stdout[-2000:] + result.stderr
+        return json.loads((Path(found.group(1)) / "summary.json").read_text()), result.stdout
+
     def address(self, up_output: str, name: str) -> str:
         found = re.search(rf"^{re.escape(name)}: up at \w+@([\d.]+):", up_output, re.M)
         assert found, f"no address for {name} in: {up_output}"
