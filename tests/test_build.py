@@ -292,6 +292,11 @@ def check_exit_noise(diff, trees):
     assert "sys.stderr.write" in (trees["salt"] / SITE / "salt-teardown.pth").read_text()
 
 
+def check_python_unversioned(diff, trees):
+    assert diff == {"salt": {"opt/salt/bin/python3.11": "changed"}}
+    assert (trees["salt"] / "opt/salt/bin/python3.11").readlink() == Path("/usr/bin/python3")
+
+
 def check_slimmed(diff, trees):
     assert list(diff) == ["salt"] and set(diff["salt"].values()) == {"removed"}
     assert f"{SITE}/salt/utils/cloud.py" in diff["salt"] and len(diff["salt"]) == 2
