@@ -80,10 +80,13 @@ def verify(
     boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
     if shard:
         boxes = shard_boxes(boxes, shard)
-    if packages and len(boxes) > 1 and holds_one_set(Path(packages)):
+    # One set serves several boxes only where they verify the same packages (centos7-abi
+    # and centos7-rpm: centos7's).
+    sets = {catalog.load_box(b).packages_box for b in boxes}
+    if packages and len(sets) > 1 and holds_one_set(Path(packages)):
         raise HarnessError(
-            f"--packages {packages} holds one box's packages; with several boxes "
-            "give a directory with one subdirectory per box"
+            f"--packages {packages} holds one box's packages; boxes that verify different "
+            "packages need a directory with one subdirectory per box"
         )
     found = manifests(boxes, packages, prefix)
     started = time.time()

@@ -202,3 +202,11 @@ def test_salts_onedir_layout_is_read_from_the_files(tmp_path):
     assert layout.daemons == ("salt-minion", "salt-master", "salt-syndic", "salt-api")
     assert layout.logrotate == ("/etc/logrotate.d/salt-common",)
     assert manifest["python_version"] == "3.10" and manifest["prefix"] == onedir
+
+
+def test_one_set_for_boxes_that_verify_different_packages_is_one_line(tmp_path):
+    line = refusal(tmp_path, built("debian12"), box="debian12,centos7-rpm")
+    assert line == (
+        f"error: --packages {built('debian12')} holds one box's packages; boxes that verify "
+        "different packages need a directory with one subdirectory per box"
+    )
