@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from staged_payload import staged
 
 from builds import deb, defects, layout, manifest, rpm
 from builds.build import output_name
 from builds.errors import BuildError
 from builds.inputs import fetch_inputs, platform_tags
 from builds.locks import DEFAULT_SALT, lock_name, parse_lock, salt_lock
-from builds.payload import StagedPayload, describe, files_tree
+from builds.payload import files_tree
 from harness import catalog
 
 HARNESS = [sys.executable, "-m", "signoff.cli"]
@@ -62,23 +63,6 @@ def test_every_lock_pins_with_hashes():
             }
             assert pins["salt"].version == salt
             assert "msgpack" in pins and all(p.hashes for p in pins.values())
-
-
-def staged(defect=None, box="debian12") -> StagedPayload:
-    b = catalog.load_box(box)
-    p = StagedPayload(
-        box=box,
-        root="/stage",
-        salt_version="3008.4",
-        version="3008.4-1",
-        python_version="3.11.2",
-        bundled_interpreter=False,
-        system_python="/usr/bin/python3.11",
-        unit_dir=layout.unit_dir(b),
-        defect=defect,
-    )
-    describe(p, "3.11")
-    return p
 
 
 @pytest.mark.parametrize("glibc", ["2.5", "2.12", "2.17", "2.36"])

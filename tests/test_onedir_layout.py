@@ -9,31 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import staged_payload
 
 from builds import deb, defects, layout, rpm
 from builds.build import output_name
 from builds.errors import BuildError
-from builds.payload import StagedPayload, describe, files_tree
-from harness import catalog
+from builds.payload import StagedPayload, files_tree
 
 ONEDIR = "/opt/saltstack/salt"
 
 
 def staged(shape: layout.Shape, box: str = "debian12") -> StagedPayload:
-    payload = StagedPayload(
-        box=box,
-        root="/stage",
-        salt_version="3008.4",
-        version="3008.4-1",
-        python_version="3.11.2",
-        bundled_interpreter=False,
-        system_python="/usr/bin/python3.11",
-        unit_dir=layout.unit_dir(catalog.load_box(box)),
-        defect=None,
-        shape=shape,
-    )
-    describe(payload, "3.11")
-    return payload
+    return staged_payload.staged(box=box, shape=shape)
 
 
 def test_each_tool_is_a_link_to_its_launcher_at_the_top_of_the_onedir(tmp_path):
