@@ -43,6 +43,21 @@ def merge_junit(directories: list[Path], target: Path) -> None:
     ET.ElementTree(merged).write(target, encoding="utf-8", xml_declaration=True)
 
 
+def merge_peer(directories: list[Path], summaries: list[dict], target: Path) -> dict | None:
+    """The shards' sections of Salt's package tests as one, their JUnit and logs copied."""
+    sections = [(d, s["peer"]) for d, s in zip(directories, summaries, strict=True) if "peer" in s]
+    if not sections:
+        return None
+    joined = {**sections[0][1], "boxes": []}
+    for directory, section in sections:
+        joined["boxes"] += section["boxes"]
+        for box in section["boxes"]:
+            kept = directory / section["name"] / box["box"]
+            if kept.is_dir():
+                shutil.copytree(kept, target / section["name"] / box["box"], dirs_exist_ok=True)
+    return joined
+
+
 def merge(directories: list[Path], target: Path) -> dict:
     """Write the merged report into `target`; return its summary."""
     if not directories:
@@ -70,12 +85,14 @@ def merge(directories: list[Path], target: Path) -> dict:
                     shutil.copytree(source, copy, dirs_exist_ok=True)
     merge_junit(directories, ReportDir(target).junit)
     started = min(s.get("started_epoch", time.time()) for s in summaries)
+    peer = merge_peer(directories, summaries, target)
     merged = report.summarize(
         boxes,
         started,
         max(s["seconds"] for s in summaries),  # the shards ran side by side
         "harness report merge " + " ".join(str(d) for d in directories),
         shards=[s["command"] for s in summaries],
+        **({"peer": peer} if peer else {}),
     )
     report.render(target, merged)
     return merged

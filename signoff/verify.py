@@ -16,6 +16,7 @@ from verification.packages import PackageSet, holds_one_set, package_dir
 from verification.report_layout import ReportDir
 from verification.suite_command import SuiteRun
 
+from . import peer as peer_run
 from . import report
 from .live import LiveProgress
 
@@ -35,8 +36,10 @@ def shard_boxes(boxes: list[str], shard: str) -> list[str]:
     return mine
 
 
-def manifests(boxes: list[str], packages: str | None, prefix: str | None = None) -> dict[str, dict]:
-    """The manifest of every box's package set.
+def package_sets(
+    boxes: list[str], packages: str | None, prefix: str | None = None
+) -> dict[str, PackageSet]:
+    """Every box's package set.
 
     A missing set stops the run before any box starts.
     """
@@ -44,7 +47,7 @@ def manifests(boxes: list[str], packages: str | None, prefix: str | None = None)
     for box in boxes:
         spec = catalog.load_box(box)
         own = spec.packages_box  # centos7-abi and centos7-rpm verify centos7's packages
-        found[box] = PackageSet.load(package_dir(own, packages), own, prefix).manifest
+        found[box] = PackageSet.load(package_dir(own, packages), own, prefix)
         if spec.master and spec.master != own:  # its salt-master's packages
             PackageSet.load(paths.package_set_dir(spec.master), spec.master)
     return found
@@ -76,19 +79,22 @@ def verify(
     console: Console | None = None,
     prefix: str | None = None,
     older_line: str | None = None,
+    peer: str | None = None,
 ) -> tuple[dict, Path]:
     boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
     if shard:
         boxes = shard_boxes(boxes, shard)
     # One set serves several boxes only where they verify the same packages (centos7-abi
     # and centos7-rpm: centos7's).
-    sets = {catalog.load_box(b).packages_box for b in boxes}
-    if packages and len(sets) > 1 and holds_one_set(Path(packages)):
+    owners = {catalog.load_box(b).packages_box for b in boxes}
+    if packages and len(owners) > 1 and holds_one_set(Path(packages)):
         raise HarnessError(
             f"--packages {packages} holds one box's packages; boxes that verify different "
             "packages need a directory with one subdirectory per box"
         )
-    found = manifests(boxes, packages, prefix)
+    sets = package_sets(boxes, packages, prefix)
+    if peer:
+        peer_run.require_onedir(sets)
     started = time.time()
     layout = ReportDir.new(reports_dir or paths.REPO_ROOT / "reports")
     report_dir = layout.root
@@ -110,7 +116,9 @@ def verify(
         raise HarnessError(
             f"the suites did not run (pytest exited {code}); see {layout.pytest_log}"
         )
-    command = run.shown()
-    results = report.collect(layout.junit, found)
-    summary = report.write(report_dir, results, started, command, shards=[shard] if shard else [])
+    extra: dict = {"shards": [shard] if shard else []}
+    if peer:
+        extra["peer"] = peer_run.run(sets, report_dir, provider, keep_boxes, console)
+    results = report.collect(layout.junit, {box: s.manifest for box, s in sets.items()})
+    summary = report.write(report_dir, results, started, run.shown(), **extra)
     return summary, report_dir

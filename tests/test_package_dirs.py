@@ -62,8 +62,8 @@ def test_our_packages_read_without_their_manifest_as_their_build_declares_them(b
     ]
 
 
-def refusal(tmp_path: Path, directory: Path, box: str = "debian12") -> str:
-    result = verify("--box", box, "--packages", str(directory))
+def refusal(tmp_path: Path, directory: Path, box: str = "debian12", *more: str) -> str:
+    result = verify("--box", box, "--packages", str(directory), *more)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -209,4 +209,15 @@ def test_one_set_for_boxes_that_verify_different_packages_is_one_line(tmp_path):
     assert line == (
         f"error: --packages {built('debian12')} holds one box's packages; boxes that verify "
         "different packages need a directory with one subdirectory per box"
+    )
+
+
+def test_salts_package_tests_refuse_a_set_outside_the_onedir_layout(tmp_path):
+    # Their suite finds Salt where Salt's packages put it: a venv set is refused before a box
+    # starts, naming the build that makes the layout.
+    line = refusal(tmp_path, built("debian12"), "debian12", "--peer", "salt-pkg-tests")
+    assert line == (
+        "error: Salt's package tests need Salt's onedir layout (/opt/saltstack/salt); "
+        f"{built('debian12')} holds Salt in /opt/salt: build it with harness build debian12 "
+        "--layout onedir"
     )

@@ -1,5 +1,6 @@
 """The sign-off report: JUnit XML from pytest into per-box verdicts, rendered."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from builds.locks import OLDER_LINES
 from harness import catalog, paths
-from signoff import report
+from signoff import peer, report
 from verification.events import box_of
 from verification.report_layout import ReportDir
 
@@ -190,3 +191,59 @@ def test_the_lifecycle_runs_once_from_each_older_line_the_box_first_in_its_id(tm
     assert lifecycle_ids("--older-salt", "3006.29") == {"debian12-from-3006.29"}
     (tmp_path / "manifest.json").write_text('{"salt_version": "3007.2"}')
     assert lifecycle_ids("--older-line", str(tmp_path)) == {"debian12-from-3007.2"}
+
+
+THEIR_JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest">
+<testcase classname="tests.pytests.pkg.integration.test_version" name="test_salt_version"
+ time="2.5"/>
+<testcase classname="tests.pytests.pkg.integration.test_salt_user" name="test_salt_user_home"
+ time="0.4"><failure message="AssertionError: assert '/opt/saltstack/salt' == '/var/lib/salt'">
+</failure></testcase>
+<testcase classname="tests.pytests.pkg.integration.test_ssm" name="test_ssm_present" time="0">
+  <skipped message="Skipped on Linux"/></testcase>
+</testsuite></testsuites>
+"""
+
+
+def test_salts_package_tests_are_a_section_of_their_own_that_fails_the_verdict(tmp_path):
+    junit = tmp_path / "their.xml"
+    junit.write_text(THEIR_JUNIT)
+    checks = peer.read_junit(junit, "debian12")
+    assert [(c.name, c.outcome) for c in checks] == [
+        ("integration/test_version.py::test_salt_version", "passed"),
+        ("integration/test_salt_user.py::test_salt_user_home", "failed"),
+        ("integration/test_ssm.py::test_ssm_present", "skipped"),
+    ]
+    section = {
+        "name": "salt-pkg-tests",
+        "title": "Salt's package tests",
+        "boxes": [
+            {
+                "box": "debian12",
+                "verdict": "FAIL",
+                "passed": 1,
+                "failed": 1,
+                "skipped": 1,
+                "seconds": 9.0,
+                "chunks": {"install": "pytest tests/pytests/pkg/"},
+                "checks": [dataclasses.asdict(c) for c in checks],
+            }
+        ],
+        "deselected": [{"test": "integration/test_pip.py", "reason": "reaches PyPI"}],
+        "not_run": {"upgrade": "needs packages.broadcom.com"},
+    }
+    ours = tmp_path / "junit.xml"
+    ours.write_text(JUNIT.replace("<failure", "<skipped").replace("</failure>", "</skipped>"))
+    results = report.collect(ours, {"debian12": {}, "debian11": {}})
+    # Every check of ours passed or skipped: the peer's failure alone fails the sign-off.
+    summary = report.write(tmp_path, results, 0, "pytest suites/", peer=section)
+    assert [b["verdict"] for b in summary["boxes"]] == ["PASS", "PASS"]
+    assert summary["verdict"] == "FAIL"
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Salt's package tests" in markdown
+    assert "| debian12 | **FAIL** | 1 | 1 | 1 | 9.0 |" in markdown
+    assert "- `integration/test_pip.py`: reaches PyPI" in markdown
+    assert "assert '/opt/saltstack/salt' == '/var/lib/salt'" in markdown
+    html = (tmp_path / "report.html").read_text()
+    assert '<h2 id="peer">' in html and "Skipped on Linux" in html

@@ -36,6 +36,11 @@ COMMANDS = {
     "| sed 's/^ *//; s/[ (:].*//' | grep . | sort -u | grep -vxE \"$ours\" "
     '| while read -r dep; do [ "$(dpkg-query -W -f \'${{Status}}\' "$dep" 2>/dev/null)" '
     "= 'install ok installed' ] || echo \"$dep\"; done",
+    "unpack_here": 'for f in {files}; do dpkg-deb -x "$f" .; done',
+    # The image's sources name the host's mirror, which a box never reaches.
+    "offline_repositories": "mkdir -p /etc/apt/sources.offline && "
+    "find /etc/apt/sources.list /etc/apt/sources.list.d -maxdepth 1 -type f "
+    "-exec mv -t /etc/apt/sources.offline {} +",
     "install": f"{APT} install {{files}} </dev/null",
     "downgrade": f"{APT} --allow-downgrades install {{files}} </dev/null",
     "install_unattended": f"{APT_UNATTENDED} install {{files}} </dev/null",

@@ -194,6 +194,16 @@ class PackageDb(ABC):
     packaged_digest: ClassVar[Command] = Command(
         unsupported="packaged digest of a config", name="packaged_digest"
     )
+    # Unpack these package files into the current directory, installing nothing (the
+    # runner of Salt's own package tests is the onedir, taken from the packages).
+    unpack_here: ClassVar[Command] = Command(
+        unsupported="unpacking a package file", name="unpack_here"
+    )
+    # Leave the package manager only the repositories a box without network can reach
+    # (none): what refreshes them then succeeds, as on a box with its mirror.
+    offline_repositories: ClassVar[Command] = Command(
+        unsupported="repositories set offline", name="offline_repositories"
+    )
     # The orders, of package files or names:
     install: ClassVar[Command]  # install, or upgrade to, these files
     downgrade: ClassVar[Command]  # back to these (older) files

@@ -24,6 +24,7 @@ COMMANDS = {
     "unmet_requirements": "rpm -qR {names} | grep -v '^rpmlib(' | awk '{{print $1}}' "
     "| sort -u | while read -r req; do "
     'rpm -q --whatprovides "$req" >/dev/null 2>&1 || echo "$req"; done',
+    "unpack_here": 'for f in {files}; do rpm2cpio "$f" | cpio -idm --quiet; done',
     # yum never asks about configs: unattended or not is the same run.
     "install": LOCALINSTALL,
     "install_unattended": LOCALINSTALL,

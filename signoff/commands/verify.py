@@ -40,55 +40,51 @@ from . import out, provider_option
     metavar="K/N",
     help="Only shard K of N of the boxes (every N-th from the K-th); join with report merge.",
 )
-def verify(
-    box_spec, workers, provider, packages, prefix, older_line, keep_boxes, marker, keyword, shard
-):
+@click.option(
+    "--peer",
+    type=click.Choice(["salt-pkg-tests"]),
+    help="Also run Salt's own package tests (onedir-layout sets) in a fresh box of each box.",
+)
+def verify(box_spec, workers, provider, packages, keep_boxes, **options):
     """Run the suites on fresh boxes and write the sign-off report (reports/DATE/)."""
     from ..verify import verify as run_verification
 
     summary, report_dir = run_verification(
-        list(box_spec),
-        workers,
-        provider,
-        packages,
-        keep_boxes,
-        marker,
-        keyword,
-        shard=shard,
-        console=out,
-        prefix=prefix,
-        older_line=older_line,
+        list(box_spec), workers, provider, packages, keep_boxes, console=out, **options
     )
     print_summary(summary, report_dir)
     sys.exit(0 if summary["verdict"] == "PASS" else 1)
 
 
 def print_summary(summary: dict, report_dir) -> None:
-    """Per-box table, each failure in one line with its reproducer, the report, the verdict."""
-    table = Table("box", "verdict", "passed", "failed", "skipped", box=None, pad_edge=False)
-    for b in summary["boxes"]:
+    """Per-box table, each failure in one line with its reproducer, the report, the verdict;
+    the same for the peer suite where it ran."""
+    print_boxes("box", summary["boxes"], name_box=False)
+    if summary.get("peer"):
+        print_boxes(summary["peer"]["title"], summary["peer"]["boxes"], name_box=True)
+    out.print(f"report: {report_dir}/report.html (also report.md, summary.json)", soft_wrap=True)
+    colour = "green" if summary["verdict"] == "PASS" else "red"
+    out.print(f"verdict: [{colour}]{summary['verdict']}[/{colour}] in {summary['seconds']}s")
+
+
+def print_boxes(first_column: str, boxes: list[dict], name_box: bool) -> None:
+    table = Table(first_column, "verdict", "passed", "failed", "skipped", box=None, pad_edge=False)
+    for b in boxes:
         colour = "green" if b["verdict"] == "PASS" else "red"
-        table.add_row(
-            b["box"],
-            f"[{colour}]{b['verdict']}[/{colour}]",
-            str(b["passed"]),
-            str(b["failed"]),
-            str(b["skipped"]),
-        )
+        counts = (str(b["passed"]), str(b["failed"]), str(b["skipped"]))
+        table.add_row(b["box"], f"[{colour}]{b['verdict']}[/{colour}]", *counts)
     out.print(table)
-    for b in summary["boxes"]:
+    for b in boxes:
         for c in b["checks"]:
             if c["outcome"] in ("failed", "error"):
                 first = (c["message"].splitlines() or [""])[0]
-                line = escape(f"{c['name']}: {first}")
+                where = f"{b['box']}: " if name_box else ""
+                line = escape(f"{where}{c['name']}: {first}")
                 out.print(f"[red]FAIL[/red] {line}", highlight=False, soft_wrap=True)
                 if c.get("reproducer"):
                     out.print(
                         f"     {c['reproducer']}", markup=False, highlight=False, soft_wrap=True
                     )
-    out.print(f"report: {report_dir}/report.html (also report.md, summary.json)", soft_wrap=True)
-    colour = "green" if summary["verdict"] == "PASS" else "red"
-    out.print(f"verdict: [{colour}]{summary['verdict']}[/{colour}] in {summary['seconds']}s")
 
 
 @click.group()

@@ -1,0 +1,1 @@
+"""Verifiers of others, run in our boxes against our packages."""
