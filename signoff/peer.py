@@ -23,6 +23,13 @@ from verification.peer import salt_pkg_tests as suite
 from .report import Check, outcome_of
 
 PACKAGE_PREFIX = "tests.pytests.pkg."
+NOT_APPLICABLE = "not applicable"  # a failure that says nothing of our packages: why, shown
+
+
+def details_of(case: ET.Element) -> str:
+    """A failed testcase's message and its whole text (traceback, captured output)."""
+    node = next((n for n in (case.find("failure"), case.find("error")) if n is not None), None)
+    return "" if node is None else f"{node.get('message', '')}\n{node.text or ''}"
 
 
 def read_junit(junit: Path, box: str) -> list[Check]:
@@ -32,6 +39,9 @@ def read_junit(junit: Path, box: str) -> list[Check]:
         outcome, message = outcome_of(case)
         module = case.get("classname", "").removeprefix(PACKAGE_PREFIX)
         path = module.replace(".", "/") + ".py"
+        apart = suite.not_applicable(f"{path}::{case.get('name', '')}", details_of(case))
+        if outcome in ("failed", "error") and apart:
+            outcome, message = NOT_APPLICABLE, f"{apart.reason}\n\n{message}"
         checks.append(
             Check(
                 path,
@@ -75,6 +85,7 @@ def run_box(box: str, packages: PackageSet, out: Path, provider: str | None, kee
         "passed": sum(c.outcome == "passed" for c in checks),
         "failed": failed,
         "skipped": sum(c.outcome == "skipped" for c in checks),
+        "not_applicable": sum(c.outcome == NOT_APPLICABLE for c in checks),
         "seconds": round(time.time() - started, 1),
         "chunks": {chunk: suite.chunk_command(chunk, packages) for chunk in suite.CHUNKS},
         "checks": [asdict(c) for c in checks],
@@ -117,5 +128,6 @@ def run(
         "title": suite.TITLE,
         "boxes": boxes,
         "deselected": [asdict(d) for d in suite.DESELECTED],
+        "not_applicable": [asdict(n) for n in suite.NOT_APPLICABLE],
         "not_run": suite.NOT_RUN,
     }

@@ -92,6 +92,19 @@ def test_nothing_beyond_the_bridge_is_reachable(host):
         )
 
 
+def test_localhost_resolves_to_the_loopback(host, machine):
+    # As on an installed system: clients that connect to "localhost" (Salt's own package
+    # tests reach salt-api that way) find a daemon listening on 0.0.0.0 or 127.0.0.1.
+    python = machine.spec.python.path
+    if python is None:
+        pytest.skip(f"{machine.spec.name} has no system Python to resolve a name with")
+    code = "import socket; print(socket.gethostbyname('localhost'))"
+    found = host.run(f'{python} -c "{code}"')
+    assert found.rc == 0 and found.stdout.strip() == "127.0.0.1", (
+        f"localhost does not resolve on {machine.spec.name}: {found.stdout}{found.stderr}"
+    )
+
+
 def test_the_host_reaches_the_box_as_root_by_key(machine):
     assert machine.run("id -u").stdout.strip() == "0"
     assert machine.run("exit 7", check=False).exit_status == 7

@@ -1,8 +1,7 @@
 """Salt's onedir layout, built by our builder (`harness build debian12 --layout onedir`), signs
 off on a debian12 box: the smoke checks, run by `harness verify --packages` on the set's
-directory, read its prefix and names from the packages; and Salt's own package tests, run
-offline in a box of ours against the same packages, pass beside them. The whole suites on
-debian12 and on centos7's boxes run in `./run main all`."""
+directory, read its prefix and names from the packages. The whole suites on debian12 and on
+centos7's boxes run in `./run main all`."""
 
 from __future__ import annotations
 
@@ -34,10 +33,8 @@ def verified(packages, harness_run) -> tuple[dict, str]:
         str(packages),
         "-m",
         "smoke",
-        "--peer",
-        "salt-pkg-tests",
         suffix="onedir",
-        timeout=3600,
+        timeout=1800,
     )
 
 
@@ -59,20 +56,3 @@ def test_the_onedir_set_signs_off_on_debian12(verified):
     assert not failed, failed
     assert box["verdict"] == "PASS" and "verdict: PASS" in stdout
     assert box["passed"] >= 20, box["passed"]
-
-
-def test_salts_own_package_tests_pass_offline_beside_ours(verified):
-    summary, stdout = verified
-    peer = summary["peer"]
-    assert peer["title"] == "Salt's package tests"
-    (box,) = peer["boxes"]
-    failed = {
-        c["name"]: c["message"][:300] for c in box["checks"] if c["outcome"] in ("failed", "error")
-    }
-    assert not failed, failed
-    assert box["box"] == "debian12" and box["verdict"] == "PASS"
-    # The install chunk ran their integration tests, not a handful.
-    assert box["passed"] >= 60, box["passed"]
-    assert "install" in box["chunks"] and "upgrade" in peer["not_run"]
-    assert all(d["reason"] for d in peer["deselected"])
-    assert summary["verdict"] == "PASS" and "Salt's package tests" in stdout

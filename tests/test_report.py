@@ -225,12 +225,14 @@ def test_salts_package_tests_are_a_section_of_their_own_that_fails_the_verdict(t
                 "passed": 1,
                 "failed": 1,
                 "skipped": 1,
+                "not_applicable": 0,
                 "seconds": 9.0,
                 "chunks": {"install": "pytest tests/pytests/pkg/"},
                 "checks": [dataclasses.asdict(c) for c in checks],
             }
         ],
         "deselected": [{"test": "integration/test_pip.py", "reason": "reaches PyPI"}],
+        "not_applicable": [{"test": "", "reason": "no debug package", "message": "salt-dbg"}],
         "not_run": {"upgrade": "needs packages.broadcom.com"},
     }
     ours = tmp_path / "junit.xml"
@@ -242,8 +244,39 @@ def test_salts_package_tests_are_a_section_of_their_own_that_fails_the_verdict(t
     assert summary["verdict"] == "FAIL"
     markdown = (tmp_path / "report.md").read_text()
     assert "## Salt's package tests" in markdown
-    assert "| debian12 | **FAIL** | 1 | 1 | 1 | 9.0 |" in markdown
+    assert "| debian12 | **FAIL** | 1 | 1 | 1 | 0 | 9.0 |" in markdown
+    assert "- `any test` failing with `salt-dbg`: no debug package" in markdown
     assert "- `integration/test_pip.py`: reaches PyPI" in markdown
     assert "assert '/opt/saltstack/salt' == '/var/lib/salt'" in markdown
     html = (tmp_path / "report.html").read_text()
     assert '<h2 id="peer">' in html and "Skipped on Linux" in html
+
+
+TEARDOWN = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest">
+<testcase classname="tests.pytests.pkg.integration.test_version" name="test_salt_version"
+ time="1"><error message="failed on teardown with &quot;AssertionError&quot;">
+tests/support/pkg.py:1438: in uninstall
+    self._check_retcode(ret)
+ret = ProcessResult(returncode=100, stdout='Reading package lists...', cmdline=['apt-get',
+ 'purge', '-y', 'salt-api', 'salt-common', 'salt-dbg'], data_key=None, data=None)
+</error></testcase>
+<testcase classname="tests.pytests.pkg.integration.test_salt_call" name="test_salt_call_local"
+ time="1"><error message="failed on teardown with &quot;AssertionError&quot;">
+tests/pytests/pkg/conftest.py:120: in salt_minion
+    assert not leftovers, "a process of the minion outlived its stop"
+</error></testcase>
+</testsuite></testsuites>
+"""
+
+
+def test_a_failure_of_theirs_is_set_apart_only_for_the_cause_that_does_not_apply(tmp_path):
+    # Their uninstall names salt-dbg, which our sets do not build: that teardown error says
+    # nothing of our packages. Any other teardown error of theirs still fails.
+    junit = tmp_path / "their.xml"
+    junit.write_text(TEARDOWN)
+    outcomes = {c.name: (c.outcome, c.message) for c in peer.read_junit(junit, "debian12")}
+    outcome, message = outcomes["integration/test_version.py::test_salt_version"]
+    assert outcome == peer.NOT_APPLICABLE and message.startswith("their teardown purges salt-dbg")
+    outcome, _ = outcomes["integration/test_salt_call.py::test_salt_call_local"]
+    assert outcome == "error"

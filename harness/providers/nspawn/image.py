@@ -23,7 +23,7 @@ from ...aptsources import debian_mirrors
 from ...catalog import Box
 from ...errors import HarnessError
 from ...sources import digest
-from . import glibc_root, system_python, sysv_debian, sysv_root
+from . import glibc_root, overlay, system_python, sysv_debian, sysv_root
 
 # Bump when the way images are made changes, so cached images are rebuilt.
 IMAGE_FORMAT = 1
@@ -206,8 +206,11 @@ def _make_image(
 
 
 def prune(box: Box, keep: Path) -> None:
-    """An image of an older definition of the box is never used again."""
-    in_use = {i.image for i in state.all_instances()}
+    """An image of an older definition of the box is never used again, once no box runs
+    on it: neither one of this state directory's nor one of another run's (a checkout of
+    another tree, a namespace of its own), whose overlay still reads from it."""
+    mounted = {str(Path(lower).parent) for lower in overlay.lower_dirs_mounted()}
+    in_use = {i.image for i in state.all_instances()} | mounted
     for old in paths.images_dir().glob(f"{box.name}-*"):
         if (
             old != keep

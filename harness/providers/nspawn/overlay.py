@@ -75,6 +75,19 @@ def mount(instance: Instance) -> None:
         raise HarnessError(f"box {instance.name}: overlay mount failed: {done.stderr.strip()}")
 
 
+def lower_dirs_mounted() -> set[str]:
+    """Every lower directory of an overlay mounted on this host, whichever run (and state
+    directory) mounted it: /proc/mounts knows them all."""
+    found: set[str] = set()
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[2] == "overlay":
+            for option in fields[3].split(","):
+                if option.startswith("lowerdir="):
+                    found.update(option.removeprefix("lowerdir=").split(":"))
+    return found
+
+
 def mounts_under(root: Path) -> list[str]:
     found = []
     prefix = str(root).rstrip("/") + "/"

@@ -29,4 +29,9 @@ install -d "$root/var/cache/salt-venv-harness/debs"
 # The host's name and resolver mean nothing inside a box.
 rm -f "$root/etc/hostname"
 : > "$root/etc/resolv.conf"
+# An installed Debian names localhost in /etc/hosts (the installer writes it; no package
+# does): without it "localhost" resolves nowhere, and a client of a daemon listening on
+# 0.0.0.0 (Salt's own package tests reach salt-api that way) finds nothing there.
+[ -e "$root/etc/hosts" ] || printf '%s\n' "127.0.0.1 localhost" \
+    "::1 localhost ip6-localhost ip6-loopback" > "$root/etc/hosts"
 echo "$box" > "$root/etc/salt-venv-harness-box"
