@@ -14,11 +14,12 @@ from harness.providers.nspawn import image
 
 @pytest.fixture
 def images(tmp_path, monkeypatch):
-    monkeypatch.setenv("SVH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SVH_STATE_DIR", str(tmp_path / "state"))
+    # The images directory of this process only: the run's own settings (its state
+    # directory, which the plugin's box-death check reads) stay as they are.
+    monkeypatch.setattr(image.paths, "images_dir", lambda: tmp_path / "images")
     made = {}
     for which, key in (("old", "0" * 16), ("new", "1" * 16)):
-        made[which] = tmp_path / "cache" / "images" / f"debian12-{key}"
+        made[which] = tmp_path / "images" / f"debian12-{key}"
         (made[which] / "rootfs").mkdir(parents=True)
     return made
 
