@@ -39,13 +39,14 @@ def read_junit(junit: Path, box: str) -> list[Check]:
         outcome, message = outcome_of(case)
         module = case.get("classname", "").removeprefix(PACKAGE_PREFIX)
         path = module.replace(".", "/") + ".py"
-        apart = suite.not_applicable(f"{path}::{case.get('name', '')}", details_of(case))
+        node_id = f"{path}::{case.get('name', '')}"
+        apart = suite.not_applicable(node_id, details_of(case))
         if outcome in ("failed", "error") and apart:
             outcome, message = NOT_APPLICABLE, f"{apart.reason}\n\n{message}"
         checks.append(
             Check(
                 path,
-                f"{path}::{case.get('name', '')}",
+                node_id,
                 box,
                 outcome,
                 float(case.get("time", 0)),

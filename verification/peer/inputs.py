@@ -1,7 +1,8 @@
 """What Salt's own package tests need, fetched once on the host and cached: the suite, from
 the sdist of the Salt version under test (tests/pytests/pkg, tests/support, requirements/),
 and the wheels of its requirements (requirements/pytest.txt, locked with hashes in
-verification/peer/locks/pkg-tests-salt-VERSION-pyX.Y.txt, held to the payload's own pins).
+verification/peer/locks/pkg-tests-KIND-salt-VERSION-pyX.Y.txt, held to the payload's own
+pins).
 The box never reaches the index: both are copied into it.
 """
 
@@ -52,6 +53,7 @@ class SuiteInputs:
 def fetch(salt: str, python_minor: str, glibc: str, log: Path) -> SuiteInputs:
     """The suite and its wheels for a box with this Python and glibc, cached by the locks."""
     locks = [lock_path(salt, python_minor, kind) for kind in KINDS]
+    texts = []
     for lock in locks:
         if not lock.exists():
             raise HarnessError(
@@ -59,9 +61,9 @@ def fetch(salt: str, python_minor: str, glibc: str, log: Path) -> SuiteInputs:
                 f"({lock.name}); make it: python -m verification.peer.lockgen --salt {salt} "
                 f"--python {python_minor}"
             )
-        parse_lock(lock.read_text(), str(lock))
+        texts.append(lock.read_text())
+        parse_lock(texts[-1], str(lock))
     tarball = sdist_of(salt, log)
-    texts = [lock.read_text() for lock in locks]
     key = digest("pkg-tests-v1", *texts, sha256_file(tarball), python_minor, glibc)[:20]
     wheels = cache_root() / "pkg-tests" / key
     if not wheels.is_dir():

@@ -129,13 +129,17 @@ def deselect_args() -> list[str]:
     return [arg for d in DESELECTED for arg in ("--deselect", TESTS + d.test)]
 
 
+def runner_interpreter(packages: PackageSet) -> str:
+    """The runner's interpreter: the packages' own, in the onedir unpacked as artifacts/salt."""
+    return packages.layout.interpreter.replace(packages.layout.prefix, RUNNER, 1)
+
+
 def stage_script(inputs: SuiteInputs, packages: PackageSet, files: list[str], box) -> str:
     """Shell that makes WORKDIR the suite's checkout: its tree from the sdist (without
     salt/ and doc/: Salt is the runner's), our packages in artifacts/pkg/, the runner in
     artifacts/salt with the requirements installed offline; then the box's repositories
     are set offline, as Salt's conftest refreshes them."""
     db = platform.of(box).packages
-    interpreter = packages.layout.interpreter.replace(packages.layout.prefix, RUNNER, 1)
     pkg_dir = f"{WORKDIR}/artifacts/pkg"
     ours = [f"{pkg_dir}/{f.rsplit('/', 1)[1]}" for f in files]
     return "\n".join(
@@ -149,8 +153,8 @@ def stage_script(inputs: SuiteInputs, packages: PackageSet, files: list[str], bo
             db.unpack_here(ours),
             f"mv /tmp/onedir{packages.layout.prefix} {RUNNER}",
             f"cd {WORKDIR} && rm -rf /tmp/onedir",
-            f"{interpreter} -m pip install -q --disable-pip-version-check --no-index "
-            "--find-links wheels --no-deps -r requirements-lock.txt",
+            f"{runner_interpreter(packages)} -m pip install -q --disable-pip-version-check "
+            "--no-index --find-links wheels --no-deps -r requirements-lock.txt",
             f"printf %s {shlex.quote(PIP_CONF)} > /etc/pip.conf",
             db.offline_repositories(),
         ]
@@ -159,17 +163,17 @@ def stage_script(inputs: SuiteInputs, packages: PackageSet, files: list[str], bo
 
 def chunk_command(chunk: str, packages: PackageSet) -> str:
     """The pytest run of one chunk, its JUnit and log under artifacts/ as Salt's CI has them."""
-    interpreter = packages.layout.interpreter.replace(packages.layout.prefix, RUNNER, 1)
     args = [
         *COMMON_ARGS,
         *SERVICE_ARGS,
         *CHUNKS[chunk],
-        f"--junitxml=artifacts/xml-unittests-output/test-results-{chunk}.xml",
-        f"--log-file=artifacts/logs/runtests-{chunk}.log",
+        f"--junitxml={junit_of(chunk)}",
+        f"--log-file={log_of(chunk)}",
         TESTS,
         *deselect_args(),
     ]
-    return f"cd {WORKDIR} && ONEDIR_TESTRUN=1 {interpreter} -m pytest {shlex.join(args)}"
+    pytest = f"{runner_interpreter(packages)} -m pytest {shlex.join(args)}"
+    return f"cd {WORKDIR} && ONEDIR_TESTRUN=1 {pytest}"
 
 
 def junit_of(chunk: str) -> str:
