@@ -284,6 +284,16 @@ def common_depends(runner: BoxRunner, staged: StagedPayload) -> list[str]:
     return deps
 
 
+def _named_after(runner: BoxRunner, tree: str, pkg: StagedPackage, deb_package: str) -> list[str]:
+    """PKG's conffiles in the DEB called DEB_PACKAGE: the logrotate config staged under the
+    role's name moves to the package's (salt-common's in Salt's onedir layout)."""
+    staged, named = layout.logrotate_of(pkg.name), layout.logrotate_of(deb_package)
+    if staged == named or staged not in pkg.conffiles:
+        return pkg.conffiles
+    runner.run(f"mv {tree}{staged} {tree}{named}", f"naming the logrotate config {named}")
+    return [named if c == staged else c for c in pkg.conffiles]
+
+
 def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> list[PackageFile]:
     """Build one .deb per staged package into out_dir on the box."""
     shared = common_depends(runner, staged)
@@ -301,11 +311,12 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> l
             f"cp -al {staged.package_root(pkg.name)} {tree} && mkdir -m 755 {tree}/DEBIAN",
             f"preparing {pkg.name}'s tree",
         )
+        conffiles = _named_after(runner, tree, pkg, deb_package)
         kb = int(runner.output(f"du -sk {tree} | cut -f1", f"measuring {pkg.name}").strip())
         depends = depends_of(pkg, staged.version, shared, shape)
         files = {
             "control": control(pkg, staged.version, depends, kb, deb_package),
-            "conffiles": "".join(c + "\n" for c in pkg.conffiles) or None,
+            "conffiles": "".join(c + "\n" for c in conffiles) or None,
             "preinst": preinst(pkg),
             "postinst": postinst(pkg, shape),
             "prerm": prerm(pkg),

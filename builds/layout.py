@@ -53,6 +53,9 @@ class Shape:
     common_deb: str  # the common package's name as a DEB (an RPM's is always COMMON)
     launchers: bool  # PREFIX/TOOL launchers that /usr/bin/TOOL links to, not wrappers
     master_user: str  # the user salt-master and salt-api run as
+    # What salt/_pkg.txt says, which Salt's `package` grain and versions report read
+    # (salt.utils.package.pkg_type): Salt's onedir says "onedir"; ours writes none.
+    package_type: str | None = None
 
     @property
     def carry_extras(self) -> str:
@@ -66,7 +69,14 @@ class Shape:
 
 
 VENV = Shape("venv", PREFIX, COMMON, launchers=False, master_user="root")
-ONEDIR = Shape("onedir", "/opt/saltstack/salt", "salt-common", launchers=True, master_user="salt")
+ONEDIR = Shape(
+    "onedir",
+    "/opt/saltstack/salt",
+    "salt-common",
+    launchers=True,
+    master_user="salt",
+    package_type="onedir",
+)
 SHAPES = {s.name: s for s in (VENV, ONEDIR)}
 
 
@@ -145,7 +155,16 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
 
 # The daemons, by unit name without ".service", in the subpackages' order.
 DAEMONS = tuple(u.removesuffix(".service") for p in SUBPACKAGES for u in p.units)
-LOGROTATE = "/etc/logrotate.d/salt"
+LOGROTATE = "/etc/logrotate.d/salt"  # staged in the common package under its role's name
+
+
+def logrotate_of(package: str) -> str:
+    """The logrotate config of the common package as PACKAGE ships it: named after the
+    package, as Debian's policy and Salt's packages have it (/etc/logrotate.d/salt-common in
+    Salt's onedir DEB, /etc/logrotate.d/salt in its RPM and in ours)."""
+    return f"/etc/logrotate.d/{package}"
+
+
 CARRY_EXTRAS = VENV.carry_extras
 # Directories only root (the daemons' user) may enter: the key store (salt#65264).
 PRIVATE_DIRS = frozenset({"/etc/salt/pki"})

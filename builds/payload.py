@@ -7,9 +7,9 @@ could leak into scripts, pyvenv.cfg, RECORD or .pyc files. Inputs come from the 
 (the box has no network): pip installs with --no-index from copied-in wheels.
 - boxes whose system Python runs Salt: `python3.X -m venv --without-pip /opt/salt`, so
   /opt/salt/bin/python3 -> /usr/bin/python3.X (the package must depend on python3.X);
-- boxes that bundle an interpreter (debian11): CPython 3.11 installed with prefix /opt/salt
-  (cpython.py) plus a pyvenv.cfg whose home is /opt/salt/bin, so site.py treats /opt/salt
-  as an isolated venv (no user site-packages, no system site-packages).
+- boxes that bundle an interpreter (debian11, the EL releases): the portable CPython with
+  prefix /opt/salt (portable.py) plus a pyvenv.cfg whose home is /opt/salt/bin, so site.py
+  treats /opt/salt as an isolated venv (no user site-packages, no system site-packages).
   Python 2.7 (EL5) reads no pyvenv.cfg: its prefix is /opt/salt and its site.py's user site
   is switched off instead, and it gets no salt-pip (Salt brought it with 3006).
 
@@ -50,7 +50,7 @@ from pathlib import Path
 from harness import platform, progress
 from harness.catalog import Box
 
-from . import cpython, defects, extras, layout, portable, wheels
+from . import defects, extras, layout, portable, wheels
 from .inputs import fetch_inputs
 from .locks import build_lock, canonical, parse_lock, salt_lock
 from .remote import BoxRunner
@@ -213,6 +213,7 @@ def _build_venv(
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {prefix}"):
         _install(runner, box, inputs, python, python_version, options)
+        _write_package_type(runner, python, minor, layout.shape(box.build.layout))
         if layout.carries_salt_pip(minor):
             extras.provide(runner, minor, layout.shape(box.build.layout))
         bundled = json.loads(
@@ -226,6 +227,21 @@ def _build_venv(
     return Venv(python_version, system_python, bundled)
 
 
+def _write_package_type(runner: BoxRunner, python: str, minor: str, shape: layout.Shape) -> None:
+    """salt/_pkg.txt, where the layout names its package type (Shape.package_type)."""
+    if shape.package_type is None:
+        return
+    code = (  # found, not imported: nothing of Salt runs at build time
+        "import importlib.util, os\n"
+        "salt = importlib.util.find_spec('salt').submodule_search_locations[0]\n"
+        f"open(os.path.join(salt, '_pkg.txt'), 'w').write({shape.package_type!r} + '\\n')\n"
+    )
+    runner.run(
+        f"{python} {platform.isolation_flags(minor)} -c {shlex.quote(code)}",
+        f"writing salt/_pkg.txt ({shape.package_type})",
+    )
+
+
 def _build_box_glibc(runner: BoxRunner) -> str:
     return runner.output("getconf GNU_LIBC_VERSION", "asking the box for its glibc").split()[-1]
 
@@ -233,8 +249,8 @@ def _build_box_glibc(runner: BoxRunner) -> str:
 def _interpreter(
     runner: BoxRunner, box: Box, minor: str, options: BuildOptions
 ) -> tuple[str | None, str]:
-    """The prefix's interpreter: the bundled CPython (portable or built for the release), or
-    a venv on the system's. Returns (the system Python it runs on, its version)."""
+    """The prefix's interpreter: the bundled (portable) CPython, or a venv on the system's.
+    Returns (the system Python it runs on, its version)."""
     prefix = layout.shape(box.build.layout).prefix
     if box.python.portable:
         python_version = portable.install(runner, box, prefix)
@@ -245,8 +261,6 @@ def _interpreter(
                 f"rm -f {prefix}/lib/libssl.so* {prefix}/lib/libcrypto.so*",
                 f"leaving out {prefix}'s own libssl and libcrypto",
             )
-    elif box.python.bundle_interpreter:
-        python_version = cpython.install(runner, box, prefix)
     else:
         system_python = f"/usr/bin/python{minor}"
         runner.run(

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from harness import platform, progress, toolchain
+from harness import platform, progress, state, toolchain
 
 from . import abi_ceiling, cpython
 from .errors import BuildError
@@ -453,6 +453,15 @@ def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
     built in /opt/salt and runs from anywhere (relative rpaths, as a relenv onedir)."""
     built = target(box)
     cached = cache_root() / "python-portable" / cache_key(built) / "python.tar"
+    # One interpreter serves several releases (EL7's 3.11 is debian11's too): a build that
+    # finds another one compiling it waits for that tarball instead of compiling it again.
+    with state.locked(cached.parent.with_name(f".{cached.parent.name}.lock")):
+        _unpack_or_build(runner, box, built, cached, prefix)
+    check_stdlib(runner, built, prefix)
+    return _version(runner, built, prefix)
+
+
+def _unpack_or_build(runner: BoxRunner, box, built: Target, cached: Path, prefix: str) -> None:
     if cached.is_file():
         with progress.step(f"{box.name}: portable CPython {built.series} (cached)"):
             runner.run(f"rm -rf {prefix}", f"clearing {prefix}")
@@ -466,7 +475,9 @@ def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
             _build(runner, box, built, cached)
             cpython.move(runner, prefix)
             cpython.relocate(runner, prefix)
-    check_stdlib(runner, built, prefix)
+
+
+def _version(runner: BoxRunner, built: Target, prefix: str) -> str:
     return runner.output(
         f"{prefix}/bin/{built.python_name} {platform.isolation_flags(built.series)} -c "
         "'import platform; print(platform.python_version())'",

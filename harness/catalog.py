@@ -37,8 +37,9 @@ class SystemPython(Strict):
     # True where the system Python cannot run the Salt we ship: the package carries its own.
     bundle_interpreter: bool
     bundled_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
-    # The bundled interpreter and its C libraries are built with the glibc 2.17 toolchain
-    # (harness.toolchain): one /opt/salt for EL7 and everything newer.
+    # The bundled interpreter is the portable CPython with its own C libraries
+    # (builds/portable.py), built once for the oldest glibc it must run on: EL7's 3.11 runs
+    # on everything newer too. A bundled interpreter is always the portable one.
     portable: bool = False
     # The distribution's packages of that Python (its interpreter and standard library).
     packages: list[str] = []
@@ -73,6 +74,11 @@ class SystemPython(Strict):
             raise ValueError("a box without a system Python needs bundle_interpreter = true")
         if self.portable and not self.bundle_interpreter:
             raise ValueError("portable = true needs bundle_interpreter = true")
+        if self.bundle_interpreter and not self.portable:
+            raise ValueError(
+                "bundle_interpreter = true needs portable = true: the bundled interpreter is "
+                "the portable CPython (builds/portable.py)"
+            )
         if self.path and not self.packages:
             raise ValueError("packages: name the distribution's packages of its Python")
         return self

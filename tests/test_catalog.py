@@ -44,6 +44,7 @@ def test_debian11_bundles_an_interpreter_and_debian12_does_not():
     boxes = catalog.load_catalog()
     assert boxes["debian11"].python.bundle_interpreter
     assert boxes["debian11"].python.bundled_version == "3.11"
+    assert boxes["debian11"].python.portable  # EL7's interpreter: one build for both
     assert not boxes["debian12"].python.bundle_interpreter
 
 
@@ -85,6 +86,13 @@ def test_inconsistent_package_manager_is_explained(tmp_path):
 def test_bundling_needs_a_version(tmp_path):
     text = GOOD.replace("bundle_interpreter = false", "bundle_interpreter = true")
     assert "bundled_version is required" in load_error(write_box(tmp_path, text))
+
+
+def test_a_bundled_interpreter_is_the_portable_one(tmp_path):
+    text = GOOD.replace(
+        "bundle_interpreter = false", 'bundle_interpreter = true\nbundled_version = "3.11"'
+    )
+    assert "needs portable = true" in load_error(write_box(tmp_path, text))
 
 
 def test_invalid_toml_is_one_line(tmp_path):

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from builds.layout import (
     COMMON,
     DAEMONS,
-    LOGROTATE,
     PREFIX,
     SALT_PIP,
     SUBPACKAGES,
     carries_salt_pip,
+    logrotate_of,
 )
 from harness.errors import HarnessError
 from harness.platform import isolation_flags
@@ -253,5 +253,5 @@ def declared(manifest: Mapping) -> PayloadLayout:
         wrappers=wrappers,
         services={u.removesuffix(".service"): p.name for p in SUBPACKAGES for u in p.units},
         configs=tuple(sorted(f"/etc/salt/{c}" for p in SUBPACKAGES for c in p.configs)),
-        logrotate=(LOGROTATE,),
+        logrotate=(logrotate_of(common),),
     )
