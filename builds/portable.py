@@ -455,6 +455,11 @@ def install(runner: BoxRunner, box, prefix: str = PREFIX) -> str:
     cached = cache_root() / "python-portable" / cache_key(built) / "python.tar"
     # One interpreter serves several releases (EL7's 3.11 is debian11's too): a build that
     # finds another one compiling it waits for that tarball instead of compiling it again.
+    if not cached.is_file():
+        progress.note(
+            f"{box.name}: portable CPython {built.series} for glibc {built.glibc} not cached: "
+            "built here, or by the build already compiling it (this one waits)"
+        )
     with state.locked(cached.parent.with_name(f".{cached.parent.name}.lock")):
         _unpack_or_build(runner, box, built, cached, prefix)
     check_stdlib(runner, built, prefix)
