@@ -155,7 +155,6 @@ SUBPACKAGES: tuple[SubPackage, ...] = (
 
 # The daemons, by unit name without ".service", in the subpackages' order.
 DAEMONS = tuple(u.removesuffix(".service") for p in SUBPACKAGES for u in p.units)
-LOGROTATE = "/etc/logrotate.d/salt"  # staged in the common package under its role's name
 
 
 def logrotate_of(package: str) -> str:
@@ -163,6 +162,9 @@ def logrotate_of(package: str) -> str:
     package, as Debian's policy and Salt's packages have it (/etc/logrotate.d/salt-common in
     Salt's onedir DEB, /etc/logrotate.d/salt in its RPM and in ours)."""
     return f"/etc/logrotate.d/{package}"
+
+
+LOGROTATE = logrotate_of(COMMON)  # staged in the common package under its role's name
 
 
 CARRY_EXTRAS = VENV.carry_extras

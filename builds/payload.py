@@ -213,7 +213,7 @@ def _build_venv(
 
     with progress.step(f"{box.name}: installing Salt {salt_version} into {prefix}"):
         _install(runner, box, inputs, python, python_version, options)
-        _write_package_type(runner, python, minor, layout.shape(box.build.layout))
+        _write_package_type(runner, prefix, minor, layout.shape(box.build.layout))
         if layout.carries_salt_pip(minor):
             extras.provide(runner, minor, layout.shape(box.build.layout))
         bundled = json.loads(
@@ -227,19 +227,11 @@ def _build_venv(
     return Venv(python_version, system_python, bundled)
 
 
-def _write_package_type(runner: BoxRunner, python: str, minor: str, shape: layout.Shape) -> None:
+def _write_package_type(runner: BoxRunner, prefix: str, minor: str, shape: layout.Shape) -> None:
     """salt/_pkg.txt, where the layout names its package type (Shape.package_type)."""
-    if shape.package_type is None:
-        return
-    code = (  # found, not imported: nothing of Salt runs at build time
-        "import importlib.util, os\n"
-        "salt = importlib.util.find_spec('salt').submodule_search_locations[0]\n"
-        f"open(os.path.join(salt, '_pkg.txt'), 'w').write({shape.package_type!r} + '\\n')\n"
-    )
-    runner.run(
-        f"{python} {platform.isolation_flags(minor)} -c {shlex.quote(code)}",
-        f"writing salt/_pkg.txt ({shape.package_type})",
-    )
+    if shape.package_type is not None:
+        salt = f"{prefix}/lib/python{minor}/site-packages/salt"
+        runner.machine.write_text(f"{salt}/_pkg.txt", shape.package_type + "\n")
 
 
 def _build_box_glibc(runner: BoxRunner) -> str:
