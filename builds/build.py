@@ -94,7 +94,7 @@ def build_packages(
     an install layout other than the catalog's (builds.layout.SHAPES)."""
     salt_version = salt_version or box_line(box_name)
     box = catalog.load_box(box_name).for_salt(salt_version).for_layout(layout)
-    defects.check(defect, box.python.portable, box.build.layout)
+    defects.check(defect, box.python.portable)
     salt_lock(salt_version, python_minor(box))  # an unknown version fails before any box starts
     package_format = package_format or box.package_format
     builder = format_module(package_format)

@@ -3,7 +3,8 @@ the verifier catches it. A defect build differs from the good build only in the 
 name says.
 
 Each defect is one small named transform here, applied to what staging made before it is
-packed: the packages' description (scripts, conffiles), the files tree beside the venv
+packed, in either install layout (builds.layout.SHAPES: the prefix, the wrappers or the
+onedir's launchers are the layout's): the packages' description (scripts, conffiles), the files tree beside the venv
 (wrappers, units, configs) or the staged venv. Where a defect must change the build itself
 (wheels for another glibc, a bundled CPython without its own libssl, a distribution left
 out) it is a build option. The staging code (payload.py) asks for the transforms and
@@ -162,17 +163,13 @@ CLOBBERED_FILE = DISTRO_DIST_PACKAGES + "/tornado/__init__.py"
 STALE_SALT_VERSION = "3008.0"
 
 
-def check(name: str | None, portable: bool | None = None, layout: str = "venv") -> str | None:
-    """The defect's name, if it is known and (given whether the box's payload is portable,
-    and its install layout) applies to the box."""
+def check(name: str | None, portable: bool | None = None) -> str | None:
+    """The defect's name, if it is known and (given whether the box's payload is portable)
+    applies to the box. Every defect applies to either layout (builds.layout.SHAPES): each
+    transform breaks the payload where that layout has it."""
     if name is not None and name not in EVERY:
         known = ", ".join(EVERY)
         raise BuildError(f"unknown defect {name!r} (known: {known}; see --list-defects)")
-    if name is not None and layout != "venv":
-        raise BuildError(
-            f"defect variants break our own layout, not {layout}'s: drop --layout {layout} "
-            f"to build the {name} variant"
-        )
     if name in CENTOS7 and portable is False:
         raise BuildError(
             f"defect {name} breaks the centos7 packages: build it for centos7 "
@@ -193,9 +190,12 @@ def _site(prefix: str, minor: str) -> str:
 RESET_OWNERSHIP = "chown -R root:root /etc/salt /var/cache/salt /var/log/salt"
 
 
-def _post(package: str, line: Callable[[str], str]) -> Callable[[StagedPayload, str], None]:
+def _post(package: str, line: Callable[[str, str], str]) -> Callable[[StagedPayload, str], None]:
+    """A line(prefix, minor) at the end of PACKAGE's post-install script: the prefix is the
+    payload's layout's (/opt/salt, /opt/saltstack/salt)."""
+
     def describe(payload: StagedPayload, minor: str) -> None:
-        payload.packages[package].post_install.append(line(minor))
+        payload.packages[package].post_install.append(line(payload.shape.prefix, minor))
 
     return describe
 
@@ -248,20 +248,34 @@ def _in_spec(old: str, new: Callable[[str], str], units: tuple[str, ...] = layou
     return spec
 
 
-def _rewrite(paths: Callable[[Path], list[Path]], old: str, new: str):
+def _rewrite(paths: Callable[[StagedPayload, Path], list[Path]], old: str, new: str):
+    """OLD replaced by NEW in each of paths(payload, dest); {prefix} in either is the
+    payload's prefix. A file without OLD fails the build: the defect would not be there."""
+
     def files(payload: StagedPayload, dest: Path) -> None:
-        for path in paths(dest):
-            path.write_text(path.read_text().replace(old, new))
+        before, after = (t.format(prefix=payload.shape.prefix) for t in (old, new))
+        for path in paths(payload, dest):
+            text = path.read_text()
+            if before not in text:
+                raise BuildError(f"{path.name} has no {before!r} for this defect to break")
+            path.write_text(text.replace(before, after))
 
     return files
 
 
-def _minion_unit(dest: Path) -> list[Path]:
+def _minion_unit(payload: StagedPayload, dest: Path) -> list[Path]:
     return list((dest / "salt-minion").rglob("salt-minion.service"))
 
 
-def _wrappers(dest: Path) -> list[Path]:
-    return sorted(dest.glob("*/usr/bin/*"))
+def _wrappers(payload: StagedPayload, dest: Path) -> list[Path]:
+    """What /usr/bin/TOOL runs first: our wrappers, or the launchers at the onedir's top
+    (/usr/bin/TOOL is a link to one there)."""
+    shape = payload.shape
+    if not shape.launchers:
+        return sorted(dest.glob("*/usr/bin/*"))
+    top = dest / layout.COMMON / shape.prefix.lstrip("/")
+    tools = {t for p in payload.packages.values() for t in p.tools}
+    return sorted(top / t for t in tools)
 
 
 LOGROTATE_IN_A_DIRECTORY = layout.LOGROTATE + "/salt-common"
@@ -287,7 +301,7 @@ def _move_logrotate_into_a_directory(payload: StagedPayload, dest: Path) -> None
 def _export_libraries(payload: StagedPayload, dest: Path) -> None:
     conf = dest / layout.COMMON / "etc/ld.so.conf.d/salt.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(f"{layout.PREFIX}/lib\n")
+    conf.write_text(f"{payload.shape.prefix}/lib\n")
     conf.chmod(0o644)
 
 
@@ -308,7 +322,8 @@ def _system_site(payload: StagedPayload, venv: str, minor: str) -> str:
 
 
 def _build_root_paths(payload: StagedPayload, venv: str, minor: str) -> str:
-    prefix, fake = layout.PREFIX, FAKE_BUILD_ROOT + layout.PREFIX
+    prefix = payload.shape.prefix
+    fake = FAKE_BUILD_ROOT + prefix
     return f"""
 for f in {venv}/bin/*; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
@@ -319,6 +334,11 @@ sed -i 's|{prefix}|{fake}|g' {venv}/bin/activate {venv}/bin/activate.csh \\
 if grep -q '^command' {venv}/pyvenv.cfg; then sed -i 's|{prefix}|{fake}|g' {venv}/pyvenv.cfg
 else echo 'command = {fake}/bin/python3 -m venv {fake}' >> {venv}/pyvenv.cfg; fi
 """
+
+
+def _plain_salt_pip(payload: StagedPayload, venv: str, minor: str) -> str:
+    launcher = extras.PLAIN_LAUNCHER.replace(extras.PREFIX, payload.shape.prefix)
+    return f"printf '%s' {shlex.quote(launcher)} > {venv}/bin/salt-pip"
 
 
 def _teardown_warning(venv: str, minor: str) -> str:
@@ -340,13 +360,14 @@ TRANSFORMS: dict[str, Transform] = {
     "system-site-packages": Transform(venv=_system_site),
     "buildroot-paths": Transform(venv=_build_root_paths),
     "ld-export": Transform(
-        describe=_post(layout.COMMON, lambda minor: "ldconfig"), files=_export_libraries
+        describe=_post(layout.COMMON, lambda prefix, minor: "ldconfig"),
+        files=_export_libraries,
     ),
     "wrapper-pythonpath": Transform(
         files=_rewrite(
             _wrappers,
-            f"exec {layout.PREFIX}/bin/",
-            f"export PYTHONPATH={DISTRO_DIST_PACKAGES}\nexec {layout.PREFIX}/bin/",
+            "exec {prefix}/bin/",
+            f"export PYTHONPATH={DISTRO_DIST_PACKAGES}\nexec {{prefix}}/bin/",
         )
     ),
     "missing-dep": Transform(BuildOptions(left_out=frozenset({"msgpack"}))),
@@ -360,9 +381,9 @@ TRANSFORMS: dict[str, Transform] = {
     "distro-clobber": Transform(
         describe=_post(
             layout.COMMON,
-            lambda minor: (
+            lambda prefix, minor: (
                 f"if [ -f {CLOBBERED_FILE} ]; then "
-                f"cp {_site(layout.PREFIX, minor)}/tornado/__init__.py {CLOBBERED_FILE}; fi"
+                f"cp {_site(prefix, minor)}/tornado/__init__.py {CLOBBERED_FILE}; fi"
             ),
         )
     ),
@@ -381,10 +402,14 @@ TRANSFORMS: dict[str, Transform] = {
     ),
     "conffile-prompt": Transform(files=_versioned_minion_config),
     "extras-wiped": Transform(
-        describe=_post(layout.COMMON, lambda minor: f"rm -rf {extras.extras_dir(minor)}/*")
+        describe=_post(
+            layout.COMMON, lambda prefix, minor: f"rm -rf {extras.extras_dir(minor, prefix)}/*"
+        )
     ),
     "extras-stranded": Transform(describe=_extras_left_behind),
-    "ownership-reset": Transform(describe=_post(layout.COMMON, lambda minor: RESET_OWNERSHIP)),
+    "ownership-reset": Transform(
+        describe=_post(layout.COMMON, lambda prefix, minor: RESET_OWNERSHIP)
+    ),
     "version-stamp": Transform(
         venv=_on_venv(
             lambda venv, minor: (
@@ -415,13 +440,7 @@ TRANSFORMS: dict[str, Transform] = {
     "logrotate-dir": Transform(
         describe=_logrotate_in_a_directory, files=_move_logrotate_into_a_directory
     ),
-    "salt-pip-target": Transform(
-        venv=_on_venv(
-            lambda venv, minor: (
-                f"printf '%s' {shlex.quote(extras.PLAIN_LAUNCHER)} > {venv}/bin/salt-pip"
-            )
-        )
-    ),
+    "salt-pip-target": Transform(venv=_plain_salt_pip),
     "stdlib-gap": Transform(
         venv=_on_venv(lambda venv, minor: f"rm {venv}/lib/python{minor}/lib-dynload/cmath.*.so")
     ),

@@ -4,6 +4,7 @@ box."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ import staged_payload
 
 from builds import deb, defects, layout, rpm
 from builds.build import output_name
-from builds.errors import BuildError
 from builds.payload import StagedPayload, files_tree
 
 ONEDIR = "/opt/saltstack/salt"
@@ -80,19 +80,60 @@ def test_the_spec_is_told_the_prefix_the_user_and_the_key_stores_group():
     )
 
 
-def test_onedir_sets_have_their_own_names_and_no_defect_variants():
+def test_onedir_sets_have_their_own_names():
     assert output_name("debian12", layout="onedir") == "debian12-onedir"
     assert output_name("centos7", "3006.29", layout="onedir") == "centos7-onedir-salt-3006.29"
     assert output_name("debian12", layout="venv") == "debian12"
-    with pytest.raises(BuildError, match="drop --layout onedir"):
-        defects.check("conffile", False, "onedir")
+    assert output_name("debian12", defect="conffile", layout="onedir") == (
+        "debian12-onedir-defect-conffile"
+    )
+
+
+# /opt/salt as a path of its own, not the start of /opt/saltstack.
+OUR_PREFIX = re.compile(r"/opt/salt(?![A-Za-z0-9_.-])")
+
+
+def tree_of(defect: str | None, dest: Path) -> dict[str, str]:
+    files_tree(staged_payload.staged(defect, shape=layout.ONEDIR), dest)
+    return {
+        str(p.relative_to(dest)): p.read_text() if p.is_file() else "<dir or link>"
+        for p in dest.rglob("*")
+    }
+
+
+def test_every_defect_breaks_the_onedir_where_the_onedir_has_the_broken_part(tmp_path):
+    good = tree_of(None, tmp_path / "good")
+    launchers = {f"salt{ONEDIR}/{t}" for sub in layout.SUBPACKAGES for t in sub.tools}
+    for defect in ("wrapper-pythonpath", "ld-export", "unit-path", "stop-signal"):
+        broken = tree_of(defect, tmp_path / defect)
+        changed = {k for k in good.keys() | broken.keys() if good.get(k) != broken.get(k)}
+        assert changed, defect
+        assert not any(OUR_PREFIX.search(broken[k]) for k in changed), defect
+        if defect == "wrapper-pythonpath":
+            assert changed == launchers
+            assert (
+                f"PYTHONPATH={defects.DISTRO_DIST_PACKAGES}\nexec {ONEDIR}/bin/"
+                in (broken[f"salt{ONEDIR}/salt-minion"])
+            )
+        if defect == "ld-export":
+            assert broken["salt/etc/ld.so.conf.d/salt.conf"] == f"{ONEDIR}/lib\n"
+    described = {
+        d: staged_payload.staged(d, shape=layout.ONEDIR).packages[layout.COMMON].post_install
+        for d in ("extras-wiped", "distro-clobber")
+    }
+    assert described["extras-wiped"][-1] == f"rm -rf {ONEDIR}/extras-3.11/*"
+    assert f"{ONEDIR}/lib/python3.11/site-packages/tornado" in described["distro-clobber"][-1]
+    venv = f"/stage/salt{ONEDIR}"
+    for name, transform in defects.TRANSFORMS.items():
+        command = transform.venv(staged_payload.staged(name, shape=layout.ONEDIR), venv, "3.11")
+        assert not OUR_PREFIX.search(command or ""), name
 
 
 @pytest.mark.parametrize(
     "args, line",
     [
         (["debian12", "--layout", "flat"], "Invalid value for '--layout'"),
-        (["debian12", "--layout", "onedir", "--defect", "conffile"], "drop --layout onedir"),
+        (["debian12", "--layout", "onedir", "--defect", "nope"], "unknown defect 'nope'"),
     ],
 )
 def test_a_bad_layout_request_is_one_line(args, line):
