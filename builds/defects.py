@@ -4,11 +4,11 @@ name says.
 
 Each defect is one small named transform here, applied to what staging made before it is
 packed, in either install layout (builds.layout.SHAPES: the prefix, the wrappers or the
-onedir's launchers are the layout's): the packages' description (scripts, conffiles), the files tree beside the venv
-(wrappers, units, configs) or the staged venv. Where a defect must change the build itself
-(wheels for another glibc, a bundled CPython without its own libssl, a distribution left
-out) it is a build option. The staging code (payload.py) asks for the transforms and
-options; it never tests a defect's name.
+onedir's launchers are the layout's): the packages' description (scripts, conffiles), the
+files tree beside the venv (wrappers, units, configs) or the staged venv. Where a defect
+must change the build itself (wheels for another glibc, a bundled CPython without its own
+libssl, a distribution left out) it is a build option. The staging code (payload.py) asks
+for the transforms and options; it never tests a defect's name.
 """
 
 from __future__ import annotations

@@ -56,6 +56,9 @@ class Shape:
     # What salt/_pkg.txt says, which Salt's `package` grain and versions report read
     # (salt.utils.package.pkg_type): Salt's onedir says "onedir"; ours writes none.
     package_type: str | None = None
+    # Versioned as Salt is, where the package format allows it: Salt's DEBs are native
+    # packages (3008.4), ours Debian's first revision of it (3008.4-1); an RPM has a release.
+    native_version: bool = False
 
     @property
     def carry_extras(self) -> str:
@@ -76,6 +79,7 @@ ONEDIR = Shape(
     launchers=True,
     master_user="salt",
     package_type="onedir",
+    native_version=True,
 )
 SHAPES = {s.name: s for s in (VENV, ONEDIR)}
 
@@ -234,15 +238,20 @@ PRERELEASE = re.compile(r"(?P<final>\d+(?:\.\d+)*)(?P<pre>rc\d+)")
 
 
 def package_version(salt_version: str, box, sorted_prerelease: bool = True) -> str:
-    """VERSION-RELEASE of our packages of a Salt version on `box`. A release candidate sorts
-    below its final (Salt's test_version.py): 3008.5rc1 is 3008.5~rc1-1 where the package
-    manager knows the tilde (dpkg; rpm 4.10 and later), else 3008.5-0.rc1 (EL5's and EL6's
-    rpm). Unsorted, it stays as PEP 440 spells it, which both sort above the final."""
+    """VERSION-RELEASE of our packages of a Salt version on `box` (VERSION alone where the
+    layout is versioned as Salt is and the format allows it: Shape.native_version). A
+    release candidate sorts below its final (Salt's test_version.py): 3008.5rc1 is
+    3008.5~rc1-1 where the package manager knows the tilde (dpkg; rpm 4.10 and later), else
+    3008.5-0.rc1 (EL5's and EL6's rpm). Unsorted, it stays as PEP 440 spells it, which both
+    sort above the final."""
+    packages = platform.of(box).packages
+    native = shape(box.build.layout).native_version and packages.native_versions
+    release = "" if native else f"-{PACKAGE_RELEASE}"
     found = PRERELEASE.fullmatch(salt_version)
     if not found or not sorted_prerelease:
-        return f"{salt_version}-{PACKAGE_RELEASE}"
-    if platform.of(box).packages.knows_tilde:
-        return f"{found['final']}~{found['pre']}-{PACKAGE_RELEASE}"
+        return f"{salt_version}{release}"
+    if packages.knows_tilde:
+        return f"{found['final']}~{found['pre']}{release}"
     return f"{found['final']}-0.{found['pre']}"
 
 

@@ -15,6 +15,7 @@ import staged_payload
 from builds import deb, defects, layout, rpm
 from builds.build import output_name
 from builds.payload import StagedPayload, files_tree
+from harness import catalog
 
 ONEDIR = "/opt/saltstack/salt"
 
@@ -147,3 +148,13 @@ def test_a_bad_layout_request_is_one_line(args, line):
     )
     assert proc.returncode != 0 and line in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_onedir_debs_are_versioned_as_salt_is_and_rpms_keep_a_release():
+    debian12 = catalog.load_box("debian12")
+    onedir = debian12.for_layout("onedir")
+    assert layout.package_version("3008.4", onedir) == "3008.4"
+    assert layout.prerelease_order("3008.4", onedir) == ["3008.4~rc1", "3008.4"]
+    assert layout.package_version("3008.4", debian12) == "3008.4-1"
+    centos7 = catalog.load_box("centos7").for_layout("onedir")
+    assert layout.package_version("3008.4", centos7) == "3008.4-1"

@@ -53,6 +53,10 @@ class Dpkg(PackageDb, manager="apt", formats=("deb",), commands=COMMANDS):
     def salt_pkg_module(self) -> str:
         return "aptpkg"
 
+    @property
+    def native_versions(self) -> bool:
+        return True
+
     def sorts_before(self, older: str, newer: str) -> str:
         return f"dpkg --compare-versions {quoted([older])} lt {quoted([newer])}"
 

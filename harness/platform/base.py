@@ -230,6 +230,12 @@ class PackageDb(ABC):
         """Does its version comparison sort "~" below everything (dpkg; rpm 4.10 and later)?"""
         return True
 
+    @property
+    def native_versions(self) -> bool:
+        """May a package's version go without a release, as a Debian native package's does
+        (3008.4)? rpm's always has one."""
+        return False
+
     def sorts_before(self, older: str, newer: str) -> str:
         """Exits 0 when the database's own comparison sorts package version `older`
         (VERSION-RELEASE) below `newer`."""
