@@ -110,13 +110,6 @@ NOT_APPLICABLE: tuple[NotApplicable, ...] = (
         OWN_LAYOUT,
     ),
     NotApplicable("integration/test_salt_user.py::test_pkg_paths", OWN_LAYOUT, "'root' == 'salt'"),
-    NotApplicable(
-        "integration/test_version.py::",
-        "Salt names the packages of a release VERSION and keeps VERSION-N for a re-release of "
-        "them, whose Salt then reports VERSION-N; ours are VERSION-1, Debian's first revision "
-        "of VERSION, which their suite reads as such a re-release",
-        r"(compatible with|nomatch:) '\*?\d+\.\d+-1\*?'",
-    ),
 )
 
 
