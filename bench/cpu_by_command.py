@@ -16,7 +16,7 @@ import argparse
 import re
 import subprocess
 import sys
-from collections import Counter
+from collections import defaultdict
 
 # Process names (the kernel's comm: 15 characters at most) by the work they do.
 KINDS = {
@@ -36,15 +36,19 @@ KINDS = {
 LINE = re.compile(r"^\s*(\d+)\s+([\d.]+)re\s+([\d.]+)cp\s+\S+\s+\S+\s+(.+?)\*?$")
 
 
-def per_command(acct_file: str) -> Counter[str]:
+def per_command(acct_file: str) -> dict[str, float]:
     """CPU minutes by command name (sa's default table, one line per command)."""
     out = subprocess.run(["sa", acct_file], capture_output=True, text=True, check=True).stdout
-    minutes: Counter[str] = Counter()
+    minutes: dict[str, float] = defaultdict(float)
     for line in out.splitlines()[1:]:  # the first line is the total
         found = LINE.match(line)
         if found:
             minutes[found[4].strip()] += float(found[3])
     return minutes
+
+
+def most(spent: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(spent.items(), key=lambda item: -item[1])
 
 
 def kind_of(command: str) -> str:
@@ -62,14 +66,14 @@ def main() -> int:
         print(f"cpu_by_command: cannot read {args.acct_file} with sa: {e}", file=sys.stderr)
         return 2
     total = sum(minutes.values())
-    kinds: Counter[str] = Counter()
+    kinds: dict[str, float] = defaultdict(float)
     for command, spent in minutes.items():
         kinds[kind_of(command)] += spent
     print("| kind of work | CPU minutes | share |\n|---|---|---|")
-    for kind, spent in kinds.most_common():
+    for kind, spent in most(kinds):
         print(f"| {kind} | {spent:.1f} | {spent / total:.0%} |")
     print(f"| all | {total:.1f} | |\n\n| command | CPU minutes |\n|---|---|")
-    for command, spent in minutes.most_common(args.top):
+    for command, spent in most(minutes)[: args.top]:
         print(f"| {command} | {spent:.1f} |")
     return 0
 
