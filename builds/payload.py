@@ -136,17 +136,20 @@ class Venv:
     unpack_command: Callable[[str, str], str] | None = None
 
 
-def _unpack_the_good_venv(runner: BoxRunner, venv: Venv, prefix: str) -> None:
-    """The good build's PREFIX from its package, sent and unpacked on the box: one file
-    over the wire, not its ten thousand."""
+def _unpack_the_good_venv(runner: BoxRunner, venv: Venv, shape: layout.Shape) -> None:
+    """The good build's prefix from its package, sent and unpacked on the box: one file
+    over the wire, not its ten thousand. Without the onedir's launchers, which the package
+    carries at the prefix's top and staging writes again (files_tree)."""
     assert venv.package is not None and venv.unpack_command is not None
-    good = f"{WORK}/good"
+    prefix, good = shape.prefix, f"{WORK}/good"
     remote = f"{good}/{venv.package.name}"
     runner.run(f"mkdir -p {good}", "preparing the good build's package directory")
     runner.send_file(venv.package, remote, "copying the good build's package in")
+    launchers = [shape.tool_path(t) for sub in layout.SUBPACKAGES for t in sub.tools]
     runner.run(
         f"{venv.unpack_command(remote, f'{good}/root')} && mkdir -p {prefix} && "
-        f"rmdir {prefix} && mv {good}/root{prefix} {prefix} && rm -rf {good}",
+        f"rmdir {prefix} && mv {good}/root{prefix} {prefix} && rm -rf {good}"
+        + (f" && rm -f {' '.join(launchers)}" if shape.launchers else ""),
         f"unpacking the good build's {prefix}",
     )
 
@@ -170,7 +173,7 @@ def stage(
         venv = _build_venv(runner, box, salt_version, defect, minor)
     else:
         with progress.step(f"{box.name}: the good build's {prefix}, unchanged"):
-            _unpack_the_good_venv(runner, venv, prefix)
+            _unpack_the_good_venv(runner, venv, shape)
     payload = StagedPayload(
         box=box.name,
         root=f"{WORK}/stage",

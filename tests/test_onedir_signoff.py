@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from build_helpers import extract_debs, tree_diff
 
+from builds import defects, layout
 from verification import package_dir
 
 pytestmark = pytest.mark.xdist_group("onedir")
@@ -56,3 +58,25 @@ def test_the_onedir_set_signs_off_on_debian12(verified):
     assert not failed, failed
     assert box["verdict"] == "PASS" and "verdict: PASS" in stdout
     assert box["passed"] >= 20, box["passed"]
+
+
+@pytest.mark.parametrize("defect", ["version-stamp", "wrapper-pythonpath"])
+def test_an_onedir_defect_variant_differs_from_the_good_set_exactly_as_named(
+    defect, packages, harness_run, tmp_path
+):
+    """A variant that keeps the venv packs the good set's onedir, launchers and all, with the
+    one part broken: the stamp in the onedir, or every launcher at its top."""
+    harness_run("build", "debian12", "--layout", "onedir", "--defect", defect, timeout=1800)
+    for side in ("good", "bad"):
+        (tmp_path / side).mkdir()
+    bad = extract_debs(PACKAGES.with_name(f"{PACKAGES.name}-defect-{defect}"), tmp_path / "bad")
+    diff = tree_diff(extract_debs(packages, tmp_path / "good"), bad)
+    onedir, common = ONEDIR.lstrip("/"), "salt-common"
+    if defect == "version-stamp":
+        stamp = f"{onedir}/lib/python3.11/site-packages/salt/_version.txt"
+        assert diff == {common: {stamp: "changed"}}
+    else:
+        launchers = {f"{onedir}/{t}" for sub in layout.SUBPACKAGES for t in sub.tools}
+        assert diff == {common: dict.fromkeys(launchers, "changed")}
+        text = (bad[common] / onedir / "salt-minion").read_text()
+        assert f"PYTHONPATH={defects.DISTRO_DIST_PACKAGES}\nexec {ONEDIR}/bin/salt-minion" in text
