@@ -273,9 +273,8 @@ def _wrappers(payload: StagedPayload, dest: Path) -> list[Path]:
     shape = payload.shape
     if not shape.launchers:
         return sorted(dest.glob("*/usr/bin/*"))
-    top = dest / layout.COMMON / shape.prefix.lstrip("/")
     tools = {t for p in payload.packages.values() for t in p.tools}
-    return sorted(top / t for t in tools)
+    return sorted(dest / layout.COMMON / shape.tool_path(t).lstrip("/") for t in tools)
 
 
 LOGROTATE_IN_A_DIRECTORY = layout.LOGROTATE + "/salt-common"
