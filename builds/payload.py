@@ -313,6 +313,8 @@ def _install(
     for_target = box.python.portable and options.target_glibc
     env = portable.compile_env(box, layout.shape(box.build.layout).prefix) if for_target else None
     wheels.provide(runner, box, inputs, wi, python, python_version, f"{WORK}/wheels", env)
+    if for_target:
+        portable.keep_compiled_runtimes(runner, box)
     pins = [
         p for p in parse_lock((inputs / "lock.txt").read_text()) if p.key not in options.left_out
     ]

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from harness import platform, progress, state, toolchain
 
-from . import abi_ceiling, cpython
+from . import abi_ceiling, cpython, zig_cache
 from .errors import BuildError
 from .inputs import cache_root, fetch_url, filling, pip_download, sha256_file
 from .locks import digest
@@ -327,6 +327,7 @@ def send_toolchain(runner: BoxRunner, box) -> None:
         f"test -x {ZIG}/zig && echo yes || true", "looking for zig"
     ):
         runner.copy_in(toolchain.ensure_zig(runner.log), ZIG, "copying zig cc in")
+        zig_cache.bring(runner)
     if target(box).below_glibc_2_7:
         runner.machine.put_file(BELOW_GLIBC_2_7, BELOW_GLIBC_2_7_ON_BOX)
 
@@ -361,9 +362,16 @@ def compile_env(box, prefix: str = PREFIX) -> dict[str, str]:
         "LDFLAGS": f"-L{prefix}/lib -Wl,-rpath,{prefix}/lib -static-libstdc++ -static-libgcc",
         "ZMQ_PREFIX": prefix,
         "PYZMQ_NO_BUNDLE": "1",
-        "ZIG_GLOBAL_CACHE_DIR": f"{WORK}/zig-cache",
+        "ZIG_GLOBAL_CACHE_DIR": zig_cache.ON_BOX,
         "ZIG_LOCAL_CACHE_DIR": f"{WORK}/zig-cache",
     }
+
+
+def keep_compiled_runtimes(runner: BoxRunner, box) -> None:
+    """After compiling for the box's target: what zig compiled for it once, for the next
+    build box (the ppbt toolchain compiles nothing of its own)."""
+    if target(box).zig:
+        zig_cache.keep(runner)
 
 
 def run_on_glibc217(runner: BoxRunner, code: str) -> str:
@@ -421,6 +429,7 @@ def _recipe_env(built: Target, glibc: str, series: str) -> str:
         f"TOOLCHAIN_WRAPPERS={WORK}/dl/{wrappers.name} GLIBC={glibc} "
         f"PYTHON_SERIES={series} WITH_ZMQ={int(built.with_zmq)}"
         f"{f' PATCHELF={TOOLCHAIN}/bin/patchelf' if built.zig else ''}"
+        f"{f' ZIG_GLOBAL_CACHE_DIR={zig_cache.ON_BOX}' if built.zig else ''}"
     )
 
 
@@ -445,6 +454,7 @@ def _shared_libraries(runner: BoxRunner, built: Target) -> Path:
         )
         with filling(cached.parent) as tmp:
             runner.fetch(f"{WORK}/libraries.tar", tmp / cached.name, "caching the C libraries")
+        zig_cache.keep(runner)
     return cached
 
 
@@ -507,6 +517,7 @@ def _build(runner: BoxRunner, box, built: Target, cached: Path) -> None:
         "building the portable CPython and its libraries",
         timeout=4 * 3600,
     )
+    keep_compiled_runtimes(runner, box)
     check(runner, built)
     runner.run(f"tar -C {PREFIX} -cf {WORK}/python.tar .", "packing /opt/salt")
     with filling(cached.parent) as tmp:

@@ -8,8 +8,11 @@
 toolchain_wrappers() {
     local dir=$1 triplet=x86_64-linux-gnu tool
     shift
-    # zig's caches (its glibc stubs, compiled once per build) stay in the build tree.
-    export ZIG_GLOBAL_CACHE_DIR=$WORK/zig-cache ZIG_LOCAL_CACHE_DIR=$WORK/zig-cache
+    # zig's global cache (the target's glibc stubs, compiler_rt, libc++) where the build
+    # puts it (builds/zig_cache.py keeps it from box to box), else in the build tree; what
+    # it compiles for the recipe stays in the build tree.
+    export ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$WORK/zig-cache}
+    export ZIG_LOCAL_CACHE_DIR=$WORK/zig-cache
     # clang makes errors of what gcc only warns about in older C (libffi 3.4.4's tramp.c,
     # gdbm's __DATE__). zig's linker takes neither -stats nor -lc through -Wl (ncurses'
     # shared-library link line; libc is linked anyway) nor -h for -soname (libpython's), and

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from staged_payload import staged
 
-from builds import deb, defects, layout, manifest, rpm
+from builds import deb, defects, layout, manifest, rpm, wheels
 from builds.build import output_name
 from builds.errors import BuildError
 from builds.inputs import fetch_inputs, platform_tags
@@ -77,6 +77,25 @@ def test_wheels_are_asked_for_within_the_box_s_glibc_only(glibc):
     assert tags[0] == f"manylinux_2_{minor}_x86_64" and tags[-1] == "linux_x86_64"
     assert {"manylinux1_x86_64", "manylinux_2_5_x86_64"} <= set(tags)
     assert ("manylinux2010_x86_64" in tags) == (minor >= 12)
+
+
+def test_a_pure_wheel_is_shared_by_its_sdist_build_lock_and_python_minor(tmp_path):
+    inputs = tmp_path / "inputs"
+    (inputs / "dist").mkdir(parents=True)
+    (inputs / "build-lock.txt").write_text("setuptools==80.9.0\n")
+    sdist = inputs / "dist" / "salt-3008.4.tar.gz"
+    sdist.write_bytes(b"salt")
+    key = wheels.pure_key(sdist, inputs, "3.11.2")
+    assert wheels.pure_key(sdist, inputs, "3.11.9") == key  # another box's 3.11
+    assert wheels.pure_key(sdist, inputs, "3.13.5") != key  # another requirements file
+    (inputs / "build-lock.txt").write_text("setuptools==80.9.1\n")
+    assert wheels.pure_key(sdist, inputs, "3.11.2") != key
+    built = ["timelib-0.3.0-cp311-cp311-linux_x86_64.whl", "salt-3008.4-py3-none-any.whl"]
+    assert wheels._wheel_of(sdist, built) == "salt-3008.4-py3-none-any.whl"
+    assert wheels._wheel_of(
+        inputs / "dist" / "Foo.Bar-1.0.tar.gz", ["foo_bar-1.0-py3-none-any.whl"]
+    )
+    assert wheels._wheel_of(inputs / "dist" / "salt-3007.16.tar.gz", built) is None
 
 
 def test_units_go_where_each_release_puts_them():
