@@ -146,11 +146,12 @@ def fetch_inputs(
     return final
 
 
+SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2")
+
+
 def sdists(inputs: Path) -> list[Path]:
     """The inputs that must be compiled on the box (no wheel for this Python/platform)."""
-    return sorted(
-        p for p in (inputs / "dist").iterdir() if p.name.endswith((".tar.gz", ".zip", ".tar.bz2"))
-    )
+    return sorted(p for p in (inputs / "dist").iterdir() if p.name.endswith(SDIST_SUFFIXES))
 
 
 def fetch_url(url: str, sha256: str, log: Path) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import progress
 
-from .inputs import cache_root, filling, sdists, sha256_file
+from .inputs import SDIST_SUFFIXES, cache_root, filling, sdists, sha256_file
 from .locks import digest
 from .remote import BoxRunner
 
@@ -41,7 +41,8 @@ def pure_key(sdist: Path, inputs: Path, python_version: str) -> str:
 
 def _wheel_of(sdist: Path, wheels: list[str]) -> str | None:
     """The wheel compiled from `sdist` (name-version.tar.gz -> name_version-...whl)."""
-    stem = sdist.name.removesuffix(".tar.gz").removesuffix(".tar.bz2").removesuffix(".zip")
+    suffix = next(s for s in SDIST_SUFFIXES if sdist.name.endswith(s))
+    stem = sdist.name.removesuffix(suffix)
     name, _, version = stem.rpartition("-")
     prefix = f"{name.replace('-', '_').replace('.', '_').lower()}-{version}-"
     return next((w for w in wheels if w.lower().startswith(prefix)), None)

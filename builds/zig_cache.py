@@ -43,7 +43,7 @@ def _files(root: Path) -> set[str]:
 def bring(runner: BoxRunner) -> None:
     """The host's cache into ON_BOX, when there is one."""
     with state.locked(_lock()):
-        if _files(host_dir()):
+        if host_dir().is_dir():  # keep() makes it only to put files in
             runner.copy_in(host_dir(), ON_BOX, "copying zig's compiled runtimes in")
 
 
