@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from harness import catalog, session, settings
+from builds.locks import older_lines
+from harness import catalog, paths, session, settings
 from harness.errors import HarnessError
-from verification.packages import PackageSet
+from verification.packages import PackageSet, holds_one_set, older_line_dir, our_layout
+from verification.peer import artifactory
 from verification.peer import inputs as peer_inputs
 from verification.peer import salt_pkg_tests as suite
 
@@ -62,23 +64,28 @@ def box_name(box: str) -> str:
     return f"{box}-spt{settings.current().text('SVH_INSTANCE_SUFFIX', '')}"
 
 
-def run_box(box: str, packages: PackageSet, out: Path, provider: str | None, keep: bool) -> dict:
-    """Every chunk of the suite that runs here, in one fresh box; the box's section."""
+def run_box(box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool) -> dict:
+    """Every chunk of the suite that runs here, each in a fresh box; the box's section."""
     started = time.time()
-    spec = catalog.load_box(box)
+    packages = runs.packages
     out.mkdir(parents=True, exist_ok=True)
+    glibc = catalog.load_box(box).glibc
     inputs = peer_inputs.fetch(
-        packages.salt_version, packages.python_minor, spec.glibc, out / "fetch.log"
+        packages.salt_version, packages.python_minor, glibc, out / "fetch.log"
     )
+    tree = artifactory.build(runs.older, out / "stand-in") if runs.older else None
     checks: list[Check] = []
-    with session.box_instance(box, provider, box_name(box), keep=keep) as machine:
-        suite.stage(machine, inputs, packages)
-        for chunk in suite.CHUNKS:
+    for chunk in runs.chunks:
+        with session.box_instance(box, provider, box_name(box), keep=keep) as machine:
+            suite.stage(machine, inputs, packages)
+            if tree is not None:
+                artifactory.serve(machine, tree)
+            command = suite.chunk_command(chunk, packages, runs.prev_version)
             with open(out / f"{chunk}.out", "wb") as log:
-                machine.run_streaming(suite.chunk_command(chunk, packages), log, log, timeout=3600)
+                machine.run_streaming(command, log, log, timeout=3600)
             machine.fetch(suite.junit_of(chunk), out / f"{chunk}.xml")
             machine.fetch(suite.log_of(chunk), out / f"{chunk}.log")
-            checks += read_junit(out / f"{chunk}.xml", box)
+        checks += read_junit(out / f"{chunk}.xml", box)
     failed = sum(c.outcome in ("failed", "error") for c in checks)
     return {
         "box": box,
@@ -88,9 +95,42 @@ def run_box(box: str, packages: PackageSet, out: Path, provider: str | None, kee
         "skipped": sum(c.outcome == "skipped" for c in checks),
         "not_applicable": sum(c.outcome == NOT_APPLICABLE for c in checks),
         "seconds": round(time.time() - started, 1),
-        "chunks": {chunk: suite.chunk_command(chunk, packages) for chunk in suite.CHUNKS},
+        "chunks": {c: suite.chunk_command(c, packages, runs.prev_version) for c in runs.chunks},
         "checks": [asdict(c) for c in checks],
     }
+
+
+@dataclass(frozen=True)
+class PeerRun:
+    """What one box runs of their suite: our set, and the older line that stands in for
+    Salt's previous release (None: none is built, and upgrade and downgrade do not run)."""
+
+    packages: PackageSet
+    older: PackageSet | None
+    older_salt: str  # the line that stands in, or would
+
+    @property
+    def prev_version(self) -> str | None:
+        return self.older.salt_version if self.older else None
+
+    @property
+    def chunks(self) -> list[str]:
+        return list(suite.chunks(self.prev_version))
+
+
+def peer_run(box: str, packages: PackageSet, older_line: str | None) -> PeerRun:
+    """Our set and its older line: --older-line's, else the box's newest older line in the
+    same (onedir) layout, when built."""
+    own = catalog.load_box(box).packages_box
+    older_salt = older_lines(own)[0]
+    directory = older_line_dir(older_line, packages.directory)
+    directory = directory or paths.package_set_dir(
+        own, older_salt, layout=our_layout(packages.directory)
+    )
+    if not holds_one_set(directory):
+        return PeerRun(packages, None, older_salt)
+    older = PackageSet.load(directory, box)
+    return PeerRun(packages, older, older.salt_version)
 
 
 def require_onedir(sets: dict[str, PackageSet]) -> None:
@@ -111,13 +151,19 @@ def run(
     provider: str | None = None,
     keep: bool = False,
     console: Console | None = None,
+    older_line: str | None = None,
 ) -> dict:
     """Salt's package tests on each box, one after the other; the report's section."""
     console = console or Console(stderr=True)
     boxes = []
+    not_run: dict[str, str] = {}
     for box, packages in sets.items():
         console.print(f"{suite.TITLE}: {box}", highlight=False)
-        result = run_box(box, packages, report_dir / suite.NAME / box, provider, keep)
+        runs = peer_run(box, packages, older_line)
+        not_run |= suite.not_run(
+            catalog.load_box(box).packages_box, runs.older_salt, runs.prev_version
+        )
+        result = run_box(box, runs, report_dir / suite.NAME / box, provider, keep)
         console.print(
             f"{suite.TITLE}: {box} {result['verdict']}: {result['passed']} passed, "
             f"{result['failed']} failed, {result['skipped']} skipped in {result['seconds']} s",
@@ -130,5 +176,5 @@ def run(
         "boxes": boxes,
         "deselected": [asdict(d) for d in suite.DESELECTED],
         "not_applicable": [asdict(n) for n in suite.NOT_APPLICABLE],
-        "not_run": suite.NOT_RUN,
+        "not_run": not_run,
     }

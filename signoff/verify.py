@@ -118,7 +118,7 @@ def verify(
         )
     extra: dict = {"shards": [shard] if shard else []}
     if peer:
-        extra["peer"] = peer_run.run(sets, report_dir, provider, keep_boxes, console)
+        extra["peer"] = peer_run.run(sets, report_dir, provider, keep_boxes, console, older_line)
     results = report.collect(layout.junit, {box: s.manifest for box, s in sets.items()})
     summary = report.write(report_dir, results, started, run.shown(), **extra)
     return summary, report_dir

@@ -50,6 +50,10 @@ COMMANDS = {
 
 
 class Dpkg(PackageDb, manager="apt", formats=("deb",), commands=COMMANDS):
+    # Salt's package tests install both before they take the previous release from its
+    # repository (tests/support/pkg.py install_previous): a box is offline, so they are here.
+    image_packages = ("curl", "apt-transport-https")
+
     def salt_pkg_module(self) -> str:
         return "aptpkg"
 

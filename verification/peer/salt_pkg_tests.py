@@ -18,6 +18,7 @@ from harness import platform
 from harness.transport import Machine
 
 from ..packages import PackageSet
+from .artifactory import CA_BUNDLE
 from .inputs import SuiteInputs
 
 NAME = "salt-pkg-tests"
@@ -29,20 +30,52 @@ TESTS = "tests/pytests/pkg/"
 # What Salt's CI passes every chunk (its noxfile's test-pkgs-onedir session), but coverage.
 COMMON_ARGS = ("-ra", "--color=no", "-p", "no:cacheprovider", "--run-destructive")
 SERVICE_ARGS = ("--sys-stats", "--pkg-system-service")
-# The chunks Salt's CI runs, and why a box of ours runs only some of them.
-CHUNKS = {"install": ()}
-NOT_RUN = {
-    "upgrade": "installs the previous release from packages.broadcom.com (https, hard-coded "
-    "in tests/support/pkg.py's install_previous): a box never reaches it",
-    "downgrade": "the same: the release it goes back to comes from packages.broadcom.com",
-    "download-pkgs": "downloads Salt's published packages from its repositories",
-}
+# The chunks Salt's CI runs, each in a fresh box: upgrade and downgrade take the previous
+# release from packages.broadcom.com (tests/support/pkg.py install_previous), which the box
+# finds in itself: our older line's onedir set behind a stand-in (artifactory.py).
+NOT_RUN = {"download-pkgs": "downloads Salt's published packages from its repositories"}
+NO_OLDER_LINE = (
+    "installs the previous release from packages.broadcom.com, stood in by our older "
+    "line's onedir set, and none is built: harness build {box} --layout onedir --salt {salt}"
+)
+
+
+def chunks(prev_version: str | None) -> dict[str, tuple[str, ...]]:
+    """The chunks a box runs: the upgrade and downgrade ones where an older line stands in
+    for the previous release."""
+    if prev_version is None:
+        return {"install": ()}
+    previous = f"--prev-version={prev_version}"
+    return {
+        "install": (),
+        "upgrade": ("--upgrade", previous),
+        "downgrade": ("--downgrade", previous),
+    }
+
+
+def not_run(box: str, older_salt: str, prev_version: str | None) -> dict[str, str]:
+    if prev_version is not None:
+        return dict(NOT_RUN)
+    why = NO_OLDER_LINE.format(box=box, salt=older_salt)
+    return {"upgrade": why, "downgrade": why, **NOT_RUN}
 
 
 # What their tests install from PyPI with salt-pip (integration/test_pip.py,
-# test_onedir_harden.py): served from the box's wheel directory through /etc/pip.conf, as an
-# offline site's mirror would, so that those tests run here too.
-INSTALLED_BY_THEIR_TESTS = ("pep8", "saltext.vault==1.3.2")
+# test_onedir_harden.py; upgrade/test_salt_upgrade.py's PyGithub 1.56.0 with what it needs
+# beyond the payload's requests and cffi, downgrade/test_salt_downgrade.py's netaddr 0.8.0):
+# served from the box's wheel directory through /etc/pip.conf, as an offline site's mirror
+# would, so that those tests run here too. Locked without dependencies (the payload's serve),
+# so PyGithub's own are named, wrapt held below 2 as Deprecated asks.
+INSTALLED_BY_THEIR_TESTS = (
+    "pep8",
+    "saltext.vault==1.3.2",
+    "PyGithub==1.56.0",
+    "Deprecated",
+    "wrapt<2",
+    "PyJWT",
+    "PyNaCl",
+    "netaddr==0.8.0",
+)
 PIP_CONF = f"[global]\nno-index = true\nfind-links = {WORKDIR}/wheels\n"
 
 
@@ -110,12 +143,28 @@ NOT_APPLICABLE: tuple[NotApplicable, ...] = (
         OWN_LAYOUT,
     ),
     NotApplicable("integration/test_salt_user.py::test_pkg_paths", OWN_LAYOUT, "'root' == 'salt'"),
+    NotApplicable(
+        "upgrade/systemd/test_install_with_user.py::test_salt_user_ownership_preserved_on_upgrade",
+        "Salt 3008's packages give the minion's trees, /etc/salt/minion.d among them, to the "
+        "user it runs as at every upgrade, a file the admin wrote as root too; ours leave "
+        "ownership as the admin set it (suites/test_lifecycle.py: an admin's ownership "
+        "survives an upgrade)",
+        r"Found root-owned files in /etc/salt/minion\.d after running salt-call/salt-pip",
+    ),
 )
 
 
 def not_applicable(name: str, message: str) -> NotApplicable | None:
     """Why a failure of test `name` does not apply to our packages, if it does not."""
     return next((n for n in NOT_APPLICABLE if n.covers(name, message)), None)
+
+
+# Their debian_disable_policy_rcd fixture (upgrade tests) sets aside the policy-rc.d that the
+# container images of Salt's CI carry, and yields nothing (an error) where there is none, as
+# on a booted box. One that allows every action is the same as none, and lets it run.
+POLICY_RC_D = (
+    "printf '#!/bin/sh\\nexit 0\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d"
+)
 
 
 def deselect_args() -> list[str]:
@@ -149,24 +198,26 @@ def stage_script(inputs: SuiteInputs, packages: PackageSet, files: list[str], bo
             f"{runner_interpreter(packages)} -m pip install -q --disable-pip-version-check "
             "--no-index --find-links wheels --no-deps -r requirements-lock.txt",
             f"printf %s {shlex.quote(PIP_CONF)} > /etc/pip.conf",
+            POLICY_RC_D,
             db.offline_repositories(),
         ]
     )
 
 
-def chunk_command(chunk: str, packages: PackageSet) -> str:
-    """The pytest run of one chunk, its JUnit and log under artifacts/ as Salt's CI has them."""
+def chunk_command(chunk: str, packages: PackageSet, prev_version: str | None = None) -> str:
+    """The pytest run of one chunk, its JUnit and log under artifacts/ as Salt's CI has them;
+    requests (their download_file) trusts the box's CA store, where the stand-in's is."""
     args = [
         *COMMON_ARGS,
         *SERVICE_ARGS,
-        *CHUNKS[chunk],
+        *chunks(prev_version)[chunk],
         f"--junitxml={junit_of(chunk)}",
         f"--log-file={log_of(chunk)}",
         TESTS,
         *deselect_args(),
     ]
     pytest = f"{runner_interpreter(packages)} -m pytest {shlex.join(args)}"
-    return f"cd {WORKDIR} && ONEDIR_TESTRUN=1 {pytest}"
+    return f"cd {WORKDIR} && ONEDIR_TESTRUN=1 REQUESTS_CA_BUNDLE={CA_BUNDLE} {pytest}"
 
 
 def junit_of(chunk: str) -> str:
