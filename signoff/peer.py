@@ -76,7 +76,9 @@ def run_box(box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool
     tree = artifactory.build(runs.older, out / "stand-in") if runs.older else None
     checks: list[Check] = []
     for chunk in runs.chunks:
-        with session.box_instance(box, provider, box_name(box), keep=keep) as machine:
+        # One name for every chunk's box: with --keep-boxes only the last one stays up.
+        last = chunk == runs.chunks[-1]
+        with session.box_instance(box, provider, box_name(box), keep=keep and last) as machine:
             suite.stage(machine, inputs, packages)
             if tree is not None:
                 artifactory.serve(machine, tree)
