@@ -25,7 +25,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 
-from cpu_by_job import Process, processes
+from cpu_by_job import Process, Tree, processes
 
 Execs = dict[int, list[tuple[float, str]]]
 SCRATCH = re.compile(r"/(?:var/)?tmp/\S+")  # run-specific paths: one name for all of them
@@ -42,26 +42,18 @@ def exec_log(path: str, started: float) -> Execs:
     return found
 
 
-class Attribution:
+class Attribution(Tree):
+    """cpu_by_job's process tree, each process named by its exec'd command line."""
+
     def __init__(self, records: list[Process], execs: Execs, words: int):
+        super().__init__(records, {})
         self.execs, self.words = execs, words
-        self.by_pid: dict[int, list[Process]] = defaultdict(list)
-        for p in records:
-            self.by_pid[p.pid].append(p)
 
     def argv(self, p: Process) -> str | None:
         during = [
             a for t, a in self.execs.get(p.pid, []) if p.started - 1 <= t <= p.started + p.lived + 1
         ]
         return during[-1] if during else None
-
-    def parent(self, p: Process) -> Process | None:
-        alive = [
-            q
-            for q in self.by_pid.get(p.ppid, [])
-            if q.started <= p.started + 1 and q.started + q.lived >= p.started - 1
-        ]
-        return max(alive, key=lambda q: q.started) if alive else None
 
     def label(self, p: Process) -> str:
         own = self.argv(p)

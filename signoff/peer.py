@@ -108,6 +108,7 @@ class PeerRun:
     Salt's previous release (None: none is built, and upgrade and downgrade do not run)."""
 
     packages: PackageSet
+    own: str  # the box the packages are built for
     older: PackageSet | None
     older_salt: str  # the line that stands in, or would
 
@@ -118,6 +119,10 @@ class PeerRun:
     @property
     def chunks(self) -> list[str]:
         return list(suite.chunks(self.prev_version))
+
+    @property
+    def not_run(self) -> dict[str, str]:
+        return suite.not_run(self.own, self.older_salt, self.prev_version)
 
 
 def peer_run(box: str, packages: PackageSet, older_line: str | None) -> PeerRun:
@@ -130,9 +135,9 @@ def peer_run(box: str, packages: PackageSet, older_line: str | None) -> PeerRun:
         own, older_salt, layout=our_layout(packages.directory)
     )
     if not holds_one_set(directory):
-        return PeerRun(packages, None, older_salt)
+        return PeerRun(packages, own, None, older_salt)
     older = PackageSet.load(directory, box)
-    return PeerRun(packages, older, older.salt_version)
+    return PeerRun(packages, own, older, older.salt_version)
 
 
 def require_onedir(sets: dict[str, PackageSet]) -> None:
@@ -162,9 +167,7 @@ def run(
     for box, packages in sets.items():
         console.print(f"{suite.TITLE}: {box}", highlight=False)
         runs = peer_run(box, packages, older_line)
-        not_run |= suite.not_run(
-            catalog.load_box(box).packages_box, runs.older_salt, runs.prev_version
-        )
+        not_run |= runs.not_run
         result = run_box(box, runs, report_dir / suite.NAME / box, provider, keep)
         console.print(
             f"{suite.TITLE}: {box} {result['verdict']}: {result['passed']} passed, "

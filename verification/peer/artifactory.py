@@ -31,6 +31,7 @@ from harness.runner import capture
 from harness.transport import Machine
 
 from ..packages import PackageSet
+from ..salt import wait_for_port
 
 DOMAIN = "packages.broadcom.com"
 REPO = "artifactory/saltproject-deb"  # under the document root, as on DOMAIN
@@ -164,8 +165,6 @@ def serve(machine: Machine, tree: Path) -> None:
     machine.run(
         f"cp {ON_BOX}/ca.pem {CA_ON_BOX} && update-ca-certificates >/dev/null && "
         f"echo '127.0.0.1 {DOMAIN}' >> /etc/hosts && "
-        f"systemd-run --unit={UNIT} --quiet /usr/bin/python3 {ON_BOX}/serve.py {ON_BOX} && "
-        f"for i in $(seq 50); do python3 -c 'import socket; socket.create_connection"
-        f'(("127.0.0.1", 443), 1)\' 2>/dev/null && exit 0; sleep 0.2; done; '
-        f"systemctl status {UNIT} --no-pager; exit 1"
+        f"systemd-run --unit={UNIT} --quiet /usr/bin/python3 {ON_BOX}/serve.py {ON_BOX}"
     )
+    wait_for_port(machine, 443, timeout=10)
