@@ -1,8 +1,10 @@
 """DEB packages from a staged payload, with dpkg-deb on the build box.
 
-Maintainer scripts follow what dh_installsystemd generates for Debian: units are enabled
-(unless the admin disabled them) and started on install, restarted on upgrade, stopped on
-remove, masked on remove and forgotten on purge; purge also removes run-time state.
+Maintainer scripts follow what dh_installsystemd and dh_installinit generate for Debian:
+units are enabled (unless the admin disabled them) and started on install, restarted on
+upgrade before the package manager returns, stopped on remove, masked on remove and forgotten
+on purge; purge also removes run-time state. Each daemon also has an LSB init script in
+/etc/init.d, as Salt's DEBs do, for boxes that boot with sysvinit (update-rc.d links it).
 `salt` depends on what dpkg-shlibdeps finds for the ELF files in /opt/salt (libraries
 bundled inside /opt/salt are its own and need nothing) plus, for a venv on the system
 Python, the python3.X package owning that interpreter.
@@ -94,6 +96,54 @@ def depends_of(
     return deps + pkg.distro_depends
 
 
+INIT_SCRIPT = layout.FILES_DIR / "sysv" / "salt-daemon.lsb"
+
+# Is this script run, however deep, by a process of one of our units (a Salt job)? Its
+# ancestors' control groups say so; Salt's pkg module may run apt in a scope of its own.
+STARTED_BY_SALT = [
+    "started_by_salt() {",
+    "    pid=$$",
+    '    while [ "${pid:-1}" -gt 1 ]; do',
+    "        grep -q '/salt-[a-z]*[.]service$' \"/proc/$pid/cgroup\" 2>/dev/null && return 0",
+    "        pid=$(sed 's/.*) //' \"/proc/$pid/stat\" 2>/dev/null | cut -d' ' -f2)",
+    "    done",
+    "    return 1",
+    "}",
+]
+
+
+def daemons(pkg: StagedPackage) -> list[str]:
+    return [unit.removesuffix(".service") for unit in pkg.units]
+
+
+def init_scripts(pkg: StagedPackage, shape: layout.Shape) -> dict[str, str]:
+    """/etc/init.d/DAEMON of each of PKG's daemons, as Salt's DEBs carry them (under systemd,
+    /lib/lsb/init-functions hands every action to the unit)."""
+    template = INIT_SCRIPT.read_text()
+    return {
+        f"/etc/init.d/{daemon}": template.replace("@DAEMON@", daemon)
+        .replace("@SUMMARY@", pkg.summary)
+        .replace("@PREFIX@", shape.prefix)
+        for daemon in daemons(pkg)
+    }
+
+
+def init_script_links(pkg: StagedPackage) -> list[str]:
+    """What dh_installinit adds to postinst: the rc links, and the action under sysvinit
+    (--skip-systemd-native: under systemd the unit's lines above did it)."""
+    if not pkg.units:
+        return []
+    return [
+        f"    for daemon in {' '.join(daemons(pkg))}; do",
+        '        if [ -x "/etc/init.d/$daemon" ]; then',
+        '            update-rc.d "$daemon" defaults >/dev/null || true',
+        '            if [ -z "$2" ]; then action=start; else action=restart; fi',
+        '            invoke-rc.d --skip-systemd-native "$daemon" $action || true',
+        "        fi",
+        "    done",
+    ]
+
+
 def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | None:
     if not (pkg.units or pkg.post_install or pkg.carries_extras):
         return None
@@ -107,6 +157,7 @@ def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | Non
             else "after an install, upgrade or downgrade."
         ),
         "set -e",
+        *(STARTED_BY_SALT if pkg.units else []),
         'case "$1" in',
         "configure|abort-upgrade|abort-deconfigure|abort-remove)",
     ]
@@ -126,17 +177,20 @@ def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | Non
             '        if [ -z "$2" ]; then',
             f"            deb-systemd-invoke start {units} >/dev/null || true",
             "        else",
-            "            # An upgrade restarts what runs, starts nothing the admin stopped, and",
-            "            # does not wait: a minion upgrading itself waits for this script in its",
-            "            # job, and its restart waits for that job (salt#69656). policy-rc.d",
-            "            # may forbid it, as deb-systemd-invoke would honour.",
+            "            # An upgrade restarts what runs and starts nothing the admin stopped,",
+            "            # done when the package manager returns. Not so under a Salt job (a",
+            "            # minion upgrading itself): the daemon's stop waits for that job, which",
+            "            # waits for this script (salt#69656). policy-rc.d may forbid it, as",
+            "            # deb-systemd-invoke would honour.",
+            "            wait=; if started_by_salt; then wait=--no-block; fi",
             f"            for unit in {units}; do",
             '                rc=0; /usr/sbin/policy-rc.d "$unit" try-restart >/dev/null 2>&1 '
             "|| rc=$?",
-            '                [ "$rc" = 101 ] || systemctl --no-block try-restart "$unit" || true',
+            '                [ "$rc" = 101 ] || systemctl $wait try-restart "$unit" || true',
             "            done",
             "        fi",
             "    fi",
+            *init_script_links(pkg),
         ]
     if pkg.carries_extras:
         lines.append(f"    {shape.prefix}/bin/python3 {shape.carry_extras} || true")
@@ -172,6 +226,13 @@ def prerm(pkg: StagedPackage) -> str | None:
             'if [ -d /run/systemd/system ] && [ "$1" = remove ]; then',
             f"    deb-systemd-invoke stop {' '.join(pkg.units)} >/dev/null || true",
             "fi",
+            'if [ "$1" = remove ]; then',
+            f"    for daemon in {' '.join(daemons(pkg))}; do",
+            '        if [ -x "/etc/init.d/$daemon" ]; then',
+            '            invoke-rc.d --skip-systemd-native "$daemon" stop || true',
+            "        fi",
+            "    done",
+            "fi",
             "exit 0",
             "",
         ]
@@ -192,6 +253,7 @@ def postrm(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | None:
             f"    deb-systemd-helper purge {units} >/dev/null || true",
             f"    deb-systemd-helper unmask {units} >/dev/null || true",
             "fi",
+            *(f"update-rc.d {daemon} remove >/dev/null || true" for daemon in daemons(pkg)),
         ]
     if pkg.name == layout.COMMON:
         # Bytecode Salt compiles at run time is not in the package: take the prefix away whole.
@@ -294,6 +356,19 @@ def _named_after(runner: BoxRunner, tree: str, pkg: StagedPackage, deb_package: 
     return [named if c == staged else c for c in pkg.conffiles]
 
 
+def _write_init_scripts(
+    runner: BoxRunner, tree: str, pkg: StagedPackage, shape: layout.Shape
+) -> list[str]:
+    """PKG's init scripts written into its DEB tree; their paths (conffiles, as dh makes
+    every file under /etc)."""
+    scripts = init_scripts(pkg, shape)
+    if scripts:
+        runner.run(f"mkdir -p {tree}/etc/init.d", f"preparing {pkg.name}'s init scripts")
+    for path, script in scripts.items():
+        runner.machine.write_text(f"{tree}{path}", script, 0o755)
+    return list(scripts)
+
+
 def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> list[PackageFile]:
     """Build one .deb per staged package into out_dir on the box."""
     shared = common_depends(runner, staged)
@@ -312,6 +387,7 @@ def build(runner: BoxRunner, staged: StagedPayload, out_dir: str, box: Box) -> l
             f"preparing {pkg.name}'s tree",
         )
         conffiles = _named_after(runner, tree, pkg, deb_package)
+        conffiles += _write_init_scripts(runner, tree, pkg, shape)
         kb = int(runner.output(f"du -sk {tree} | cut -f1", f"measuring {pkg.name}").strip())
         depends = depends_of(pkg, staged.version, shared, shape)
         files = {

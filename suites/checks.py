@@ -139,6 +139,14 @@ def supported(question: Callable[..., str], *args) -> str:
         pytest.skip(f"{e}{answered_elsewhere(question, *args)}")
 
 
+def answers(question: Callable[..., str], *args) -> str | None:
+    """The command that answers `question` on this box, or None where it cannot."""
+    try:
+        return question(*args)
+    except Unsupported:
+        return None
+
+
 def answered_elsewhere(question: Callable[..., str], *args) -> str:
     """'; checked on centos7-rpm' for the catalog's other boxes of the same packages whose
     package database (or init system) answers `question`."""

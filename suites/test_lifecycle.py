@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from checks import (
+    answers,
     configure_api,
     expect_none,
     expect_silent,
@@ -217,6 +218,10 @@ class Upgraded:
     unattended: Result  # the upgrade as an unattended one runs it: no terminal, no answers
     seconds: float
     services: UnitsAfter  # the units right after the upgrade (round 0's choices before)
+    # What the init system still had queued for our units as the package manager returned
+    # (the minion slowed to stop in 5 s, as one signed in to its master takes); None where
+    # nothing can be queued.
+    pending: str | None
 
 
 @dataclass
@@ -283,18 +288,23 @@ def upgraded(old_line):
     machine = old_line.machine
     session.restore_machine(machine, old_line.state("old-line"))
     apply_service_choices(machine)
+    init = services(machine)
+    slowed = answers(init.slow_stop, "salt-minion")
+    if slowed:
+        sh(machine, slowed)
     before = main_pid(machine, "salt-minion")
     started = time.monotonic()
     unattended = old_line.new.install(machine, unattended=True, check=False)
     seconds = time.monotonic() - started
+    pending = sh(machine, init.pending()).stdout.strip() if slowed else None
     if unattended.exit_status != 0:  # finish it as an admin would: the other checks still run
         old_line.new.install(machine)
-    services = units_after(machine, 0)
+    after = units_after(machine, 0)
     pid = main_pid(machine, "salt-minion")
     exe = sh(machine, f"readlink /proc/{pid}/exe || true").stdout.strip()
     deleted = str(len(lines(machine, deleted_files_mapped(pid))))
     session.snapshot_machine(machine, old_line.state("upgraded"))
-    return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds, services)
+    return Upgraded(old_line, before, pid, exe, deleted, unattended, seconds, after, pending)
 
 
 @dataclass
@@ -508,6 +518,23 @@ def test_upgrade_restarts_the_running_minion_on_the_new_interpreter(upgraded):
             "the minion running files of the new package only",
             f"exe {upgraded.exe}, {upgraded.deleted_maps} deleted mappings",
             deleted_files_mapped(f"$({services(machine).main_pid('salt-minion')})"),
+        )
+
+
+def test_an_upgrade_has_restarted_the_minion_when_the_package_manager_returns(upgraded):
+    """As dh_installsystemd's scripts do: an admin, or Salt's own upgrade test, that stops
+    the daemons right after the upgrade finds no restart of the package still queued, which
+    would start one again behind their back, or stop one they just started."""
+    machine = upgraded.line.machine
+    if upgraded.pending is None:
+        supported(services(machine).slow_stop, "salt-minion")  # skips, with the reason
+    if upgraded.pending:
+        fail(
+            machine,
+            "no restart of our units still queued when the package manager returned "
+            "(the minion slowed to stop in 5 s)",
+            upgraded.pending,
+            services(machine).pending(),
         )
 
 

@@ -222,18 +222,28 @@ STOP_WITHIN_S = 20
 # watches its command from a process of its own for up to a second after it ends.
 MINION_PROCESSES = "ps -eo pid,args | grep '[s]alt-minion' | grep -v '^ *[0-9]* timeout ' || true"
 MINION_JOBS = "/var/cache/salt/minion/proc/"
+# A job's child that ignores SIGTERM, as a hung command does: the minion's stop must not leave
+# it behind (salt#68406: KillMode=process did, and orphans piled up over restarts).
+STUBBORN = "sleep 3017"
+STUBBORN_JOB = f"trap '' TERM; {STUBBORN}"
+STUBBORN_LEFT = "ps -eo pid,args | grep '[s]leep 3017' || true"
 
 
 def test_minion_stops_gracefully_and_leaves_no_process(minion):
-    """A job runs (test.sleep) when the admin stops the minion: the stop ends in time, the
-    init system calls it a success, and no process of the minion or of its job is left."""
+    """Jobs run when the admin stops the minion (test.sleep, and a command whose process
+    ignores SIGTERM): the stop ends in time, the init system calls it a success, and no
+    process of the minion or of its jobs is left."""
     machine = minion.machine
     stop = supported(services(machine).stop_outcome, "salt-minion")
     minion.master.machine.run(f"salt --async {minion.id} test.sleep 300 >/dev/null")
+    job = shlex.quote(STUBBORN_JOB)
+    minion.master.machine.run(f"salt --async {minion.id} cmd.run {job} >/dev/null")
     # A running job has its file in the minion's proc directory (process titles name it
     # only where setproctitle is bundled: not in Salt 3005's payload).
     if not wait_until(machine, f"ls {MINION_JOBS} | grep -q .", 30):
         fail(machine, "the test.sleep job running on the minion", "none", MINION_PROCESSES)
+    if not wait_until(machine, f"ps -eo args | grep -q '^{STUBBORN}'", 30):
+        fail(machine, f"the job's `{STUBBORN}` running on the minion", "none", STUBBORN_LEFT)
     # /proc/uptime, not date +%N: busybox's date has no nanoseconds.
     timed = (
         "start=$(cut -d' ' -f1 /proc/uptime); "
@@ -243,7 +253,7 @@ def test_minion_stops_gracefully_and_leaves_no_process(minion):
     )
     try:
         rc, result, took_ms = sh(machine, timed, timeout=120).stdout.split()
-        left = lines(machine, MINION_PROCESSES)
+        left = lines(machine, MINION_PROCESSES) + lines(machine, STUBBORN_LEFT)
     finally:
         minion.restart(kill=True)
     if (rc, result) != ("0", "success") or int(took_ms) > STOP_WITHIN_S * 1000:

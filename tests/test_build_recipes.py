@@ -118,7 +118,10 @@ def test_maintainer_scripts_follow_debian_policy():
         "deb-systemd-helper enable" in post
         and "deb-systemd-invoke start salt-minion.service" in post
     )
-    assert 'systemctl --no-block try-restart "$unit"' in post
+    # The restart is done when dpkg returns, but under a Salt job (a minion upgrading itself).
+    assert "if started_by_salt; then wait=--no-block; fi" in post
+    assert 'systemctl $wait try-restart "$unit"' in post
+    assert 'update-rc.d "$daemon" defaults' in post and "for daemon in salt-minion;" in post
     assert "deb-systemd-invoke stop salt-minion.service" in (deb.prerm(minion) or "")
     postrm = deb.postrm(minion)
     assert postrm is not None
@@ -126,8 +129,13 @@ def test_maintainer_scripts_follow_debian_policy():
         "deb-systemd-helper purge salt-minion.service" in postrm
         and "/etc/salt/pki/minion" in postrm
     )
-    for script in (post, deb.prerm(minion), postrm):
+    assert "update-rc.d salt-minion remove" in postrm
+    scripts = deb.init_scripts(minion, layout.VENV)
+    assert list(scripts) == ["/etc/init.d/salt-minion"]
+    assert "# Provides:          salt-minion\n" in scripts["/etc/init.d/salt-minion"]
+    for script in (post, deb.prerm(minion), postrm, *scripts.values()):
         subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+    assert deb.init_scripts(staged().packages["salt-cloud"], layout.VENV) == {}
     assert deb.postinst(staged().packages["salt-cloud"]) is None  # no unit, nothing to start
     assert deb.depends_of(minion, "3008.4-1", []) == ["salt (= 3008.4-1)", deb.HELPER_DEPENDS]
     assert "salt-master (= 3008.4-1)" in deb.depends_of(

@@ -261,6 +261,11 @@ class InitSystem(ABC):
     # (SysV scripts source EL's functions, and are driven by service and chkconfig)? A box
     # root that has no such packages (the glibc boxes) then gets stand-ins for them.
     scripts_need_helpers: ClassVar[bool] = False
+    # Does an admin's init script run the daemon itself (SysV), or hand the action to the
+    # init system's unit (a Debian script under systemd)?
+    script_runs_the_daemon: ClassVar[bool] = False
+    # Does the init system's rc mark a started service with a lock (EL's /var/lock/subsys)?
+    subsys_locks: ClassVar[bool] = False
 
     def __init_subclass__(
         cls,
@@ -301,6 +306,10 @@ class InitSystem(ABC):
     status: ClassVar[Command]  # a few lines on the daemon, for a failure message
     settle: ClassVar[Command]  # waits until what a package queued (restarts) is done
     init_script: ClassVar[Command]  # the unit's SysV script, to run with an action itself
+    # Makes the unit take seconds to stop, as a minion signed in to its master does; where
+    # a package's restart may be queued (systemd), so that one still queued shows.
+    slow_stop: ClassVar[Command]
+    pending: ClassVar[Command]  # prints what the init system still has queued for our units
 
     # Every state an admin can leave a unit in: (enabled state, active state).
     admin_states: ClassVar[tuple[tuple[str, str], ...]] = (

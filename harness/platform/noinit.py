@@ -20,6 +20,7 @@ COMMANDS = {
     "restart": f"{STOP}; {START}",
     "kill_start": f"{STOP}; {START}",  # the pid file names only the first process
     "settle": "true",
+    "pending": "true",
     "status": "tail -n 8 /var/log/salt/$(echo {unit} | sed 's/^salt-//')",
 }
 
@@ -32,6 +33,7 @@ UNSUPPORTED = {
     "mask": "mask",
     "state": "state",
     "init_script": "init script",
+    "slow_stop": "unit to slow down",
 }
 
 

@@ -29,14 +29,28 @@ COMMANDS = {
     "settle": "timeout 120 sh -c "
     "'while systemctl list-jobs --no-legend | grep -q .; do sleep 0.2; done'",
     "status": "systemctl status {unit} --no-pager -l 2>&1 | tail -n 8",
+    "slow_stop": "mkdir -p /etc/systemd/system/{unit}.service.d && "
+    "printf '[Service]\\nExecStopPost=/bin/sleep 5\\n' "
+    "> /etc/systemd/system/{unit}.service.d/slow-stop.conf && systemctl daemon-reload",
+    "pending": "systemctl list-jobs --no-legend --no-pager | grep -E ' salt-[a-z]+[.]service ' "
+    "|| true",
 }
 
-UNSUPPORTED = {"init_script": "SysV init script (its daemons are systemd units)"}
+# /lib/lsb/init-functions hands a script's action to the daemon's unit when systemd runs
+# the box, unless told not to: the script itself, as a box booted with sysvinit runs it.
+SCRIPT_ITSELF = "SYSTEMCTL_SKIP_REDIRECT=1 _SYSTEMCTL_SKIP_REDIRECT=1 /etc/init.d/{unit}"
 
 
-class Systemd(InitSystem, kind="systemd", commands=COMMANDS, unsupported=UNSUPPORTED):
+class Systemd(InitSystem, kind="systemd", commands=COMMANDS):
     def _unsupported(self, what: str) -> Unsupported:
         return Unsupported(f"{self.box.name} runs systemd: no {what}")
+
+    def init_script(self, unit: str) -> str:
+        """Our DEBs carry an LSB script for each daemon, as Salt's do; our RPMs for systemd
+        carry units only."""
+        if self.box.package_format != "deb":
+            raise self._unsupported("SysV init script (its daemons are systemd units)")
+        return SCRIPT_ITSELF.format(unit=shlex.quote(unit))
 
     def booted(self) -> str | None:
         return "systemctl is-system-running --wait >/dev/null"

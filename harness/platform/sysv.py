@@ -26,12 +26,16 @@ COMMANDS = {
     "&& echo enabled || echo disabled) $(service {unit} status >/dev/null 2>&1 "
     "&& echo active || echo inactive)",
     "settle": "true",  # service runs its work before it returns
+    "pending": "true",
     "init_script": "/etc/rc.d/init.d/{unit}",
     "status": "service {unit} status 2>&1; "
     "tail -n 8 /var/log/salt/$(echo {unit} | sed 's/^salt-//')",
 }
 
-UNSUPPORTED = {"mask": "masking (SysV has no masked state)"}
+UNSUPPORTED = {
+    "mask": "masking (SysV has no masked state)",
+    "slow_stop": "queued restarts (service runs each action before it returns)",
+}
 
 
 # EL's rc starts the enabled scripts while sshd already answers. A root whose PID 1 is
@@ -43,6 +47,8 @@ BOOTED = "[ ! -d /run/systemd/system ] || systemctl is-system-running --wait >/d
 class Sysv(InitSystem, kind="sysv", commands=COMMANDS, unsupported=UNSUPPORTED):
     admin_states = tuple(s for s in InitSystem.admin_states if s[0] != "masked")
     scripts_need_helpers = True
+    script_runs_the_daemon = True
+    subsys_locks = True
 
     def booted(self) -> str | None:
         return BOOTED
