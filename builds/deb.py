@@ -119,6 +119,8 @@ def daemons(pkg: StagedPackage) -> list[str]:
 def init_scripts(pkg: StagedPackage, shape: layout.Shape) -> dict[str, str]:
     """/etc/init.d/DAEMON of each of PKG's daemons, as Salt's DEBs carry them (under systemd,
     /lib/lsb/init-functions hands every action to the unit)."""
+    if not pkg.init_scripts:
+        return {}
     template = INIT_SCRIPT.read_text()
     return {
         f"/etc/init.d/{daemon}": template.replace("@DAEMON@", daemon)
@@ -131,7 +133,7 @@ def init_scripts(pkg: StagedPackage, shape: layout.Shape) -> dict[str, str]:
 def init_script_links(pkg: StagedPackage) -> list[str]:
     """What dh_installinit adds to postinst: the rc links, and the action under sysvinit
     (--skip-systemd-native: under systemd the unit's lines above did it)."""
-    if not pkg.units:
+    if not (pkg.units and pkg.init_scripts):
         return []
     return [
         f"    for daemon in {' '.join(daemons(pkg))}; do",
@@ -182,7 +184,9 @@ def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | Non
             "            # minion upgrading itself): the daemon's stop waits for that job, which",
             "            # waits for this script (salt#69656). policy-rc.d may forbid it, as",
             "            # deb-systemd-invoke would honour.",
-            "            wait=; if started_by_salt; then wait=--no-block; fi",
+            "            wait=; if started_by_salt; then wait=--no-block; fi"
+            if pkg.restart_waits
+            else "            wait=--no-block",
             f"            for unit in {units}; do",
             '                rc=0; /usr/sbin/policy-rc.d "$unit" try-restart >/dev/null 2>&1 '
             "|| rc=$?",

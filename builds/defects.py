@@ -109,6 +109,19 @@ DEFECTS: dict[str, str] = {
         "not to python3.X: a distribution upgrade swaps the minor under site-packages built "
         "for the old one (the manifest still names python3.X)"
     ),
+    "restart-queued": (
+        "an upgrade only queues the daemons' restarts (systemctl --no-block), also where no "
+        "Salt job waits: the package manager returns while they run, and an admin's stop "
+        "right after is undone by one"
+    ),
+    "orphans-on-stop": (
+        "the salt-minion unit stops with KillMode=process: a job's child that ignores "
+        "SIGTERM outlives every stop of the minion (salt#68406)"
+    ),
+    "no-init-scripts": (
+        "the DEBs carry no /etc/init.d script for their daemons, as Salt's DEBs do: a Debian "
+        "booted with sysvinit never starts them"
+    ),
     # Portable payloads (centos7, centos6, centos5) only: what the ABI ceiling and the glibc 2.17
     # boxes catch,
     # and what only a bundled interpreter can lack.
@@ -220,6 +233,16 @@ def _restart_every_unit(payload: StagedPayload, minor: str) -> None:
             f"systemctl unmask {u}; systemctl enable {u}; systemctl restart {u} || true"
             for u in package.units
         ]
+
+
+def _restart_without_waiting(payload: StagedPayload, minor: str) -> None:
+    for package in payload.packages.values():
+        package.restart_waits = False
+
+
+def _no_init_scripts(payload: StagedPayload, minor: str) -> None:
+    for package in payload.packages.values():
+        package.init_scripts = False
 
 
 def _depend_on_distro_tornado(payload: StagedPayload, minor: str) -> None:
@@ -420,6 +443,11 @@ TRANSFORMS: dict[str, Transform] = {
     "stop-signal": Transform(
         files=_rewrite(_minion_unit, "[Service]\n", "[Service]\nKillSignal=SIGUSR1\n")
     ),
+    "restart-queued": Transform(describe=_restart_without_waiting),
+    "orphans-on-stop": Transform(
+        files=_rewrite(_minion_unit, "KillMode=mixed\n", "KillMode=process\n")
+    ),
+    "no-init-scripts": Transform(describe=_no_init_scripts),
     "missing-script": Transform(venv=_on_venv(lambda venv, minor: f"rm {venv}/bin/salt-cloud")),
     "no-libyaml": Transform(
         venv=_on_venv(lambda venv, minor: f"rm {_site(venv, minor)}/yaml/_yaml.*.so")

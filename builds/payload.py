@@ -91,6 +91,10 @@ class StagedPackage:
     carries_extras: bool = False
     tools: list[str] = field(default_factory=list)  # /usr/bin wrappers (layout's, by Python)
     distro_depends: list[str] = field(default_factory=list)  # the release's (defects only)
+    # An upgrade's restart done before the package manager returns (DEB: unless a Salt job
+    # runs it); False: only queued (defects only).
+    restart_waits: bool = True
+    init_scripts: bool = True  # DEB: an LSB script in /etc/init.d per daemon
 
 
 @dataclass

@@ -174,6 +174,14 @@ def test_defects_in_the_package_description_touch_only_their_part(tmp_path):
     assert staged("ownership-reset").packages["salt"].post_install == [
         "chown -R root:root /etc/salt /var/cache/salt /var/log/salt"
     ]
+    queued = staged("restart-queued").packages["salt-minion"]
+    assert not queued.restart_waits and good.packages["salt-minion"].restart_waits
+    post = deb.postinst(queued)
+    assert post is not None and "wait=--no-block" in post and "started_by_salt;" not in post
+    scriptless = staged("no-init-scripts").packages["salt-minion"]
+    assert deb.init_scripts(scriptless, layout.VENV) == {}
+    assert "update-rc.d" not in (deb.postinst(scriptless) or "")
+    described |= {"restart-queued", "no-init-scripts"}
     for d in set(defects.EVERY) - described - defects.PORTABLE - {"upgrade-stops"}:
         assert staged(d).packages == good.packages, d
 
@@ -187,6 +195,7 @@ def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
         "conffile-prompt",
         "config-changes",
         "stop-signal",
+        "orphans-on-stop",
     )
     for d in (None, *variants):
         files_tree(staged(d), tmp_path / str(d))
@@ -213,6 +222,9 @@ def test_wrappers_and_units_differ_only_in_their_defects(tmp_path):
         "KillSignal=SIGUSR1"
         in trees["stop-signal"]["salt-minion/lib/systemd/system/salt-minion.service"]
     )
+    unit = "salt-minion/lib/systemd/system/salt-minion.service"
+    assert changed("orphans-on-stop") == {unit}
+    assert "KillMode=mixed" in good[unit] and "KillMode=process" in trees["orphans-on-stop"][unit]
     assert changed("conffile-prompt") == {"salt-minion/etc/salt/minion"}
     assert changed("config-changes") == {"salt-minion/etc/salt/minion"}
     assert trees["conffile-prompt"]["salt-minion/etc/salt/minion"].startswith(

@@ -68,6 +68,11 @@ CAUGHT_BY = {
     "postun-no-restart": "test_upgrade_restarts_the_running_minion_on_the_new_interpreter",
     "config-replaced": "test_upgrade_keeps_edits_keys_and_enabled_state",
     "post-starts-all": "test_upgrade_keeps_each_units_enabled_masked_and_stopped_state",
+    "restart-queued": "test_an_upgrade_has_restarted_the_minion_when_the_package_manager_returns",
+    "orphans-on-stop": "test_minion_stops_gracefully_and_leaves_no_process",
+    "no-init-scripts": (
+        "test_init_script_reports_a_stopped_daemon_and_refuses_bad_actions[salt-minion]"
+    ),
 }
 # Sound variants: the check that must pass on each, its branch taken (not skipped).
 PASSED_BY = {"config-changes": "test_upgrade_sets_a_changed_config_aside_beside_the_edit"}
@@ -81,10 +86,12 @@ ALSO_CAUGHT_BY = {
 # The checks that must catch each defect, with the fixtures they need and nothing else:
 # a variant costs a build, a box and an install, not a whole suite run.
 UPGRADE_DEFECTS = {"service-state", "conffile-prompt", "extras-wiped", "upgrade-stops"}
+UPGRADE_DEFECTS |= {"restart-queued"}
 UPGRADE_DEFECTS |= {"ownership-reset"} | MINOR_CHANGE
 UPGRADE_DEFECTS |= defects.RPM_SCRIPTLETS | set(PASSED_BY)
 RPM_LIFECYCLE = defects.RPM_SCRIPTLETS | set(PASSED_BY)  # built for centos7, run by its rpm
-NEEDS_MASTER = {"upgrade-stops", "stop-signal"}  # the master orders the upgrade, or the job
+# The master orders the upgrade, or the jobs.
+NEEDS_MASTER = {"upgrade-stops", "stop-signal", "orphans-on-stop"}
 
 
 def suite_run(defect: str, box: str, packages: str, junit: Path) -> SuiteRun:
