@@ -176,6 +176,15 @@ def runner_interpreter(packages: PackageSet) -> str:
     return packages.layout.interpreter.replace(packages.layout.prefix, RUNNER, 1)
 
 
+def relocate_runner(packages: PackageSet) -> str:
+    """A bundled interpreter finds its home by pyvenv.cfg, which names the prefix's bin/:
+    moved to artifacts/salt, it must name the runner's (Salt's relenv onedir is relocatable
+    as it is). A venv on the system's Python keeps its home."""
+    prefix = packages.layout.prefix
+    config = f"{RUNNER}/pyvenv.cfg"
+    return f"[ ! -f {config} ] || sed -i 's|^home = {prefix}/bin$|home = {RUNNER}/bin|' {config}"
+
+
 def stage_script(inputs: SuiteInputs, packages: PackageSet, files: list[str], box) -> str:
     """Shell that makes WORKDIR the suite's checkout: its tree from the sdist (without
     salt/ and doc/: Salt is the runner's), our packages in artifacts/pkg/, the runner in
@@ -194,6 +203,7 @@ def stage_script(inputs: SuiteInputs, packages: PackageSet, files: list[str], bo
             "rm -rf /tmp/onedir && mkdir /tmp/onedir && cd /tmp/onedir",
             db.unpack_here(ours),
             f"mv /tmp/onedir{packages.layout.prefix} {RUNNER}",
+            relocate_runner(packages),
             f"cd {WORKDIR} && rm -rf /tmp/onedir",
             f"{runner_interpreter(packages)} -m pip install -q --disable-pip-version-check "
             "--no-index --find-links wheels --no-deps -r requirements-lock.txt",
