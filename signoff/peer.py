@@ -64,8 +64,17 @@ def box_name(box: str) -> str:
     return f"{box}-spt{settings.current().text('SVH_INSTANCE_SUFFIX', '')}"
 
 
-def run_box(box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool) -> dict:
-    """Every chunk of the suite that runs here, each in a fresh box; the box's section."""
+FAILED = ("failed", "error")
+# peer-compare asks only whether their suite catches a defect: once a chunk has, the rest
+# would not change the answer, and each costs minutes.
+CAUGHT_ALREADY = "not run: the {chunk} chunk already failed (their suite stops at the first catch)"
+
+
+def run_box(
+    box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool, until_caught: bool
+) -> dict:
+    """Every chunk of the suite that runs here, each in a fresh box (until_caught: up to the
+    first that fails); the box's section."""
     started = time.time()
     packages = runs.packages
     out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +84,12 @@ def run_box(box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool
     )
     tree = artifactory.build(runs.older, out / "stand-in") if runs.older else None
     checks: list[Check] = []
+    not_run: dict[str, str] = {}
+    caught_in = None
     for chunk in runs.chunks:
+        if caught_in:
+            not_run[chunk] = CAUGHT_ALREADY.format(chunk=caught_in)
+            continue
         # One name for every chunk's box: with --keep-boxes only the last one stays up.
         last = chunk == runs.chunks[-1]
         with session.box_instance(box, provider, box_name(box), keep=keep and last) as machine:
@@ -88,7 +102,9 @@ def run_box(box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool
             machine.fetch(suite.junit_of(chunk), out / f"{chunk}.xml")
             machine.fetch(suite.log_of(chunk), out / f"{chunk}.log")
         checks += read_junit(out / f"{chunk}.xml", box)
-    failed = sum(c.outcome in ("failed", "error") for c in checks)
+        if until_caught and any(c.outcome in FAILED for c in checks):
+            caught_in = chunk
+    failed = sum(c.outcome in FAILED for c in checks)
     return {
         "box": box,
         "verdict": "PASS" if checks and not failed else "FAIL",
@@ -97,7 +113,12 @@ def run_box(box: str, runs: PeerRun, out: Path, provider: str | None, keep: bool
         "skipped": sum(c.outcome == "skipped" for c in checks),
         "not_applicable": sum(c.outcome == NOT_APPLICABLE for c in checks),
         "seconds": round(time.time() - started, 1),
-        "chunks": {c: suite.chunk_command(c, packages, runs.prev_version) for c in runs.chunks},
+        "chunks": {
+            c: suite.chunk_command(c, packages, runs.prev_version)
+            for c in runs.chunks
+            if c not in not_run
+        },
+        "not_run": not_run,
         "checks": [asdict(c) for c in checks],
     }
 
@@ -159,16 +180,18 @@ def run(
     keep: bool = False,
     console: Console | None = None,
     older_line: str | None = None,
+    until_caught: bool = False,
 ) -> dict:
-    """Salt's package tests on each box, one after the other; the report's section."""
+    """Salt's package tests on each box, one after the other; the report's section.
+    until_caught: a box's chunks stop at the first that fails (peer-compare)."""
     console = console or Console(stderr=True)
     boxes = []
     not_run: dict[str, str] = {}
     for box, packages in sets.items():
         console.print(f"{suite.TITLE}: {box}", highlight=False)
         runs = peer_run(box, packages, older_line)
-        not_run |= runs.not_run
-        result = run_box(box, runs, report_dir / suite.NAME / box, provider, keep)
+        result = run_box(box, runs, report_dir / suite.NAME / box, provider, keep, until_caught)
+        not_run |= runs.not_run | result["not_run"]
         console.print(
             f"{suite.TITLE}: {box} {result['verdict']}: {result['passed']} passed, "
             f"{result['failed']} failed, {result['skipped']} skipped in {result['seconds']} s",

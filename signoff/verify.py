@@ -80,6 +80,7 @@ def verify(
     prefix: str | None = None,
     older_line: str | None = None,
     peer: str | None = None,
+    peer_until_caught: bool = False,
 ) -> tuple[dict, Path]:
     boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
     if shard:
@@ -118,7 +119,9 @@ def verify(
         )
     extra: dict = {"shards": [shard] if shard else []}
     if peer:
-        extra["peer"] = peer_run.run(sets, report_dir, provider, keep_boxes, console, older_line)
+        extra["peer"] = peer_run.run(
+            sets, report_dir, provider, keep_boxes, console, older_line, peer_until_caught
+        )
     results = report.collect(layout.junit, {box: s.manifest for box, s in sets.items()})
     summary = report.write(report_dir, results, started, run.shown(), **extra)
     return summary, report_dir
