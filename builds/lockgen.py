@@ -27,6 +27,10 @@ from .errors import BuildError
 from .locks import LOCK_DIR, lock_name, parse_lock, shipped_lines
 
 PYTHONS = ["3.11", "3.13"]
+# Python 3.13 has no crypt module. Salt then hashes passwords (shadow.gen_password,
+# user.present's password, the pycrypto utils) with passlib only, which its requirements do
+# not name: the payloads on those Pythons carry it, as Salt's onedir on 3.11 has crypt.
+WITHOUT_CRYPT = {"3.13": ["passlib"]}
 # Lines for targets older than glibc 2.17, each on the one Python it ships with there.
 # Salt 3006 and later need cryptography 46 (Rust, no wheel below glibc 2.17): EL6 gets 3005.5.
 # Salt 3000 is the last line on Python 2.7, EL5's (glibc 2.5).
@@ -329,7 +333,7 @@ def main(argv=None) -> int:
             if salt in SDIST_REQUIREMENTS:
                 print(compile_sdist_line(salt, py, out))
             else:
-                print(compile_lock([f"salt=={salt}"], py, out))
+                print(compile_lock([f"salt=={salt}", *WITHOUT_CRYPT.get(py, [])], py, out))
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

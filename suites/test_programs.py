@@ -163,6 +163,35 @@ def test_salt_loads_and_dumps_yaml_with_libyaml(installed):
             )
 
 
+PASSWORD, CRYPT_SALT = "salt-venv-harness", "harnesssalt"
+# crypt(3) of PASSWORD with "$6$harnesssalt" (glibc; passlib's sha512_crypt gives the same).
+SHA512_CRYPT = (
+    "$6$harnesssalt$.3Z/AoNxr1koB33PngTHl9b2jH27iD.Lp4T2xVsEyaAZVgotphPUqhKBr4KTVBNs9c5WCBS2"
+    "rqhd65CQuBB/11"
+)
+
+
+@pytest.mark.smoke
+def test_salt_hashes_a_password_for_the_shadow_file(installed):
+    """What user.present's password and shadow.gen_password need: Salt hashes with the
+    stdlib's crypt, and with passlib where the interpreter has none (Python 3.13 dropped it;
+    Salt's package tests create their test account so). A sha512-crypt hash of a known
+    password and salt, as glibc's crypt(3) makes it (crypt names the rounds it was given,
+    passlib leaves out the default's)."""
+    call = (
+        f"{tool_path(installed, 'salt-call')} --local --out=json shadow.gen_password "
+        f"{PASSWORD} {shlex.quote('crypt_salt=rounds=5000$' + CRYPT_SALT)} algorithm=sha512"
+    )
+    done = sh(installed, call, expect_ok=False)
+    found = done.stdout.strip() or done.stderr.strip()[-300:]
+    try:
+        hashed = str(json.loads(done.stdout)["local"]).replace("$rounds=5000$", "$", 1)
+    except (ValueError, KeyError, TypeError):
+        hashed = None
+    if hashed != SHA512_CRYPT:
+        fail(installed, f"the sha512-crypt hash {SHA512_CRYPT}", found, call)
+
+
 # What Salt itself prints on stderr on purpose, line by line; any other line is noise.
 UPSTREAM_NOTICES = (
     # Salt 3000's daemons on Python 2.7 (EL5's /opt/salt): salt/scripts.py, on every start.
