@@ -25,7 +25,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from harness.runner import capture
 from harness.transport import Machine
@@ -134,6 +134,7 @@ def certificates(tree: Path) -> None:
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
         )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -147,6 +148,13 @@ def certificates(tree: Path) -> None:
         .not_valid_after(now + datetime.timedelta(days=7))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(DOMAIN)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        # What a strict verifier (Python 3.13's default context) asks of a leaf: the key
+        # identifiers that tie it to its authority, and what it is for.
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
