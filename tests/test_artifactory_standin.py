@@ -19,6 +19,9 @@ def test_the_repository_is_signed_by_the_key_it_serves_and_lists_its_packages(tm
     artifactory.debug_package(pool, "3007.16", tmp_path / "dbg")
     key = tmp_path / "root" / artifactory.KEY
     artifactory.repository(repo, tmp_path / "gnupg", key)
+    agent = f"gpg-agent --homedir {tmp_path / 'gnupg'} "
+    left = subprocess.run(["pgrep", "-f", agent], capture_output=True, text=True).stdout
+    assert not left, f"the signing left its gpg-agent running: {left}"
     keyring = tmp_path / "key.gpg"
     keyring.write_bytes(
         subprocess.run(["gpg", "--dearmor"], input=key.read_bytes(), capture_output=True).stdout

@@ -84,6 +84,14 @@ def repository(repo: Path, gnupg: Path, public_key: Path) -> None:
     release.write_text(release_text(repo / "dists" / "stable"))
     shutil.rmtree(gnupg, ignore_errors=True)
     gnupg.mkdir(mode=0o700, parents=True)
+    try:
+        sign(release, gnupg, public_key)
+    finally:  # gpg started an agent for the key: it would outlive the run
+        capture(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"])
+
+
+def sign(release: Path, gnupg: Path, public_key: Path) -> None:
+    """InRelease and Release.gpg by a key made for the run; its public half exported."""
     gpg = ["gpg", "--homedir", str(gnupg), "--batch", "--pinentry-mode", "loopback"]
     uid = "Salt Project stand-in <artifactory-standin@salt-venv-harness.invalid>"
     capture(
