@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from .report import FAILED
+
 HEARTBEAT = 30.0
 POLL = 0.5
 
@@ -126,7 +128,7 @@ class LiveProgress:
         outcome = event.get("outcome")
         if outcome:
             progress.counts[outcome] = progress.counts.get(outcome, 0) + 1
-            if outcome in ("failed", "error"):
+            if outcome in FAILED:
                 progress.failures.append(event.get("check", "?"))
                 if self._live is None:
                     self._say(progress, f" (failed: {event.get('check', '?')})")

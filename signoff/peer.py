@@ -22,7 +22,7 @@ from verification.peer import artifactory
 from verification.peer import inputs as peer_inputs
 from verification.peer import salt_pkg_tests as suite
 
-from .report import Check, outcome_of
+from .report import FAILED, Check, outcome_of
 
 PACKAGE_PREFIX = "tests.pytests.pkg."
 NOT_APPLICABLE = "not applicable"  # a failure that says nothing of our packages: why, shown
@@ -43,7 +43,7 @@ def read_junit(junit: Path, box: str) -> list[Check]:
         path = module.replace(".", "/") + ".py"
         node_id = f"{path}::{case.get('name', '')}"
         apart = suite.not_applicable(node_id, details_of(case))
-        if outcome in ("failed", "error") and apart:
+        if outcome in FAILED and apart:
             outcome, message = NOT_APPLICABLE, f"{apart.reason}\n\n{message}"
         checks.append(
             Check(
@@ -64,7 +64,6 @@ def box_name(box: str) -> str:
     return f"{box}-spt{settings.current().text('SVH_INSTANCE_SUFFIX', '')}"
 
 
-FAILED = ("failed", "error")
 # peer-compare asks only whether their suite catches a defect: once a chunk has, the rest
 # would not change the answer, and each costs minutes.
 CAUGHT_ALREADY = "not run: the {chunk} chunk already failed (their suite stops at the first catch)"

@@ -27,11 +27,11 @@ from harness import paths, session
 from harness.errors import HarnessError
 
 from . import verify
+from .report import FAILED
 
 RECORDS = paths.REPO_ROOT / "reports" / "peer-compare"
 LAYOUT = "onedir"
 PEER = "salt-pkg-tests"
-FAILED = ("failed", "error")
 # Where a defect is seen, when not on debian12 from the newest older line: a change of
 # /opt/salt's Python minor happens between debian13's LTS line (3.11) and its own (3.13).
 BOX, OLDER = "debian12", OLDER_LINES[0]

@@ -61,12 +61,16 @@ def outcome_of(case: ET.Element) -> tuple[str, str]:
     return "passed", ""
 
 
+# The outcomes that fail a check (a failure of the test, or of its setup or teardown).
+FAILED = ("failed", "error")
+
+
 def read_junit(junit: Path, boxes: list[str]) -> list[Check]:
     checks = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         outcome, message = outcome_of(case)
         name = test_name(case.get("name", ""))
-        failed = outcome in ("failed", "error")
+        failed = outcome in FAILED
         checks.append(
             Check(
                 case.get("classname", "").rpartition(".")[2],

@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..report import FAILED
 from . import out, provider_option
 
 
@@ -76,7 +77,7 @@ def print_boxes(first_column: str, boxes: list[dict], name_box: bool) -> None:
     out.print(table)
     for b in boxes:
         for c in b["checks"]:
-            if c["outcome"] in ("failed", "error"):
+            if c["outcome"] in FAILED:
                 first = (c["message"].splitlines() or [""])[0]
                 where = f"{b['box']}: " if name_box else ""
                 line = escape(f"{where}{c['name']}: {first}")
