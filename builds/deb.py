@@ -130,20 +130,29 @@ def init_scripts(pkg: StagedPackage, shape: layout.Shape) -> dict[str, str]:
     }
 
 
+def each_init_script(pkg: StagedPackage, *body: str) -> list[str]:
+    """Shell lines running BODY (with $daemon) for each of PKG's daemons whose script is
+    there, indented one level."""
+    return [
+        f"    for daemon in {' '.join(daemons(pkg))}; do",
+        '        if [ -x "/etc/init.d/$daemon" ]; then',
+        *(f"            {line}" for line in body),
+        "        fi",
+        "    done",
+    ]
+
+
 def init_script_links(pkg: StagedPackage) -> list[str]:
     """What dh_installinit adds to postinst: the rc links, and the action under sysvinit
     (--skip-systemd-native: under systemd the unit's lines above did it)."""
     if not (pkg.units and pkg.init_scripts):
         return []
-    return [
-        f"    for daemon in {' '.join(daemons(pkg))}; do",
-        '        if [ -x "/etc/init.d/$daemon" ]; then',
-        '            update-rc.d "$daemon" defaults >/dev/null || true',
-        '            if [ -z "$2" ]; then action=start; else action=restart; fi',
-        '            invoke-rc.d --skip-systemd-native "$daemon" $action || true',
-        "        fi",
-        "    done",
-    ]
+    return each_init_script(
+        pkg,
+        'update-rc.d "$daemon" defaults >/dev/null || true',
+        'if [ -z "$2" ]; then action=start; else action=restart; fi',
+        'invoke-rc.d --skip-systemd-native "$daemon" $action || true',
+    )
 
 
 def postinst(pkg: StagedPackage, shape: layout.Shape = layout.VENV) -> str | None:
@@ -231,11 +240,7 @@ def prerm(pkg: StagedPackage) -> str | None:
             f"    deb-systemd-invoke stop {' '.join(pkg.units)} >/dev/null || true",
             "fi",
             'if [ "$1" = remove ]; then',
-            f"    for daemon in {' '.join(daemons(pkg))}; do",
-            '        if [ -x "/etc/init.d/$daemon" ]; then',
-            '            invoke-rc.d --skip-systemd-native "$daemon" stop || true',
-            "        fi",
-            "    done",
+            *each_init_script(pkg, 'invoke-rc.d --skip-systemd-native "$daemon" stop || true'),
             "fi",
             "exit 0",
             "",
