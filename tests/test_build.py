@@ -338,6 +338,35 @@ def check_extras_wiped(diff, trees):
     assert "rm -rf /opt/salt/extras-3.11/*" in (trees["salt"] / "DEBIAN/postinst").read_text()
 
 
+def check_restart_queued(diff, trees):
+    assert diff == {name: {"DEBIAN/postinst": "changed"} for name in WITH_UNITS}
+    postinst = (trees["salt-minion"] / "DEBIAN/postinst").read_text()
+    assert "wait=--no-block\n" in postinst and "if started_by_salt; then" not in postinst
+
+
+def check_orphans_on_stop(diff, trees):
+    unit = "lib/systemd/system/salt-minion.service"
+    assert diff == {"salt-minion": {unit: "changed"}}
+    assert "KillMode=process\n" in (trees["salt-minion"] / unit).read_text()
+
+
+def check_no_init_scripts(diff, trees):
+    assert sorted(diff) == sorted(WITH_UNITS)
+    for name in WITH_UNITS:
+        assert diff[name][f"etc/init.d/{name}"] == "removed"
+        assert diff[name]["DEBIAN/postinst"] == "changed"
+        # and with the scripts gone, their conffile lines (all the file holds, or part of it)
+        assert set(diff[name]) <= {
+            f"etc/init.d/{name}",
+            "etc/init.d",
+            "etc",
+            "DEBIAN/conffiles",
+            "DEBIAN/postinst",
+        }
+        assert not (trees[name] / "etc/init.d").exists()
+        assert "update-rc.d" not in (trees[name] / "DEBIAN/postinst").read_text()
+
+
 DEBIAN_DEFECTS = [name for name in defects.DEFECTS if name not in defects.CENTOS7]
 CHECKS = {name: globals()["check_" + name.replace("-", "_")] for name in DEBIAN_DEFECTS}
 

@@ -34,6 +34,13 @@ KNOWN_FAILURES = {
     "test_salt_pip_installs_into_the_extras_that_salt_call_imports",
     "test_salt_extensions_installed_with_salt_pip_are_reported_and_load",
     "test_a_minion_serves_its_master_with_a_salt_pip_extra",
+    # its unit keeps Salt's older KillMode=process: a job's child that ignores SIGTERM
+    # outlives the stop (salt#68406)
+    "test_minion_stops_gracefully_and_leaves_no_process",
+    # it ships a systemd unit and no /etc/init.d script: sysvinit finds nothing to start
+    "test_init_script_starts_restarts_and_stops_its_daemon",
+    "test_init_script_reports_a_stopped_daemon_and_refuses_bad_actions",
+    "test_under_systemd_the_script_drives_the_unit_and_sysvinit_finds_it",
 }
 
 
