@@ -5,12 +5,14 @@ salt-pkg-tests`, and what each of them failed recorded.
     ./run peer-compare [DEFECT ...]     # build and verify what is not recorded yet
     ./run peer-compare --table          # the table the README quotes, from the records
 
-A record, reports/peer-compare/DEFECT.json, holds the failing checks of each suite and the
+A record, records/peer-compare/DEFECT.json, holds the failing checks of each suite and the
 digest of the packages it was taken on: a later run skips a defect whose packages are the
-same, so the comparison can be filled in over several runs. Their chunks (install, upgrade,
-downgrade) stop at the first that fails: what a later one would fail does not change which
-suite catches the defect, and the upgrade chunk alone takes 20 minutes. A defect caught by
-neither runs every chunk.
+same, so the comparison can be filled in over several runs. The records are kept in the
+repository: one takes 15 to 40 minutes, and the README's table is made from them.
+
+Their chunks (install, upgrade, downgrade) stop at the first that fails: what a later one
+would fail does not change which suite catches the defect, and the upgrade chunk alone
+takes 20 minutes. A defect caught by neither runs every chunk.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from harness.errors import HarnessError
 from . import verify
 from .report import FAILED
 
-RECORDS = paths.REPO_ROOT / "reports" / "peer-compare"
+RECORDS = paths.REPO_ROOT / "records" / "peer-compare"
 LAYOUT = "onedir"
 PEER = "salt-pkg-tests"
 # Where a defect is seen, when not on debian12 from the newest older line: a change of
