@@ -139,6 +139,39 @@ def _stop(proc: subprocess.Popen, log: IO[str], grace: float = 120.0) -> None:
         _signal_group(proc, signal.SIGKILL)
 
 
+def spawn(
+    argv: list[str], log: IO[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen:
+    """Start argv in the background, its output into `log`: for jobs that run beside each
+    other (peer-compare --jobs). Like tee's child, it has its own process group and ends
+    with us; end() stops it."""
+    log.write("$ " + " ".join(argv) + "\n")
+    log.flush()
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=_end_with_parent(os.getpid()),
+    )
+
+
+def end(proc: subprocess.Popen, grace: float = 120.0) -> None:
+    """A spawned job asked to end (SIGTERM: it removes its boxes, as on Ctrl-C), killed if
+    it has not within `grace`; what it left in its group is killed once it has ended."""
+    killer = threading.Timer(grace, _signal_group, (proc, signal.SIGKILL))
+    try:
+        _signal_group(proc, signal.SIGTERM)
+        killer.start()
+        proc.wait()
+    finally:
+        killer.cancel()
+        _signal_group(proc, signal.SIGKILL)
+
+
 def run_logged(
     argv: list[str],
     log_path: Path,

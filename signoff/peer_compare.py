@@ -28,7 +28,7 @@ from builds.locks import OLDER_LINES
 from harness import paths, session
 from harness.errors import HarnessError
 
-from . import verify
+from . import peer_jobs, verify
 from .report import FAILED
 
 RECORDS = paths.REPO_ROOT / "records" / "peer-compare"
@@ -98,22 +98,25 @@ def failing(summary: dict) -> tuple[list[str], list[str]]:
     return sorted(ours), sorted(theirs)
 
 
-def compare(defect: str) -> Record:
-    """Both suites on the defect's packages, recorded; a current record is returned as is."""
+def compare(defect: str, turns: Path | None = None) -> Record:
+    """Both suites on the defect's packages, recorded; a current record is returned as is.
+    turns: the lock the builds and our suites take turns under (peer_jobs)."""
     box, older = ELSEWHERE.get(defect, (BOX, OLDER))
     digest = _digest(box, older, defect)
     known = read(defect)
     if known and known.digest == digest:
         print(f"{defect}: recorded for these packages ({known.caught_by})", flush=True)
         return known
-    session.image_build(box)
-    under_test, upgraded_from = _sets(defect, box, older)
+    with peer_jobs.turn(turns):
+        session.image_build(box)
+        under_test, upgraded_from = _sets(defect, box, older)
     summary, report_dir = verify.verify(
         [box],
         packages=str(under_test),
         older_line=str(upgraded_from),
         peer=PEER,
         peer_until_caught=True,
+        exclusive=peer_jobs.turn(turns),
     )
     ours, theirs = failing(summary)
     made = Record(
@@ -154,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peer-compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("defects", nargs="*", help="defects (default: every Debian one)")
     parser.add_argument("--table", action="store_true", help="print the table and stop")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="defects at once (builds and our suites take turns)"
+    )
+    parser.add_argument("--turns", type=Path, help=argparse.SUPPRESS)  # a job's lock
     args = parser.parse_args(argv)
     names = args.defects or debian_defects()
     unknown = sorted(set(names) - set(debian_defects()))
@@ -164,14 +171,31 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.jobs < 1:
+        print(f"peer-compare: --jobs {args.jobs}: give 1 or more", file=sys.stderr)
+        return 2
     if not args.table:
-        try:
-            for name in names:
-                compare(name)
-        except HarnessError as e:
-            print(f"peer-compare: {e}", file=sys.stderr)
-            return 1
+        code = run(names, args.jobs, args.turns)
+        if code:
+            return code
     print(table(names))
+    return 0
+
+
+def run(names: list[str], jobs: int, turns: Path | None) -> int:
+    """Each defect compared: here one after the other, or in JOBS processes."""
+    session.terminate_as_interrupt()
+    try:
+        if jobs > 1:
+            return peer_jobs.run(names, jobs)
+        for name in names:
+            compare(name, turns)
+    except HarnessError as e:
+        print(f"peer-compare: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("peer-compare: interrupted; every box it started was removed", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -53,17 +54,38 @@ def package_sets(
     return found
 
 
-def run_suites(run: SuiteRun, layout: ReportDir, live: LiveProgress) -> int:
+def run_suites(
+    run: SuiteRun, layout: ReportDir, live: LiveProgress, exclusive: AbstractContextManager
+) -> int:
     """pytest's exit code. Its own output goes to pytest.log only; the terminal gets one line
-    per box. Every box of the run is down at the end, interrupted or not, unless kept."""
+    per box. Every box of the run is down at the end, interrupted or not, unless kept.
+    Held meanwhile: `exclusive` (peer-compare's jobs take turns at our suites)."""
     token = session.new_run()
     env = {**os.environ, events.ENV: str(layout.events), "SVH_RUN": token}
     try:
-        with live, open(layout.pytest_log, "w") as log:
+        with exclusive, live, open(layout.pytest_log, "w") as log:
             return runner.tee(run.argv(), log, env=env, cwd=paths.REPO_ROOT, on_line=lambda _: None)
     finally:
         if not run.keep_boxes:
             session.down_run(token)
+
+
+def selected_boxes(
+    box_spec: list[str] | None, shard: str | None, packages: str | None
+) -> list[str]:
+    """The boxes to verify (this shard's); refused when PACKAGES cannot serve them all."""
+    boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
+    if shard:
+        boxes = shard_boxes(boxes, shard)
+    # One set serves several boxes only where they verify the same packages (centos7-abi
+    # and centos7-rpm: centos7's).
+    owners = {catalog.load_box(b).packages_box for b in boxes}
+    if packages and len(owners) > 1 and holds_one_set(Path(packages)):
+        raise HarnessError(
+            f"--packages {packages} holds one box's packages; boxes that verify different "
+            "packages need a directory with one subdirectory per box"
+        )
+    return boxes
 
 
 def verify(
@@ -81,18 +103,10 @@ def verify(
     older_line: str | None = None,
     peer: str | None = None,
     peer_until_caught: bool = False,
+    exclusive: AbstractContextManager | None = None,
 ) -> tuple[dict, Path]:
-    boxes = [b.name for b in catalog.select_boxes(box_spec or None)]
-    if shard:
-        boxes = shard_boxes(boxes, shard)
-    # One set serves several boxes only where they verify the same packages (centos7-abi
-    # and centos7-rpm: centos7's).
-    owners = {catalog.load_box(b).packages_box for b in boxes}
-    if packages and len(owners) > 1 and holds_one_set(Path(packages)):
-        raise HarnessError(
-            f"--packages {packages} holds one box's packages; boxes that verify different "
-            "packages need a directory with one subdirectory per box"
-        )
+    """Our suites on the boxes, then the peer's; the summary and the report's directory."""
+    boxes = selected_boxes(box_spec, shard, packages)
     sets = package_sets(boxes, packages, prefix)
     if peer:
         peer_run.require_onedir(sets)
@@ -112,7 +126,8 @@ def verify(
         report_dir=report_dir,
         keep_boxes=keep_boxes,
     )
-    code = run_suites(run, layout, LiveProgress(boxes, layout.events, console or Console()))
+    live = LiveProgress(boxes, layout.events, console or Console())
+    code = run_suites(run, layout, live, exclusive or nullcontext())
     if not layout.junit.exists():
         raise HarnessError(
             f"the suites did not run (pytest exited {code}); see {layout.pytest_log}"

@@ -71,3 +71,24 @@ def test_what_the_harness_runs_ends_when_the_harness_is_killed():
 def children(pid: int) -> list[int]:
     found = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in found.read_text().split()] if found.exists() else []
+
+
+def test_a_spawned_job_is_asked_to_end_and_leaves_nothing_in_its_group(tmp_path):
+    from harness import runner
+
+    # The job cleans up on SIGTERM (as peer-compare's do) and has a child of its own.
+    job = "trap 'echo cleaned up; exit 0' TERM; sleep 300 & echo started; wait"
+    log_path = tmp_path / "job.log"
+    with open(log_path, "w") as log:
+        proc = runner.spawn(["sh", "-c", job], log)
+    deadline = time.monotonic() + 10
+    while "started" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sleeps = children(proc.pid)
+    runner.end(proc, grace=10)
+    assert proc.returncode == 0
+    assert "cleaned up" in log_path.read_text()
+    deadline = time.monotonic() + 5  # the orphan is reaped by init, not by us
+    while any(Path(f"/proc/{pid}").exists() for pid in sleeps) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleeps and not any(Path(f"/proc/{pid}").exists() for pid in sleeps)
