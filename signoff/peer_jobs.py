@@ -10,19 +10,17 @@ what they mean on a quiet machine.
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import paths, runner, settings
+from harness import paths, runner, settings, state
 
 LOGS = paths.REPO_ROOT / "reports" / "peer-compare"
 # Job k's subnet: the harness's own, moved up this many subnets of its size (past the
@@ -30,18 +28,9 @@ LOGS = paths.REPO_ROOT / "reports" / "peer-compare"
 SUBNET_OFFSET = 16
 
 
-@contextmanager
-def turn(lock: Path | None) -> Iterator[None]:
+def turn(lock: Path | None) -> AbstractContextManager:
     """Held while a job builds or runs our suites; None: the only job, no turns."""
-    if lock is None:
-        yield
-        return
-    with open(lock, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
+    return state.locked(lock) if lock else nullcontext()
 
 
 def namespace(slot: int) -> dict[str, str]:
@@ -95,7 +84,6 @@ def stop(jobs: list[Job]) -> None:
 
 def run(defects: list[str], jobs: int) -> int:
     """Every defect, up to JOBS at once; 0 when each has its record."""
-    paths.state_dir().mkdir(parents=True, exist_ok=True)
     lock = paths.state_dir() / "peer-compare.turns"
     pending, failed = list(defects), 0
     running: list[Job] = []
