@@ -119,24 +119,10 @@ def _signal_group(proc: subprocess.Popen, signum: int) -> None:
 
 
 def _stop(proc: subprocess.Popen, log: IO[str], grace: float = 120.0) -> None:
-    """Ctrl-C (or an error) here: the child's process group is asked to end (SIGTERM), so
-    that a suite run removes its boxes, and is killed if it has not within `grace`; what
-    the child left in its group is killed once it has ended. Nothing keeps running."""
+    """Ctrl-C (or an error) here: tee's child stopped as end() stops a job, its output
+    drained into `log` meanwhile (or it blocks on a full pipe)."""
     assert proc.stdout is not None
-    killer = threading.Timer(grace, _signal_group, (proc, signal.SIGKILL))
-    try:
-        _signal_group(proc, signal.SIGTERM)
-        killer.start()
-        for line in proc.stdout:  # drained, or the child blocks on a full pipe
-            log.write(line)
-        proc.wait()
-    except BaseException:  # a second Ctrl-C: no more waiting
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait()
-        raise
-    finally:
-        killer.cancel()
-        _signal_group(proc, signal.SIGKILL)
+    end(proc, grace, drain=lambda: log.writelines(proc.stdout or ()))
 
 
 def spawn(
@@ -159,14 +145,24 @@ def spawn(
     )
 
 
-def end(proc: subprocess.Popen, grace: float = 120.0) -> None:
-    """A spawned job asked to end (SIGTERM: it removes its boxes, as on Ctrl-C), killed if
-    it has not within `grace`; what it left in its group is killed once it has ended."""
+def end(
+    proc: subprocess.Popen, grace: float = 120.0, drain: Callable[[], None] | None = None
+) -> None:
+    """The child's process group asked to end (SIGTERM: a suite run or a job removes its
+    boxes, as on Ctrl-C), killed if it has not within `grace`, or at once on a second
+    Ctrl-C; what the child left in its group is killed once it has ended. Nothing keeps
+    running. drain: reads what the child writes until it ends."""
     killer = threading.Timer(grace, _signal_group, (proc, signal.SIGKILL))
     try:
         _signal_group(proc, signal.SIGTERM)
         killer.start()
+        if drain:
+            drain()
         proc.wait()
+    except BaseException:  # a second Ctrl-C: no more waiting
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+        raise
     finally:
         killer.cancel()
         _signal_group(proc, signal.SIGKILL)
