@@ -78,8 +78,9 @@ def run_box(
     packages = runs.packages
     out.mkdir(parents=True, exist_ok=True)
     glibc = catalog.load_box(box).glibc
+    older_minor = runs.older.python_minor if runs.older else None
     inputs = peer_inputs.fetch(
-        packages.salt_version, packages.python_minor, glibc, out / "fetch.log"
+        packages.salt_version, packages.python_minor, glibc, out / "fetch.log", older_minor
     )
     tree = artifactory.build(runs.older, out / "stand-in") if runs.older else None
     checks: list[Check] = []

@@ -37,6 +37,15 @@ def test_a_salt_version_without_a_lock_is_one_line(tmp_path, monkeypatch):
     )
 
 
+def test_the_older_lines_python_needs_its_own_lock_of_what_their_tests_install(tmp_path):
+    # Their upgrade tests salt-pip install on the older line before upgrading: a Python of its
+    # own needs wheels of its own (Deprecated 3 wants Python 3.12 and up).
+    with pytest.raises(HarnessError) as refused:
+        inputs.fetch("3008.4", "3.13", "2.41", tmp_path / "fetch.log", older_minor="3.9")
+    assert "(pkg-tests-installed-salt-3008.4-py3.9.txt)" in str(refused.value)
+    assert "--salt 3008.4 --python 3.9" in str(refused.value)
+
+
 def test_the_shipped_locks_pin_every_requirement_with_a_hash():
     for kind in inputs.KINDS:
         lock = inputs.lock_path("3008.4", "3.11", kind)

@@ -50,24 +50,35 @@ class SuiteInputs:
         return self.sdist.name.removesuffix(".tar.gz")
 
 
-def fetch(salt: str, python_minor: str, glibc: str, log: Path) -> SuiteInputs:
-    """The suite and its wheels for a box with this Python and glibc, cached by the locks."""
-    locks = [lock_path(salt, python_minor, kind) for kind in KINDS]
-    texts = []
-    for lock in locks:
-        if not lock.exists():
-            raise HarnessError(
-                f"no lock of Salt's package tests for Salt {salt} on Python {python_minor} "
-                f"({lock.name}); make it: python -m verification.peer.lockgen --salt {salt} "
-                f"--python {python_minor}"
-            )
-        texts.append(lock.read_text())
-        parse_lock(texts[-1], str(lock))
+def fetch(
+    salt: str, python_minor: str, glibc: str, log: Path, older_minor: str | None = None
+) -> SuiteInputs:
+    """The suite and its wheels for a box with this Python and glibc, cached by the locks.
+    older_minor: the Python of the older line that stands in for the previous release, where
+    it differs; their upgrade tests install with salt-pip on it before they upgrade, so what
+    they install is served for that Python too."""
+    wanted = [(kind, python_minor) for kind in KINDS]
+    if older_minor not in (None, python_minor):
+        wanted.append(("installed", older_minor))
+    locks = {lock_path(salt, minor, kind): minor for kind, minor in wanted}
+    texts = [_read_lock(lock, salt, minor) for lock, minor in locks.items()]
     tarball = sdist_of(salt, log)
     key = digest("pkg-tests-v1", *texts, sha256_file(tarball), python_minor, glibc)[:20]
     wheels = cache_root() / "pkg-tests" / key
     if not wheels.is_dir():
         with filling(wheels) as tmp:
-            for lock in locks:
-                pip_download(lock, tmp, python_minor, glibc, log, f"fetching {lock.name}")
-    return SuiteInputs(tarball, wheels, locks[0])
+            for lock, minor in locks.items():
+                pip_download(lock, tmp, minor, glibc, log, f"fetching {lock.name}")
+    return SuiteInputs(tarball, wheels, lock_path(salt, python_minor))
+
+
+def _read_lock(lock: Path, salt: str, minor: str) -> str:
+    if not lock.exists():
+        raise HarnessError(
+            f"no lock of Salt's package tests for Salt {salt} on Python {minor} "
+            f"({lock.name}); make it: python -m verification.peer.lockgen --salt {salt} "
+            f"--python {minor}"
+        )
+    text = lock.read_text()
+    parse_lock(text, str(lock))
+    return text
